@@ -1,0 +1,79 @@
+/*
+ * leadkpi.c: module magic and the small helpers every KPI shares: checked
+ * duration arithmetic, interval construction and 128-bit formatting.
+ */
+#include "leadkpi.h"
+
+#include "utils/date.h"
+
+PG_MODULE_MAGIC;
+
+int64
+lk_timestamp_diff(Timestamp a, Timestamp b, const char *fn)
+{
+	int64		r;
+
+	if (TIMESTAMP_NOT_FINITE(a) || TIMESTAMP_NOT_FINITE(b))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("%s: infinite timestamps have no sales cycle", fn),
+				 errhint("Filter out rows whose first contact or close is 'infinity' or '-infinity'.")));
+	if (unlikely(__builtin_sub_overflow(b, a, &r)))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("%s: interval out of range", fn)));
+	return r;
+}
+
+int64
+lk_date_diff(int32 a, int32 b, const char *fn)
+{
+	if (DATE_NOT_FINITE(a) || DATE_NOT_FINITE(b))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("%s: infinite dates have no sales cycle", fn),
+				 errhint("Filter out rows whose first contact or close is 'infinity' or '-infinity'.")));
+	/* dates span less than 2^32 days, so this cannot overflow */
+	return ((int64) b - (int64) a) * USECS_PER_DAY;
+}
+
+Interval *
+lk_interval_from_usec(int64 usec)
+{
+	Interval   *result = (Interval *) palloc(sizeof(Interval));
+
+	result->month = 0;
+	result->day = (int32) (usec / USECS_PER_DAY);
+	result->time = usec % USECS_PER_DAY;
+	return result;
+}
+
+int64
+lk_div_round(int128 num, int64 den)
+{
+	int128		q = num / den;
+	int128		r = num % den;
+
+	/* round half away from zero, as numeric's round() does */
+	if (r != 0 && (r < 0 ? -r : r) * 2 >= den)
+		q += (num < 0) ? -1 : 1;
+	return (int64) q;
+}
+
+void
+lk_append_int128(StringInfo buf, int128 v)
+{
+	char		tmp[48];
+	int			i = sizeof(tmp);
+	uint128		u = (v < 0) ? -(uint128) v : (uint128) v;
+
+	tmp[--i] = '\0';
+	do
+	{
+		tmp[--i] = '0' + (int) (u % 10);
+		u /= 10;
+	} while (u > 0);
+	if (v < 0)
+		tmp[--i] = '-';
+	appendStringInfoString(buf, tmp + i);
+}

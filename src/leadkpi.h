@@ -1,0 +1,72 @@
+/*
+ * leadkpi.h: declarations shared by leadkpi's C files: 128-bit helpers,
+ * checked arithmetic on counts and durations, and error shortcuts.
+ */
+#ifndef LEADKPI_H
+#define LEADKPI_H
+
+#include "postgres.h"
+
+#include "datatype/timestamp.h"
+#include "fmgr.h"
+#include "lib/stringinfo.h"
+#include "utils/timestamp.h"
+
+#ifndef HAVE_INT128
+#error "leadkpi needs a compiler with a 128-bit integer type (gcc or clang)"
+#endif
+
+/*
+ * A 128-bit integer as it is stored inside our varlena types. Varlena data is
+ * only 8-byte aligned, so we never let the compiler load an int128 from it
+ * directly; these helpers go through two 64-bit halves.
+ */
+typedef struct LkInt128
+{
+	uint64		lo;
+	int64		hi;
+} LkInt128;
+
+static inline int128
+lk_i128_get(const LkInt128 *v)
+{
+	return (int128) (((uint128) (uint64) v->hi << 64) | (uint128) v->lo);
+}
+
+static inline void
+lk_i128_set(LkInt128 *v, int128 x)
+{
+	v->lo = (uint64) x;
+	v->hi = (int64) (x >> 64);
+}
+
+/* Adds two counts; a count past int64 is an error, never a wraparound. */
+static inline int64
+lk_add_count(int64 a, int64 b)
+{
+	int64		r;
+
+	if (unlikely(__builtin_add_overflow(a, b, &r)))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("leadkpi count out of range"),
+				 errdetail("A count exceeded the bigint range.")));
+	return r;
+}
+
+/* Microseconds from a to b, for finite timestamps; errors on infinity. */
+extern int64 lk_timestamp_diff(Timestamp a, Timestamp b, const char *fn);
+
+/* The same for dates, in whole days converted to microseconds. */
+extern int64 lk_date_diff(int32 a, int32 b, const char *fn);
+
+/* An interval of exactly `usec` microseconds: days of 24 hours, no months. */
+extern Interval *lk_interval_from_usec(int64 usec);
+
+/* Rounds num/den to the nearest integer, halves away from zero. den > 0. */
+extern int64 lk_div_round(int128 num, int64 den);
+
+/* Writes an int128 in decimal. */
+extern void lk_append_int128(StringInfo buf, int128 v);
+
+#endif							/* LEADKPI_H */
