@@ -1,0 +1,496 @@
+
+-----------------------------------------------------------------------------
+-- Reports layer: the canonical CRM model, create_reports(), the report views
+-- and the CRM presets.  Everything here is SQL; the views hold no arithmetic,
+-- they call the summaries' aggregates and accessors (see doc/crm.md).
+--
+-- Objects made by these functions carry a COMMENT starting with "leadkpi "
+-- so that a re-run can tell its own objects from the user's.
+-----------------------------------------------------------------------------
+
+-- Looks up one column of a mapped input and returns the SQL expression that
+-- reads it as the canonical type.  kind is one of id, ts, date, text, numeric,
+-- bool.  A missing required column is 42703, a wrong type 42804.
+CREATE FUNCTION @extschema@._lk_column(
+    input text, rel regclass, col text, kind text, required boolean,
+    OUT expr text, OUT typ text)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    t oid;
+    base oid;
+    tname text;
+    accepted text;
+BEGIN
+    SELECT a.atttypid INTO t
+      FROM pg_attribute a
+     WHERE a.attrelid = rel AND a.attname = col AND a.attnum > 0 AND NOT a.attisdropped;
+    IF t IS NULL THEN
+        IF required THEN
+            RAISE EXCEPTION 'leadkpi: input "%" (%) has no column "%"', input, rel, col
+                USING ERRCODE = '42703',
+                      HINT = format('Map your table onto the canonical model with a view that has a column named %I; see doc/crm.md.', col);
+        END IF;
+        RETURN;
+    END IF;
+    -- look through domains
+    LOOP
+        SELECT typbasetype INTO base FROM pg_type WHERE oid = t AND typtype = 'd';
+        EXIT WHEN base IS NULL OR base = 0;
+        t := base;
+    END LOOP;
+    tname := format_type(t, NULL);
+    CASE kind
+    WHEN 'id' THEN
+        accepted := 'bigint, integer, smallint, uuid, text or varchar';
+        IF tname IN ('bigint', 'integer', 'smallint') THEN typ := 'bigint';
+        ELSIF tname IN ('text', 'character varying', 'character') THEN typ := 'text';
+        ELSIF tname = 'uuid' THEN typ := 'uuid';
+        END IF;
+    WHEN 'ts' THEN
+        accepted := 'timestamptz, timestamp or date';
+        IF tname IN ('timestamp with time zone', 'timestamp without time zone', 'date') THEN
+            typ := 'timestamp with time zone';
+        END IF;
+    WHEN 'date' THEN
+        accepted := 'date, timestamptz or timestamp';
+        IF tname IN ('timestamp with time zone', 'timestamp without time zone', 'date') THEN
+            typ := 'date';
+        END IF;
+    WHEN 'text' THEN
+        accepted := 'text, varchar or char';
+        IF tname IN ('text', 'character varying', 'character', 'name') THEN typ := 'text'; END IF;
+    WHEN 'numeric' THEN
+        accepted := 'numeric, integer, bigint, smallint, real or double precision';
+        IF tname IN ('numeric', 'integer', 'bigint', 'smallint', 'real', 'double precision') THEN
+            typ := 'numeric';
+        END IF;
+    ELSE
+        RAISE EXCEPTION 'leadkpi: unknown column kind %', kind USING ERRCODE = 'XX000';
+    END CASE;
+    IF typ IS NULL THEN
+        RAISE EXCEPTION 'leadkpi: input "%" (%) column "%" has type %, expected %', input, rel, col, tname, accepted
+            USING ERRCODE = '42804',
+                  HINT = format('Cast the column in a view over %s, e.g. SELECT ..., %I::%s AS %I.', rel, col,
+                                CASE kind WHEN 'id' THEN 'bigint' WHEN 'ts' THEN 'timestamptz' WHEN 'date' THEN 'date'
+                                          WHEN 'text' THEN 'text' ELSE 'numeric' END, col);
+    END IF;
+    IF tname = typ THEN
+        expr := format('%I', col);
+    ELSE
+        expr := format('%I::%s', col, typ);
+    END IF;
+END;
+$$;
+COMMENT ON FUNCTION @extschema@._lk_column(text, regclass, text, text, boolean) IS
+'leadkpi internal: validates one column of a mapped input via the catalogs and returns the expression that reads it as the canonical type';
+
+-- The names create_reports may create in a target schema, in the order they
+-- must be dropped (dependents first).
+CREATE FUNCTION @extschema@._lk_report_names()
+RETURNS text[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN ARRAY[
+    'kpi_overview_live', 'kpi_by_campaign_live', 'kpi_by_channel_live', 'kpi_by_month_live',
+    'funnel_by_campaign', 'funnel_report',
+    'kpi_by_month', 'kpi_by_channel', 'kpi_by_campaign', 'kpi_overview',
+    'funnel_store', 'spend_daily', 'kpi_daily', 'kpi_watermark',
+    'report_stage_events', 'report_spend', 'report_leads']::text[];
+COMMENT ON FUNCTION @extschema@._lk_report_names() IS
+'leadkpi internal: names of the relations create_reports() may create, dependents first';
+
+-- Drops the given leadkpi-made relations of a schema, in array order.  A
+-- relation of that name that leadkpi did not make is an error (42P07), so
+-- user data is never dropped.  Dependent user objects make the DROP fail.
+CREATE FUNCTION @extschema@._lk_drop(target_schema name, names text[])
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    n text;
+    r record;
+BEGIN
+    -- check everything first, then drop
+    FOR r IN
+        SELECT c.oid, c.relname, c.relkind, obj_description(c.oid, 'pg_class') AS descr
+          FROM pg_class c JOIN pg_namespace s ON s.oid = c.relnamespace
+         WHERE s.nspname = target_schema AND c.relname = ANY (names)
+    LOOP
+        IF r.relkind NOT IN ('v', 'm') OR coalesce(r.descr, '') NOT LIKE 'leadkpi %' THEN
+            RAISE EXCEPTION 'leadkpi: %.% exists and was not made by leadkpi', target_schema, r.relname
+                USING ERRCODE = '42P07',
+                      HINT = 'Rename or move it, or pick another target_schema; leadkpi never drops objects it did not create.';
+        END IF;
+    END LOOP;
+    FOREACH n IN ARRAY names LOOP
+        FOR r IN
+            SELECT c.relkind FROM pg_class c JOIN pg_namespace s ON s.oid = c.relnamespace
+             WHERE s.nspname = target_schema AND c.relname = n
+        LOOP
+            IF r.relkind = 'm' THEN
+                EXECUTE format('DROP MATERIALIZED VIEW %I.%I', target_schema, n);
+            ELSE
+                EXECUTE format('DROP VIEW %I.%I', target_schema, n);
+            END IF;
+        END LOOP;
+    END LOOP;
+END;
+$$;
+COMMENT ON FUNCTION @extschema@._lk_drop(name, text[]) IS
+'leadkpi internal: drops relations leadkpi created in a schema (refuses relations it did not create)';
+
+-- The grouped KPI query over a leads part and a spend part.  Each part is a
+-- SELECT yielding (key, s kpi_summary); rollup() merges them per key and the
+-- accessors read the figures.  key is NULL for the one-row overview.
+CREATE FUNCTION @extschema@._lk_kpi_sql(key_name text, leads_part text, spend_part text)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN format(
+    'SELECT %s'
+    '@extschema@.leads(r) AS leads, @extschema@.conversions(r) AS conversions, '
+    '@extschema@.conversion_rate(r) AS conversion_rate, '
+    '@extschema@.sales_cycle_avg(r) AS sales_cycle_avg, @extschema@.sales_cycle_median(r) AS sales_cycle_median, '
+    '@extschema@.cost(r) AS cost, @extschema@.cost_per_lead(r) AS cost_per_lead, '
+    '@extschema@.cost_per_order(r) AS cost_per_order, @extschema@.revenue(r) AS revenue '
+    'FROM (SELECT %s@extschema@.rollup(u.s) AS r FROM (%s%s) AS u %s) AS g',
+    CASE WHEN key_name IS NULL THEN '' ELSE format('%I, ', key_name) END,
+    CASE WHEN key_name IS NULL THEN '' ELSE format('u.%I, ', key_name) END,
+    leads_part,
+    CASE WHEN spend_part IS NULL THEN '' ELSE ' UNION ALL ' || spend_part END,
+    CASE WHEN key_name IS NULL THEN '' ELSE format('GROUP BY u.%I', key_name) END);
+COMMENT ON FUNCTION @extschema@._lk_kpi_sql(text, text, text) IS
+'leadkpi internal: the SQL of a KPI report: rollup() of lead and spend summaries per key, then the accessors';
+
+-- The funnel report query over a SELECT yielding (key, fs funnel_summary).
+CREATE FUNCTION @extschema@._lk_funnel_sql(key_name text, part text, stages text[])
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN format(
+    'SELECT %sf.step, (%L::text[])[f.step] AS stage, f.reached, f.conversion_from_previous, '
+    'f.conversion_from_first, f.drop_off, f.median_time_from_previous, '
+    'coalesce(f.step = @extschema@.bottleneck(g.fs), false) AS is_bottleneck '
+    'FROM (%s) AS g CROSS JOIN LATERAL @extschema@.funnel_steps(g.fs) AS f',
+    CASE WHEN key_name IS NULL THEN '' ELSE format('g.%I, ', key_name) END,
+    stages, part);
+COMMENT ON FUNCTION @extschema@._lk_funnel_sql(text, text, text[]) IS
+'leadkpi internal: the SQL of a funnel report: funnel_steps() and bottleneck() of funnel summaries per key';
+
+CREATE FUNCTION @extschema@.create_reports(
+    target_schema name,
+    leads regclass,
+    stage_events regclass DEFAULT NULL,
+    spend regclass DEFAULT NULL,
+    orders regclass DEFAULT NULL,
+    stages text[] DEFAULT NULL,
+    conversion_window interval DEFAULT '365 days',
+    materialized boolean DEFAULT false)
+RETURNS SETOF regclass
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    s text := quote_ident(target_schema);
+    c record;
+    l_id record; l_t0 record; l_camp record; l_chan record; l_conv record; l_lost record; l_rev record;
+    e_id record; e_stage record; e_at record;
+    p_camp record; p_chan record; p_day record; p_amt record;
+    p_chan_expr text;
+    o_id record; o_at record; o_amt record;
+    bad text;
+    src text;
+    obj text;
+    kpi_leads text;     -- kpi_agg over report_leads, grouped by %s
+    key record;
+    leads_part text;
+    spend_part text;
+    live_leads text;
+    live_spend text;
+    created regclass[] := '{}';
+BEGIN
+    ------------------------------------------------------------------ validate
+    IF target_schema IS NULL THEN
+        RAISE EXCEPTION 'leadkpi: target_schema must not be NULL' USING ERRCODE = '22023',
+            HINT = 'Pass the schema that will hold the report views, e.g. create_reports(''reports'', leads => ''crm.leads'').';
+    END IF;
+    IF leads IS NULL THEN
+        RAISE EXCEPTION 'leadkpi: the input "leads" is required' USING ERRCODE = '22023',
+            HINT = 'Pass a table or view with lead_id, first_contact_at, campaign, channel, converted_at; see doc/crm.md.';
+    END IF;
+    IF materialized IS NULL THEN
+        RAISE EXCEPTION 'leadkpi: materialized must not be NULL' USING ERRCODE = '22023', HINT = 'Pass true or false.';
+    END IF;
+
+    l_id   := @extschema@._lk_column('leads', leads, 'lead_id', 'id', true);
+    l_t0   := @extschema@._lk_column('leads', leads, 'first_contact_at', 'ts', true);
+    l_camp := @extschema@._lk_column('leads', leads, 'campaign', 'text', true);
+    l_chan := @extschema@._lk_column('leads', leads, 'channel', 'text', true);
+    l_conv := @extschema@._lk_column('leads', leads, 'converted_at', 'ts', true);
+    l_lost := @extschema@._lk_column('leads', leads, 'lost_at', 'ts', false);
+    l_rev  := @extschema@._lk_column('leads', leads, 'revenue', 'numeric', false);
+
+    IF spend IS NOT NULL THEN
+        p_camp := @extschema@._lk_column('spend', spend, 'campaign', 'text', true);
+        p_day  := @extschema@._lk_column('spend', spend, 'day', 'date', true);
+        p_amt  := @extschema@._lk_column('spend', spend, 'amount', 'numeric', true);
+        p_chan := @extschema@._lk_column('spend', spend, 'channel', 'text', false);
+        p_chan_expr := p_chan.expr;
+    END IF;
+
+    IF orders IS NOT NULL THEN
+        o_id  := @extschema@._lk_column('orders', orders, 'lead_id', 'id', true);
+        o_at  := @extschema@._lk_column('orders', orders, 'ordered_at', 'ts', true);
+        o_amt := @extschema@._lk_column('orders', orders, 'amount', 'numeric', true);
+        IF o_id.typ <> l_id.typ THEN
+            RAISE EXCEPTION 'leadkpi: input "orders" (%) column "lead_id" is %, but leads.lead_id is %', orders, o_id.typ, l_id.typ
+                USING ERRCODE = '42804', HINT = 'Both lead_id columns must be of the same kind (integer, text or uuid); cast one in a view.';
+        END IF;
+    END IF;
+
+    IF stage_events IS NOT NULL THEN
+        e_id    := @extschema@._lk_column('stage_events', stage_events, 'lead_id', 'id', true);
+        e_stage := @extschema@._lk_column('stage_events', stage_events, 'stage', 'text', true);
+        e_at    := @extschema@._lk_column('stage_events', stage_events, 'occurred_at', 'ts', true);
+        IF e_id.typ <> l_id.typ THEN
+            RAISE EXCEPTION 'leadkpi: input "stage_events" (%) column "lead_id" is %, but leads.lead_id is %', stage_events, e_id.typ, l_id.typ
+                USING ERRCODE = '42804', HINT = 'Both lead_id columns must be of the same kind (integer, text or uuid); cast one in a view.';
+        END IF;
+        IF stages IS NULL OR cardinality(stages) = 0 THEN
+            RAISE EXCEPTION 'leadkpi: stage_events (%) needs the ordered list of stages', stage_events
+                USING ERRCODE = '22023', HINT = 'Pass stages => ARRAY[''lead'', ''mql'', ''sql'', ''customer''] in funnel order.';
+        END IF;
+        IF array_position(stages, NULL) IS NOT NULL
+           OR (SELECT count(DISTINCT x) FROM unnest(stages) AS x) <> cardinality(stages) THEN
+            RAISE EXCEPTION 'leadkpi: stages % must be distinct and not NULL', stages
+                USING ERRCODE = '22023', HINT = 'List each stage once, in funnel order.';
+        END IF;
+        IF conversion_window IS NULL OR conversion_window <= interval '0' THEN
+            RAISE EXCEPTION 'leadkpi: conversion_window must be a positive interval, not %', coalesce(conversion_window::text, 'NULL')
+                USING ERRCODE = '22023', HINT = 'E.g. conversion_window => ''90 days''.';
+        END IF;
+        EXECUTE format('SELECT %s FROM %s WHERE %s IS NOT NULL AND NOT (%s = ANY ($1)) LIMIT 1',
+                       e_stage.expr, stage_events, e_stage.expr, e_stage.expr)
+           INTO bad USING stages;
+        IF bad IS NOT NULL THEN
+            RAISE EXCEPTION 'leadkpi: input "stage_events" (%) column "stage" has the unknown stage %', stage_events, quote_literal(bad)
+                USING ERRCODE = '22023',
+                      HINT = format('Add it to stages => %L, or leave it out in a view over %s.', stages, stage_events);
+        END IF;
+    ELSIF stages IS NOT NULL THEN
+        RAISE EXCEPTION 'leadkpi: stages given without stage_events'
+            USING ERRCODE = '22023', HINT = 'Pass stage_events => a table or view with lead_id, stage, occurred_at.';
+    END IF;
+
+    ------------------------------------------------------------ replace, create
+    EXECUTE format('CREATE SCHEMA IF NOT EXISTS %I', target_schema);
+    PERFORM @extschema@._lk_drop(target_schema, @extschema@._lk_report_names());
+
+    -- report_leads: the canonical leads, with orders folded in
+    IF orders IS NULL THEN
+        src := format('SELECT %s AS lead_id, %s AS first_contact_at, %s AS campaign, %s AS channel, '
+                      '%s AS converted_at, %s AS lost_at, %s AS revenue FROM %s',
+                      l_id.expr, l_t0.expr, l_camp.expr, l_chan.expr, l_conv.expr,
+                      coalesce(l_lost.expr, 'NULL::timestamptz'), coalesce(l_rev.expr, 'NULL::numeric'), leads);
+    ELSE
+        src := format('SELECT l.%s AS lead_id, l.%s AS first_contact_at, l.%s AS campaign, l.%s AS channel, '
+                      'coalesce(l.%s, o.first_ordered_at) AS converted_at, %s AS lost_at, '
+                      'coalesce(o.amount, %s) AS revenue FROM %s AS l '
+                      'LEFT JOIN (SELECT %s AS lead_id, min(%s) AS first_ordered_at, sum(%s) AS amount '
+                      'FROM %s GROUP BY 1) AS o ON o.lead_id = l.%s',
+                      l_id.expr, l_t0.expr, l_camp.expr, l_chan.expr, l_conv.expr,
+                      coalesce('l.' || l_lost.expr, 'NULL::timestamptz'), coalesce('l.' || l_rev.expr, 'NULL::numeric'), leads,
+                      o_id.expr, o_at.expr, o_amt.expr, orders, l_id.expr);
+    END IF;
+    EXECUTE format('CREATE VIEW %s.report_leads WITH (security_invoker = true) AS %s', s, src);
+    EXECUTE format('COMMENT ON VIEW %s.report_leads IS %L', s,
+        'leadkpi canonical leads: one row per lead (lead_id, first_contact_at, campaign, channel, converted_at, lost_at, revenue)'
+        || CASE WHEN orders IS NULL THEN '' ELSE format('; converted_at and revenue also from the orders in %s', orders) END);
+
+    IF spend IS NOT NULL THEN
+        EXECUTE format('CREATE VIEW %s.report_spend WITH (security_invoker = true) AS '
+                       'SELECT %s AS campaign, %s AS channel, %s AS day, %s AS amount FROM %s',
+                       s, p_camp.expr, coalesce(p_chan_expr, 'NULL::text'), p_day.expr, p_amt.expr, spend);
+        EXECUTE format('COMMENT ON VIEW %s.report_spend IS %L', s,
+            format('leadkpi canonical spend: campaign, channel, day, amount from %s', spend));
+    END IF;
+
+    IF stage_events IS NOT NULL THEN
+        EXECUTE format('CREATE VIEW %s.report_stage_events WITH (security_invoker = true) AS '
+                       'SELECT lead_id, stage, occurred_at, step FROM '
+                       '(SELECT %s AS lead_id, %s AS stage, %s AS occurred_at, '
+                       'array_position(%L::text[], %s)::integer AS step FROM %s) AS e WHERE step IS NOT NULL',
+                       s, e_id.expr, e_stage.expr, e_at.expr, stages, e_stage.expr, stage_events);
+        EXECUTE format('COMMENT ON VIEW %s.report_stage_events IS %L', s,
+            format('leadkpi canonical stage events from %s; step is the 1-based position in the stages %s (other stages are left out)',
+                   stage_events, stages));
+    END IF;
+
+    IF materialized THEN
+        -- the stores: per-day lead and spend summaries of finished days, and
+        -- one funnel summary per campaign (a lead belongs to one campaign, so
+        -- their rollup is the whole funnel)
+        EXECUTE format('CREATE MATERIALIZED VIEW %s.kpi_watermark AS SELECT current_date AS stored_before', s);
+        EXECUTE format('CREATE UNIQUE INDEX ON %s.kpi_watermark (stored_before)', s);
+        EXECUTE format('COMMENT ON MATERIALIZED VIEW %s.kpi_watermark IS %L', s,
+            'leadkpi store: stored_before, the first day not in kpi_daily/spend_daily (the refresh day, in the refreshing session''s TimeZone)');
+        EXECUTE format('CREATE MATERIALIZED VIEW %s.kpi_daily AS '
+                       'SELECT first_contact_at::date AS day, campaign, channel, '
+                       '@extschema@.kpi_agg(first_contact_at, converted_at, revenue) AS summary '
+                       'FROM %s.report_leads WHERE first_contact_at < current_date GROUP BY 1, 2, 3', s, s);
+        EXECUTE format('CREATE UNIQUE INDEX ON %s.kpi_daily (day, campaign, channel) NULLS NOT DISTINCT', s);
+        EXECUTE format('COMMENT ON MATERIALIZED VIEW %s.kpi_daily IS %L', s,
+            'leadkpi store: kpi_summary of the leads per day of first contact, campaign and channel, for days before kpi_watermark.stored_before');
+        IF spend IS NOT NULL THEN
+            EXECUTE format('CREATE MATERIALIZED VIEW %s.spend_daily AS '
+                           'SELECT day, campaign, channel, @extschema@.spend_agg(amount) AS summary '
+                           'FROM %s.report_spend WHERE day < current_date GROUP BY 1, 2, 3', s, s);
+            EXECUTE format('CREATE UNIQUE INDEX ON %s.spend_daily (day, campaign, channel) NULLS NOT DISTINCT', s);
+            EXECUTE format('COMMENT ON MATERIALIZED VIEW %s.spend_daily IS %L', s,
+                'leadkpi store: spend summary per day, campaign and channel, for days before kpi_watermark.stored_before');
+        END IF;
+        IF stage_events IS NOT NULL THEN
+            EXECUTE format('CREATE MATERIALIZED VIEW %s.funnel_store AS '
+                           'SELECT l.campaign, @extschema@.funnel_agg(e.lead_id, e.occurred_at, e.step, %L::interval) AS fs '
+                           'FROM %s.report_stage_events AS e LEFT JOIN %s.report_leads AS l ON l.lead_id = e.lead_id '
+                           'GROUP BY l.campaign', s, conversion_window, s, s);
+            EXECUTE format('CREATE UNIQUE INDEX ON %s.funnel_store (campaign) NULLS NOT DISTINCT', s);
+            EXECUTE format('COMMENT ON MATERIALIZED VIEW %s.funnel_store IS %L', s,
+                format('leadkpi store: funnel_summary per campaign (stages %s, window %s)', stages, conversion_window));
+        END IF;
+    END IF;
+
+    -- the four KPI reports (and their live variants when materialized)
+    FOR key IN
+        SELECT * FROM (VALUES
+            ('kpi_overview', NULL, NULL, NULL, NULL, 'one row over all leads and spend'),
+            ('kpi_by_campaign', 'campaign', 'campaign', 'campaign', 'campaign', 'one row per campaign'),
+            ('kpi_by_channel', 'channel', 'channel', 'channel', 'channel', 'one row per channel (cost only when the spend input has a channel column)'),
+            ('kpi_by_month', 'month', 'date_trunc(''month'', first_contact_at)::date', 'date_trunc(''month'', day)::date',
+             'date_trunc(''month'', day)::date', 'one row per month of first contact (spend by month of its day)')
+        ) AS v(name, key_name, leads_key, spend_key, store_key, what)
+    LOOP
+        IF NOT materialized THEN
+            leads_part := format('SELECT %s@extschema@.kpi_agg(first_contact_at, converted_at, revenue) AS s FROM %s.report_leads%s',
+                                 CASE WHEN key.key_name IS NULL THEN '' ELSE key.leads_key || ' AS ' || quote_ident(key.key_name) || ', ' END,
+                                 s, CASE WHEN key.key_name IS NULL THEN '' ELSE ' GROUP BY 1' END);
+            spend_part := CASE WHEN spend IS NULL OR (key.key_name = 'channel' AND p_chan_expr IS NULL) THEN NULL ELSE
+                          format('SELECT %s@extschema@.spend_agg(amount) AS s FROM %s.report_spend%s',
+                                 CASE WHEN key.key_name IS NULL THEN '' ELSE key.spend_key || ' AS ' || quote_ident(key.key_name) || ', ' END,
+                                 s, CASE WHEN key.key_name IS NULL THEN '' ELSE ' GROUP BY 1' END) END;
+            EXECUTE format('CREATE VIEW %s.%I WITH (security_invoker = true) AS %s', s, key.name,
+                           @extschema@._lk_kpi_sql(key.key_name, leads_part, spend_part));
+            EXECUTE format('COMMENT ON VIEW %s.%I IS %L', s, key.name,
+                format('leadkpi report: KPIs %s: leads, conversions, conversion_rate, sales_cycle_avg, sales_cycle_median, cost, cost_per_lead, cost_per_order, revenue', key.what));
+        ELSE
+            leads_part := format('SELECT %s@extschema@.rollup(summary) AS s FROM %s.kpi_daily%s',
+                                 CASE WHEN key.key_name IS NULL THEN '' ELSE key.store_key || ' AS ' || quote_ident(key.key_name) || ', ' END,
+                                 s, CASE WHEN key.key_name IS NULL THEN '' ELSE ' GROUP BY 1' END);
+            spend_part := CASE WHEN spend IS NULL OR (key.key_name = 'channel' AND p_chan_expr IS NULL) THEN NULL ELSE
+                          format('SELECT %s@extschema@.rollup(summary) AS s FROM %s.spend_daily%s',
+                                 CASE WHEN key.key_name IS NULL THEN '' ELSE key.store_key || ' AS ' || quote_ident(key.key_name) || ', ' END,
+                                 s, CASE WHEN key.key_name IS NULL THEN '' ELSE ' GROUP BY 1' END) END;
+            EXECUTE format('CREATE MATERIALIZED VIEW %s.%I AS %s', s, key.name,
+                           @extschema@._lk_kpi_sql(key.key_name, leads_part, spend_part));
+            EXECUTE format('CREATE UNIQUE INDEX ON %s.%I (%I) NULLS NOT DISTINCT', s, key.name, coalesce(key.key_name, 'leads'));
+            EXECUTE format('COMMENT ON MATERIALIZED VIEW %s.%I IS %L', s, key.name,
+                format('leadkpi report (materialized, days before kpi_watermark.stored_before): KPIs %s; refresh with refresh_reports()', key.what));
+
+            -- live: stored finished days plus the rows of today (and later) read live
+            live_leads := leads_part || format(' UNION ALL SELECT %s@extschema@.kpi_agg(first_contact_at, converted_at, revenue) AS s '
+                                 'FROM %s.report_leads WHERE first_contact_at >= (SELECT stored_before FROM %s.kpi_watermark)%s',
+                                 CASE WHEN key.key_name IS NULL THEN '' ELSE key.leads_key || ' AS ' || quote_ident(key.key_name) || ', ' END,
+                                 s, s, CASE WHEN key.key_name IS NULL THEN '' ELSE ' GROUP BY 1' END);
+            live_spend := CASE WHEN spend_part IS NULL THEN NULL ELSE
+                          spend_part || format(' UNION ALL SELECT %s@extschema@.spend_agg(amount) AS s FROM %s.report_spend '
+                                 'WHERE day >= (SELECT stored_before FROM %s.kpi_watermark)%s',
+                                 CASE WHEN key.key_name IS NULL THEN '' ELSE key.spend_key || ' AS ' || quote_ident(key.key_name) || ', ' END,
+                                 s, s, CASE WHEN key.key_name IS NULL THEN '' ELSE ' GROUP BY 1' END) END;
+            EXECUTE format('CREATE VIEW %s.%I WITH (security_invoker = true) AS %s', s, key.name || '_live',
+                           @extschema@._lk_kpi_sql(key.key_name, live_leads, live_spend));
+            EXECUTE format('COMMENT ON VIEW %s.%I IS %L', s, key.name || '_live',
+                format('leadkpi report (live): KPIs %s; stored finished days plus today''s rows read live', key.what));
+        END IF;
+    END LOOP;
+
+    -- the funnel reports
+    IF stage_events IS NOT NULL THEN
+        IF NOT materialized THEN
+            EXECUTE format('CREATE VIEW %s.funnel_report WITH (security_invoker = true) AS %s', s,
+                @extschema@._lk_funnel_sql(NULL,
+                    format('SELECT @extschema@.funnel_agg(lead_id, occurred_at, step, %L::interval) AS fs FROM %s.report_stage_events',
+                           conversion_window, s), stages));
+            EXECUTE format('CREATE VIEW %s.funnel_by_campaign WITH (security_invoker = true) AS %s', s,
+                @extschema@._lk_funnel_sql('campaign',
+                    format('SELECT l.campaign, @extschema@.funnel_agg(e.lead_id, e.occurred_at, e.step, %L::interval) AS fs '
+                           'FROM %s.report_stage_events AS e LEFT JOIN %s.report_leads AS l ON l.lead_id = e.lead_id GROUP BY l.campaign',
+                           conversion_window, s, s), stages));
+        ELSE
+            EXECUTE format('CREATE MATERIALIZED VIEW %s.funnel_report AS %s', s,
+                @extschema@._lk_funnel_sql(NULL, format('SELECT @extschema@.rollup(fs) AS fs FROM %s.funnel_store', s), stages));
+            EXECUTE format('CREATE UNIQUE INDEX ON %s.funnel_report (step)', s);
+            EXECUTE format('CREATE MATERIALIZED VIEW %s.funnel_by_campaign AS %s', s,
+                @extschema@._lk_funnel_sql('campaign', format('SELECT campaign, fs FROM %s.funnel_store', s), stages));
+            EXECUTE format('CREATE UNIQUE INDEX ON %s.funnel_by_campaign (campaign, step) NULLS NOT DISTINCT', s);
+        END IF;
+        EXECUTE format('COMMENT ON %s %s.funnel_report IS %L', CASE WHEN materialized THEN 'MATERIALIZED VIEW' ELSE 'VIEW' END, s,
+            format('leadkpi report: funnel over stages %s (window %s): step, stage, reached, conversion_from_previous, conversion_from_first, drop_off, median_time_from_previous, is_bottleneck', stages, conversion_window));
+        EXECUTE format('COMMENT ON %s %s.funnel_by_campaign IS %L', CASE WHEN materialized THEN 'MATERIALIZED VIEW' ELSE 'VIEW' END, s,
+            format('leadkpi report: funnel per campaign over stages %s (window %s): campaign plus the columns of funnel_report', stages, conversion_window));
+    END IF;
+
+    FOREACH obj IN ARRAY @extschema@._lk_report_names() LOOP
+        IF to_regclass(format('%s.%I', s, obj)) IS NOT NULL THEN
+            created := to_regclass(format('%s.%I', s, obj)) || created;
+        END IF;
+    END LOOP;
+    RETURN QUERY SELECT unnest(created);
+END;
+$$;
+COMMENT ON FUNCTION @extschema@.create_reports(name, regclass, regclass, regclass, regclass, text[], interval, boolean) IS
+'Creates (or replaces) the leadkpi report views in target_schema over the canonical inputs leads (required), stage_events, spend and orders; validates every input first; returns the relations created. See doc/crm.md.';
+
+CREATE FUNCTION @extschema@.drop_reports(target_schema name)
+RETURNS void
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+    SELECT @extschema@._lk_drop(target_schema,
+        @extschema@._lk_report_names()
+        || ARRAY['canonical_orders', 'canonical_spend', 'canonical_stage_events', 'canonical_leads']);
+END;
+COMMENT ON FUNCTION @extschema@.drop_reports(name) IS
+'Drops the report views (and a preset''s canonical views) that leadkpi created in target_schema; never touches other objects';
+
+CREATE FUNCTION @extschema@.refresh_reports(target_schema name, concurrently boolean DEFAULT true)
+RETURNS SETOF regclass
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    n text;
+    rel regclass;
+    found boolean := false;
+BEGIN
+    FOREACH n IN ARRAY ARRAY['kpi_watermark', 'kpi_daily', 'spend_daily', 'funnel_store',
+                             'kpi_overview', 'kpi_by_campaign', 'kpi_by_channel', 'kpi_by_month',
+                             'funnel_report', 'funnel_by_campaign'] LOOP
+        SELECT c.oid INTO rel FROM pg_class c JOIN pg_namespace s ON s.oid = c.relnamespace
+         WHERE s.nspname = target_schema AND c.relname = n AND c.relkind = 'm'
+           AND coalesce(obj_description(c.oid, 'pg_class'), '') LIKE 'leadkpi %';
+        CONTINUE WHEN rel IS NULL;
+        found := true;
+        EXECUTE format('REFRESH MATERIALIZED VIEW %s%s', CASE WHEN $2 THEN 'CONCURRENTLY ' ELSE '' END, rel);
+        RETURN NEXT rel;
+    END LOOP;
+    IF NOT found THEN
+        RAISE EXCEPTION 'leadkpi: schema % has no materialized leadkpi reports', target_schema
+            USING ERRCODE = '42P01', HINT = 'Create them with create_reports(..., materialized => true).';
+    END IF;
+END;
+$$;
+COMMENT ON FUNCTION @extschema@.refresh_reports(name, boolean) IS
+'Refreshes the materialized leadkpi reports of target_schema, stores first, in one transaction (CONCURRENTLY by default, so readers are not blocked); returns the refreshed relations';
