@@ -286,7 +286,9 @@ BEGIN
     END IF;
 
     ------------------------------------------------------------ replace, create
-    EXECUTE format('CREATE SCHEMA IF NOT EXISTS %I', target_schema);
+    IF NOT EXISTS (SELECT FROM pg_namespace WHERE nspname = target_schema) THEN
+        EXECUTE format('CREATE SCHEMA %I', target_schema);
+    END IF;
     PERFORM @extschema@._lk_drop(target_schema, @extschema@._lk_report_names());
 
     -- report_leads: the canonical leads, with orders folded in
@@ -494,3 +496,280 @@ END;
 $$;
 COMMENT ON FUNCTION @extschema@.refresh_reports(name, boolean) IS
 'Refreshes the materialized leadkpi reports of target_schema, stores first, in one transaction (CONCURRENTLY by default, so readers are not blocked); returns the refreshed relations';
+
+-----------------------------------------------------------------------------
+-- Presets: canonical views over a real CRM's tables, then create_reports().
+-- Each preset validates the tables and columns it reads via the catalogs,
+-- creates canonical_leads / canonical_stage_events / canonical_spend /
+-- canonical_orders (security_invoker views) in target_schema, and calls
+-- create_reports() on them, all in the caller's transaction.
+-----------------------------------------------------------------------------
+
+-- The CRM table schema.tbl, or an error (42P01) when it is required.
+CREATE FUNCTION @extschema@._lk_rel(preset text, src_schema name, tbl text, required boolean)
+RETURNS regclass
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    r regclass := to_regclass(format('%I.%I', src_schema, tbl));
+BEGIN
+    IF r IS NULL AND required THEN
+        RAISE EXCEPTION 'leadkpi: % preset needs the table %.%', preset, quote_ident(src_schema), quote_ident(tbl)
+            USING ERRCODE = '42P01',
+                  HINT = format('Pass the schema that holds the %s tables (e.g. %s_schema => ''...''), or map your tables yourself with create_reports().', preset, lower(preset));
+    END IF;
+    RETURN r;
+END;
+$$;
+COMMENT ON FUNCTION @extschema@._lk_rel(text, name, text, boolean) IS
+'leadkpi internal: resolves a CRM table for a preset; raises 42P01 naming it when a required table is missing';
+
+-- The type of rel.col as format_type() prints it; NULL when absent, 42703
+-- when required and absent.
+CREATE FUNCTION @extschema@._lk_type(preset text, rel regclass, col text, required boolean DEFAULT true)
+RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    t text;
+BEGIN
+    IF rel IS NULL THEN
+        RETURN NULL;
+    END IF;
+    SELECT format_type(a.atttypid, NULL) INTO t
+      FROM pg_attribute a
+     WHERE a.attrelid = rel AND a.attname = col AND a.attnum > 0 AND NOT a.attisdropped;
+    IF t IS NULL AND required THEN
+        RAISE EXCEPTION 'leadkpi: % preset: table % has no column "%"', preset, rel, col
+            USING ERRCODE = '42703',
+                  HINT = 'The preset expects the column names of the CRM''s own schema; map a customised schema yourself with create_reports().';
+    END IF;
+    RETURN t;
+END;
+$$;
+COMMENT ON FUNCTION @extschema@._lk_type(text, regclass, text, boolean) IS
+'leadkpi internal: the type of a CRM column for a preset; raises 42703 naming it when a required column is missing';
+
+-- SQL reading alias.col as timestamptz, a timestamp without time zone being
+-- UTC (as Odoo and Fivetran store them).  NULL when the column is absent.
+CREATE FUNCTION @extschema@._lk_utc(preset text, rel regclass, alias text, col text, required boolean DEFAULT true)
+RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    t text := @extschema@._lk_type(preset, rel, col, required);
+BEGIN
+    RETURN CASE
+        WHEN t IS NULL THEN NULL
+        WHEN t = 'timestamp with time zone' THEN format('%I.%I', alias, col)
+        WHEN t = 'timestamp without time zone' THEN format('(%I.%I AT TIME ZONE ''UTC'')', alias, col)
+        WHEN t = 'date' THEN format('(%I.%I::timestamp AT TIME ZONE ''UTC'')', alias, col)
+        WHEN t IN ('text', 'character varying') THEN format('(%I.%I::timestamp AT TIME ZONE ''UTC'')', alias, col)
+        ELSE @extschema@._lk_bad_type(preset, rel, col, t, 'timestamp, timestamptz or date') END;
+END;
+$$;
+
+CREATE FUNCTION @extschema@._lk_bad_type(preset text, rel regclass, col text, t text, expected text)
+RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    RAISE EXCEPTION 'leadkpi: % preset: column "%" of % has type %, expected %', preset, col, rel, t, expected
+        USING ERRCODE = '42804',
+              HINT = 'Map a customised schema yourself with create_reports() over views that cast the column.';
+END;
+$$;
+COMMENT ON FUNCTION @extschema@._lk_bad_type(text, regclass, text, text, text) IS
+'leadkpi internal: raises 42804 for a CRM column of an unexpected type';
+COMMENT ON FUNCTION @extschema@._lk_utc(text, regclass, text, text, boolean) IS
+'leadkpi internal: SQL reading a CRM time column as timestamptz (timestamp without time zone taken as UTC)';
+
+-- SQL reading a name column as text: a jsonb translation map (Odoo 16+)
+-- gives the lang entry, else en_US; text is read as is.
+CREATE FUNCTION @extschema@._lk_label(preset text, rel regclass, alias text, col text, lang text)
+RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    t text := @extschema@._lk_type(preset, rel, col, false);
+BEGIN
+    RETURN CASE
+        WHEN t IS NULL THEN NULL
+        WHEN t = 'jsonb' THEN format('coalesce(%I.%I ->> %L, %I.%I ->> ''en_US'')', alias, col, lang, alias, col)
+        WHEN t = 'json' THEN format('coalesce(%I.%I ->> %L, %I.%I ->> ''en_US'')', alias, col, lang, alias, col)
+        WHEN t IN ('text', 'character varying', 'character') THEN format('%I.%I::text', alias, col)
+        ELSE @extschema@._lk_bad_type(preset, rel, col, t, 'text, varchar or jsonb') END;
+END;
+$$;
+COMMENT ON FUNCTION @extschema@._lk_label(text, regclass, text, text, text) IS
+'leadkpi internal: SQL reading a CRM name column as text, picking a language from a jsonb translation map (Odoo 16+)';
+
+-- Creates one canonical view of a preset.
+CREATE FUNCTION @extschema@._lk_canonical(target_schema name, vname text, sql text, descr text)
+RETURNS regclass
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    EXECUTE format('CREATE VIEW %I.%I WITH (security_invoker = true) AS %s', target_schema, vname, sql);
+    EXECUTE format('COMMENT ON VIEW %I.%I IS %L', target_schema, vname, 'leadkpi canonical ' || descr);
+    RETURN format('%I.%I', target_schema, vname)::regclass;
+END;
+$$;
+COMMENT ON FUNCTION @extschema@._lk_canonical(name, text, text, text) IS
+'leadkpi internal: creates one security_invoker canonical view of a preset';
+
+CREATE FUNCTION @extschema@._lk_preset_prepare(target_schema name)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF target_schema IS NULL THEN
+        RAISE EXCEPTION 'leadkpi: target_schema must not be NULL' USING ERRCODE = '22023',
+            HINT = 'Pass the schema that will hold the canonical and report views.';
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_namespace WHERE nspname = target_schema) THEN
+        EXECUTE format('CREATE SCHEMA %I', target_schema);
+    END IF;
+    PERFORM @extschema@._lk_drop(target_schema, @extschema@._lk_report_names()
+        || ARRAY['canonical_orders', 'canonical_spend', 'canonical_stage_events', 'canonical_leads']);
+END;
+$$;
+COMMENT ON FUNCTION @extschema@._lk_preset_prepare(name) IS
+'leadkpi internal: creates the target schema and drops the previous reports and canonical views made there by leadkpi';
+
+---------------------------------------------------------------------- Odoo
+CREATE FUNCTION @extschema@.create_reports_odoo(
+    target_schema name,
+    odoo_schema name DEFAULT 'public',
+    stages text[] DEFAULT NULL,
+    spend regclass DEFAULT NULL,
+    lang text DEFAULT 'en_US',
+    conversion_window interval DEFAULT '365 days',
+    materialized boolean DEFAULT false)
+RETURNS SETOF regclass
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    p CONSTANT text := 'Odoo';
+    lead regclass; stage regclass; camp regclass; medium regclass; source regclass;
+    mtv regclass; mm regclass; imf regclass; so regclass;
+    stage_label text; camp_label text; medium_label text; source_label text;
+    field_col text; rev_col text;
+    won text;
+    leads_sql text; events_sql text; orders_sql text;
+    v_events regclass; v_orders regclass; v_leads regclass;
+    all_stages text[];
+BEGIN
+    lead   := @extschema@._lk_rel(p, odoo_schema, 'crm_lead', true);
+    stage  := @extschema@._lk_rel(p, odoo_schema, 'crm_stage', true);
+    camp   := @extschema@._lk_rel(p, odoo_schema, 'utm_campaign', false);
+    medium := @extschema@._lk_rel(p, odoo_schema, 'utm_medium', false);
+    source := @extschema@._lk_rel(p, odoo_schema, 'utm_source', false);
+    mtv    := @extschema@._lk_rel(p, odoo_schema, 'mail_tracking_value', false);
+    so     := @extschema@._lk_rel(p, odoo_schema, 'sale_order', false);
+
+    PERFORM @extschema@._lk_type(p, lead, c) FROM unnest(ARRAY['id', 'stage_id', 'active', 'probability', 'date_closed']) AS c;
+    PERFORM @extschema@._lk_type(p, stage, c) FROM unnest(ARRAY['id', 'sequence', 'is_won', 'name']) AS c;
+    stage_label := @extschema@._lk_label(p, stage, 'st', 'name', lang);
+    camp_label := coalesce(@extschema@._lk_label(p, camp, 'ca', 'title', lang), @extschema@._lk_label(p, camp, 'ca', 'name', lang));
+    medium_label := @extschema@._lk_label(p, medium, 'me', 'name', lang);
+    source_label := @extschema@._lk_label(p, source, 'so', 'name', lang);
+    -- a label without its many2one column on crm_lead reads NULL
+    IF @extschema@._lk_type(p, lead, 'campaign_id', false) IS NULL THEN camp_label := NULL; END IF;
+    IF @extschema@._lk_type(p, lead, 'medium_id', false) IS NULL THEN medium_label := NULL; END IF;
+    IF @extschema@._lk_type(p, lead, 'source_id', false) IS NULL THEN source_label := NULL; END IF;
+    rev_col := CASE WHEN @extschema@._lk_type(p, lead, 'expected_revenue', false) IS NOT NULL THEN 'expected_revenue'
+                    WHEN @extschema@._lk_type(p, lead, 'planned_revenue', false) IS NOT NULL THEN 'planned_revenue' END;
+
+    -- the funnel stages: crm_stage names by sequence, each name once
+    EXECUTE format('SELECT array_agg(label ORDER BY seq, label) FROM '
+                   '(SELECT %s AS label, min(st.sequence) AS seq FROM %s AS st GROUP BY 1) AS x WHERE label IS NOT NULL',
+                   stage_label, stage) INTO all_stages;
+    stages := coalesce(stages, all_stages);
+
+    -- won: active, probability 100 and a stage flagged is_won (Odoo's own rule)
+    won := 'l.active AND l.probability = 100 AND st.is_won';
+    leads_sql := format(
+        'SELECT l.id::bigint AS lead_id, %s AS first_contact_at, %s AS campaign, %s AS channel, '
+        'CASE WHEN %s THEN coalesce(%s, %s) END AS converted_at, '
+        'CASE WHEN NOT l.active AND l.probability = 0 THEN %s END AS lost_at, '
+        '%s AS revenue '
+        'FROM %s AS l LEFT JOIN %s AS st ON st.id = l.stage_id%s%s%s',
+        @extschema@._lk_utc(p, lead, 'l', 'create_date'),
+        coalesce(camp_label, 'NULL::text'),
+        CASE WHEN medium_label IS NULL AND source_label IS NULL THEN 'NULL::text'
+             ELSE format('coalesce(%s, %s)', coalesce(medium_label, 'NULL'), coalesce(source_label, 'NULL')) END,
+        won, @extschema@._lk_utc(p, lead, 'l', 'date_closed'),
+        coalesce(@extschema@._lk_utc(p, lead, 'l', 'date_last_stage_update', false), 'NULL'),
+        @extschema@._lk_utc(p, lead, 'l', 'date_closed'),
+        CASE WHEN rev_col IS NULL THEN 'NULL::numeric' ELSE format('CASE WHEN %s THEN l.%I::numeric END', won, rev_col) END,
+        lead, stage,
+        CASE WHEN camp_label IS NULL THEN ''
+             ELSE format(' LEFT JOIN %s AS ca ON ca.id = l.campaign_id', camp) END,
+        CASE WHEN medium_label IS NULL THEN ''
+             ELSE format(' LEFT JOIN %s AS me ON me.id = l.medium_id', medium) END,
+        CASE WHEN source_label IS NULL THEN ''
+             ELSE format(' LEFT JOIN %s AS so ON so.id = l.source_id', source) END);
+
+    -- stage history: mail_tracking_value rows of crm.lead's stage_id field
+    IF mtv IS NOT NULL THEN
+        mm  := @extschema@._lk_rel(p, odoo_schema, 'mail_message', true);
+        imf := @extschema@._lk_rel(p, odoo_schema, 'ir_model_fields', true);
+        field_col := CASE WHEN @extschema@._lk_type(p, mtv, 'field_id', false) IS NOT NULL THEN 'field_id' ELSE 'field' END;
+        PERFORM @extschema@._lk_type(p, mtv, c) FROM unnest(ARRAY['mail_message_id', field_col, 'old_value_integer', 'new_value_integer']) AS c;
+        PERFORM @extschema@._lk_type(p, mm, c) FROM unnest(ARRAY['id', 'model', 'res_id', 'date']) AS c;
+        PERFORM @extschema@._lk_type(p, imf, c) FROM unnest(ARRAY['id', 'model', 'name']) AS c;
+        events_sql := format(
+            'WITH tv AS (SELECT m.res_id AS lead_id, %s AS at, v.id AS tv_id, v.old_value_integer AS old_stage, '
+            'v.new_value_integer AS new_stage FROM %s AS v JOIN %s AS m ON m.id = v.mail_message_id '
+            'JOIN %s AS f ON f.id = v.%I WHERE m.model = ''crm.lead'' AND f.model = ''crm.lead'' AND f.name = ''stage_id''), '
+            'ev AS ('
+            -- the first stage, entered at creation: the old value of the first change, else the current stage
+            'SELECT l.id::bigint AS lead_id, %s AS stage, %s AS occurred_at FROM %s AS l '
+            'LEFT JOIN LATERAL (SELECT tv.old_stage FROM tv WHERE tv.lead_id = l.id ORDER BY tv.at, tv.tv_id LIMIT 1) AS first ON true '
+            'JOIN %s AS st ON st.id = coalesce(first.old_stage, l.stage_id) '
+            'UNION ALL SELECT tv.lead_id::bigint, %s, tv.at FROM tv JOIN %s AS st ON st.id = tv.new_stage) '
+            'SELECT lead_id, stage, occurred_at FROM ev WHERE stage = ANY (%L::text[])',
+            @extschema@._lk_utc(p, mm, 'm', 'date'), mtv, mm, imf, field_col,
+            stage_label, @extschema@._lk_utc(p, lead, 'l', 'create_date'), lead, stage,
+            stage_label, stage, stages);
+    END IF;
+
+    IF so IS NOT NULL AND @extschema@._lk_type(p, so, 'opportunity_id', false) IS NOT NULL THEN
+        PERFORM @extschema@._lk_type(p, so, c) FROM unnest(ARRAY['date_order', 'amount_untaxed', 'state']) AS c;
+        orders_sql := format(
+            'SELECT o.opportunity_id::bigint AS lead_id, %s AS ordered_at, o.amount_untaxed::numeric AS amount '
+            'FROM %s AS o WHERE o.opportunity_id IS NOT NULL AND o.state IN (''sale'', ''done'')',
+            @extschema@._lk_utc(p, so, 'o', 'date_order'), so);
+    END IF;
+
+    PERFORM @extschema@._lk_preset_prepare(target_schema);
+    v_leads := @extschema@._lk_canonical(target_schema, 'canonical_leads', leads_sql,
+        format('leads from Odoo %s: converted = won (active, probability 100, stage is_won) at date_closed', lead));
+    RETURN NEXT v_leads;
+    IF events_sql IS NOT NULL THEN
+        v_events := @extschema@._lk_canonical(target_schema, 'canonical_stage_events', events_sql,
+            format('stage events from Odoo %s (stage_id changes) plus the first stage at create_date, stages %s', mtv, stages));
+        RETURN NEXT v_events;
+    END IF;
+    IF orders_sql IS NOT NULL THEN
+        v_orders := @extschema@._lk_canonical(target_schema, 'canonical_orders', orders_sql,
+            format('orders from Odoo %s: confirmed (state sale or done), amount_untaxed', so));
+        RETURN NEXT v_orders;
+    END IF;
+    RETURN QUERY SELECT * FROM @extschema@.create_reports(target_schema, v_leads,
+        stage_events => v_events, spend => spend, orders => v_orders,
+        stages => CASE WHEN v_events IS NULL THEN NULL ELSE stages END,
+        conversion_window => conversion_window, materialized => materialized);
+END;
+$$;
+COMMENT ON FUNCTION @extschema@.create_reports_odoo(name, name, text[], regclass, text, interval, boolean) IS
+'Odoo preset: canonical views over crm_lead, crm_stage, utm_*, mail_tracking_value and sale_order in odoo_schema, then create_reports() in target_schema. See doc/crm.md.';
