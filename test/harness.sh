@@ -98,8 +98,8 @@ test)
         exit 1
     fi
     tail -n 5 "$T/server.log" | grep -E 'TRAP|terminated by signal' && { log "server crashed"; exit 1; }
-    nreg=$(grep -c -E '^(ok|not ok)' regression.out || true)
-    ntap=$(cat test/pgtap/*.sql | grep -c -E "^\s*SELECT\s+plan\(" || true)
+    nreg=$(ls results/*.out | wc -l)
+    ntap=$(ls test/pgtap/*.sql | wc -l)
     log "all tests passed: $nreg pg_regress files, $ntap pgTAP files"
     ;;
 demo)
