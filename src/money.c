@@ -77,6 +77,7 @@ lk_money_add_numeric(LkMoney *m, Datum num, const char *what)
 	const char *digits;
 	int128		acc = 0;
 	int			target;
+	int			rep;
 
 	InitPow10();
 	/* toasted values are rare for amounts; packed (1-byte header) ones are read in place */
@@ -113,11 +114,28 @@ lk_money_add_numeric(LkMoney *m, Datum num, const char *what)
 		ndigits = (len - 2 * sizeof(uint16)) / sizeof(int16);
 	}
 
+	/*
+	 * acc = |value| * 10^rep.  Digits past dscale are zero, so the last
+	 * fraction group is only read as far as dscale: a 38-digit amount then
+	 * fits even when its last group would carry it past 38 digits.
+	 */
+	rep = 4 * (ndigits - weight - 1);
 	for (int i = 0; i < ndigits; i++)
 	{
 		int16		d;
+		int			frac_group = i - weight;	/* 1 for the first fraction group */
 
 		memcpy(&d, digits + i * sizeof(int16), sizeof(int16));
+		if (frac_group > 0 && 4 * frac_group > dscale)
+		{
+			int			keep = dscale - 4 * (frac_group - 1);	/* 0..3 */
+
+			acc = Scale(acc, keep, what);
+			if (__builtin_add_overflow(acc, d / (int) Pow10[4 - keep], &acc))
+				OutOfRange(what);
+			rep = dscale;
+			break;
+		}
 		if (__builtin_mul_overflow(acc, NBASE, &acc) ||
 			__builtin_add_overflow(acc, d, &acc))
 			OutOfRange(what);
@@ -125,19 +143,10 @@ lk_money_add_numeric(LkMoney *m, Datum num, const char *what)
 	if (copy)
 		pfree(copy);
 
-	/* acc = |value| * NBASE^f, with f base-NBASE fraction digits */
 	target = Max(dscale, m->dscale);
-	if (acc != 0)
-	{
-		int			shift = target - 4 * (ndigits - weight - 1);
-
-		if (shift >= 0)
-			acc = Scale(acc, shift, what);
-		else
-			acc /= Pow10[-shift];	/* drops only zero digits past dscale */
-		if (neg)
-			acc = -acc;
-	}
+	acc = Scale(acc, target - rep, what);
+	if (neg)
+		acc = -acc;
 
 	if (m->dscale < 0)
 	{
