@@ -376,7 +376,8 @@ BEGIN
         ) AS v(name, key_name, leads_key, spend_key, store_key, what)
     LOOP
         IF NOT materialized THEN
-            leads_part := format('SELECT %s@extschema@.kpi_agg(first_contact_at, converted_at, revenue) AS s FROM %s.report_leads%s',
+            leads_part := format('SELECT %s@extschema@.kpi_agg(first_contact_at, converted_at, revenue) AS s FROM %s.report_leads '
+                                 'WHERE first_contact_at IS NOT NULL%s',
                                  CASE WHEN key.key_name IS NULL THEN '' ELSE key.leads_key || ' AS ' || quote_ident(key.key_name) || ', ' END,
                                  s, CASE WHEN key.key_name IS NULL THEN '' ELSE ' GROUP BY 1' END);
             spend_part := CASE WHEN spend IS NULL OR (key.key_name = 'channel' AND p_chan_expr IS NULL) THEN NULL ELSE
