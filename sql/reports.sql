@@ -14,7 +14,7 @@
 CREATE FUNCTION @extschema@._lk_column(
     input text, rel regclass, col text, kind text, required boolean,
     OUT expr text, OUT typ text)
-LANGUAGE plpgsql STABLE
+LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
@@ -509,7 +509,7 @@ COMMENT ON FUNCTION @extschema@.refresh_reports(name, boolean) IS
 -- The CRM table schema.tbl, or an error (42P01) when it is required.
 CREATE FUNCTION @extschema@._lk_rel(preset text, src_schema name, tbl text, required boolean)
 RETURNS regclass
-LANGUAGE plpgsql STABLE
+LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
@@ -530,7 +530,7 @@ COMMENT ON FUNCTION @extschema@._lk_rel(text, name, text, boolean) IS
 -- when required and absent.
 CREATE FUNCTION @extschema@._lk_type(preset text, rel regclass, col text, required boolean DEFAULT true)
 RETURNS text
-LANGUAGE plpgsql STABLE
+LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
@@ -557,7 +557,7 @@ COMMENT ON FUNCTION @extschema@._lk_type(text, regclass, text, boolean) IS
 -- UTC (as Odoo and Fivetran store them).  NULL when the column is absent.
 CREATE FUNCTION @extschema@._lk_utc(preset text, rel regclass, alias text, col text, required boolean DEFAULT true)
 RETURNS text
-LANGUAGE plpgsql STABLE
+LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
@@ -575,7 +575,7 @@ $$;
 
 CREATE FUNCTION @extschema@._lk_bad_type(preset text, rel regclass, col text, t text, expected text)
 RETURNS text
-LANGUAGE plpgsql STABLE
+LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
@@ -593,7 +593,7 @@ COMMENT ON FUNCTION @extschema@._lk_utc(text, regclass, text, text, boolean) IS
 -- gives the lang entry, else en_US; text is read as is.
 CREATE FUNCTION @extschema@._lk_label(preset text, rel regclass, alias text, col text, lang text)
 RETURNS text
-LANGUAGE plpgsql STABLE
+LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
