@@ -188,6 +188,7 @@ CREATE FUNCTION @extschema@.create_reports(
     orders regclass DEFAULT NULL,
     stages text[] DEFAULT NULL,
     conversion_window interval DEFAULT '365 days',
+    funnel_modes text DEFAULT NULL,
     materialized boolean DEFAULT false)
 RETURNS SETOF regclass
 LANGUAGE plpgsql VOLATILE
@@ -195,6 +196,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     s text := quote_ident(target_schema);
+    fagg text;          -- the funnel_agg call over report_stage_events (alias e)
     c record;
     l_id record; l_t0 record; l_camp record; l_chan record; l_conv record; l_lost record; l_rev record;
     e_id record; e_stage record; e_at record;
@@ -272,6 +274,8 @@ BEGIN
             RAISE EXCEPTION 'leadkpi: conversion_window must be a positive interval, not %', coalesce(conversion_window::text, 'NULL')
                 USING ERRCODE = '22023', HINT = 'E.g. conversion_window => ''90 days''.';
         END IF;
+        -- funnel_agg checks the modes: run it once on one made-up row
+        PERFORM @extschema@.funnel_agg(1::bigint, now(), 1, conversion_window, coalesce(funnel_modes, ''), cardinality(stages));
         EXECUTE format('SELECT %s FROM %s WHERE %s IS NOT NULL AND NOT (%s = ANY ($1)) LIMIT 1',
                        e_stage.expr, stage_events, e_stage.expr, e_stage.expr)
            INTO bad USING stages;
@@ -284,6 +288,10 @@ BEGIN
         RAISE EXCEPTION 'leadkpi: stages given without stage_events'
             USING ERRCODE = '22023', HINT = 'Pass stage_events => a table or view with lead_id, stage, occurred_at.';
     END IF;
+
+    -- a fixed step count, so summaries of any subset roll up together
+    fagg := format('@extschema@.funnel_agg(e.lead_id, e.occurred_at, e.step, %L::interval, %L, %s)',
+                   conversion_window, coalesce(funnel_modes, ''), cardinality(stages));
 
     ------------------------------------------------------------ replace, create
     IF NOT EXISTS (SELECT FROM pg_namespace WHERE nspname = target_schema) THEN
@@ -356,12 +364,12 @@ BEGIN
         END IF;
         IF stage_events IS NOT NULL THEN
             EXECUTE format('CREATE MATERIALIZED VIEW %s.funnel_store AS '
-                           'SELECT l.campaign, @extschema@.funnel_agg(e.lead_id, e.occurred_at, e.step, %L::interval) AS fs '
+                           'SELECT l.campaign, %s AS fs '
                            'FROM %s.report_stage_events AS e LEFT JOIN %s.report_leads AS l ON l.lead_id = e.lead_id '
-                           'GROUP BY l.campaign', s, conversion_window, s, s);
+                           'GROUP BY l.campaign', s, fagg, s, s);
             EXECUTE format('CREATE UNIQUE INDEX ON %s.funnel_store (campaign) NULLS NOT DISTINCT', s);
             EXECUTE format('COMMENT ON MATERIALIZED VIEW %s.funnel_store IS %L', s,
-                format('leadkpi store: funnel_summary per campaign (stages %s, window %s)', stages, conversion_window));
+                format('leadkpi store: funnel_summary per campaign (stages %s, window %s, modes %L)', stages, conversion_window, coalesce(funnel_modes, '')));
         END IF;
     END IF;
 
@@ -424,13 +432,12 @@ BEGIN
         IF NOT materialized THEN
             EXECUTE format('CREATE VIEW %s.funnel_report WITH (security_invoker = true) AS %s', s,
                 @extschema@._lk_funnel_sql(NULL,
-                    format('SELECT @extschema@.funnel_agg(lead_id, occurred_at, step, %L::interval) AS fs FROM %s.report_stage_events',
-                           conversion_window, s), stages));
+                    format('SELECT %s AS fs FROM %s.report_stage_events AS e', fagg, s), stages));
             EXECUTE format('CREATE VIEW %s.funnel_by_campaign WITH (security_invoker = true) AS %s', s,
                 @extschema@._lk_funnel_sql('campaign',
-                    format('SELECT l.campaign, @extschema@.funnel_agg(e.lead_id, e.occurred_at, e.step, %L::interval) AS fs '
+                    format('SELECT l.campaign, %s AS fs '
                            'FROM %s.report_stage_events AS e LEFT JOIN %s.report_leads AS l ON l.lead_id = e.lead_id GROUP BY l.campaign',
-                           conversion_window, s, s), stages));
+                           fagg, s, s), stages));
         ELSE
             EXECUTE format('CREATE MATERIALIZED VIEW %s.funnel_report AS %s', s,
                 @extschema@._lk_funnel_sql(NULL, format('SELECT @extschema@.rollup(fs) AS fs FROM %s.funnel_store', s), stages));
@@ -440,7 +447,7 @@ BEGIN
             EXECUTE format('CREATE UNIQUE INDEX ON %s.funnel_by_campaign (campaign, step) NULLS NOT DISTINCT', s);
         END IF;
         EXECUTE format('COMMENT ON %s %s.funnel_report IS %L', CASE WHEN materialized THEN 'MATERIALIZED VIEW' ELSE 'VIEW' END, s,
-            format('leadkpi report: funnel over stages %s (window %s): step, stage, reached, conversion_from_previous, conversion_from_first, drop_off, median_time_from_previous, is_bottleneck', stages, conversion_window));
+            format('leadkpi report: funnel over stages %s (window %s, modes '''||coalesce(funnel_modes, '')||'''): step, stage, reached, conversion_from_previous, conversion_from_first, drop_off, median_time_from_previous, is_bottleneck', stages, conversion_window));
         EXECUTE format('COMMENT ON %s %s.funnel_by_campaign IS %L', CASE WHEN materialized THEN 'MATERIALIZED VIEW' ELSE 'VIEW' END, s,
             format('leadkpi report: funnel per campaign over stages %s (window %s): campaign plus the columns of funnel_report', stages, conversion_window));
     END IF;
@@ -453,7 +460,7 @@ BEGIN
     RETURN QUERY SELECT unnest(created);
 END;
 $$;
-COMMENT ON FUNCTION @extschema@.create_reports(name, regclass, regclass, regclass, regclass, text[], interval, boolean) IS
+COMMENT ON FUNCTION @extschema@.create_reports(name, regclass, regclass, regclass, regclass, text[], interval, text, boolean) IS
 'Creates (or replaces) the leadkpi report views in target_schema over the canonical inputs leads (required), stage_events, spend and orders; validates every input first; returns the relations created. See doc/crm.md.';
 
 CREATE FUNCTION @extschema@.drop_reports(target_schema name)
@@ -653,6 +660,7 @@ CREATE FUNCTION @extschema@.create_reports_odoo(
     spend regclass DEFAULT NULL,
     lang text DEFAULT 'en_US',
     conversion_window interval DEFAULT '365 days',
+    funnel_modes text DEFAULT 'crm_backfill',
     materialized boolean DEFAULT false)
 RETURNS SETOF regclass
 LANGUAGE plpgsql VOLATILE
@@ -769,10 +777,10 @@ BEGIN
     RETURN QUERY SELECT * FROM @extschema@.create_reports(target_schema, v_leads,
         stage_events => v_events, spend => spend, orders => v_orders,
         stages => CASE WHEN v_events IS NULL THEN NULL ELSE stages END,
-        conversion_window => conversion_window, materialized => materialized);
+        conversion_window => conversion_window, funnel_modes => funnel_modes, materialized => materialized);
 END;
 $$;
-COMMENT ON FUNCTION @extschema@.create_reports_odoo(name, name, text[], regclass, text, interval, boolean) IS
+COMMENT ON FUNCTION @extschema@.create_reports_odoo(name, name, text[], regclass, text, interval, text, boolean) IS
 'Odoo preset: canonical views over crm_lead, crm_stage, utm_*, mail_tracking_value and sale_order in odoo_schema, then create_reports() in target_schema. See doc/crm.md.';
 
 ------------------------------------------------------- Salesforce (Fivetran)
@@ -782,6 +790,7 @@ CREATE FUNCTION @extschema@.create_reports_salesforce(
     stages text[] DEFAULT NULL,
     spend regclass DEFAULT NULL,
     conversion_window interval DEFAULT '365 days',
+    funnel_modes text DEFAULT 'crm_backfill',
     materialized boolean DEFAULT false)
 RETURNS SETOF regclass
 LANGUAGE plpgsql VOLATILE
@@ -905,10 +914,10 @@ BEGIN
     RETURN QUERY SELECT * FROM @extschema@.create_reports(target_schema, v_leads,
         stage_events => v_events, spend => coalesce(spend, v_spend),
         stages => CASE WHEN v_events IS NULL THEN NULL ELSE stages END,
-        conversion_window => conversion_window, materialized => materialized);
+        conversion_window => conversion_window, funnel_modes => funnel_modes, materialized => materialized);
 END;
 $$;
-COMMENT ON FUNCTION @extschema@.create_reports_salesforce(name, name, text[], regclass, interval, boolean) IS
+COMMENT ON FUNCTION @extschema@.create_reports_salesforce(name, name, text[], regclass, interval, text, boolean) IS
 'Salesforce (Fivetran) preset: canonical views over lead, opportunity, opportunity_history or opportunity_field_history and campaign in salesforce_schema, then create_reports() in target_schema. See doc/crm.md.';
 
 ---------------------------------------------------------- HubSpot (Fivetran)
@@ -919,6 +928,7 @@ CREATE FUNCTION @extschema@.create_reports_hubspot(
     stage_source text DEFAULT NULL,
     spend regclass DEFAULT NULL,
     conversion_window interval DEFAULT '365 days',
+    funnel_modes text DEFAULT 'crm_backfill',
     materialized boolean DEFAULT false)
 RETURNS SETOF regclass
 LANGUAGE plpgsql VOLATILE
@@ -1020,8 +1030,8 @@ BEGIN
     RETURN QUERY SELECT * FROM @extschema@.create_reports(target_schema, v_leads,
         stage_events => v_events, spend => spend,
         stages => CASE WHEN v_events IS NULL THEN NULL ELSE stages END,
-        conversion_window => conversion_window, materialized => materialized);
+        conversion_window => conversion_window, funnel_modes => funnel_modes, materialized => materialized);
 END;
 $$;
-COMMENT ON FUNCTION @extschema@.create_reports_hubspot(name, name, text[], text, regclass, interval, boolean) IS
+COMMENT ON FUNCTION @extschema@.create_reports_hubspot(name, name, text[], text, regclass, interval, text, boolean) IS
 'HubSpot (Fivetran) preset: canonical views over contact (lifecycle stage date columns) or contact_property_history, and deal, deal_contact, deal_pipeline_stage in hubspot_schema, then create_reports() in target_schema. See doc/crm.md.';

@@ -3,7 +3,7 @@
 -- within the window, so the reached counts are plain counts of the highest
 -- stage per lead.
 BEGIN;
-SELECT plan(9);
+SELECT plan(10);
 SET LOCAL TimeZone = 'UTC';
 
 CREATE SCHEMA lk_fun;
@@ -16,6 +16,10 @@ SELECT i, (ARRAY['visit', 'signup', 'trial', 'paid'])[k],
        timestamptz '2024-02-01' + i * interval '1 hour' + (SELECT sum(j * interval '1 day' + (i % 5) * interval '1 hour') FROM generate_series(1, k) AS j)
 FROM generate_series(1, 90) AS i, generate_series(1, 4) AS k
 WHERE k <= 1 + (i % 7) % 4;
+-- a campaign whose only lead never gets past the first stage: its stored
+-- summary still has all four steps, so it rolls up with the others
+INSERT INTO lk_fun.leads VALUES (91, '2024-03-01', 'solo', 'web', NULL);
+INSERT INTO lk_fun.events VALUES (91, 'visit', '2024-03-01');
 
 CREATE TEMP VIEW exp_steps AS
 WITH m AS (SELECT e.lead_id, l.campaign, count(*) AS top FROM lk_fun.events e JOIN lk_fun.leads l USING (lead_id) GROUP BY 1, 2),
@@ -26,8 +30,8 @@ WITH m AS (SELECT e.lead_id, l.campaign, count(*) AS top FROM lk_fun.events e JO
              JOIN m ON c.campaign IS NULL OR m.campaign = c.campaign
             GROUP BY 1, 2)
 SELECT campaign, step, reached,
-       reached::float8 / lag(reached) OVER w AS conversion_from_previous,
-       reached::float8 / first_value(reached) OVER w AS conversion_from_first,
+       reached::float8 / nullif(lag(reached) OVER w, 0) AS conversion_from_previous,
+       reached::float8 / nullif(first_value(reached) OVER w, 0) AS conversion_from_first,
        lag(reached) OVER w - reached AS drop_off,
        CASE WHEN step > 1 THEN median_s END AS median_s
 FROM r WINDOW w AS (PARTITION BY campaign ORDER BY step);
@@ -64,6 +68,8 @@ SELECT is(
 SELECT lives_ok($$SELECT create_reports('lk_fmat', 'lk_fun.leads', stage_events => 'lk_fun.events',
                                         stages => '{visit,signup,trial,paid}', conversion_window => '60 days', materialized => true)$$,
                 'materialized funnel');
+SELECT results_eq($$SELECT step, reached FROM lk_frep.funnel_by_campaign WHERE campaign = 'solo' ORDER BY step$$,
+                  $$VALUES (1, 1::bigint), (2, 0), (3, 0), (4, 0)$$, 'every campaign lists every stage');
 SELECT results_eq('SELECT NULL::text, * FROM lk_fmat.funnel_report UNION ALL SELECT * FROM lk_fmat.funnel_by_campaign ORDER BY 1 NULLS FIRST, 2',
                   'SELECT NULL::text, * FROM lk_frep.funnel_report UNION ALL SELECT * FROM lk_frep.funnel_by_campaign ORDER BY 1 NULLS FIRST, 2',
                   'materialized funnels equal the plain ones');

@@ -2,7 +2,7 @@
 -- and a message naming the input and the column; a failed run leaves the
 -- previous reports as they were.
 BEGIN;
-SELECT plan(21);
+SELECT plan(22);
 
 CREATE SCHEMA lk_val;
 CREATE TABLE lk_val.leads (lead_id bigint, first_contact_at timestamptz, campaign text, channel text, converted_at timestamptz);
@@ -40,6 +40,8 @@ SELECT throws_ok($$SELECT create_reports('lk_v1', 'lk_val.leads', stage_events =
                  '22023', NULL, 'duplicate stages: 22023');
 SELECT throws_ok($$SELECT create_reports('lk_v1', 'lk_val.leads', stage_events => 'lk_val.events', stages => '{lead,won}', conversion_window => '-1 day')$$,
                  '22023', NULL, 'negative window: 22023');
+SELECT throws_ok($$SELECT create_reports('lk_v1', 'lk_val.leads', stage_events => 'lk_val.events', stages => '{lead,won}', funnel_modes => 'sideways')$$,
+                 '22023', NULL, 'unknown funnel mode: 22023, before anything is created');
 SELECT throws_ok($$SELECT create_reports('lk_v1', 'lk_val.leads', stages => '{lead}')$$, '22023', NULL, 'stages without stage_events: 22023');
 SELECT throws_ok($$SELECT create_reports('lk_v1', NULL)$$, '22023', NULL, 'leads is required');
 SELECT throws_ok($$SELECT create_reports('lk_v1', 'lk_val.nope')$$, '42P01', NULL, 'an unknown relation: 42P01');
