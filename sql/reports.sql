@@ -197,7 +197,6 @@ AS $$
 DECLARE
     s text := quote_ident(target_schema);
     fagg text;          -- the funnel_agg call over report_stage_events (alias e)
-    c record;
     l_id record; l_t0 record; l_camp record; l_chan record; l_conv record; l_lost record; l_rev record;
     e_id record; e_stage record; e_at record;
     p_camp record; p_chan record; p_day record; p_amt record;
@@ -206,7 +205,6 @@ DECLARE
     bad text;
     src text;
     obj text;
-    kpi_leads text;     -- kpi_agg over report_leads, grouped by %s
     key record;
     leads_part text;
     spend_part text;
