@@ -144,8 +144,12 @@ ks_state(FunctionCallInfo fcinfo, bool with_sketch, const char *fn)
 				 errmsg("%s called in non-aggregate context", fn)));
 	if (PG_ARGISNULL(0))
 		return ks_new(with_sketch ? 8 : 0, with_sketch);
-	/* our own state, built in the aggregate context: safe to update */
-	return (KpiSummary *) PG_DETOAST_DATUM(PG_GETARG_DATUM(0));
+	/*
+	 * A transition function only ever sees the state it returned before,
+	 * built by ks_new and kept in the aggregate context: never toasted, and
+	 * safe to update in place.
+	 */
+	return (KpiSummary *) PG_GETARG_POINTER(0);
 }
 
 /* ---------------------------------------------------------------------------

@@ -115,6 +115,51 @@ lk_money_add_numeric(LkMoney *m, Datum num, const char *what)
 	}
 
 	/*
+	 * Fast path for everyday amounts (up to 16 digits, scale not above the
+	 * running one): int64 arithmetic, no overflow checks needed.
+	 */
+	if (ndigits <= 4 && dscale <= m->dscale)
+	{
+		int64		a = 0;
+		int			r = 4 * (ndigits - weight - 1);	/* a = |value| * 10^r */
+
+		for (int i = 0; i < ndigits; i++)
+		{
+			int16		d;
+
+			memcpy(&d, digits + i * sizeof(int16), sizeof(int16));
+			a = a * NBASE + d;
+		}
+		/* a last group that runs past dscale ends in zeros: drop them */
+		switch (r - dscale)
+		{
+			case 3:
+				a /= 1000, r = dscale;
+				break;
+			case 2:
+				a /= 100, r = dscale;
+				break;
+			case 1:
+				a /= 10, r = dscale;
+				break;
+		}
+		if (r <= m->dscale && m->dscale - r <= 2)
+		{
+			int128		sum = lk_i128_get(&m->sum);
+			int			k = m->dscale - r;
+
+			/* a < 10^16, so a * 10^2 still fits in int64 */
+			a *= (k == 0) ? 1 : (k == 1) ? 10 : 100;
+			if (copy)
+				pfree(copy);
+			if (__builtin_add_overflow(sum, (int128) (neg ? -a : a), &sum))
+				OutOfRange(what);
+			lk_i128_set(&m->sum, sum);
+			return;
+		}
+	}
+
+	/*
 	 * acc = |value| * 10^rep.  Digits past dscale are zero, so the last
 	 * fraction group is only read as far as dscale: a 38-digit amount then
 	 * fits even when its last group would carry it past 38 digits.

@@ -113,3 +113,11 @@ FROM (VALUES (99999999999999999999999999999999999.999, 1::bigint), (0.001, 1)) t
 
 -- outside an aggregate, the support functions refuse to run
 SELECT conversion_rate_accum(NULL::kpi_summary, true);
+
+-- random amounts of mixed sign, scale and magnitude: the same digits as sum() / sum()
+SELECT setseed(0.5);
+SELECT count(*) AS amounts,
+       cost_per_lead(x, 1)::text = (sum(x) / count(*))::text AS same_digits,
+       cost_per_order(x, 2)::text = (sum(x) / (2 * count(*)))::text AS same_digits_per_order
+FROM (SELECT round(((random() - 0.5) * 10 ^ (random() * 20))::numeric, (random() * 6)::int) AS x
+      FROM generate_series(1, 50000)) s;
