@@ -2,7 +2,7 @@
 -- (COPY BINARY, and kpi_summary_from_bytes when the build has it) exactly;
 -- malformed text is rejected with 22P02.
 BEGIN;
-SELECT plan(17);
+SELECT plan(19);
 
 -- Deterministic generated CRM data (the same block opens every kpi_*.sql file).
 SET LOCAL timezone = 'America/New_York';
@@ -161,6 +161,17 @@ SELECT is(
     (SELECT DISTINCT substr(kpi_summary_send(s), 1, 1) FROM tap_store),
     '\x01'::bytea,
     'the binary form starts with the format version byte 1');
+
+-- ---------------------------------------------------------------------------
+-- A summary without a sketch (the one-step aggregates' state form)
+-- ---------------------------------------------------------------------------
+SELECT is(
+    'v1 leads=4 conversions=3 cycles=2 excluded=1 cycle_sum_us=7000000 cycle_min_us=1000000 cycle_max_us=6000000 cost=-0.50 revenue=12 sketch=none'::kpi_summary::text,
+    'v1 leads=4 conversions=3 cycles=2 excluded=1 cycle_sum_us=7000000 cycle_min_us=1000000 cycle_max_us=6000000 cost=-0.50 revenue=12 sketch=none',
+    'a sketch-less summary round-trips through text');
+SELECT throws_ok(
+    $$SELECT sales_cycle_percentile('v1 leads=1 conversions=1 cycles=1 excluded=0 cycle_sum_us=5 cycle_min_us=5 cycle_max_us=5 cost=null revenue=null sketch=none'::kpi_summary, 0.5)$$,
+    '22023', NULL, 'sales_cycle_percentile on a sketch-less summary is an error, not a guess');
 
 -- ---------------------------------------------------------------------------
 -- Malformed text: 22P02

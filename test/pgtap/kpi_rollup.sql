@@ -3,7 +3,7 @@
 -- accessor), in any order and grouping, serial or parallel; spend summaries
 -- merge into lead summaries.
 BEGIN;
-SELECT plan(26);
+SELECT plan(30);
 
 -- Deterministic generated CRM data (the same block opens every kpi_*.sql file).
 SET LOCAL timezone = 'America/New_York';
@@ -109,6 +109,15 @@ UNION ALL
 SELECT 'channel', channel, kpi_agg(first_contact, converted_at, revenue) FROM tap_leads GROUP BY channel
 UNION ALL
 SELECT 'all', '*', kpi_agg(first_contact, converted_at, revenue) FROM tap_leads;
+
+CREATE TABLE tap_day_spill AS SELECT campaign, day, s FROM tap_day UNION ALL SELECT campaign, day, s FROM tap_day;
+ANALYZE tap_day_spill;
+CREATE FUNCTION tap_plan2(q text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE r text; plan text := '';
+BEGIN
+    FOR r IN EXECUTE 'EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) ' || q LOOP plan := plan || r || E'\n'; END LOOP;
+    RETURN plan;
+END $$;
 
 SELECT cmp_ok((SELECT count(*) FROM tap_day), '>', 5000::bigint, 'thousands of daily summaries to merge');
 
@@ -245,6 +254,42 @@ SELECT is(
     'rollup skips NULL summaries');
 
 SELECT ok((SELECT s + NULL FROM tap_raw WHERE dim = 'all') IS NULL, 'summary + NULL is NULL');
+
+-- ---------------------------------------------------------------------------
+-- Window frames and spilling hash aggregation reuse and copy the state
+-- ---------------------------------------------------------------------------
+CREATE TABLE tap_c1 AS SELECT * FROM tap_leads WHERE campaign = 'c1' AND first_contact IS NOT NULL;
+SELECT is_empty(
+    $$SELECT day FROM (
+          SELECT d.day, (rollup(s) OVER (ORDER BY day))::text AS w,
+                 (SELECT kpi_agg(first_contact, converted_at, revenue)::text FROM tap_c1 l
+                  WHERE l.first_contact::date <= d.day) AS r
+          FROM (SELECT day, rollup(s) s FROM tap_day WHERE campaign = 'c1' AND day IS NOT NULL GROUP BY day) d) x
+      WHERE w IS DISTINCT FROM r$$,
+    'running rollup(s) OVER (ORDER BY day) equals kpi_agg over all rows up to that day');
+
+CREATE TABLE tap_c4 AS SELECT row_number() OVER (ORDER BY id) AS rn, * FROM tap_leads WHERE campaign = 'c4' AND id < 6000;
+SELECT is_empty(
+    $$SELECT rn FROM (
+          SELECT rn, (kpi_agg(first_contact, converted_at, revenue) OVER w)::text AS k,
+                 conversion_rate(converted) OVER w AS cr, sales_cycle_avg(first_contact, converted_at) OVER w AS sca,
+                 (SELECT kpi_agg(first_contact, converted_at, revenue)::text FROM tap_c4 b WHERE b.rn BETWEEN a.rn - 20 AND a.rn) AS rk,
+                 (SELECT conversion_rate(converted) FROM tap_c4 b WHERE b.rn BETWEEN a.rn - 20 AND a.rn) AS rcr,
+                 (SELECT sales_cycle_avg(first_contact, converted_at) FROM tap_c4 b WHERE b.rn BETWEEN a.rn - 20 AND a.rn) AS rsca
+          FROM tap_c4 a WINDOW w AS (ORDER BY rn ROWS BETWEEN 20 PRECEDING AND CURRENT ROW)) x
+      WHERE k IS DISTINCT FROM rk OR cr IS DISTINCT FROM rcr OR sca IS DISTINCT FROM rsca$$,
+    'sliding 21-row windows of kpi_agg, conversion_rate and sales_cycle_avg equal the same aggregates per frame');
+
+SET LOCAL work_mem = '64kB';
+SET LOCAL enable_sort = off;
+SELECT matches(tap_plan2('SELECT campaign, day, rollup(s) FROM tap_day_spill GROUP BY campaign, day'),
+               'HashAggregate', 'the per-day rollup below is planned as a hash aggregate');
+SELECT is(
+    (SELECT rollup(s)::text FROM (SELECT campaign, day, rollup(s) s FROM tap_day_spill GROUP BY campaign, day) x),
+    (SELECT (s + s)::text FROM tap_raw WHERE dim = 'all'),
+    'a hash aggregate spilling to disk (work_mem 64kB) merges two copies of every day exactly');
+RESET work_mem;
+RESET enable_sort;
 
 -- ---------------------------------------------------------------------------
 -- Parallel rollup (combine in worker order) gives the same exact result
