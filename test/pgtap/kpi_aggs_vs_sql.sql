@@ -3,7 +3,7 @@
 -- deterministic generated data, ungrouped and per campaign, plus the empty,
 -- all-NULL, zero-denominator and error cases, and a forced parallel plan.
 BEGIN;
-SELECT plan(39);
+SELECT plan(41);
 
 -- Deterministic generated CRM data (the same block opens every kpi_*.sql file).
 SET LOCAL timezone = 'America/New_York';
@@ -227,6 +227,35 @@ SELECT is(
     (SELECT cost_per_lead(c, 3)::text FROM (VALUES (1000000000000000.10), (-0.10), (2e-20)) v(c)),
     (SELECT (sum(c) / sum(3))::text FROM (VALUES (1000000000000000.10), (-0.10), (2e-20)) v(c)),
     'cost_per_lead is exact for large amounts with a small-scale part');
+
+-- Amounts of every sign, scale (0..7) and magnitude (1e-4 .. 1e13), plus
+-- integers stored with trailing zero digit groups: the exact sums must not
+-- depend on the order in which scales arrive.
+CREATE TABLE tap_amt AS
+SELECT g, g % 499 AS grp,
+       (CASE WHEN random() < 0.3 THEN -1 ELSE 1 END)
+       * round((random() * 10 ^ floor(random() * 17 - 4))::numeric, floor(random() * 8)::int) AS a
+FROM generate_series(1, 40000) g
+UNION ALL
+SELECT g, g % 499, (ARRAY[10000, 100000000, 0.10, 5.00, 0.00005, 1e12, 123456789012.3456, -0.000, 1e20])[1 + g % 9]::numeric
+FROM generate_series(1, 3000) g;
+
+SELECT is_empty(
+    $$SELECT grp FROM (SELECT grp, sum(a)::text AS s,
+                              cost_per_lead(a, 1::bigint ORDER BY a)::text AS x,
+                              cost_per_lead(a, 1::bigint ORDER BY scale(a))::text AS y,
+                              cost_per_lead(a, 1::bigint ORDER BY scale(a) DESC)::text AS z,
+                              (sum(a) / count(*))::text AS r
+                       FROM tap_amt GROUP BY grp) q
+      WHERE x IS DISTINCT FROM r OR y IS DISTINCT FROM r OR z IS DISTINCT FROM r$$,
+    'cost_per_lead over mixed-scale amounts in three orders has the text of sum(a)/sum(n) in 499 groups');
+
+SELECT is_empty(
+    $$SELECT grp FROM (SELECT grp, sum(a)::text AS s, cost(spend_agg(a ORDER BY g))::text AS x,
+                              cost(spend_agg(a ORDER BY scale(a)))::text AS y, cost(spend_agg(a ORDER BY scale(a) DESC))::text AS z
+                       FROM tap_amt GROUP BY grp) q
+      WHERE x IS DISTINCT FROM s OR y IS DISTINCT FROM s OR z IS DISTINCT FROM s$$,
+    'spend_agg cost over mixed-scale amounts in three orders has the text of sum(a) in 499 groups');
 
 -- ---------------------------------------------------------------------------
 -- Empty input, all-NULL input, zero denominators
