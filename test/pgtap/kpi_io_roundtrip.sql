@@ -2,7 +2,7 @@
 -- (COPY BINARY, and kpi_summary_from_bytes when the build has it) exactly;
 -- malformed text is rejected with 22P02.
 BEGIN;
-SELECT plan(19);
+SELECT plan(21);
 
 -- Deterministic generated CRM data (the same block opens every kpi_*.sql file).
 SET LOCAL timezone = 'America/New_York';
@@ -155,6 +155,40 @@ SELECT CASE WHEN to_regprocedure('kpi_summary_from_bytes(bytea)') IS NULL
         $$SELECT id, kind FROM tap_store
           WHERE kpi_summary_from_bytes(kpi_summary_send(s))::text IS DISTINCT FROM s::text$$,
         'binary round trip: kpi_summary_from_bytes(kpi_summary_send(s))::text = s::text for every stored summary')
+    END;
+
+-- Outcome of decoding some bytes: '22P02', 'ok' when accepted and canonical
+-- (re-encodes to the same bytes and survives text I/O), else what happened.
+CREATE FUNCTION tap_try_bytes(b bytea) RETURNS text LANGUAGE plpgsql AS $f$
+DECLARE s kpi_summary;
+BEGIN
+    EXECUTE 'SELECT kpi_summary_from_bytes($1)' INTO s USING b;
+    IF kpi_summary_send(s) = b AND s::text::kpi_summary::text = s::text THEN RETURN 'ok'; END IF;
+    RETURN 'accepted but not canonical: ' || s::text;
+EXCEPTION WHEN invalid_text_representation THEN RETURN '22P02';
+    WHEN OTHERS THEN RETURN SQLSTATE || ': ' || SQLERRM;
+END $f$;
+CREATE TABLE tap_fuzz AS
+SELECT kpi_summary_send(kpi_agg(a, b, r) + spend_agg(r)) AS b FROM (VALUES
+    (timestamptz '2025-01-01', timestamptz '2025-01-01', 10.5),
+    (timestamptz '2025-01-01', timestamptz '2025-01-03', 1.25),
+    (timestamptz '2025-01-02', timestamptz '2025-01-01', 3),
+    (timestamptz '2025-01-01', NULL, NULL)) v(a, b, r);
+
+SELECT CASE WHEN to_regprocedure('kpi_summary_from_bytes(bytea)') IS NULL
+    THEN skip('kpi_summary_from_bytes is not in this build', 2)
+    ELSE collect_tap(
+        is_empty(
+            $$SELECT n, r FROM (SELECT n, tap_try_bytes(substr(b, 1, n)) r
+                                FROM tap_fuzz, generate_series(0, length(b) - 1) n) x WHERE r <> '22P02'$$,
+            'kpi_summary_from_bytes rejects every truncation of a valid value with 22P02'),
+        is_empty(
+            $$SELECT pos, v, r FROM (SELECT pos, v, tap_try_bytes(set_byte(b, pos, v)) r
+                                     FROM tap_fuzz, generate_series(0, length(b) - 1) pos,
+                                          unnest(ARRAY[0, 1, 2, 127, 128, 255]) v
+                                     WHERE get_byte(b, pos) <> v) x
+              WHERE r NOT IN ('22P02', 'ok')$$,
+            'kpi_summary_from_bytes on every single-byte corruption: 22P02, or a valid canonical value'))
     END;
 
 SELECT is(
