@@ -3,7 +3,7 @@
 -- accessor), in any order and grouping, serial or parallel; spend summaries
 -- merge into lead summaries.
 BEGIN;
-SELECT plan(30);
+SELECT plan(32);
 
 -- Deterministic generated CRM data (the same block opens every kpi_*.sql file).
 SET LOCAL timezone = 'America/New_York';
@@ -320,6 +320,14 @@ SELECT results_eq(
     $$SELECT campaign, rollup(s)::text FROM tap_day_big GROUP BY campaign ORDER BY campaign$$,
     $$SELECT key, (s + s + s)::text FROM tap_raw WHERE dim = 'campaign' ORDER BY key$$,
     'parallel grouped rollup by campaign = s + s + s per campaign');
+
+SELECT matches(tap_plan('SELECT campaign, kpi_agg(first_contact, converted_at, revenue) FROM tap_leads GROUP BY campaign'),
+               'Partial (Hash|Group)?Aggregate', 'grouped kpi_agg gets a parallel plan');
+
+SELECT results_eq(
+    $$SELECT campaign, kpi_agg(first_contact, converted_at, revenue)::text FROM tap_leads GROUP BY campaign ORDER BY campaign$$,
+    $$SELECT key, s::text FROM tap_raw WHERE dim = 'campaign' ORDER BY key$$,
+    'parallel kpi_agg GROUP BY campaign (partial sketches combined) equals the serial summaries');
 
 SELECT * FROM finish();
 ROLLBACK;
