@@ -446,6 +446,11 @@ typedef struct FaEvent
 	int32		step;			/* 0 = matched no step (strict_order only) */
 } FaEvent;
 
+/*
+ * Entities live in a dense array in order of first appearance, so the final
+ * pass walks them, and their events, mostly sequentially; an open-addressing
+ * table of (hash, index) slots (load <= 1/2) finds them.
+ */
 typedef struct FaEntity
 {
 	uint64		key;			/* the bigint, or the key's arena offset */
@@ -473,13 +478,14 @@ typedef struct FaState
 	int32		nents,
 				ents_cap;
 	FaSlot	   *slots;
-	uint32		slot_mask;		/* slots - 1, a power of two minus one */
+	uint32		slot_mask;		/* number of slots - 1 */
 	FaEvent    *evs;
 	int32		nevs,
 				evs_cap;
 	char	   *arena;
 	Size		arena_len,
 				arena_cap;
+	int32		last;			/* last entity found: rows often come by lead */
 } FaState;
 
 static inline uint32
@@ -509,6 +515,7 @@ FaNew(MemoryContext cxt, bool int8key, const LkFunnelParams *p)
 	memset(st->slots, 0, 2048 * sizeof(FaSlot));
 	st->evs_cap = 4096;
 	st->evs = MemoryContextAllocHuge(cxt, st->evs_cap * sizeof(FaEvent));
+	st->last = -1;
 	return st;
 }
 
@@ -521,9 +528,10 @@ FaGrowSlots(FaState *st)
 	if (nslots > (uint32) 1 << 31)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("funnel_agg: too many entities")));
-	s = MemoryContextAllocHuge(st->cxt, nslots * sizeof(FaSlot));
-	memset(s, 0, nslots * sizeof(FaSlot));
+				 errmsg("funnel_agg: too many entities"),
+				 errhint("Split the input, e.g. by campaign or cohort, and roll the summaries up.")));
+	s = MemoryContextAllocHuge(st->cxt, (Size) nslots * sizeof(FaSlot));
+	memset(s, 0, (Size) nslots * sizeof(FaSlot));
 	for (int32 i = 0; i < st->nents; i++)
 	{
 		uint32		h = st->ents[i].hash & (nslots - 1);
@@ -538,25 +546,35 @@ FaGrowSlots(FaState *st)
 	st->slot_mask = nslots - 1;
 }
 
-/* Index of the entity with this key, inserted when new. */
-static inline int32
+static inline bool
+FaKeyEq(const FaState *st, const FaEntity *e, uint64 ikey, const char *bkey,
+		uint32 blen)
+{
+	if (st->bykey_int8)
+		return e->key == ikey;
+	return e->keylen == blen && memcmp(st->arena + e->key, bkey, blen) == 0;
+}
+
+/* The entity with this key, inserted when new. */
+static inline FaEntity *
 FaLookup(FaState *st, uint64 ikey, const char *bkey, uint32 blen, uint32 hash)
 {
 	uint32		h = hash & st->slot_mask;
 	FaEntity   *e;
 
+	if (st->last >= 0 && st->ents[st->last].hash == hash &&
+		FaKeyEq(st, &st->ents[st->last], ikey, bkey, blen))
+		return &st->ents[st->last];
 	for (;;)
 	{
 		FaSlot	   *s = &st->slots[h];
 
 		if (s->ent == 0)
 			break;
-		if (s->hash == hash)
+		if (s->hash == hash && FaKeyEq(st, &st->ents[s->ent - 1], ikey, bkey, blen))
 		{
-			e = &st->ents[s->ent - 1];
-			if (st->bykey_int8 ? e->key == ikey :
-				(e->keylen == blen && memcmp(st->arena + e->key, bkey, blen) == 0))
-				return s->ent - 1;
+			st->last = s->ent - 1;
+			return &st->ents[st->last];
 		}
 		h = (h + 1) & st->slot_mask;
 	}
@@ -569,7 +587,7 @@ FaLookup(FaState *st, uint64 ikey, const char *bkey, uint32 blen, uint32 hash)
 					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 					 errmsg("funnel_agg: too many entities")));
 		st->ents_cap *= 2;
-		st->ents = repalloc_huge(st->ents, st->ents_cap * sizeof(FaEntity));
+		st->ents = repalloc_huge(st->ents, (Size) st->ents_cap * sizeof(FaEntity));
 	}
 	e = &st->ents[st->nents];
 	e->hash = hash;
@@ -599,16 +617,16 @@ FaLookup(FaState *st, uint64 ikey, const char *bkey, uint32 blen, uint32 hash)
 	}
 	st->slots[h].hash = hash;
 	st->slots[h].ent = ++st->nents;
+	st->last = st->nents - 1;
 	if ((uint64) st->nents * 2 > st->slot_mask)
 		FaGrowSlots(st);
-	return st->nents - 1;
+	return e;
 }
 
 static inline void
-FaPush(FaState *st, int32 ent, int64 ts, int32 step)
+FaPush(FaState *st, FaEntity *e, int64 ts, int32 step)
 {
 	FaEvent    *ev;
-	FaEntity   *e = &st->ents[ent];
 
 	if (st->nevs == st->evs_cap)
 	{
@@ -629,7 +647,7 @@ FaPush(FaState *st, int32 ent, int64 ts, int32 step)
 }
 
 /* Key and hash of an entity datum of the state's key type. */
-static inline int32
+static inline FaEntity *
 FaEntityOf(FaState *st, Datum d)
 {
 	if (st->bykey_int8)
@@ -671,7 +689,7 @@ funnel_agg_accum(PG_FUNCTION_ARGS)
 	MemoryContext aggcxt;
 	FaState    *st = PG_ARGISNULL(0) ? NULL : (FaState *) PG_GETARG_POINTER(0);
 	int32		step;
-	int32		ent;
+	FaEntity   *ent;
 
 	if (!AggCheckCallContext(fcinfo, &aggcxt))
 		elog(ERROR, "funnel_agg_accum called in non-aggregate context");
@@ -734,10 +752,11 @@ FaMergeInto(FaState *a, const FaState *b)
 	for (int32 i = 0; i < b->nents; i++)
 	{
 		const FaEntity *be = &b->ents[i];
-		int32		ent = FaLookup(a, be->key,
-								   b->bykey_int8 ? NULL : b->arena + be->key,
-								   be->keylen, be->hash);
+		FaEntity   *ent;
 
+		ent = FaLookup(a, be->key,
+					   b->bykey_int8 ? NULL : b->arena + be->key,
+					   be->keylen, be->hash);
 		for (int32 j = be->head; j >= 0; j = b->evs[j].next)
 			FaPush(a, ent, b->evs[j].ts, b->evs[j].step);
 		if ((i & 0xFFFF) == 0xFFFF)
@@ -769,9 +788,14 @@ funnel_agg_combine(PG_FUNCTION_ARGS)
 	if (b == NULL)
 		PG_RETURN_POINTER(a);
 	if (a == NULL)
-		a = FaNew(aggcxt, b->bykey_int8, &b->p);
-	else
-		FaCheckSame(a, b);
+	{
+		/*
+		 * Adopt b: states are only built by our accum and deserialize, in
+		 * the aggregate context, and b is not used after this call.
+		 */
+		PG_RETURN_POINTER(b);
+	}
+	FaCheckSame(a, b);
 	FaMergeInto(a, b);
 	PG_RETURN_POINTER(a);
 }
@@ -877,8 +901,8 @@ funnel_agg_deserialize(PG_FUNCTION_ARGS)
 	st = FaNew(aggcxt, kind == 0, &p);
 	for (int32 i = 0; i < nents; i++)
 	{
-		int32		ent,
-					cnt;
+		FaEntity   *ent;
+		int32		cnt;
 
 		if (kind == 0)
 		{
