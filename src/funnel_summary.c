@@ -439,53 +439,46 @@ funnel_agg_level_accum(PG_FUNCTION_ARGS)
 
 /* ---- funnel_agg over events: the state ----------------------------------- */
 
-typedef struct FaEvent
-{
-	int64		ts;
-	int32		next;			/* previous event of the entity, or -1 */
-	int32		step;			/* 0 = matched no step (strict_order only) */
-} FaEvent;
-
 /*
- * Entities live in a dense array in order of first appearance, so the final
- * pass walks them, and their events, mostly sequentially; an open-addressing
- * table of (hash, index) slots (load <= 1/2) finds them.
+ * The transition function only appends 24-byte rows; it never hashes into a
+ * big table, whose cache misses would dominate.  Combine is concatenation.
+ * The final function partitions the rows by the top bits of the entity hash
+ * (one counting pass, one scatter), so each partition's entity table fits in
+ * cache, then per entity sorts its events and runs the shared matcher.
  */
-typedef struct FaEntity
+typedef struct FaRow
 {
-	uint64		key;			/* the bigint, or the key's arena offset */
+	uint64		key;			/* the bigint, or the arena offset of the key */
+	int64		ts;
 	uint32		hash;
-	uint32		keylen;			/* 0 for bigint keys */
-	int32		head;			/* latest event, or -1 */
-	int32		count;
-} FaEntity;
+	int32		step;			/* 0 = matched no step */
+} FaRow;
 
-#define FA_UUID_FLAG 0x80000000		/* in p.modes while accumulating only */
+/* key kinds, also on the wire */
+#define FA_KEY_INT8 0
+#define FA_KEY_TEXT 1
+#define FA_KEY_UUID 2
 
-typedef struct FaSlot
-{
-	uint32		hash;
-	int32		ent;			/* entity index + 1; 0 = empty */
-} FaSlot;
+/* partitions hold about this many rows: a few hundred kB of work space */
+#define FA_PART_ROWS 8192
+#define FA_MAX_ROWS ((int64) 1 << 31)
 
 typedef struct FaState
 {
 	MemoryContext cxt;
-	bool		bykey_int8;		/* bigint keys inline; else bytes in arena */
+	int			keykind;
 	LkFunnelParams p;			/* p.nsteps = the fixed count, or 0 */
 	int32		maxstep;
-	FaEntity   *ents;
-	int32		nents,
-				ents_cap;
-	FaSlot	   *slots;
-	uint32		slot_mask;		/* number of slots - 1 */
-	FaEvent    *evs;
-	int32		nevs,
-				evs_cap;
+	FaRow	   *rows;
+	int64		nrows,
+				cap;
+	/* byte keys: a uint32 length then the bytes, not aligned */
 	char	   *arena;
 	Size		arena_len,
 				arena_cap;
-	int32		last;			/* last entity found: rows often come by lead */
+	bool		has_last;		/* last key appended, to share equal keys */
+	uint64		last_off;
+	uint32		last_hash;
 } FaState;
 
 static inline uint32
@@ -501,186 +494,99 @@ HashInt64(uint64 x)
 }
 
 static FaState *
-FaNew(MemoryContext cxt, bool int8key, const LkFunnelParams *p)
+FaNew(MemoryContext cxt, int keykind, const LkFunnelParams *p)
 {
 	FaState    *st = MemoryContextAllocZero(cxt, sizeof(FaState));
 
 	st->cxt = cxt;
-	st->bykey_int8 = int8key;
+	st->keykind = keykind;
 	st->p = *p;
-	st->ents_cap = 1024;
-	st->ents = MemoryContextAllocHuge(cxt, st->ents_cap * sizeof(FaEntity));
-	st->slot_mask = 2048 - 1;
-	st->slots = MemoryContextAllocHuge(cxt, 2048 * sizeof(FaSlot));
-	memset(st->slots, 0, 2048 * sizeof(FaSlot));
-	st->evs_cap = 4096;
-	st->evs = MemoryContextAllocHuge(cxt, st->evs_cap * sizeof(FaEvent));
-	st->last = -1;
+	st->cap = 1024;
+	st->rows = MemoryContextAllocHuge(cxt, st->cap * sizeof(FaRow));
 	return st;
 }
 
 static void
-FaGrowSlots(FaState *st)
+FaReserve(FaState *st, int64 more)
 {
-	uint32		nslots = (st->slot_mask + 1) * 2;
-	FaSlot	   *s;
-
-	if (nslots > (uint32) 1 << 31)
+	if (st->nrows + more <= st->cap)
+		return;
+	if (st->nrows + more > FA_MAX_ROWS)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("funnel_agg: too many entities"),
+				 errmsg("funnel_agg: more than " INT64_FORMAT " events in one aggregate", FA_MAX_ROWS),
 				 errhint("Split the input, e.g. by campaign or cohort, and roll the summaries up.")));
-	s = MemoryContextAllocHuge(st->cxt, (Size) nslots * sizeof(FaSlot));
-	memset(s, 0, (Size) nslots * sizeof(FaSlot));
-	for (int32 i = 0; i < st->nents; i++)
-	{
-		uint32		h = st->ents[i].hash & (nslots - 1);
-
-		while (s[h].ent != 0)
-			h = (h + 1) & (nslots - 1);
-		s[h].hash = st->ents[i].hash;
-		s[h].ent = i + 1;
-	}
-	pfree(st->slots);
-	st->slots = s;
-	st->slot_mask = nslots - 1;
+	while (st->cap < st->nrows + more)
+		st->cap *= 2;
+	st->rows = repalloc_huge(st->rows, st->cap * sizeof(FaRow));
 }
 
-static inline bool
-FaKeyEq(const FaState *st, const FaEntity *e, uint64 ikey, const char *bkey,
-		uint32 blen)
+static void
+FaArenaReserve(FaState *st, Size more)
 {
-	if (st->bykey_int8)
-		return e->key == ikey;
-	return e->keylen == blen && memcmp(st->arena + e->key, bkey, blen) == 0;
+	Size		cap;
+
+	if (st->arena_len + more <= st->arena_cap)
+		return;
+	cap = Max(st->arena_cap * 2, 65536);
+	while (cap < st->arena_len + more)
+		cap *= 2;
+	st->arena = st->arena ? repalloc_huge(st->arena, cap) :
+		MemoryContextAllocHuge(st->cxt, cap);
+	st->arena_cap = cap;
 }
 
-/* The entity with this key, inserted when new. */
-static inline FaEntity *
-FaLookup(FaState *st, uint64 ikey, const char *bkey, uint32 blen, uint32 hash)
+static inline uint32
+ArenaLen(const char *arena, uint64 off)
 {
-	uint32		h = hash & st->slot_mask;
-	FaEntity   *e;
+	uint32		len;
 
-	if (st->last >= 0 && st->ents[st->last].hash == hash &&
-		FaKeyEq(st, &st->ents[st->last], ikey, bkey, blen))
-		return &st->ents[st->last];
-	for (;;)
-	{
-		FaSlot	   *s = &st->slots[h];
+	memcpy(&len, arena + off, sizeof(len));
+	return len;
+}
 
-		if (s->ent == 0)
-			break;
-		if (s->hash == hash && FaKeyEq(st, &st->ents[s->ent - 1], ikey, bkey, blen))
-		{
-			st->last = s->ent - 1;
-			return &st->ents[st->last];
-		}
-		h = (h + 1) & st->slot_mask;
-	}
+/* Offset and hash of a byte key, appended unless it equals the last one. */
+static inline uint64
+FaByteKey(FaState *st, const char *b, uint32 n, uint32 *hash)
+{
+	uint64		off;
 
-	/* a new entity */
-	if (st->nents == st->ents_cap)
+	if (st->has_last && ArenaLen(st->arena, st->last_off) == n &&
+		memcmp(st->arena + st->last_off + 4, b, n) == 0)
 	{
-		if (st->ents_cap >= PG_INT32_MAX / 2)
-			ereport(ERROR,
-					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-					 errmsg("funnel_agg: too many entities")));
-		st->ents_cap *= 2;
-		st->ents = repalloc_huge(st->ents, (Size) st->ents_cap * sizeof(FaEntity));
+		*hash = st->last_hash;
+		return st->last_off;
 	}
-	e = &st->ents[st->nents];
-	e->hash = hash;
-	e->head = -1;
-	e->count = 0;
-	if (st->bykey_int8)
-	{
-		e->key = ikey;
-		e->keylen = 0;
-	}
-	else
-	{
-		if (st->arena_len + blen > st->arena_cap)
-		{
-			Size		cap = Max(st->arena_cap * 2, 65536);
-
-			while (cap < st->arena_len + blen)
-				cap *= 2;
-			st->arena = st->arena ? repalloc_huge(st->arena, cap) :
-				MemoryContextAllocHuge(st->cxt, cap);
-			st->arena_cap = cap;
-		}
-		memcpy(st->arena + st->arena_len, bkey, blen);
-		e->key = st->arena_len;
-		e->keylen = blen;
-		st->arena_len += blen;
-	}
-	st->slots[h].hash = hash;
-	st->slots[h].ent = ++st->nents;
-	st->last = st->nents - 1;
-	if ((uint64) st->nents * 2 > st->slot_mask)
-		FaGrowSlots(st);
-	return e;
+	FaArenaReserve(st, 4 + (Size) n);
+	off = st->arena_len;
+	memcpy(st->arena + off, &n, 4);
+	memcpy(st->arena + off + 4, b, n);
+	st->arena_len += 4 + (Size) n;
+	*hash = hash_bytes((const unsigned char *) b, n);
+	st->has_last = true;
+	st->last_off = off;
+	st->last_hash = *hash;
+	return off;
 }
 
 static inline void
-FaPush(FaState *st, FaEntity *e, int64 ts, int32 step)
+FaAppend(FaState *st, uint64 key, uint32 hash, int64 ts, int32 step)
 {
-	FaEvent    *ev;
+	FaRow	   *r;
 
-	if (st->nevs == st->evs_cap)
-	{
-		if (st->evs_cap >= PG_INT32_MAX / 2)
-			ereport(ERROR,
-					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-					 errmsg("funnel_agg: more than %d events in one aggregate", PG_INT32_MAX / 2),
-					 errhint("Split the input, e.g. by campaign or cohort, and roll the summaries up.")));
-		st->evs_cap *= 2;
-		st->evs = repalloc_huge(st->evs, (Size) st->evs_cap * sizeof(FaEvent));
-	}
-	ev = &st->evs[st->nevs];
-	ev->ts = ts;
-	ev->step = step;
-	ev->next = e->head;
-	e->head = st->nevs++;
-	e->count++;
+	if (unlikely(st->nrows == st->cap))
+		FaReserve(st, 1);
+	r = &st->rows[st->nrows++];
+	r->key = key;
+	r->hash = hash;
+	r->ts = ts;
+	r->step = step;
 }
-
-/* Key and hash of an entity datum of the state's key type. */
-static inline FaEntity *
-FaEntityOf(FaState *st, Datum d)
-{
-	if (st->bykey_int8)
-	{
-		int64		v = DatumGetInt64(d);
-
-		return FaLookup(st, (uint64) v, NULL, 0, HashInt64((uint64) v));
-	}
-	else
-	{
-		struct varlena *t;
-		const char *b;
-		uint32		n;
-
-		/* uuid is a 16-byte fixed-length type; text a varlena */
-		if (st->p.modes & FA_UUID_FLAG)
-		{
-			b = DatumGetPointer(d);
-			n = 16;
-			return FaLookup(st, 0, b, n, hash_bytes((const unsigned char *) b, n));
-		}
-		t = (struct varlena *) PG_DETOAST_DATUM_PACKED(d);
-		b = VARDATA_ANY(t);
-		n = VARSIZE_ANY_EXHDR(t);
-		return FaLookup(st, 0, b, n, hash_bytes((const unsigned char *) b, n));
-	}
-}
-
 
 /*
  * funnel_agg_accum(state, entity, ts, step, window [, modes [, nsteps]]).
  * Rows with a null entity or ts are ignored; a null or 0 step is a row that
- * matched no step.
+ * matched no step (the entity still counts, at level 0 if nothing else).
  */
 PG_FUNCTION_INFO_V1(funnel_agg_accum);
 Datum
@@ -689,7 +595,8 @@ funnel_agg_accum(PG_FUNCTION_ARGS)
 	MemoryContext aggcxt;
 	FaState    *st = PG_ARGISNULL(0) ? NULL : (FaState *) PG_GETARG_POINTER(0);
 	int32		step;
-	FaEntity   *ent;
+	uint64		key;
+	uint32		hash;
 
 	if (!AggCheckCallContext(fcinfo, &aggcxt))
 		elog(ERROR, "funnel_agg_accum called in non-aggregate context");
@@ -720,9 +627,9 @@ funnel_agg_accum(PG_FUNCTION_ARGS)
 			lk_funnel_check_nsteps(PG_GETARG_INT32(6), "funnel_agg");
 			p.nsteps = PG_GETARG_INT32(6);
 		}
-		if (ktype == UUIDOID)
-			p.modes |= FA_UUID_FLAG;
-		st = FaNew(aggcxt, ktype == INT8OID, &p);
+		st = FaNew(aggcxt,
+				   ktype == INT8OID ? FA_KEY_INT8 : ktype == UUIDOID ? FA_KEY_UUID : FA_KEY_TEXT,
+				   &p);
 	}
 	if (PG_ARGISNULL(1) || PG_ARGISNULL(2))
 		PG_RETURN_POINTER(st);
@@ -735,41 +642,30 @@ funnel_agg_accum(PG_FUNCTION_ARGS)
 				 errmsg("funnel_agg: step %d is outside 1..%d", step,
 						st->p.nsteps > 0 ? st->p.nsteps : LK_FUNNEL_MAX_STEPS),
 				 errhint("Steps are 1-based; map stage names with array_position(), whose NULL means no step.")));
-	ent = FaEntityOf(st, PG_GETARG_DATUM(1));
-	if (step > 0 || (st->p.modes & LK_FM_STRICT_ORDER))
+	if (st->keykind == FA_KEY_INT8)
 	{
-		FaPush(st, ent, PG_GETARG_INT64(2), step);
-		if (step > st->maxstep)
-			st->maxstep = step;
+		key = (uint64) PG_GETARG_INT64(1);
+		hash = HashInt64(key);
 	}
+	else if (st->keykind == FA_KEY_UUID)
+		key = FaByteKey(st, DatumGetPointer(PG_GETARG_DATUM(1)), 16, &hash);
+	else
+	{
+		text	   *t = PG_GETARG_TEXT_PP(1);
+
+		key = FaByteKey(st, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), &hash);
+	}
+	FaAppend(st, key, hash, PG_GETARG_INT64(2), step);
+	if (step > st->maxstep)
+		st->maxstep = step;
 	PG_RETURN_POINTER(st);
-}
-
-/* Appends every entity and event of b to a. */
-static void
-FaMergeInto(FaState *a, const FaState *b)
-{
-	for (int32 i = 0; i < b->nents; i++)
-	{
-		const FaEntity *be = &b->ents[i];
-		FaEntity   *ent;
-
-		ent = FaLookup(a, be->key,
-					   b->bykey_int8 ? NULL : b->arena + be->key,
-					   be->keylen, be->hash);
-		for (int32 j = be->head; j >= 0; j = b->evs[j].next)
-			FaPush(a, ent, b->evs[j].ts, b->evs[j].step);
-		if ((i & 0xFFFF) == 0xFFFF)
-			CHECK_FOR_INTERRUPTS();
-	}
-	a->maxstep = Max(a->maxstep, b->maxstep);
 }
 
 static void
 FaCheckSame(const FaState *a, const FaState *b)
 {
 	if (a->p.window != b->p.window || a->p.modes != b->p.modes ||
-		a->p.nsteps != b->p.nsteps || a->bykey_int8 != b->bykey_int8)
+		a->p.nsteps != b->p.nsteps || a->keykind != b->keykind)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("funnel_agg: window, modes and nsteps must be the same in every row")));
@@ -779,11 +675,11 @@ PG_FUNCTION_INFO_V1(funnel_agg_combine);
 Datum
 funnel_agg_combine(PG_FUNCTION_ARGS)
 {
-	MemoryContext aggcxt;
 	FaState    *a = PG_ARGISNULL(0) ? NULL : (FaState *) PG_GETARG_POINTER(0);
 	FaState    *b = PG_ARGISNULL(1) ? NULL : (FaState *) PG_GETARG_POINTER(1);
+	uint64		shift;
 
-	if (!AggCheckCallContext(fcinfo, &aggcxt))
+	if (!AggCheckCallContext(fcinfo, NULL))
 		elog(ERROR, "funnel_agg_combine called in non-aggregate context");
 	if (b == NULL)
 		PG_RETURN_POINTER(a);
@@ -796,14 +692,31 @@ funnel_agg_combine(PG_FUNCTION_ARGS)
 		PG_RETURN_POINTER(b);
 	}
 	FaCheckSame(a, b);
-	FaMergeInto(a, b);
+	/* entity lists may overlap: the final function groups all rows anyway */
+	FaReserve(a, b->nrows);
+	shift = a->arena_len;
+	if (b->arena_len > 0)
+	{
+		FaArenaReserve(a, b->arena_len);
+		memcpy(a->arena + a->arena_len, b->arena, b->arena_len);
+		a->arena_len += b->arena_len;
+	}
+	for (int64 i = 0; i < b->nrows; i++)
+	{
+		FaRow	   *r = &a->rows[a->nrows++];
+
+		*r = b->rows[i];
+		if (a->keykind != FA_KEY_INT8)
+			r->key += shift;
+	}
+	a->maxstep = Max(a->maxstep, b->maxstep);
 	PG_RETURN_POINTER(a);
 }
 
 /*
- * Wire form: version, key kind (0 bigint, 1 text, 2 uuid), modes, window,
- * nsteps, maxstep, entity count, event count, then per entity its key
- * (int64, or length + bytes), its event count and its events (ts, step).
+ * Wire form: version, key kind, modes, window, nsteps, maxstep, row count,
+ * arena length and arena bytes, then per row its key (int64 or arena
+ * offset), ts and step.  Hashes are recomputed on receipt.
  */
 PG_FUNCTION_INFO_V1(funnel_agg_serialize);
 Datum
@@ -811,38 +724,32 @@ funnel_agg_serialize(PG_FUNCTION_ARGS)
 {
 	FaState    *st = (FaState *) PG_GETARG_POINTER(0);
 	StringInfoData buf;
-	uint32		modes = st->p.modes & ~FA_UUID_FLAG;
+	Size		need = 64 + st->arena_len + (Size) st->nrows * 17;
 
 	if (!AggCheckCallContext(fcinfo, NULL))
 		elog(ERROR, "funnel_agg_serialize called in non-aggregate context");
+	if (need >= MaxAllocSize)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("funnel_agg: a partial state of a parallel worker exceeds 1 GB"),
+				 errhint("Disable parallel aggregation for this query or split it by campaign or cohort.")));
 	pq_begintypsend(&buf);
-	enlargeStringInfo(&buf, 64 + (int) Min((Size) st->nevs * 9 + (Size) st->nents * 12 + st->arena_len,
-										   (Size) MaxAllocSize / 2));
+	enlargeStringInfo(&buf, (int) need);
 	pq_sendbyte(&buf, FA_VERSION);
-	pq_sendbyte(&buf, st->bykey_int8 ? 0 : (st->p.modes & FA_UUID_FLAG) ? 2 : 1);
-	pq_sendint32(&buf, modes);
+	pq_sendbyte(&buf, st->keykind);
+	pq_sendint32(&buf, st->p.modes);
 	pq_sendint64(&buf, st->p.window);
 	pq_sendint32(&buf, st->p.nsteps);
 	pq_sendint32(&buf, st->maxstep);
-	pq_sendint32(&buf, st->nents);
-	pq_sendint32(&buf, st->nevs);
-	for (int32 i = 0; i < st->nents; i++)
+	pq_sendint64(&buf, st->nrows);
+	pq_sendint64(&buf, st->arena_len);
+	if (st->arena_len > 0)
+		pq_sendbytes(&buf, st->arena, st->arena_len);
+	for (int64 i = 0; i < st->nrows; i++)
 	{
-		const FaEntity *e = &st->ents[i];
-
-		if (st->bykey_int8)
-			pq_sendint64(&buf, (int64) e->key);
-		else
-		{
-			pq_sendint32(&buf, e->keylen);
-			pq_sendbytes(&buf, st->arena + e->key, e->keylen);
-		}
-		pq_sendint32(&buf, e->count);
-		for (int32 j = e->head; j >= 0; j = st->evs[j].next)
-		{
-			pq_sendint64(&buf, st->evs[j].ts);
-			pq_sendbyte(&buf, st->evs[j].step);
-		}
+		pq_sendint64(&buf, (int64) st->rows[i].key);
+		pq_sendint64(&buf, st->rows[i].ts);
+		pq_sendbyte(&buf, st->rows[i].step);
 	}
 	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
 }
@@ -865,24 +772,26 @@ funnel_agg_deserialize(PG_FUNCTION_ARGS)
 	LkFunnelParams p;
 	FaState    *st;
 	int			kind;
-	int32		maxstep,
-				nents,
-				nevs,
-				seen = 0;
+	int32		maxstep;
+	int64		nrows,
+				alen;
 	const char *msg;
+	uint64		prev_off = PG_UINT64_MAX;
+	uint32		prev_hash = 0;
 
 	if (!AggCheckCallContext(fcinfo, &aggcxt))
 		elog(ERROR, "funnel_agg_deserialize called in non-aggregate context");
+	/* PG 15 has no initReadOnlyStringInfo: point a StringInfo at the bytes */
 	buf.data = VARDATA_ANY(b);
 	buf.len = VARSIZE_ANY_EXHDR(b);
 	buf.maxlen = buf.len;
 	buf.cursor = 0;
-	if (buf.len < 1 + 1 + 4 + 8 + 4 * 4)
+	if (buf.len < 1 + 1 + 4 + 8 + 4 + 4 + 8 + 8)
 		FaCorrupt("truncated header");
 	if (pq_getmsgbyte(&buf) != FA_VERSION)
 		FaCorrupt("unknown version");
 	kind = pq_getmsgbyte(&buf);
-	if (kind > 2)
+	if (kind > FA_KEY_UUID)
 		FaCorrupt("unknown key kind");
 	p.modes = pq_getmsgint(&buf, 4);
 	if ((msg = lk_funnel_modes_check(p.modes)) != NULL)
@@ -890,61 +799,55 @@ funnel_agg_deserialize(PG_FUNCTION_ARGS)
 	p.window = pq_getmsgint64(&buf);
 	p.nsteps = pq_getmsgint(&buf, 4);
 	maxstep = pq_getmsgint(&buf, 4);
-	nents = pq_getmsgint(&buf, 4);
-	nevs = pq_getmsgint(&buf, 4);
+	nrows = pq_getmsgint64(&buf);
+	alen = pq_getmsgint64(&buf);
 	if (p.window < 0 || p.nsteps < 0 || p.nsteps > LK_FUNNEL_MAX_STEPS ||
 		maxstep < 0 || maxstep > LK_FUNNEL_MAX_STEPS ||
-		(p.nsteps > 0 && maxstep > p.nsteps) || nents < 0 || nevs < 0)
+		(p.nsteps > 0 && maxstep > p.nsteps))
 		FaCorrupt("header field out of range");
-	if (kind == 2)
-		p.modes |= FA_UUID_FLAG;
-	st = FaNew(aggcxt, kind == 0, &p);
-	for (int32 i = 0; i < nents; i++)
+	if (alen < 0 || alen > buf.len - buf.cursor || (kind == FA_KEY_INT8 && alen != 0))
+		FaCorrupt("key bytes out of range");
+	if (nrows < 0 || nrows > FA_MAX_ROWS || nrows * 17 != buf.len - buf.cursor - alen)
+		FaCorrupt("row count does not match the length");
+	st = FaNew(aggcxt, kind, &p);
+	st->maxstep = maxstep;
+	if (alen > 0)
 	{
-		FaEntity   *ent;
-		int32		cnt;
+		FaArenaReserve(st, alen);
+		memcpy(st->arena, pq_getmsgbytes(&buf, alen), alen);
+		st->arena_len = alen;
+	}
+	FaReserve(st, nrows);
+	for (int64 i = 0; i < nrows; i++)
+	{
+		uint64		key = (uint64) pq_getmsgint64(&buf);
+		int64		ts = pq_getmsgint64(&buf);
+		int			step = pq_getmsgbyte(&buf);
+		uint32		hash;
 
-		if (kind == 0)
-		{
-			int64		k;
-
-			if (buf.len - buf.cursor < 8)
-				FaCorrupt("truncated key");
-			k = pq_getmsgint64(&buf);
-			ent = FaLookup(st, (uint64) k, NULL, 0, HashInt64((uint64) k));
-		}
+		if (step > maxstep)
+			FaCorrupt("step out of range");
+		if (kind == FA_KEY_INT8)
+			hash = HashInt64(key);
+		else if (key == prev_off)
+			hash = prev_hash;
 		else
 		{
 			uint32		len;
-			const char *kb;
 
-			if (buf.len - buf.cursor < 4)
-				FaCorrupt("truncated key");
-			len = pq_getmsgint(&buf, 4);
-			if (len > (uint32) (buf.len - buf.cursor) || (kind == 2 && len != 16))
+			if (key > (uint64) alen || (uint64) alen - key < 4)
+				FaCorrupt("key offset out of range");
+			len = ArenaLen(st->arena, key);
+			if (len > (uint64) alen - key - 4 || (kind == FA_KEY_UUID && len != 16))
 				FaCorrupt("key length out of range");
-			kb = pq_getmsgbytes(&buf, len);
-			ent = FaLookup(st, 0, kb, len, hash_bytes((const unsigned char *) kb, len));
+			hash = hash_bytes((const unsigned char *) st->arena + key + 4, len);
+			prev_off = key;
+			prev_hash = hash;
 		}
-		if (buf.len - buf.cursor < 4)
-			FaCorrupt("truncated event count");
-		cnt = pq_getmsgint(&buf, 4);
-		if (cnt < 0 || cnt > nevs - seen || (int64) cnt * 9 > buf.len - buf.cursor)
-			FaCorrupt("event count out of range");
-		for (int32 j = 0; j < cnt; j++)
-		{
-			int64		ts = pq_getmsgint64(&buf);
-			int			step = pq_getmsgbyte(&buf);
-
-			if (step > maxstep)
-				FaCorrupt("step out of range");
-			FaPush(st, ent, ts, step);
-		}
-		seen += cnt;
+		FaAppend(st, key, hash, ts, step);
+		if ((i & 0xFFFF) == 0xFFFF)
+			CHECK_FOR_INTERRUPTS();
 	}
-	if (seen != nevs || buf.cursor != buf.len)
-		FaCorrupt("counts do not add up");
-	st->maxstep = maxstep;
 	PG_RETURN_POINTER(st);
 }
 
@@ -954,6 +857,21 @@ typedef struct TtcHist
 	int64		zero;
 	int64		count[LK_SKETCH_MAX_INDEX + 1];
 } TtcHist;
+
+static inline bool
+FaKeyEq(const FaState *st, uint64 a, uint64 b)
+{
+	uint32		la,
+				lb;
+
+	if (a == b)
+		return true;
+	if (st->keykind == FA_KEY_INT8)
+		return false;
+	la = ArenaLen(st->arena, a);
+	lb = ArenaLen(st->arena, b);
+	return la == lb && memcmp(st->arena + a + 4, st->arena + b + 4, la) == 0;
+}
 
 PG_FUNCTION_INFO_V1(funnel_agg_final);
 Datum
@@ -965,10 +883,21 @@ funnel_agg_final(PG_FUNCTION_ARGS)
 	int64		reached[LK_FUNNEL_MAX_STEPS];
 	LkSketch   *sk[LK_FUNNEL_MAX_STEPS];
 	TtcHist    *hist;
-	LkFunnelEvent *buf;
-	int32		maxcount = 0;
 	int64		path[LK_FUNNEL_MAX_STEPS];
-	int64		below;
+	int64		below,
+				nents = 0;
+	int64		n;
+	int			bits = 0;
+	int64		nparts;
+	int64	   *pstart;
+	FaRow	   *part;
+	int64		maxpart = 0;
+	int32	   *table,
+			   *rowent,
+			   *entrow,
+			   *entcnt,
+			   *entpos;
+	LkFunnelEvent *evbuf;
 
 	if (!AggCheckCallContext(fcinfo, NULL))
 		elog(ERROR, "funnel_agg_final called in non-aggregate context");
@@ -976,50 +905,130 @@ funnel_agg_final(PG_FUNCTION_ARGS)
 		PG_RETURN_NULL();
 
 	p = st->p;
-	p.modes &= ~FA_UUID_FLAG;
 	if (p.nsteps == 0)
 		p.nsteps = Max(st->maxstep, 1);
-	for (int32 i = 0; i < st->nents; i++)
-		maxcount = Max(maxcount, st->ents[i].count);
-	buf = palloc_extended(Max(maxcount, 1) * sizeof(LkFunnelEvent), MCXT_ALLOC_HUGE);
+	n = st->nrows;
 	hist = palloc0(p.nsteps * sizeof(TtcHist));
 
-	for (int32 i = 0; i < st->nents; i++)
+	/* 1. partition the rows by the top bits of their hash */
+	while (bits < 16 && ((int64) FA_PART_ROWS << bits) < n)
+		bits++;
+	nparts = (int64) 1 << bits;
+	pstart = palloc0((nparts + 1) * sizeof(int64));
+	for (int64 i = 0; i < n; i++)
+		pstart[bits ? (st->rows[i].hash >> (32 - bits)) + 1 : 1]++;
+	for (int64 q = 0; q < nparts; q++)
 	{
-		const FaEntity *e = &st->ents[i];
-		int32		n = e->count;
-		int			level;
-
-		if ((i & 0xFFF) == 0xFFF)
-			CHECK_FOR_INTERRUPTS();
-		if (n == 0)
-		{
-			levels[0]++;
-			continue;
-		}
-		/* the list runs newest first: fill from the back to keep input order */
-		for (int32 j = e->head, k = n - 1; j >= 0; j = st->evs[j].next, k--)
-		{
-			buf[k].ts = st->evs[j].ts;
-			buf[k].step = st->evs[j].step;
-			buf[k].row = (uint32) k;	/* one row, one event */
-		}
-		lk_funnel_sort(buf, n);
-		level = lk_funnel_match(buf, n, &p, path);
-		levels[level]++;
-		for (int s = 1; s < level; s++)
-		{
-			int64		d;
-			TtcHist    *h = &hist[s];
-
-			if (__builtin_sub_overflow(path[s], path[s - 1], &d))
-				d = PG_INT64_MAX;	/* infinite timestamps */
-			if (d <= 0)
-				h->zero++;
-			else
-				h->count[lk_sketch_index(d)]++;
-		}
+		maxpart = Max(maxpart, pstart[q + 1]);
+		pstart[q + 1] += pstart[q];
 	}
+	if (bits == 0)
+		part = st->rows;
+	else
+	{
+		int64	   *fill = palloc((nparts + 1) * sizeof(int64));
+
+		memcpy(fill, pstart, (nparts + 1) * sizeof(int64));
+		part = MemoryContextAllocHuge(CurrentMemoryContext, Max(n, 1) * sizeof(FaRow));
+		for (int64 i = 0; i < n; i++)
+			part[fill[st->rows[i].hash >> (32 - bits)]++] = st->rows[i];
+		pfree(fill);
+	}
+	CHECK_FOR_INTERRUPTS();
+
+	/* 2. work space sized for the largest partition */
+	{
+		int64		tsize = 16;
+
+		while (tsize < 2 * maxpart)
+			tsize *= 2;
+		table = palloc_extended(tsize * sizeof(int32), MCXT_ALLOC_HUGE);
+		rowent = palloc_extended(Max(maxpart, 1) * sizeof(int32), MCXT_ALLOC_HUGE);
+		entrow = palloc_extended(Max(maxpart, 1) * sizeof(int32), MCXT_ALLOC_HUGE);
+		entcnt = palloc_extended(Max(maxpart, 1) * sizeof(int32), MCXT_ALLOC_HUGE);
+		entpos = palloc_extended((Max(maxpart, 1) + 1) * sizeof(int32), MCXT_ALLOC_HUGE);
+		evbuf = palloc_extended(Max(maxpart, 1) * sizeof(LkFunnelEvent), MCXT_ALLOC_HUGE);
+	}
+
+	/* 3. per partition: group rows by entity, then match each entity */
+	for (int64 q = 0; q < nparts; q++)
+	{
+		FaRow	   *r = part + pstart[q];
+		int32		m = (int32) (pstart[q + 1] - pstart[q]);
+		int32		ne = 0;
+		uint32		tmask = 15;
+
+		if (m == 0)
+			continue;
+		CHECK_FOR_INTERRUPTS();
+		while (tmask + 1 < (uint32) (2 * m))
+			tmask = tmask * 2 + 1;
+		memset(table, 0, (tmask + 1) * sizeof(int32));
+		for (int32 i = 0; i < m; i++)
+		{
+			/* low bits: the top ones chose the partition */
+			uint32		h = r[i].hash & tmask;
+			int32		e;
+
+			for (;;)
+			{
+				e = table[h] - 1;
+				if (e < 0)
+				{
+					e = ne++;
+					table[h] = e + 1;
+					entrow[e] = i;
+					entcnt[e] = 0;
+					break;
+				}
+				if (r[entrow[e]].hash == r[i].hash && FaKeyEq(st, r[entrow[e]].key, r[i].key))
+					break;
+				h = (h + 1) & tmask;
+			}
+			rowent[i] = e;
+			entcnt[e]++;
+		}
+		entpos[0] = 0;
+		for (int32 e = 0; e < ne; e++)
+			entpos[e + 1] = entpos[e] + entcnt[e];
+		for (int32 i = 0; i < m; i++)
+		{
+			int32		at = entpos[rowent[i]]++;
+
+			evbuf[at].ts = r[i].ts;
+			evbuf[at].step = r[i].step;
+			evbuf[at].row = (uint32) at;	/* one row, one event */
+		}
+		/* entpos[e] now is the end of entity e's events */
+		for (int32 e = 0; e < ne; e++)
+		{
+			int32		end = entpos[e];
+			int32		cnt = entcnt[e];
+			LkFunnelEvent *ev = evbuf + end - cnt;
+			int			level;
+
+			if ((e & 0x3FF) == 0x3FF)
+				CHECK_FOR_INTERRUPTS();
+			lk_funnel_sort(ev, cnt);
+			level = lk_funnel_match(ev, cnt, &p, path);
+			levels[level]++;
+			for (int s = 1; s < level; s++)
+			{
+				int64		d;
+				TtcHist    *h = &hist[s];
+
+				if (__builtin_sub_overflow(path[s], path[s - 1], &d))
+					d = PG_INT64_MAX;	/* infinite timestamps */
+				if (d <= 0)
+					h->zero++;
+				else
+					h->count[lk_sketch_index(d)]++;
+			}
+		}
+		nents += ne;
+	}
+	if (part != st->rows)
+		pfree(part);
 
 	/* reached[k] = entities whose level is at least k + 1 */
 	below = 0;
@@ -1047,7 +1056,7 @@ funnel_agg_final(PG_FUNCTION_ARGS)
 			}
 		}
 	}
-	PG_RETURN_POINTER(FsBuild(p.nsteps, p.modes, p.window, st->nents, reached, sk));
+	PG_RETURN_POINTER(FsBuild(p.nsteps, p.modes, p.window, nents, reached, sk));
 }
 
 /* ---- accessors ----------------------------------------------------------- */
