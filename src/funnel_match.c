@@ -404,6 +404,8 @@ OnceAdd(OnceState *st, int L, int origin, const uint32 *prefix, int nprefix,
 {
 	OnceChain  *c;
 
+	if (st->ncur[L] >= ONCE_CAP)
+		return;					/* documented bound, see doc/funnel.md */
 	/* an identical chain adds nothing */
 	for (int i = 0; i < st->ncur[L]; i++)
 	{
@@ -415,8 +417,6 @@ OnceAdd(OnceState *st, int L, int origin, const uint32 *prefix, int nprefix,
 			d->rows[nprefix] == row)
 			return;
 	}
-	if (st->ncur[L] >= ONCE_CAP)
-		return;					/* documented bound, see doc/funnel.md */
 	c = &st->cur[L][st->ncur[L]++];
 	c->origin = origin;
 	if (nprefix > 0)
