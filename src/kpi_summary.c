@@ -723,8 +723,9 @@ CyclePercentile(FunctionCallInfo fcinfo, KpiSummary *s, double fraction)
 				 errhint("Build it with kpi_agg(), spend_agg() or rollup().")));
 	if (s->cycle_n == 0)
 		PG_RETURN_NULL();
-	v = lk_sketch_quantile(&s->sketch, fraction);
-	/* the exact extremes bound every order statistic, and sharpen the ends */
+	v = lk_sketch_quantile_bounded(&s->sketch, fraction,
+								   (double) s->cycle_min, (double) s->cycle_max);
+	/* the exact extremes also bound every interior estimate */
 	usec = (int64) llround(v);
 	usec = Max(usec, s->cycle_min);
 	usec = Min(usec, s->cycle_max);

@@ -174,7 +174,7 @@ ValueAtRank(const LkSketch *s, int64 rank)
 }
 
 double
-lk_sketch_quantile(const LkSketch *s, double fraction)
+lk_sketch_quantile_bounded(const LkSketch *s, double fraction, double min, double max)
 {
 	int64		n = lk_sketch_total(s);
 	double		rank = fraction * (double) (n - 1);
@@ -184,15 +184,25 @@ lk_sketch_quantile(const LkSketch *s, double fraction)
 				vhi;
 
 	Assert(n > 0);
-	vlo = ValueAtRank(s, lo);
+	/* the exact extremes are the first and last order statistics */
+	vlo = (lo == 0) ? min : (lo == n - 1) ? max : ValueAtRank(s, lo);
 	if (hi == lo)
 		return vlo;
-	vhi = ValueAtRank(s, hi);
+	vhi = (hi == n - 1) ? max : ValueAtRank(s, hi);
+
 	/*
 	 * Linear interpolation with non-negative weights keeps the relative error
 	 * bound of both ends, so this stays within alpha of percentile_cont.
 	 */
 	return vlo + (rank - (double) lo) * (vhi - vlo);
+}
+
+double
+lk_sketch_quantile(const LkSketch *s, double fraction)
+{
+	int64		n = lk_sketch_total(s);
+
+	return lk_sketch_quantile_bounded(s, fraction, ValueAtRank(s, 0), ValueAtRank(s, n - 1));
 }
 
 void

@@ -66,6 +66,13 @@ extern void lk_sketch_merge(LkSketch *dst, const LkSketch *a, const LkSketch *b)
  */
 extern double lk_sketch_quantile(const LkSketch *s, double fraction);
 
+/*
+ * The same, when the exact minimum and maximum are known: they stand for the
+ * first and last order statistics, so fractions 0 and 1 are exact.
+ */
+extern double lk_sketch_quantile_bounded(const LkSketch *s, double fraction,
+										 double min, double max);
+
 /* Text form: "z<zero_count>" then " <index>:<count>" per bucket. */
 extern void lk_sketch_out(StringInfo buf, const LkSketch *s);
 

@@ -1,0 +1,2 @@
+-- The floor: reading every event once.
+SELECT count(*) FROM crm.stage_events;
