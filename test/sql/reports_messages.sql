@@ -13,8 +13,9 @@ CREATE TABLE msg_crm.spend (campaign text, day date, amount numeric);
 INSERT INTO msg_crm.spend VALUES ('spring', '2024-01-01', 60), ('webinar', '2024-02-01', 40.50);
 
 SELECT * FROM create_reports('msg_rep', leads => 'msg_crm.leads', spend => 'msg_crm.spend');
-SELECT * FROM msg_rep.kpi_overview;
-SELECT * FROM msg_rep.kpi_by_campaign ORDER BY campaign;
+-- (sales_cycle_median is left out here: it comes from the 1% sketch, tested in test/pgtap)
+SELECT leads, conversions, conversion_rate, sales_cycle_avg, cost, cost_per_lead, cost_per_order, revenue FROM msg_rep.kpi_overview;
+SELECT campaign, leads, conversions, conversion_rate, sales_cycle_avg, cost, cost_per_lead, cost_per_order, revenue FROM msg_rep.kpi_by_campaign ORDER BY campaign;
 SELECT month, leads, conversions, conversion_rate, cost, revenue FROM msg_rep.kpi_by_month ORDER BY month;
 
 -- mapping errors
