@@ -13,7 +13,8 @@ SELECT r AS created FROM create_reports('reports',
     spend        => 'crm.spend',
     orders       => 'crm.orders',
     stages       => ARRAY['lead', 'mql', 'sql', 'opportunity', 'customer'],
-    conversion_window => '180 days') AS r;
+    conversion_window => '180 days',
+    funnel_modes => 'crm_backfill') AS r;   -- a lead that skips a stage still passed it
 
 \echo
 \echo '== reports.kpi_overview'
@@ -59,7 +60,7 @@ FROM reports.funnel_by_campaign GROUP BY campaign ORDER BY campaign NULLS LAST;
 SELECT count(*) AS relations_created FROM create_reports('reports_mat',
     leads => 'crm.leads', stage_events => 'crm.stage_events', spend => 'crm.spend', orders => 'crm.orders',
     stages => ARRAY['lead', 'mql', 'sql', 'opportunity', 'customer'], conversion_window => '180 days',
-    materialized => true);
+    funnel_modes => 'crm_backfill', materialized => true);
 SELECT count(*) AS refreshed FROM refresh_reports('reports_mat');
 SELECT 'stored (days before today)' AS source, leads, conversions, round(cost, 2) AS cost FROM reports_mat.kpi_overview
 UNION ALL
