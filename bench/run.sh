@@ -65,10 +65,12 @@ bench_case conv_rate_counts:leads \
     "SELECT conversion_rate(converted, total) AS v FROM $PL" \
     "SELECT sum(converted)::float8 / sum(total) AS v FROM $PL" \
     "SELECT count(*) AS v FROM $PL"
-# sales cycle: leadkpi skips NULLs and closes before first contact
+# sales cycle: leadkpi skips NULLs and closes before first contact.  Plain SQL
+# filters in WHERE, not FILTER: same figure, up to 2x faster when grouped (a
+# group left empty is then missing rather than NULL; the check treats both alike)
 bench_case sales_cycle_avg \
     "SELECT sales_cycle_avg(first_contact_at, converted_at) AS v FROM $L" \
-    "SELECT avg(converted_at - first_contact_at) FILTER (WHERE converted_at >= first_contact_at) AS v FROM $L" \
+    "SELECT avg(converted_at - first_contact_at) AS v FROM $L WHERE converted_at >= first_contact_at" \
     "SELECT count(*) AS v FROM $L"
 # cost per lead / per order: campaign-day grain, and one row per lead (large enough to time)
 bench_case cost_per_lead:days \
@@ -94,7 +96,7 @@ bench_case conv_rate_by_campaign \
     "SELECT campaign, count(*) AS v FROM $L GROUP BY campaign"
 bench_case sales_cycle_by_campaign \
     "SELECT campaign, sales_cycle_avg(first_contact_at, converted_at) AS v FROM $L GROUP BY campaign" \
-    "SELECT campaign, avg(converted_at - first_contact_at) FILTER (WHERE converted_at >= first_contact_at) AS v FROM $L GROUP BY campaign" \
+    "SELECT campaign, avg(converted_at - first_contact_at) AS v FROM $L WHERE converted_at >= first_contact_at GROUP BY campaign" \
     "SELECT campaign, count(*) AS v FROM $L GROUP BY campaign"
 bench_case cost_per_lead_by_campaign \
     "SELECT campaign, cost_per_lead(cost, leads) AS v FROM $PL GROUP BY campaign" \
