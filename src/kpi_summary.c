@@ -1,0 +1,723 @@
+/*
+ * kpi_summary.c: the mergeable KPI summary.  The type and its text and binary
+ * I/O, the aggregates that build it (kpi_agg, spend_agg) and merge it
+ * (rollup, +), and the accessors, which are where every KPI is defined.
+ */
+#include "kpi_summary.h"
+
+#include <math.h>
+
+#include "libpq/pqformat.h"
+#include "utils/builtins.h"
+#include "utils/date.h"
+#include "utils/numeric.h"
+
+/* ---------------------------------------------------------------------------
+ * Construction and merging
+ * ------------------------------------------------------------------------- */
+
+KpiSummary *
+ks_new(int32 capacity, bool with_sketch)
+{
+	KpiSummary *s = palloc0(KS_SIZE(capacity));
+
+	SET_VARSIZE(s, KS_SIZE(capacity));
+	s->version = KPI_SUMMARY_VERSION;
+	s->flags = with_sketch ? 0 : KS_NO_SKETCH;
+	lk_money_init(&s->cost);
+	lk_money_init(&s->revenue);
+	s->sketch.capacity = capacity;
+	return s;
+}
+
+/* A copy of s with room for at least `capacity` sketch buckets. */
+static KpiSummary *
+KsGrow(const KpiSummary *s, int32 capacity)
+{
+	KpiSummary *n;
+
+	capacity = Max(capacity, Max(8, s->sketch.capacity * 2));
+	capacity = Min(capacity, LK_SKETCH_MAX_INDEX + 1);
+	n = palloc0(KS_SIZE(capacity));
+	memcpy(n, s, KS_SIZE(s->sketch.nbuckets));
+	SET_VARSIZE(n, KS_SIZE(capacity));
+	n->sketch.capacity = capacity;
+	return n;
+}
+
+/* A copy without spare sketch capacity: what is returned and stored. */
+static KpiSummary *
+KsCompact(const KpiSummary *s)
+{
+	int32		n = s->sketch.nbuckets;
+	KpiSummary *c = palloc(KS_SIZE(n));
+
+	memcpy(c, s, KS_SIZE(n));
+	SET_VARSIZE(c, KS_SIZE(n));
+	c->sketch.capacity = n;
+	return c;
+}
+
+KpiSummary *
+ks_add_lead(KpiSummary *s, bool converted, int64 cycle)
+{
+	s->leads = lk_add_count(s->leads, 1);
+	if (!converted)
+		return s;
+	s->conversions = lk_add_count(s->conversions, 1);
+	if (cycle < 0)
+	{
+		/* closed before first contact: a data error we count, never average */
+		s->cycle_excluded = lk_add_count(s->cycle_excluded, 1);
+		return s;
+	}
+	if (s->cycle_n == 0)
+		s->cycle_min = s->cycle_max = cycle;
+	else if (cycle < s->cycle_min)
+		s->cycle_min = cycle;
+	else if (cycle > s->cycle_max)
+		s->cycle_max = cycle;
+	s->cycle_n++;
+	lk_i128_set(&s->cycle_sum, lk_i128_get(&s->cycle_sum) + cycle);
+
+	if (!(s->flags & KS_NO_SKETCH))
+	{
+		int32		idx = cycle > 0 ? lk_sketch_index(cycle) : -1;
+
+		if (!lk_sketch_add_index(&s->sketch, idx, 1))
+		{
+			s = KsGrow(s, s->sketch.nbuckets + 1);
+			(void) lk_sketch_add_index(&s->sketch, idx, 1);
+		}
+	}
+	return s;
+}
+
+KpiSummary *
+ks_merge(KpiSummary *a, const KpiSummary *b)
+{
+	a->leads = lk_add_count(a->leads, b->leads);
+	a->conversions = lk_add_count(a->conversions, b->conversions);
+	a->cycle_excluded = lk_add_count(a->cycle_excluded, b->cycle_excluded);
+	if (b->cycle_n > 0)
+	{
+		if (a->cycle_n == 0)
+		{
+			a->cycle_min = b->cycle_min;
+			a->cycle_max = b->cycle_max;
+		}
+		else
+		{
+			a->cycle_min = Min(a->cycle_min, b->cycle_min);
+			a->cycle_max = Max(a->cycle_max, b->cycle_max);
+		}
+		a->cycle_n = lk_add_count(a->cycle_n, b->cycle_n);
+		lk_i128_set(&a->cycle_sum, lk_i128_get(&a->cycle_sum) + lk_i128_get(&b->cycle_sum));
+	}
+	lk_money_add(&a->cost, &b->cost, "cost");
+	lk_money_add(&a->revenue, &b->revenue, "revenue");
+
+	/* percentiles survive a merge only when both sides have them */
+	if ((a->flags | b->flags) & KS_NO_SKETCH)
+	{
+		a->flags |= KS_NO_SKETCH;
+		a->sketch.zero_count = 0;
+		a->sketch.nbuckets = 0;
+	}
+	else
+	{
+		int32		need = lk_sketch_union_buckets(&a->sketch, &b->sketch);
+
+		if (need > a->sketch.capacity)
+			a = KsGrow(a, need);
+		lk_sketch_merge(&a->sketch, &a->sketch, &b->sketch);
+	}
+	return a;
+}
+
+KpiSummary *
+ks_state(FunctionCallInfo fcinfo, bool with_sketch, const char *fn)
+{
+	if (!AggCheckCallContext(fcinfo, NULL))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("%s called in non-aggregate context", fn)));
+	if (PG_ARGISNULL(0))
+		return ks_new(with_sketch ? 8 : 0, with_sketch);
+	/* our own state, built in the aggregate context: safe to update */
+	return (KpiSummary *) PG_DETOAST_DATUM(PG_GETARG_DATUM(0));
+}
+
+/* ---------------------------------------------------------------------------
+ * Validation, shared by text and binary input
+ * ------------------------------------------------------------------------- */
+
+static const char *
+KsValidate(const KpiSummary *s)
+{
+	const char *msg;
+	int128		sum = lk_i128_get(&s->cycle_sum);
+
+	if (s->leads < 0 || s->conversions < 0 || s->cycle_n < 0 || s->cycle_excluded < 0)
+		return "counts must not be negative";
+	if (s->conversions > s->leads)
+		return "conversions exceed leads";
+	if (s->cycle_n > s->conversions - s->cycle_excluded)
+		return "cycles and excluded cycles exceed conversions";
+	if (s->cycle_n == 0)
+	{
+		if (s->cycle_min != 0 || s->cycle_max != 0 || sum != 0)
+			return "cycle figures must be 0 when there are no cycles";
+	}
+	else
+	{
+		if (s->cycle_min < 0 || s->cycle_min > s->cycle_max)
+			return "cycle minimum and maximum are inconsistent";
+		if (sum < (int128) s->cycle_min * s->cycle_n ||
+			sum > (int128) s->cycle_max * s->cycle_n)
+			return "cycle sum disagrees with the cycle minimum and maximum";
+	}
+	if (s->flags & KS_NO_SKETCH)
+	{
+		if (s->sketch.nbuckets != 0 || s->sketch.zero_count != 0)
+			return "a summary without a sketch has sketch buckets";
+	}
+	else
+	{
+		if ((msg = lk_sketch_validate(&s->sketch)) != NULL)
+			return msg;
+		if (lk_sketch_total(&s->sketch) != s->cycle_n)
+			return "sketch total disagrees with the number of cycles";
+		if (s->cycle_n > 0 &&
+			((s->sketch.zero_count > 0) != (s->cycle_min == 0)))
+			return "sketch zero bucket disagrees with the cycle minimum";
+	}
+	return NULL;
+}
+
+static void
+pg_attribute_noreturn()
+BadInput(const char *input, const char *detail)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+			 errmsg("invalid input syntax for type kpi_summary: \"%s\"", input),
+			 errdetail("%s.", detail),
+			 errhint("Use a value printed by kpi_summary's output function.")));
+}
+
+/* ---------------------------------------------------------------------------
+ * Text I/O
+ *   v1 leads=N conversions=N cycles=N excluded=N cycle_sum_us=N
+ *      cycle_min_us=N cycle_max_us=N cost=D|null revenue=D|null sketch=...|none
+ * ------------------------------------------------------------------------- */
+
+static bool
+ExpectWord(const char **p, const char *word)
+{
+	size_t		n = strlen(word);
+
+	if (strncmp(*p, word, n) != 0)
+		return false;
+	*p += n;
+	return true;
+}
+
+static bool
+ParseSigned(const char **p, int128 *out, int128 lo, int128 hi)
+{
+	const char *c = *p;
+	bool		neg = false;
+	int128		v = 0;
+
+	if (*c == '-')
+	{
+		neg = true;
+		c++;
+	}
+	if (*c < '0' || *c > '9')
+		return false;
+	while (*c >= '0' && *c <= '9')
+	{
+		if (__builtin_mul_overflow(v, 10, &v) || __builtin_add_overflow(v, *c - '0', &v))
+			return false;
+		c++;
+	}
+	if (neg)
+		v = -v;
+	if (v < lo || v > hi)
+		return false;
+	*p = c;
+	*out = v;
+	return true;
+}
+
+static bool
+ParseField(const char **p, const char *key, int64 *out)
+{
+	int128		v;
+
+	if (!ExpectWord(p, key) || !ParseSigned(p, &v, PG_INT64_MIN, PG_INT64_MAX))
+		return false;
+	*out = (int64) v;
+	return true;
+}
+
+PG_FUNCTION_INFO_V1(kpi_summary_in);
+Datum
+kpi_summary_in(PG_FUNCTION_ARGS)
+{
+	const char *input = PG_GETARG_CSTRING(0);
+	const char *p = input;
+	KpiSummary	hdr;
+	KpiSummary *s;
+	LkSketch   *sk = NULL;
+	int128		sum;
+	const char *msg = NULL;
+
+	memset(&hdr, 0, sizeof(hdr));
+	if (!ExpectWord(&p, "v1 "))
+		BadInput(input, "It must start with the format version \"v1\"");
+	if (!ParseField(&p, "leads=", &hdr.leads) ||
+		!ParseField(&p, " conversions=", &hdr.conversions) ||
+		!ParseField(&p, " cycles=", &hdr.cycle_n) ||
+		!ParseField(&p, " excluded=", &hdr.cycle_excluded) ||
+		!ExpectWord(&p, " cycle_sum_us=") ||
+		!ParseSigned(&p, &sum, -((int128) 1 << 126), (int128) 1 << 126) ||
+		!ParseField(&p, " cycle_min_us=", &hdr.cycle_min) ||
+		!ParseField(&p, " cycle_max_us=", &hdr.cycle_max))
+		BadInput(input, "A count or cycle field is missing, out of order or out of range");
+	lk_i128_set(&hdr.cycle_sum, sum);
+	if (!ExpectWord(&p, " cost=") || !lk_money_in(&p, &hdr.cost) ||
+		!ExpectWord(&p, " revenue=") || !lk_money_in(&p, &hdr.revenue))
+		BadInput(input, "The cost or revenue field is missing or malformed");
+	if (!ExpectWord(&p, " sketch="))
+		BadInput(input, "The sketch field is missing");
+	if (ExpectWord(&p, "none"))
+		hdr.flags = KS_NO_SKETCH;
+	else if ((sk = lk_sketch_in(&p, &msg)) == NULL)
+		BadInput(input, msg);
+	if (*p != '\0')
+		BadInput(input, "Unexpected text after the sketch");
+
+	s = ks_new(sk ? sk->nbuckets : 0, sk != NULL);
+	memcpy(&s->leads, &hdr.leads, offsetof(KpiSummary, sketch) - offsetof(KpiSummary, leads));
+	if (sk)
+		memcpy(&s->sketch, sk, LK_SKETCH_SIZE(sk->nbuckets));
+	if ((msg = KsValidate(s)) != NULL)
+		BadInput(input, msg);
+	PG_RETURN_POINTER(s);
+}
+
+PG_FUNCTION_INFO_V1(kpi_summary_out);
+Datum
+kpi_summary_out(PG_FUNCTION_ARGS)
+{
+	KpiSummary *s = PG_GETARG_KPI_SUMMARY(0);
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "v%d leads=" INT64_FORMAT " conversions=" INT64_FORMAT
+					 " cycles=" INT64_FORMAT " excluded=" INT64_FORMAT " cycle_sum_us=",
+					 KPI_SUMMARY_VERSION, s->leads, s->conversions, s->cycle_n,
+					 s->cycle_excluded);
+	lk_append_int128(&buf, lk_i128_get(&s->cycle_sum));
+	appendStringInfo(&buf, " cycle_min_us=" INT64_FORMAT " cycle_max_us=" INT64_FORMAT " cost=",
+					 s->cycle_min, s->cycle_max);
+	lk_money_out(&buf, &s->cost);
+	appendStringInfoString(&buf, " revenue=");
+	lk_money_out(&buf, &s->revenue);
+	appendStringInfoString(&buf, " sketch=");
+	if (s->flags & KS_NO_SKETCH)
+		appendStringInfoString(&buf, "none");
+	else
+		lk_sketch_out(&buf, &s->sketch);
+	PG_RETURN_CSTRING(buf.data);
+}
+
+/* ---------------------------------------------------------------------------
+ * Binary I/O: version byte, flags byte, six int64 counts, the cycle sum as
+ * two int64, cost, revenue, then the sketch unless KS_NO_SKETCH.
+ * ------------------------------------------------------------------------- */
+
+#define KS_FIXED_WIRE_BYTES (2 + 6 * 8 + 16)
+
+static void
+pg_attribute_noreturn()
+BadBinary(const char *detail)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+			 errmsg("invalid binary input for type kpi_summary"),
+			 errdetail("%s.", detail)));
+}
+
+PG_FUNCTION_INFO_V1(kpi_summary_recv);
+Datum
+kpi_summary_recv(PG_FUNCTION_ARGS)
+{
+	StringInfo	buf = (StringInfo) PG_GETARG_POINTER(0);
+	KpiSummary	hdr;
+	KpiSummary *s;
+	LkSketch   *sk = NULL;
+	const char *msg = NULL;
+	int			version;
+
+	memset(&hdr, 0, sizeof(hdr));
+	if (buf->len - buf->cursor < KS_FIXED_WIRE_BYTES)
+		BadBinary("The value is truncated");
+	version = pq_getmsgbyte(buf);
+	if (version != KPI_SUMMARY_VERSION)
+		BadBinary("Unknown format version");
+	hdr.flags = pq_getmsgbyte(buf);
+	if (hdr.flags & ~KS_ALL_FLAGS)
+		BadBinary("Unknown flags");
+	hdr.leads = pq_getmsgint64(buf);
+	hdr.conversions = pq_getmsgint64(buf);
+	hdr.cycle_n = pq_getmsgint64(buf);
+	hdr.cycle_excluded = pq_getmsgint64(buf);
+	hdr.cycle_min = pq_getmsgint64(buf);
+	hdr.cycle_max = pq_getmsgint64(buf);
+	hdr.cycle_sum.hi = pq_getmsgint64(buf);
+	hdr.cycle_sum.lo = (uint64) pq_getmsgint64(buf);
+	if (!lk_money_recv(buf, &hdr.cost) || !lk_money_recv(buf, &hdr.revenue))
+		BadBinary("The cost or revenue field is truncated or malformed");
+	if (!(hdr.flags & KS_NO_SKETCH) && (sk = lk_sketch_recv(buf, &msg)) == NULL)
+		BadBinary(msg);
+	if (buf->cursor != buf->len)
+		BadBinary("Unexpected bytes after the sketch");
+
+	s = ks_new(sk ? sk->nbuckets : 0, sk != NULL);
+	s->flags = hdr.flags;
+	memcpy(&s->leads, &hdr.leads, offsetof(KpiSummary, sketch) - offsetof(KpiSummary, leads));
+	if (sk)
+		memcpy(&s->sketch, sk, LK_SKETCH_SIZE(sk->nbuckets));
+	if ((msg = KsValidate(s)) != NULL)
+		BadBinary(msg);
+	PG_RETURN_POINTER(s);
+}
+
+PG_FUNCTION_INFO_V1(kpi_summary_send);
+Datum
+kpi_summary_send(PG_FUNCTION_ARGS)
+{
+	KpiSummary *s = PG_GETARG_KPI_SUMMARY(0);
+	StringInfoData buf;
+
+	pq_begintypsend(&buf);
+	pq_sendbyte(&buf, KPI_SUMMARY_VERSION);
+	pq_sendbyte(&buf, s->flags);
+	pq_sendint64(&buf, s->leads);
+	pq_sendint64(&buf, s->conversions);
+	pq_sendint64(&buf, s->cycle_n);
+	pq_sendint64(&buf, s->cycle_excluded);
+	pq_sendint64(&buf, s->cycle_min);
+	pq_sendint64(&buf, s->cycle_max);
+	pq_sendint64(&buf, s->cycle_sum.hi);
+	pq_sendint64(&buf, (int64) s->cycle_sum.lo);
+	lk_money_send(&buf, &s->cost);
+	lk_money_send(&buf, &s->revenue);
+	if (!(s->flags & KS_NO_SKETCH))
+		lk_sketch_send(&buf, &s->sketch);
+	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
+}
+
+/* ---------------------------------------------------------------------------
+ * Aggregates: kpi_agg, spend_agg, rollup
+ * ------------------------------------------------------------------------- */
+
+/* kpi_agg(first_contact, converted_at [, revenue]) for timestamptz and timestamp */
+static Datum
+KpiAggAccum(FunctionCallInfo fcinfo, bool is_date)
+{
+	KpiSummary *s = ks_state(fcinfo, true, "kpi_agg");
+	bool		converted;
+	int64		cycle = 0;
+
+	if (PG_ARGISNULL(1))
+		PG_RETURN_POINTER(s);	/* no first contact: not a lead */
+	converted = !PG_ARGISNULL(2);
+	if (is_date)
+	{
+		/* also rejects an infinite first contact of an open lead */
+		cycle = lk_date_diff(PG_GETARG_DATEADT(1),
+							 converted ? PG_GETARG_DATEADT(2) : PG_GETARG_DATEADT(1),
+							 "kpi_agg");
+	}
+	else
+		cycle = lk_timestamp_diff(PG_GETARG_TIMESTAMP(1),
+								  converted ? PG_GETARG_TIMESTAMP(2) : PG_GETARG_TIMESTAMP(1),
+								  "kpi_agg");
+	s = ks_add_lead(s, converted, cycle);
+	if (converted && PG_NARGS() > 3 && !PG_ARGISNULL(3))
+		lk_money_add_numeric(&s->revenue, PG_GETARG_DATUM(3), "revenue");
+	PG_RETURN_POINTER(s);
+}
+
+PG_FUNCTION_INFO_V1(kpi_agg_accum);
+Datum
+kpi_agg_accum(PG_FUNCTION_ARGS)
+{
+	return KpiAggAccum(fcinfo, false);
+}
+
+PG_FUNCTION_INFO_V1(kpi_agg_date_accum);
+Datum
+kpi_agg_date_accum(PG_FUNCTION_ARGS)
+{
+	return KpiAggAccum(fcinfo, true);
+}
+
+PG_FUNCTION_INFO_V1(spend_agg_accum);
+Datum
+spend_agg_accum(PG_FUNCTION_ARGS)
+{
+	KpiSummary *s = ks_state(fcinfo, true, "spend_agg");
+
+	if (!PG_ARGISNULL(1))
+		lk_money_add_numeric(&s->cost, PG_GETARG_DATUM(1), "cost");
+	PG_RETURN_POINTER(s);
+}
+
+/*
+ * Combine function of every aggregate over kpi_summary, and rollup's
+ * transition function.  STRICT, so the executor copies the first non-NULL
+ * input into the aggregate context and we only ever update our own copy.
+ */
+PG_FUNCTION_INFO_V1(kpi_summary_combine);
+Datum
+kpi_summary_combine(PG_FUNCTION_ARGS)
+{
+	KpiSummary *a;
+	KpiSummary *b = PG_GETARG_KPI_SUMMARY(1);
+
+	if (!AggCheckCallContext(fcinfo, NULL))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("kpi_summary_combine called in non-aggregate context")));
+	a = PG_GETARG_KPI_SUMMARY(0);
+	PG_RETURN_POINTER(ks_merge(a, b));
+}
+
+/* Final function of kpi_agg, spend_agg and rollup: drop spare capacity. */
+PG_FUNCTION_INFO_V1(kpi_summary_final);
+Datum
+kpi_summary_final(PG_FUNCTION_ARGS)
+{
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	PG_RETURN_POINTER(KsCompact(PG_GETARG_KPI_SUMMARY(0)));
+}
+
+/* kpi_summary + kpi_summary */
+PG_FUNCTION_INFO_V1(kpi_summary_add);
+Datum
+kpi_summary_add(PG_FUNCTION_ARGS)
+{
+	KpiSummary *a = KsCompact(PG_GETARG_KPI_SUMMARY(0));	/* a copy we own */
+	KpiSummary *b = PG_GETARG_KPI_SUMMARY(1);
+
+	PG_RETURN_POINTER(KsCompact(ks_merge(a, b)));
+}
+
+/* ---------------------------------------------------------------------------
+ * Accessors: the one place each KPI is defined
+ * ------------------------------------------------------------------------- */
+
+PG_FUNCTION_INFO_V1(kpi_leads);
+Datum
+kpi_leads(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_INT64(PG_GETARG_KPI_SUMMARY(0)->leads);
+}
+
+PG_FUNCTION_INFO_V1(kpi_conversions);
+Datum
+kpi_conversions(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_INT64(PG_GETARG_KPI_SUMMARY(0)->conversions);
+}
+
+PG_FUNCTION_INFO_V1(kpi_cycles_excluded);
+Datum
+kpi_cycles_excluded(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_INT64(PG_GETARG_KPI_SUMMARY(0)->cycle_excluded);
+}
+
+PG_FUNCTION_INFO_V1(kpi_cost);
+Datum
+kpi_cost(PG_FUNCTION_ARGS)
+{
+	KpiSummary *s = PG_GETARG_KPI_SUMMARY(0);
+
+	if (!lk_money_present(&s->cost))
+		PG_RETURN_NULL();
+	PG_RETURN_DATUM(lk_money_numeric(&s->cost));
+}
+
+PG_FUNCTION_INFO_V1(kpi_revenue);
+Datum
+kpi_revenue(PG_FUNCTION_ARGS)
+{
+	KpiSummary *s = PG_GETARG_KPI_SUMMARY(0);
+
+	if (!lk_money_present(&s->revenue))
+		PG_RETURN_NULL();
+	PG_RETURN_DATUM(lk_money_numeric(&s->revenue));
+}
+
+/* conversions / leads; NULL without leads */
+PG_FUNCTION_INFO_V1(kpi_conversion_rate);
+Datum
+kpi_conversion_rate(PG_FUNCTION_ARGS)
+{
+	KpiSummary *s = PG_GETARG_KPI_SUMMARY(0);
+
+	if (s->leads == 0)
+		PG_RETURN_NULL();
+	PG_RETURN_FLOAT8((double) s->conversions / (double) s->leads);
+}
+
+/* amount / count in numeric, as sum(amount) / sum(count) computes it */
+static Datum
+MoneyPer(const LkMoney *m, int64 count, bool *isnull)
+{
+	*isnull = !lk_money_present(m) || count == 0;
+	if (*isnull)
+		return (Datum) 0;
+	return DirectFunctionCall2(numeric_div, lk_money_numeric(m),
+							   DirectFunctionCall1(int8_numeric, Int64GetDatum(count)));
+}
+
+PG_FUNCTION_INFO_V1(kpi_cost_per_lead);
+Datum
+kpi_cost_per_lead(PG_FUNCTION_ARGS)
+{
+	KpiSummary *s = PG_GETARG_KPI_SUMMARY(0);
+	bool		isnull;
+	Datum		r = MoneyPer(&s->cost, s->leads, &isnull);
+
+	if (isnull)
+		PG_RETURN_NULL();
+	PG_RETURN_DATUM(r);
+}
+
+PG_FUNCTION_INFO_V1(kpi_cost_per_order);
+Datum
+kpi_cost_per_order(PG_FUNCTION_ARGS)
+{
+	KpiSummary *s = PG_GETARG_KPI_SUMMARY(0);
+	bool		isnull;
+	Datum		r = MoneyPer(&s->cost, s->conversions, &isnull);
+
+	if (isnull)
+		PG_RETURN_NULL();
+	PG_RETURN_DATUM(r);
+}
+
+PG_FUNCTION_INFO_V1(kpi_revenue_per_lead);
+Datum
+kpi_revenue_per_lead(PG_FUNCTION_ARGS)
+{
+	KpiSummary *s = PG_GETARG_KPI_SUMMARY(0);
+	bool		isnull;
+	Datum		r = MoneyPer(&s->revenue, s->leads, &isnull);
+
+	if (isnull)
+		PG_RETURN_NULL();
+	PG_RETURN_DATUM(r);
+}
+
+/* (revenue - cost) / cost; NULL without revenue, without cost, or at zero cost */
+PG_FUNCTION_INFO_V1(kpi_roi);
+Datum
+kpi_roi(PG_FUNCTION_ARGS)
+{
+	KpiSummary *s = PG_GETARG_KPI_SUMMARY(0);
+	Datum		cost,
+				rev;
+
+	if (!lk_money_present(&s->cost) || !lk_money_present(&s->revenue) ||
+		lk_i128_get(&s->cost.sum) == 0)
+		PG_RETURN_NULL();
+	cost = lk_money_numeric(&s->cost);
+	rev = lk_money_numeric(&s->revenue);
+	PG_RETURN_DATUM(DirectFunctionCall2(numeric_div,
+										DirectFunctionCall2(numeric_sub, rev, cost),
+										cost));
+}
+
+/* mean cycle, rounded to the microsecond; NULL without cycles */
+PG_FUNCTION_INFO_V1(kpi_sales_cycle_avg);
+Datum
+kpi_sales_cycle_avg(PG_FUNCTION_ARGS)
+{
+	KpiSummary *s = PG_GETARG_KPI_SUMMARY(0);
+
+	if (s->cycle_n == 0)
+		PG_RETURN_NULL();
+	PG_RETURN_INTERVAL_P(lk_interval_from_usec(lk_div_round(lk_i128_get(&s->cycle_sum),
+															 s->cycle_n)));
+}
+
+PG_FUNCTION_INFO_V1(kpi_sales_cycle_min);
+Datum
+kpi_sales_cycle_min(PG_FUNCTION_ARGS)
+{
+	KpiSummary *s = PG_GETARG_KPI_SUMMARY(0);
+
+	if (s->cycle_n == 0)
+		PG_RETURN_NULL();
+	PG_RETURN_INTERVAL_P(lk_interval_from_usec(s->cycle_min));
+}
+
+PG_FUNCTION_INFO_V1(kpi_sales_cycle_max);
+Datum
+kpi_sales_cycle_max(PG_FUNCTION_ARGS)
+{
+	KpiSummary *s = PG_GETARG_KPI_SUMMARY(0);
+
+	if (s->cycle_n == 0)
+		PG_RETURN_NULL();
+	PG_RETURN_INTERVAL_P(lk_interval_from_usec(s->cycle_max));
+}
+
+static Datum
+CyclePercentile(FunctionCallInfo fcinfo, KpiSummary *s, double fraction)
+{
+	double		v;
+	int64		usec;
+
+	if (isnan(fraction) || fraction < 0 || fraction > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("percentile value %g is not between 0 and 1", fraction)));
+	if (s->flags & KS_NO_SKETCH)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("this kpi_summary has no sales-cycle sketch"),
+				 errhint("Build it with kpi_agg(), spend_agg() or rollup().")));
+	if (s->cycle_n == 0)
+		PG_RETURN_NULL();
+	v = lk_sketch_quantile(&s->sketch, fraction);
+	/* the exact extremes bound every order statistic, and sharpen the ends */
+	usec = (int64) llround(v);
+	usec = Max(usec, s->cycle_min);
+	usec = Min(usec, s->cycle_max);
+	PG_RETURN_INTERVAL_P(lk_interval_from_usec(usec));
+}
+
+PG_FUNCTION_INFO_V1(kpi_sales_cycle_percentile);
+Datum
+kpi_sales_cycle_percentile(PG_FUNCTION_ARGS)
+{
+	return CyclePercentile(fcinfo, PG_GETARG_KPI_SUMMARY(0), PG_GETARG_FLOAT8(1));
+}
+
+PG_FUNCTION_INFO_V1(kpi_sales_cycle_median);
+Datum
+kpi_sales_cycle_median(PG_FUNCTION_ARGS)
+{
+	return CyclePercentile(fcinfo, PG_GETARG_KPI_SUMMARY(0), 0.5);
+}

@@ -1,0 +1,313 @@
+/*
+ * money.c: exact, allocation-free summation of numeric amounts.
+ *
+ * numeric_add allocates a result per call, which would put a palloc in every
+ * row of cost_per_lead.  Instead we read the digits of the on-disk numeric and
+ * add them to a scaled 128-bit integer.  The on-disk layout below mirrors
+ * src/backend/utils/adt/numeric.c; pg_upgrade depends on it staying stable.
+ */
+#include "money.h"
+
+#include "libpq/pqformat.h"
+#include "utils/builtins.h"
+#include "utils/numeric.h"
+
+#define NBASE				10000
+#define NUM_SIGN_MASK		0xC000
+#define NUM_NEG				0x4000
+#define NUM_SHORT			0x8000
+#define NUM_SPECIAL			0xC000
+#define NUM_SHORT_SIGN_MASK	0x2000
+#define NUM_SHORT_DSCALE_MASK	0x1F80
+#define NUM_SHORT_DSCALE_SHIFT	7
+#define NUM_SHORT_WEIGHT_SIGN	0x0040
+#define NUM_SHORT_WEIGHT_MASK	0x003F
+#define NUM_DSCALE_MASK		0x3FFF
+
+/* 10^0 .. 10^38: every power of ten an int128 holds */
+static int128 Pow10[39];
+
+static void
+InitPow10(void)
+{
+	if (Pow10[0] == 0)
+	{
+		Pow10[0] = 1;
+		for (int i = 1; i < 39; i++)
+			Pow10[i] = Pow10[i - 1] * 10;
+	}
+}
+
+static void
+pg_attribute_noreturn()
+OutOfRange(const char *what)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+			 errmsg("%s total out of range", what),
+			 errdetail("leadkpi sums amounts exactly in 38 significant digits, and this total needs more."),
+			 errhint("Round the amounts to the precision you need, e.g. round(amount, 2).")));
+}
+
+/* x * 10^k, erroring when it does not fit. */
+static int128
+Scale(int128 x, int k, const char *what)
+{
+	int128		r;
+
+	if (x == 0)
+		return 0;
+	if (k > 38 || __builtin_mul_overflow(x, Pow10[k], &r))
+		OutOfRange(what);
+	return r;
+}
+
+void
+lk_money_add_numeric(LkMoney *m, Datum num, const char *what)
+{
+	struct varlena *v = (struct varlena *) DatumGetPointer(num);
+	struct varlena *copy = NULL;
+	const char *data;
+	Size		len;
+	uint16		header;
+	bool		neg;
+	int			dscale,
+				weight,
+				ndigits;
+	const char *digits;
+	int128		acc = 0;
+	int			target;
+
+	InitPow10();
+	/* toasted values are rare for amounts; packed (1-byte header) ones are read in place */
+	if (VARATT_IS_EXTERNAL(v) || VARATT_IS_COMPRESSED(v))
+		v = copy = pg_detoast_datum_packed(v);
+	data = VARDATA_ANY(v);
+	len = VARSIZE_ANY_EXHDR(v);
+	memcpy(&header, data, sizeof(uint16));
+
+	if ((header & NUM_SIGN_MASK) == NUM_SPECIAL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be a finite number", what),
+				 errdetail("NaN and infinite amounts cannot be summed exactly."),
+				 errhint("Filter out or replace the 'NaN' and 'Infinity' amounts.")));
+	if (header & NUM_SHORT)
+	{
+		neg = (header & NUM_SHORT_SIGN_MASK) != 0;
+		dscale = (header & NUM_SHORT_DSCALE_MASK) >> NUM_SHORT_DSCALE_SHIFT;
+		weight = (header & NUM_SHORT_WEIGHT_SIGN) ? (~NUM_SHORT_WEIGHT_MASK | (header & NUM_SHORT_WEIGHT_MASK))
+			: (header & NUM_SHORT_WEIGHT_MASK);
+		digits = data + sizeof(uint16);
+		ndigits = (len - sizeof(uint16)) / sizeof(int16);
+	}
+	else
+	{
+		int16		w;
+
+		neg = (header & NUM_SIGN_MASK) == NUM_NEG;
+		dscale = header & NUM_DSCALE_MASK;
+		memcpy(&w, data + sizeof(uint16), sizeof(int16));
+		weight = w;
+		digits = data + 2 * sizeof(uint16);
+		ndigits = (len - 2 * sizeof(uint16)) / sizeof(int16);
+	}
+
+	for (int i = 0; i < ndigits; i++)
+	{
+		int16		d;
+
+		memcpy(&d, digits + i * sizeof(int16), sizeof(int16));
+		if (__builtin_mul_overflow(acc, NBASE, &acc) ||
+			__builtin_add_overflow(acc, d, &acc))
+			OutOfRange(what);
+	}
+	if (copy)
+		pfree(copy);
+
+	/* acc = |value| * NBASE^f, with f base-NBASE fraction digits */
+	target = Max(dscale, m->dscale);
+	if (acc != 0)
+	{
+		int			shift = target - 4 * (ndigits - weight - 1);
+
+		if (shift >= 0)
+			acc = Scale(acc, shift, what);
+		else
+			acc /= Pow10[-shift];	/* drops only zero digits past dscale */
+		if (neg)
+			acc = -acc;
+	}
+
+	if (m->dscale < 0)
+	{
+		m->dscale = target;
+		lk_i128_set(&m->sum, acc);
+	}
+	else
+	{
+		int128		sum = lk_i128_get(&m->sum);
+
+		if (target > m->dscale)
+			sum = Scale(sum, target - m->dscale, what);
+		if (__builtin_add_overflow(sum, acc, &sum))
+			OutOfRange(what);
+		lk_i128_set(&m->sum, sum);
+		m->dscale = target;
+	}
+}
+
+void
+lk_money_add(LkMoney *m, const LkMoney *other, const char *what)
+{
+	int128		a,
+				b;
+	int			target;
+
+	InitPow10();
+	if (!lk_money_present(other))
+		return;
+	if (!lk_money_present(m))
+	{
+		*m = *other;
+		return;
+	}
+	target = Max(m->dscale, other->dscale);
+	a = Scale(lk_i128_get(&m->sum), target - m->dscale, what);
+	b = Scale(lk_i128_get(&other->sum), target - other->dscale, what);
+	if (__builtin_add_overflow(a, b, &a))
+		OutOfRange(what);
+	lk_i128_set(&m->sum, a);
+	m->dscale = target;
+}
+
+void
+lk_money_out(StringInfo buf, const LkMoney *m)
+{
+	StringInfoData digits;
+	int128		v;
+	int			n;
+	const char *d;
+
+	if (!lk_money_present(m))
+	{
+		appendStringInfoString(buf, "null");
+		return;
+	}
+	v = lk_i128_get(&m->sum);
+	initStringInfo(&digits);
+	lk_append_int128(&digits, v < 0 ? -v : v);
+	d = digits.data;
+	n = digits.len;
+	if (v < 0)
+		appendStringInfoChar(buf, '-');
+	if (n <= m->dscale)
+	{
+		/* 0.000ddd */
+		appendStringInfoString(buf, "0.");
+		for (int i = 0; i < m->dscale - n; i++)
+			appendStringInfoChar(buf, '0');
+		appendStringInfoString(buf, d);
+	}
+	else
+	{
+		appendBinaryStringInfo(buf, d, n - m->dscale);
+		if (m->dscale > 0)
+		{
+			appendStringInfoChar(buf, '.');
+			appendStringInfoString(buf, d + n - m->dscale);
+		}
+	}
+	pfree(digits.data);
+}
+
+Datum
+lk_money_numeric(const LkMoney *m)
+{
+	StringInfoData buf;
+	Datum		result;
+
+	Assert(lk_money_present(m));
+	initStringInfo(&buf);
+	lk_money_out(&buf, m);
+	result = DirectFunctionCall3(numeric_in, CStringGetDatum(buf.data),
+								 ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+	pfree(buf.data);
+	return result;
+}
+
+bool
+lk_money_in(const char **p, LkMoney *m)
+{
+	const char *c = *p;
+	bool		neg = false;
+	int128		v = 0;
+	int			dscale = 0;
+	int			ndig = 0;
+
+	InitPow10();
+	if (strncmp(c, "null", 4) == 0)
+	{
+		lk_money_init(m);
+		*p = c + 4;
+		return true;
+	}
+	if (*c == '-')
+	{
+		neg = true;
+		c++;
+	}
+	while (*c >= '0' && *c <= '9')
+	{
+		if (__builtin_mul_overflow(v, 10, &v) || __builtin_add_overflow(v, *c - '0', &v))
+			return false;
+		c++;
+		ndig++;
+	}
+	if (ndig == 0)
+		return false;
+	if (*c == '.')
+	{
+		c++;
+		if (*c < '0' || *c > '9')
+			return false;
+		while (*c >= '0' && *c <= '9')
+		{
+			if (__builtin_mul_overflow(v, 10, &v) || __builtin_add_overflow(v, *c - '0', &v))
+				return false;
+			c++;
+			if (++dscale > LK_MONEY_MAX_DSCALE)
+				return false;
+		}
+	}
+	lk_money_init(m);
+	lk_i128_set(&m->sum, neg ? -v : v);
+	m->dscale = dscale;
+	*p = c;
+	return true;
+}
+
+void
+lk_money_send(StringInfo buf, const LkMoney *m)
+{
+	pq_sendint32(buf, m->dscale);
+	pq_sendint64(buf, m->sum.hi);
+	pq_sendint64(buf, (int64) m->sum.lo);
+}
+
+bool
+lk_money_recv(StringInfo buf, LkMoney *m)
+{
+	if (buf->len - buf->cursor < 20)
+		return false;
+	lk_money_init(m);
+	m->dscale = (int32) pq_getmsgint(buf, 4);
+	m->sum.hi = pq_getmsgint64(buf);
+	m->sum.lo = (uint64) pq_getmsgint64(buf);
+	if (m->dscale < -1 || m->dscale > LK_MONEY_MAX_DSCALE)
+		return false;
+	/* an absent amount is all zeros, so that equal values have equal bytes */
+	if (m->dscale == -1 && (m->sum.hi != 0 || m->sum.lo != 0))
+		return false;
+	return true;
+}

@@ -1,0 +1,359 @@
+/*
+ * sketch.c: the logarithmic-bucket quantile sketch shared by kpi_summary
+ * (sales-cycle percentiles) and funnel_summary (time to convert).
+ * See sketch.h for the guarantees.
+ */
+#include "sketch.h"
+
+#include <math.h>
+
+#include "libpq/pqformat.h"
+
+/* 1 / ln(gamma), gamma = (1 + alpha) / (1 - alpha) */
+static double
+InvLogGamma(void)
+{
+	static double inv = 0.0;
+
+	if (inv == 0.0)
+		inv = 1.0 / log((1.0 + LK_SKETCH_ALPHA) / (1.0 - LK_SKETCH_ALPHA));
+	return inv;
+}
+
+int32
+lk_sketch_index(int64 usec)
+{
+	double		i;
+
+	Assert(usec > 0);
+	i = ceil(log((double) usec) * InvLogGamma());
+	if (i < 0)
+		i = 0;
+	return (int32) i;
+}
+
+/* Representative value of bucket i: within alpha of everything in it. */
+static double
+BucketValue(int32 index)
+{
+	double		gamma = (1.0 + LK_SKETCH_ALPHA) / (1.0 - LK_SKETCH_ALPHA);
+
+	return 2.0 * pow(gamma, index) / (gamma + 1.0);
+}
+
+/* First slot whose index is >= index (binary search). */
+static int32
+FindSlot(const LkSketch *s, int32 index)
+{
+	int32		lo = 0,
+				hi = s->nbuckets;
+
+	while (lo < hi)
+	{
+		int32		mid = (lo + hi) / 2;
+
+		if (s->buckets[mid].index < index)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+bool
+lk_sketch_add_index(LkSketch *s, int32 index, int64 count)
+{
+	int32		slot;
+
+	if (index < 0)
+	{
+		s->zero_count = lk_add_count(s->zero_count, count);
+		return true;
+	}
+	slot = FindSlot(s, index);
+	if (slot < s->nbuckets && s->buckets[slot].index == index)
+	{
+		s->buckets[slot].count = lk_add_count(s->buckets[slot].count, count);
+		return true;
+	}
+	if (s->nbuckets >= s->capacity)
+		return false;
+	memmove(&s->buckets[slot + 1], &s->buckets[slot],
+			(s->nbuckets - slot) * sizeof(LkSketchBucket));
+	s->buckets[slot].index = index;
+	s->buckets[slot].pad = 0;
+	s->buckets[slot].count = count;
+	s->nbuckets++;
+	return true;
+}
+
+int64
+lk_sketch_total(const LkSketch *s)
+{
+	int64		n = s->zero_count;
+
+	for (int32 i = 0; i < s->nbuckets; i++)
+		n = lk_add_count(n, s->buckets[i].count);
+	return n;
+}
+
+int32
+lk_sketch_union_buckets(const LkSketch *a, const LkSketch *b)
+{
+	int32		i = 0,
+				j = 0,
+				n = 0;
+
+	while (i < a->nbuckets || j < b->nbuckets)
+	{
+		if (j >= b->nbuckets ||
+			(i < a->nbuckets && a->buckets[i].index < b->buckets[j].index))
+			i++;
+		else if (i >= a->nbuckets || b->buckets[j].index < a->buckets[i].index)
+			j++;
+		else
+			i++, j++;
+		n++;
+	}
+	return n;
+}
+
+void
+lk_sketch_merge(LkSketch *dst, const LkSketch *a, const LkSketch *b)
+{
+	int32		n = lk_sketch_union_buckets(a, b);
+	int32		i = a->nbuckets - 1,
+				j = b->nbuckets - 1,
+				k = n - 1;
+	int32		na = a->nbuckets;
+
+	Assert(dst->capacity >= n);
+	if (dst != a)
+	{
+		/* copy a's buckets in first, so the backwards merge below works */
+		memcpy(dst->buckets, a->buckets, na * sizeof(LkSketchBucket));
+		dst->zero_count = a->zero_count;
+	}
+	dst->zero_count = lk_add_count(dst->zero_count, b->zero_count);
+
+	/* merge from the back, so dst's own buckets are never overwritten early */
+	while (j >= 0)
+	{
+		if (i >= 0 && dst->buckets[i].index > b->buckets[j].index)
+			dst->buckets[k--] = dst->buckets[i--];
+		else if (i >= 0 && dst->buckets[i].index == b->buckets[j].index)
+		{
+			LkSketchBucket m = dst->buckets[i--];
+
+			m.count = lk_add_count(m.count, b->buckets[j--].count);
+			dst->buckets[k--] = m;
+		}
+		else
+			dst->buckets[k--] = b->buckets[j--];
+	}
+	/* what remains of a is already in place */
+	dst->nbuckets = n;
+}
+
+/* Value of the rank-th smallest element (0-based); rank < total. */
+static double
+ValueAtRank(const LkSketch *s, int64 rank)
+{
+	int64		seen = s->zero_count;
+
+	if (rank < seen)
+		return 0.0;
+	for (int32 i = 0; i < s->nbuckets; i++)
+	{
+		seen += s->buckets[i].count;
+		if (rank < seen)
+			return BucketValue(s->buckets[i].index);
+	}
+	/* unreachable for a valid sketch */
+	return s->nbuckets > 0 ? BucketValue(s->buckets[s->nbuckets - 1].index) : 0.0;
+}
+
+double
+lk_sketch_quantile(const LkSketch *s, double fraction)
+{
+	int64		n = lk_sketch_total(s);
+	double		rank = fraction * (double) (n - 1);
+	int64		lo = (int64) floor(rank);
+	int64		hi = (int64) ceil(rank);
+	double		vlo,
+				vhi;
+
+	Assert(n > 0);
+	vlo = ValueAtRank(s, lo);
+	if (hi == lo)
+		return vlo;
+	vhi = ValueAtRank(s, hi);
+	/*
+	 * Linear interpolation with non-negative weights keeps the relative error
+	 * bound of both ends, so this stays within alpha of percentile_cont.
+	 */
+	return vlo + (rank - (double) lo) * (vhi - vlo);
+}
+
+void
+lk_sketch_out(StringInfo buf, const LkSketch *s)
+{
+	appendStringInfo(buf, "z" INT64_FORMAT, s->zero_count);
+	for (int32 i = 0; i < s->nbuckets; i++)
+		appendStringInfo(buf, " %d:" INT64_FORMAT,
+						 s->buckets[i].index, s->buckets[i].count);
+}
+
+/* Parses a non-negative decimal integer; false on overflow or no digits. */
+static bool
+ParseInt64(const char **p, int64 *out)
+{
+	const char *c = *p;
+	int64		v = 0;
+
+	if (*c < '0' || *c > '9')
+		return false;
+	while (*c >= '0' && *c <= '9')
+	{
+		if (__builtin_mul_overflow(v, 10, &v) ||
+			__builtin_add_overflow(v, *c - '0', &v))
+			return false;
+		c++;
+	}
+	*p = c;
+	*out = v;
+	return true;
+}
+
+LkSketch *
+lk_sketch_in(const char **p, const char **err)
+{
+	const char *c = *p;
+	int64		zero;
+	int32		n = 0,
+				cap = 8;
+	LkSketch   *s;
+	const char *msg;
+
+	if (*c != 'z')
+	{
+		*err = "sketch must start with z<count>";
+		return NULL;
+	}
+	c++;
+	if (!ParseInt64(&c, &zero))
+	{
+		*err = "invalid zero count in sketch";
+		return NULL;
+	}
+	s = palloc0(LK_SKETCH_SIZE(cap));
+	s->zero_count = zero;
+	while (*c == ' ' && c[1] >= '0' && c[1] <= '9')
+	{
+		int64		idx,
+					cnt;
+
+		c++;
+		if (!ParseInt64(&c, &idx) || *c != ':' || idx > LK_SKETCH_MAX_INDEX)
+		{
+			*err = "invalid bucket index in sketch";
+			return NULL;
+		}
+		c++;
+		if (!ParseInt64(&c, &cnt))
+		{
+			*err = "invalid bucket count in sketch";
+			return NULL;
+		}
+		if (n == cap)
+		{
+			cap *= 2;
+			s = repalloc(s, LK_SKETCH_SIZE(cap));
+		}
+		s->buckets[n].index = (int32) idx;
+		s->buckets[n].pad = 0;
+		s->buckets[n].count = cnt;
+		n++;
+	}
+	s->nbuckets = n;
+	s->capacity = n;
+	if ((msg = lk_sketch_validate(s)) != NULL)
+	{
+		*err = msg;
+		return NULL;
+	}
+	*p = c;
+	return s;
+}
+
+void
+lk_sketch_send(StringInfo buf, const LkSketch *s)
+{
+	pq_sendint64(buf, s->zero_count);
+	pq_sendint32(buf, s->nbuckets);
+	for (int32 i = 0; i < s->nbuckets; i++)
+	{
+		pq_sendint32(buf, s->buckets[i].index);
+		pq_sendint64(buf, s->buckets[i].count);
+	}
+}
+
+LkSketch *
+lk_sketch_recv(StringInfo buf, const char **err)
+{
+	int64		zero;
+	int32		n;
+	LkSketch   *s;
+	const char *msg;
+
+	/* check lengths before reading, so a short message is our error */
+	if (buf->len - buf->cursor < 12)
+	{
+		*err = "truncated sketch";
+		return NULL;
+	}
+	zero = pq_getmsgint64(buf);
+	n = pq_getmsgint(buf, 4);
+	if (n < 0 || n > LK_SKETCH_MAX_INDEX + 1 ||
+		(int64) (buf->len - buf->cursor) < (int64) n * 12)
+	{
+		*err = "invalid sketch bucket count";
+		return NULL;
+	}
+	s = palloc0(LK_SKETCH_SIZE(n));
+	s->zero_count = zero;
+	s->nbuckets = n;
+	s->capacity = n;
+	for (int32 i = 0; i < n; i++)
+	{
+		s->buckets[i].index = pq_getmsgint(buf, 4);
+		s->buckets[i].count = pq_getmsgint64(buf);
+	}
+	if ((msg = lk_sketch_validate(s)) != NULL)
+	{
+		*err = msg;
+		return NULL;
+	}
+	return s;
+}
+
+const char *
+lk_sketch_validate(const LkSketch *s)
+{
+	int64		total = s->zero_count;
+
+	if (s->zero_count < 0)
+		return "negative zero count in sketch";
+	for (int32 i = 0; i < s->nbuckets; i++)
+	{
+		if (s->buckets[i].index < 0 || s->buckets[i].index > LK_SKETCH_MAX_INDEX)
+			return "sketch bucket index out of range";
+		if (i > 0 && s->buckets[i].index <= s->buckets[i - 1].index)
+			return "sketch bucket indexes must be strictly increasing";
+		if (s->buckets[i].count <= 0)
+			return "sketch bucket counts must be positive";
+		if (__builtin_add_overflow(total, s->buckets[i].count, &total))
+			return "sketch total out of range";
+	}
+	return NULL;
+}

@@ -1,0 +1,90 @@
+/*
+ * sketch.h: leadkpi's one mergeable quantile sketch, for durations.
+ *
+ * DDSketch-style logarithmic buckets over microseconds: bucket i holds the
+ * values in (gamma^(i-1), gamma^i], with gamma = (1 + alpha) / (1 - alpha) and
+ * alpha = 1%.  Every estimate is within 1% of a true order statistic, and
+ * merging two sketches adds bucket counts, which is exact, associative and
+ * commutative.  Zero durations have a bucket of their own.
+ *
+ * A sketch lives inside a varlena summary as a header followed by `capacity`
+ * bucket slots, of which the first `nbuckets` are used, sorted by index.
+ */
+#ifndef LEADKPI_SKETCH_H
+#define LEADKPI_SKETCH_H
+
+#include "leadkpi.h"
+
+#define LK_SKETCH_ALPHA		0.01
+/* gamma^LK_SKETCH_MAX_INDEX exceeds the int64 range of microseconds */
+#define LK_SKETCH_MAX_INDEX	2200
+
+typedef struct LkSketchBucket
+{
+	int32		index;
+	int32		pad;			/* always 0, keeps count 8-byte aligned */
+	int64		count;
+} LkSketchBucket;
+
+typedef struct LkSketch
+{
+	int64		zero_count;		/* durations of exactly zero */
+	int32		nbuckets;		/* used slots */
+	int32		capacity;		/* allocated slots */
+	LkSketchBucket buckets[FLEXIBLE_ARRAY_MEMBER];
+} LkSketch;
+
+#define LK_SKETCH_SIZE(capacity) \
+	(offsetof(LkSketch, buckets) + (Size) (capacity) * sizeof(LkSketchBucket))
+
+/* Bucket index of a positive duration in microseconds. */
+extern int32 lk_sketch_index(int64 usec);
+
+/*
+ * Adds `count` values at bucket `index` (index < 0 means the zero bucket).
+ * Returns false, changing nothing, when a new bucket is needed and the sketch
+ * is full; the caller grows its varlena and retries.
+ */
+extern bool lk_sketch_add_index(LkSketch *s, int32 index, int64 count);
+
+/* Number of values in the sketch. */
+extern int64 lk_sketch_total(const LkSketch *s);
+
+/* Number of distinct bucket indexes in the union of a and b. */
+extern int32 lk_sketch_union_buckets(const LkSketch *a, const LkSketch *b);
+
+/*
+ * Writes a + b into dst, whose capacity must be at least
+ * lk_sketch_union_buckets(a, b).  dst may be the same memory as a.
+ */
+extern void lk_sketch_merge(LkSketch *dst, const LkSketch *a, const LkSketch *b);
+
+/*
+ * Estimated fraction-quantile in microseconds, interpolated between the two
+ * neighbouring order statistics as percentile_cont does.  Requires a
+ * non-empty sketch and 0 <= fraction <= 1.
+ */
+extern double lk_sketch_quantile(const LkSketch *s, double fraction);
+
+/* Text form: "z<zero_count>" then " <index>:<count>" per bucket. */
+extern void lk_sketch_out(StringInfo buf, const LkSketch *s);
+
+/*
+ * Parses the text form at *p, stopping at the first character that cannot
+ * continue it.  Returns a palloc'd sketch with capacity == nbuckets, or NULL
+ * (with *err set) on malformed input.
+ */
+extern LkSketch *lk_sketch_in(const char **p, const char **err);
+
+/* Binary form, used by send/recv: counts and buckets, validated on receipt. */
+extern void lk_sketch_send(StringInfo buf, const LkSketch *s);
+extern LkSketch *lk_sketch_recv(StringInfo buf, const char **err);
+
+/*
+ * Checks what every input function must check: indexes strictly increasing
+ * and in range, counts positive, the total within int64.  Returns NULL when
+ * valid, else a message.
+ */
+extern const char *lk_sketch_validate(const LkSketch *s);
+
+#endif							/* LEADKPI_SKETCH_H */
