@@ -31,6 +31,16 @@ JOIN bench.campaign_days d
 LEFT JOIN (SELECT lead_id, count(*) AS n FROM crm.orders GROUP BY 1) o USING (lead_id)
 ORDER BY l.lead_id;
 
+-- Per campaign and month, a kpi_summary with revenue: what a rollup report
+-- stores once and merges at query time (only when the extension has them).
+SELECT EXISTS (SELECT FROM pg_proc WHERE proname = 'kpi_agg') AS has_kpi_agg \gset
+\if :has_kpi_agg
+CREATE TABLE bench.campaign_months AS
+SELECT campaign, channel, date_trunc('month', first_contact_at) AS month,
+       kpi_agg(first_contact_at, converted_at, revenue) AS s
+FROM crm.leads GROUP BY 1, 2, 3;
+\endif
+
 CREATE UNLOGGED TABLE bench.results (
     mode    text,
     name    text,
@@ -67,20 +77,26 @@ RETURNS void LANGUAGE sql AS $$
     FROM bench.time_query(q) t;
 $$;
 
--- Equal, or equal up to the last digits: numbers within 1e-12 relative,
--- intervals within 1 microsecond (avg(interval) and leadkpi round
--- differently).  Texts are compared first, so exact results never need this.
-CREATE FUNCTION bench.close(a text, b text) RETURNS boolean
+-- Equal, or equal up to rounding: numbers within tol relative (1e-12 unless
+-- the case is approximate by design), intervals within 1 microsecond or tol
+-- relative (avg(interval) and leadkpi round differently, and print days vs
+-- hours differently).  Texts are compared first, so exact results never get here.
+CREATE FUNCTION bench.close(a text, b text, tol float8) RETURNS boolean
 LANGUAGE plpgsql IMMUTABLE AS $$
+DECLARE
+    x numeric;
+    y numeric;
 BEGIN
     IF a IS NOT DISTINCT FROM b THEN RETURN true; END IF;
     IF a IS NULL OR b IS NULL THEN RETURN false; END IF;
     BEGIN
-        RETURN abs(a::numeric - b::numeric) <= 1e-12 * greatest(abs(a::numeric), 1);
+        x := a::numeric; y := b::numeric;
+        RETURN abs(x - y) <= tol::numeric * greatest(abs(y), 1e-300);
     EXCEPTION WHEN invalid_text_representation THEN NULL;
     END;
     BEGIN
-        RETURN abs(extract(epoch FROM a::interval - b::interval)) <= 0.000001;
+        x := extract(epoch FROM a::interval); y := extract(epoch FROM b::interval);
+        RETURN abs(x - y) <= greatest(0.000001, tol::numeric * abs(y));
     EXCEPTION WHEN invalid_datetime_format OR datetime_field_overflow THEN NULL;
     END;
     RETURN false;
@@ -88,18 +104,18 @@ END $$;
 
 -- Compares two result sets whose value column is named v; all other columns
 -- are the key (e.g. campaign).
-CREATE FUNCTION bench.check(p_mode text, p_name text, lq text, pq text)
+CREATE FUNCTION bench.check(p_mode text, p_name text, lq text, pq text, tol float8)
 RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
     EXECUTE format($f$
         INSERT INTO bench.checks
         SELECT %L, %L,
-               count(*) FILTER (WHERE NOT bench.close(l.v, p.v)),
-               count(*) FILTER (WHERE l.v IS DISTINCT FROM p.v AND bench.close(l.v, p.v)),
+               count(*) FILTER (WHERE NOT bench.close(l.v, p.v, %s)),
+               count(*) FILTER (WHERE l.v IS DISTINCT FROM p.v AND bench.close(l.v, p.v, %s)),
                left(string_agg(format('key %%s: leadkpi %%s, plain %%s', coalesce(l.k, p.k), l.v, p.v), '; ')
                         FILTER (WHERE l.v IS DISTINCT FROM p.v), 400)
         FROM (SELECT to_jsonb(x) - 'v' AS k, to_jsonb(x) ->> 'v' AS v FROM (%s) x) l
         FULL JOIN (SELECT to_jsonb(x) - 'v' AS k, to_jsonb(x) ->> 'v' AS v FROM (%s) x) p
           ON l.k = p.k
-    $f$, p_mode, p_name, lq, pq);
+    $f$, p_mode, p_name, tol, tol, lq, pq);
 END $$;
