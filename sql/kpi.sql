@@ -33,7 +33,11 @@ COMMENT ON TYPE kpi_summary IS
 COMMENT ON FUNCTION kpi_summary_in(cstring) IS 'Text input of kpi_summary; validates every field (SQLSTATE 22P02 on malformed input).';
 COMMENT ON FUNCTION kpi_summary_out(kpi_summary) IS 'Text output of kpi_summary: a readable, exactly round-tripping form starting with the format version.';
 COMMENT ON FUNCTION kpi_summary_recv(internal) IS 'Binary input of kpi_summary (COPY BINARY); validates every field.';
-COMMENT ON FUNCTION kpi_summary_send(kpi_summary) IS 'Binary output of kpi_summary (COPY BINARY).';
+COMMENT ON FUNCTION kpi_summary_send(kpi_summary) IS 'Binary output of kpi_summary (COPY BINARY); also callable to get a summary''s bytes.';
+
+CREATE FUNCTION kpi_summary_from_bytes(bytea) RETURNS kpi_summary
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION kpi_summary_from_bytes(bytea) IS 'A kpi_summary from its binary form (kpi_summary_send''s output); validates every field (22P02).';
 
 -- Aggregate support functions -------------------------------------------------
 

@@ -144,8 +144,12 @@ ks_state(FunctionCallInfo fcinfo, bool with_sketch, const char *fn)
 				 errmsg("%s called in non-aggregate context", fn)));
 	if (PG_ARGISNULL(0))
 		return ks_new(with_sketch ? 8 : 0, with_sketch);
-	/* our own state, built in the aggregate context: safe to update */
-	return (KpiSummary *) PG_DETOAST_DATUM(PG_GETARG_DATUM(0));
+	/*
+	 * A transition function only ever sees the state it returned before,
+	 * built by ks_new and kept in the aggregate context: never toasted, and
+	 * safe to update in place.
+	 */
+	return (KpiSummary *) PG_GETARG_POINTER(0);
 }
 
 /* ---------------------------------------------------------------------------
@@ -352,11 +356,9 @@ BadBinary(const char *detail)
 			 errdetail("%s.", detail)));
 }
 
-PG_FUNCTION_INFO_V1(kpi_summary_recv);
-Datum
-kpi_summary_recv(PG_FUNCTION_ARGS)
+static KpiSummary *
+KsRecv(StringInfo buf)
 {
-	StringInfo	buf = (StringInfo) PG_GETARG_POINTER(0);
 	KpiSummary	hdr;
 	KpiSummary *s;
 	LkSketch   *sk = NULL;
@@ -394,7 +396,28 @@ kpi_summary_recv(PG_FUNCTION_ARGS)
 		memcpy(&s->sketch, sk, LK_SKETCH_SIZE(sk->nbuckets));
 	if ((msg = KsValidate(s)) != NULL)
 		BadBinary(msg);
-	PG_RETURN_POINTER(s);
+	return s;
+}
+
+PG_FUNCTION_INFO_V1(kpi_summary_recv);
+Datum
+kpi_summary_recv(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_POINTER(KsRecv((StringInfo) PG_GETARG_POINTER(0)));
+}
+
+/* kpi_summary_from_bytes(bytea): the binary form, e.g. from kpi_summary_send() */
+PG_FUNCTION_INFO_V1(kpi_summary_from_bytes);
+Datum
+kpi_summary_from_bytes(PG_FUNCTION_ARGS)
+{
+	bytea	   *b = PG_GETARG_BYTEA_PP(0);
+	StringInfoData buf;
+
+	/* PG 15 has no initReadOnlyStringInfo; a NUL-terminated copy is enough */
+	initStringInfo(&buf);
+	appendBinaryStringInfo(&buf, VARDATA_ANY(b), VARSIZE_ANY_EXHDR(b));
+	PG_RETURN_POINTER(KsRecv(&buf));
 }
 
 PG_FUNCTION_INFO_V1(kpi_summary_send);

@@ -77,6 +77,7 @@ lk_money_add_numeric(LkMoney *m, Datum num, const char *what)
 	const char *digits;
 	int128		acc = 0;
 	int			target;
+	int			rep;
 
 	InitPow10();
 	/* toasted values are rare for amounts; packed (1-byte header) ones are read in place */
@@ -113,11 +114,73 @@ lk_money_add_numeric(LkMoney *m, Datum num, const char *what)
 		ndigits = (len - 2 * sizeof(uint16)) / sizeof(int16);
 	}
 
+	/*
+	 * Fast path for everyday amounts (up to 16 digits, scale not above the
+	 * running one): int64 arithmetic, no overflow checks needed.
+	 */
+	if (ndigits <= 4 && dscale <= m->dscale)
+	{
+		int64		a = 0;
+		int			r = 4 * (ndigits - weight - 1);	/* a = |value| * 10^r */
+
+		for (int i = 0; i < ndigits; i++)
+		{
+			int16		d;
+
+			memcpy(&d, digits + i * sizeof(int16), sizeof(int16));
+			a = a * NBASE + d;
+		}
+		/* a last group that runs past dscale ends in zeros: drop them */
+		switch (r - dscale)
+		{
+			case 3:
+				a /= 1000, r = dscale;
+				break;
+			case 2:
+				a /= 100, r = dscale;
+				break;
+			case 1:
+				a /= 10, r = dscale;
+				break;
+		}
+		if (r <= m->dscale && m->dscale - r <= 2)
+		{
+			int128		sum = lk_i128_get(&m->sum);
+			int			k = m->dscale - r;
+
+			/* a < 10^16, so a * 10^2 still fits in int64 */
+			a *= (k == 0) ? 1 : (k == 1) ? 10 : 100;
+			if (copy)
+				pfree(copy);
+			if (__builtin_add_overflow(sum, (int128) (neg ? -a : a), &sum))
+				OutOfRange(what);
+			lk_i128_set(&m->sum, sum);
+			return;
+		}
+	}
+
+	/*
+	 * acc = |value| * 10^rep.  Digits past dscale are zero, so the last
+	 * fraction group is only read as far as dscale: a 38-digit amount then
+	 * fits even when its last group would carry it past 38 digits.
+	 */
+	rep = 4 * (ndigits - weight - 1);
 	for (int i = 0; i < ndigits; i++)
 	{
 		int16		d;
+		int			frac_group = i - weight;	/* 1 for the first fraction group */
 
 		memcpy(&d, digits + i * sizeof(int16), sizeof(int16));
+		if (frac_group > 0 && 4 * frac_group > dscale)
+		{
+			int			keep = dscale - 4 * (frac_group - 1);	/* 0..3 */
+
+			acc = Scale(acc, keep, what);
+			if (__builtin_add_overflow(acc, d / (int) Pow10[4 - keep], &acc))
+				OutOfRange(what);
+			rep = dscale;
+			break;
+		}
 		if (__builtin_mul_overflow(acc, NBASE, &acc) ||
 			__builtin_add_overflow(acc, d, &acc))
 			OutOfRange(what);
@@ -125,19 +188,10 @@ lk_money_add_numeric(LkMoney *m, Datum num, const char *what)
 	if (copy)
 		pfree(copy);
 
-	/* acc = |value| * NBASE^f, with f base-NBASE fraction digits */
 	target = Max(dscale, m->dscale);
-	if (acc != 0)
-	{
-		int			shift = target - 4 * (ndigits - weight - 1);
-
-		if (shift >= 0)
-			acc = Scale(acc, shift, what);
-		else
-			acc /= Pow10[-shift];	/* drops only zero digits past dscale */
-		if (neg)
-			acc = -acc;
-	}
+	acc = Scale(acc, target - rep, what);
+	if (neg)
+		acc = -acc;
 
 	if (m->dscale < 0)
 	{

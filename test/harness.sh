@@ -97,10 +97,15 @@ test)
     if ! pg_prove -d leadkpi_tap --failures test/pgtap/*.sql; then
         exit 1
     fi
+    log "TAP scripts"
+    if ! prove --exec bash test/t/*.sh; then
+        exit 1
+    fi
     tail -n 5 "$T/server.log" | grep -E 'TRAP|terminated by signal' && { log "server crashed"; exit 1; }
-    nreg=$(grep -c -E '^(ok|not ok)' regression.out || true)
-    ntap=$(cat test/pgtap/*.sql | grep -c -E "^\s*SELECT\s+plan\(" || true)
-    log "all tests passed: $nreg pg_regress files, $ntap pgTAP files"
+    nreg=$(ls results/*.out | wc -l)
+    ntap=$(ls test/pgtap/*.sql | wc -l)
+    nsh=$(ls test/t/*.sh | wc -l)
+    log "all tests passed: $nreg pg_regress files, $ntap pgTAP files, $nsh TAP scripts"
     ;;
 demo)
     $PSQL -d postgres -c "CREATE DATABASE leadkpi_demo"
