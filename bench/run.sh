@@ -186,6 +186,7 @@ SELECT r.mode, r.name,
        round((m.leadkpi / nullif(m.plain, 0))::numeric, 2) AS "leadkpi/plain",
        round((m.leadkpi / nullif(m.floor, 0))::numeric, 2) AS "leadkpi/count",
        m.workers,
+       round(100 * n.spread) AS "noise %",
        CASE WHEN c.bad > 0 THEN 'MISMATCH'
             WHEN c.inexact > 0 THEN 'equal (last digits)'
             ELSE 'equal' END AS result
@@ -197,6 +198,14 @@ CROSS JOIN LATERAL (
            max(workers) AS workers
     FROM bench.results x
     WHERE x.mode = r.mode AND x.name = r.name AND x.round > 0) m
+-- the widest (max - min) / median of the three queries over the rounds:
+-- a shared machine shows here, and ratios below it are not a difference
+CROSS JOIN LATERAL (
+    SELECT max(sp) AS spread FROM (
+        SELECT (max(ms) - min(ms)) / nullif(percentile_cont(0.5) WITHIN GROUP (ORDER BY ms), 0) AS sp
+        FROM bench.results x
+        WHERE x.mode = r.mode AND x.name = r.name AND x.round > 0
+        GROUP BY kind) k) n
 LEFT JOIN bench.checks c USING (mode, name)
 ORDER BY r.mode DESC, r.name;
 SQL
