@@ -112,7 +112,8 @@ SELECT cost_per_lead(c, n)
 FROM (VALUES (99999999999999999999999999999999999.999, 1::bigint), (0.001, 1)) t(c, n);
 
 -- outside an aggregate, the support functions refuse to run
-SELECT conversion_rate_accum(NULL::kpi_summary, true);
+SELECT kpi_agg_accum(NULL::kpi_summary, now(), now());
+SELECT cost_per_lead_accum(NULL::kpi_summary, 1.0, 1);
 
 -- random amounts of mixed sign, scale and magnitude: the same digits as sum() / sum()
 SELECT setseed(0.5);

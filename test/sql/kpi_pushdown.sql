@@ -13,9 +13,11 @@ FROM generate_series(1, 20000) g;
 UPDATE push_leads SET converted_at = first_contact - interval '1 hour' WHERE id % 997 = 0;
 
 -- the partial-state aggregates: our transition functions, no final function
-CREATE AGGREGATE partial_cr(boolean) (SFUNC = conversion_rate_accum, STYPE = kpi_summary);
-CREATE AGGREGATE partial_cr(bigint, bigint) (SFUNC = conversion_rate_accum, STYPE = kpi_summary);
-CREATE AGGREGATE partial_cycle(timestamptz, timestamptz) (SFUNC = sales_cycle_accum, STYPE = kpi_summary);
+-- (the strict ones start from the same empty summary as the real aggregates)
+SELECT agginitval AS empty FROM pg_aggregate WHERE aggfnoid = 'conversion_rate(boolean)'::regprocedure \gset
+CREATE AGGREGATE partial_cr(boolean) (SFUNC = conversion_rate_accum, STYPE = kpi_summary, INITCOND = :'empty');
+CREATE AGGREGATE partial_cr(bigint, bigint) (SFUNC = conversion_rate_accum, STYPE = kpi_summary, INITCOND = :'empty');
+CREATE AGGREGATE partial_cycle(timestamptz, timestamptz) (SFUNC = sales_cycle_accum, STYPE = kpi_summary, INITCOND = :'empty');
 CREATE AGGREGATE partial_cpl(numeric, bigint) (SFUNC = cost_per_lead_accum, STYPE = kpi_summary);
 CREATE AGGREGATE partial_cpo(numeric, bigint) (SFUNC = cost_per_order_accum, STYPE = kpi_summary);
 CREATE AGGREGATE partial_kpi(timestamptz, timestamptz, numeric) (SFUNC = kpi_agg_accum, STYPE = kpi_summary);
