@@ -39,6 +39,18 @@ CREATE TABLE bench.campaign_months AS
 SELECT campaign, channel, date_trunc('month', first_contact_at) AS month,
        kpi_agg(first_contact_at, converted_at, revenue) AS s
 FROM crm.leads GROUP BY 1, 2, 3;
+
+-- Per campaign and day, leads and spend merged: the daily materialized
+-- summary of the README's rollup walkthrough, with its unique index.
+CREATE MATERIALIZED VIEW bench.kpi_daily AS
+SELECT campaign, day, rollup(s) AS s
+FROM (SELECT campaign, (first_contact_at AT TIME ZONE 'UTC')::date AS day,
+             kpi_agg(first_contact_at, converted_at, revenue) AS s
+      FROM crm.leads GROUP BY 1, 2
+      UNION ALL
+      SELECT campaign, day, spend_agg(amount) FROM crm.spend GROUP BY 1, 2) parts
+GROUP BY 1, 2;
+CREATE UNIQUE INDEX ON bench.kpi_daily (campaign, day);
 \endif
 
 CREATE UNLOGGED TABLE bench.results (
@@ -102,20 +114,35 @@ BEGIN
     RETURN false;
 END $$;
 
--- Compares two result sets whose value column is named v; all other columns
--- are the key (e.g. campaign).
+-- Value columns are v (the case's tolerance), v_* (compared exactly but for
+-- float rounding: 1e-12) and v_approx* (the case's tolerance, for sketch
+-- estimates); all other columns are the key (e.g. campaign).
+CREATE FUNCTION bench.close_all(a jsonb, b jsonb, tol float8) RETURNS boolean
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE WHEN a IS NULL OR b IS NULL THEN a IS NOT DISTINCT FROM b
+           ELSE coalesce(bool_and(bench.close(a ->> k, b ->> k,
+                         CASE WHEN k = 'v' OR k LIKE 'v\_approx%' THEN tol ELSE 1e-12 END)), true) END
+    FROM (SELECT jsonb_object_keys(a) AS k UNION SELECT jsonb_object_keys(b)) keys
+$$;
+
+CREATE FUNCTION bench.split(x jsonb, want_values boolean) RETURNS jsonb
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT coalesce(jsonb_object_agg(key, value), '{}')
+    FROM jsonb_each(x) WHERE (key = 'v' OR key LIKE 'v\_%') = want_values
+$$;
+
 CREATE FUNCTION bench.check(p_mode text, p_name text, lq text, pq text, tol float8)
 RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
     EXECUTE format($f$
         INSERT INTO bench.checks
         SELECT %L, %L,
-               count(*) FILTER (WHERE NOT bench.close(l.v, p.v, %s)),
-               count(*) FILTER (WHERE l.v IS DISTINCT FROM p.v AND bench.close(l.v, p.v, %s)),
+               count(*) FILTER (WHERE NOT bench.close_all(l.v, p.v, %s)),
+               count(*) FILTER (WHERE l.v IS DISTINCT FROM p.v AND bench.close_all(l.v, p.v, %s)),
                left(string_agg(format('key %%s: leadkpi %%s, plain %%s', coalesce(l.k, p.k), l.v, p.v), '; ')
                         FILTER (WHERE l.v IS DISTINCT FROM p.v), 400)
-        FROM (SELECT to_jsonb(x) - 'v' AS k, to_jsonb(x) ->> 'v' AS v FROM (%s) x) l
-        FULL JOIN (SELECT to_jsonb(x) - 'v' AS k, to_jsonb(x) ->> 'v' AS v FROM (%s) x) p
+        FROM (SELECT bench.split(to_jsonb(x), false) AS k, bench.split(to_jsonb(x), true) AS v FROM (%s) x) l
+        FULL JOIN (SELECT bench.split(to_jsonb(x), false) AS k, bench.split(to_jsonb(x), true) AS v FROM (%s) x) p
           ON l.k = p.k
     $f$, p_mode, p_name, tol, tol, lq, pq);
 END $$;
