@@ -2,9 +2,8 @@
 SELECT campaign, reached(f, 1) AS r1, reached(f, 2) AS r2, reached(f, 3) AS r3,
        reached(f, 4) AS r4, reached(f, 5) AS r5
 FROM (SELECT l.campaign,
-             funnel_agg(e.lead_id, e.occurred_at,
-                        array_position(ARRAY['lead','mql','sql','opportunity','customer'], e.stage),
-                        interval '90 days', '', 5) AS f
+             funnel_agg(e.lead_id, e.occurred_at, e.stage,
+                        ARRAY['lead','mql','sql','opportunity','customer'], interval '90 days') AS f
       FROM crm.stage_events e JOIN crm.leads l USING (lead_id)
       GROUP BY l.campaign) s
 ORDER BY campaign;

@@ -16,6 +16,7 @@
 #include "common/hashfn.h"
 #include "libpq/pqformat.h"
 #include "miscadmin.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 
@@ -479,6 +480,10 @@ typedef struct FaState
 	bool		has_last;		/* last key appended, to share equal keys */
 	uint64		last_off;
 	uint32		last_hash;
+	/* the stage names of funnel_agg(entity, ts, stage, stages, ...), or 0 */
+	int			nstages;
+	int32		stage_len[LK_FUNNEL_MAX_STEPS];
+	char	   *stage_name[LK_FUNNEL_MAX_STEPS];
 } FaState;
 
 static inline uint32
@@ -583,6 +588,16 @@ FaAppend(FaState *st, uint64 key, uint32 hash, int64 ts, int32 step)
 	r->step = step;
 }
 
+static int
+FaKeyKind(FunctionCallInfo fcinfo)
+{
+	Oid			ktype = get_fn_expr_argtype(fcinfo->flinfo, 1);
+
+	return ktype == INT8OID ? FA_KEY_INT8 : ktype == UUIDOID ? FA_KEY_UUID : FA_KEY_TEXT;
+}
+
+static void FaAddRow(FunctionCallInfo fcinfo, FaState *st, int32 step);
+
 /*
  * funnel_agg_accum(state, entity, ts, step, window [, modes [, nsteps]]).
  * Rows with a null entity or ts are ignored; a null or 0 step is a row that
@@ -595,15 +610,12 @@ funnel_agg_accum(PG_FUNCTION_ARGS)
 	MemoryContext aggcxt;
 	FaState    *st = PG_ARGISNULL(0) ? NULL : (FaState *) PG_GETARG_POINTER(0);
 	int32		step;
-	uint64		key;
-	uint32		hash;
 
 	if (!AggCheckCallContext(fcinfo, &aggcxt))
 		elog(ERROR, "funnel_agg_accum called in non-aggregate context");
 	if (st == NULL)
 	{
 		LkFunnelParams p;
-		Oid			ktype = get_fn_expr_argtype(fcinfo->flinfo, 1);
 
 		if (PG_ARGISNULL(4))
 			ereport(ERROR,
@@ -627,14 +639,23 @@ funnel_agg_accum(PG_FUNCTION_ARGS)
 			lk_funnel_check_nsteps(PG_GETARG_INT32(6), "funnel_agg");
 			p.nsteps = PG_GETARG_INT32(6);
 		}
-		st = FaNew(aggcxt,
-				   ktype == INT8OID ? FA_KEY_INT8 : ktype == UUIDOID ? FA_KEY_UUID : FA_KEY_TEXT,
-				   &p);
+		st = FaNew(aggcxt, FaKeyKind(fcinfo), &p);
 	}
 	if (PG_ARGISNULL(1) || PG_ARGISNULL(2))
 		PG_RETURN_POINTER(st);
 
 	step = PG_ARGISNULL(3) ? 0 : PG_GETARG_INT32(3);
+	FaAddRow(fcinfo, st, step);
+	PG_RETURN_POINTER(st);
+}
+
+/* Checks the step, then appends the row of arguments 1 (entity) and 2 (ts). */
+static void
+FaAddRow(FunctionCallInfo fcinfo, FaState *st, int32 step)
+{
+	uint64		key;
+	uint32		hash;
+
 	if (step < 0 || step > LK_FUNNEL_MAX_STEPS ||
 		(st->p.nsteps > 0 && step > st->p.nsteps))
 		ereport(ERROR,
@@ -658,6 +679,93 @@ funnel_agg_accum(PG_FUNCTION_ARGS)
 	FaAppend(st, key, hash, PG_GETARG_INT64(2), step);
 	if (step > st->maxstep)
 		st->maxstep = step;
+}
+
+/*
+ * funnel_agg_stage_accum(state, entity, ts, stage, stages, window [, modes]):
+ * the same with stage names, mapped here rather than by array_position() per
+ * row (which costs more than the whole funnel).  A stage outside `stages`, or
+ * NULL, is a row that matched no step; nsteps is the number of stages.
+ */
+PG_FUNCTION_INFO_V1(funnel_agg_stage_accum);
+Datum
+funnel_agg_stage_accum(PG_FUNCTION_ARGS)
+{
+	MemoryContext aggcxt;
+	FaState    *st = PG_ARGISNULL(0) ? NULL : (FaState *) PG_GETARG_POINTER(0);
+	int32		step = 0;
+
+	if (!AggCheckCallContext(fcinfo, &aggcxt))
+		elog(ERROR, "funnel_agg_stage_accum called in non-aggregate context");
+	if (st == NULL)
+	{
+		LkFunnelParams p;
+		ArrayType  *arr;
+		Datum	   *names;
+		bool	   *nulls;
+		int			n;
+
+		if (PG_ARGISNULL(4) || PG_ARGISNULL(5))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("funnel_agg: the stages and the window must not be null")));
+		arr = PG_GETARG_ARRAYTYPE_P(4);
+		if (ARR_NDIM(arr) > 1)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("funnel_agg: stages must be a one-dimensional array")));
+		deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &names, &nulls, &n);
+		lk_funnel_check_nsteps(n, "funnel_agg");
+		p.window = lk_funnel_window_usec(PG_GETARG_INTERVAL_P(5), "funnel_agg");
+		p.modes = 0;
+		if (PG_NARGS() > 6 && !PG_ARGISNULL(6))
+		{
+			text	   *m = PG_GETARG_TEXT_PP(6);
+
+			p.modes = lk_funnel_parse_modes(VARDATA_ANY(m), VARSIZE_ANY_EXHDR(m));
+		}
+		p.nsteps = n;
+		st = FaNew(aggcxt, FaKeyKind(fcinfo), &p);
+		for (int i = 0; i < n; i++)
+		{
+			text	   *t;
+
+			if (nulls[i])
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("funnel_agg: stage %d is null", i + 1),
+						 errhint("List every stage of the funnel by name, in order.")));
+			t = DatumGetTextPP(names[i]);
+			st->stage_len[i] = VARSIZE_ANY_EXHDR(t);
+			st->stage_name[i] = MemoryContextAlloc(aggcxt, st->stage_len[i] + 1);
+			memcpy(st->stage_name[i], VARDATA_ANY(t), st->stage_len[i]);
+			for (int j = 0; j < i; j++)
+				if (st->stage_len[j] == st->stage_len[i] &&
+					memcmp(st->stage_name[j], st->stage_name[i], st->stage_len[i]) == 0)
+					ereport(ERROR,
+							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+							 errmsg("funnel_agg: stage \"%.*s\" is listed twice",
+									st->stage_len[i], st->stage_name[i])));
+		}
+		st->nstages = n;
+	}
+	if (PG_ARGISNULL(1) || PG_ARGISNULL(2))
+		PG_RETURN_POINTER(st);
+
+	if (!PG_ARGISNULL(3))
+	{
+		text	   *t = PG_GETARG_TEXT_PP(3);	/* packed values are not copied */
+		const char *b = VARDATA_ANY(t);
+		int32		len = VARSIZE_ANY_EXHDR(t);
+
+		for (int i = 0; i < st->nstages; i++)
+			if (st->stage_len[i] == len && memcmp(st->stage_name[i], b, len) == 0)
+			{
+				step = i + 1;
+				break;
+			}
+	}
+	FaAddRow(fcinfo, st, step);
 	PG_RETURN_POINTER(st);
 }
 
