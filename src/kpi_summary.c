@@ -124,6 +124,24 @@ ks_merge(KpiSummary *a, const KpiSummary *b)
 		a->sketch.zero_count = 0;
 		a->sketch.nbuckets = 0;
 	}
+	else if (b->sketch.nbuckets <= 8 || b->sketch.nbuckets * 4 <= a->sketch.nbuckets)
+	{
+		/*
+		 * A small sketch (a day's summary) into a large one (a rollup's
+		 * state): a binary search per bucket beats a linear merge.
+		 */
+		a->sketch.zero_count = lk_add_count(a->sketch.zero_count, b->sketch.zero_count);
+		for (int32 i = 0; i < b->sketch.nbuckets; i++)
+		{
+			const LkSketchBucket *bk = &b->sketch.buckets[i];
+
+			if (!lk_sketch_add_index(&a->sketch, bk->index, bk->count))
+			{
+				a = KsGrow(a, a->sketch.nbuckets + b->sketch.nbuckets - i);
+				(void) lk_sketch_add_index(&a->sketch, bk->index, bk->count);
+			}
+		}
+	}
 	else
 	{
 		int32		need = lk_sketch_union_buckets(&a->sketch, &b->sketch);

@@ -218,7 +218,6 @@ lk_money_add(LkMoney *m, const LkMoney *other, const char *what)
 				b;
 	int			target;
 
-	InitPow10();
 	if (!lk_money_present(other))
 		return;
 	if (!lk_money_present(m))
@@ -226,6 +225,16 @@ lk_money_add(LkMoney *m, const LkMoney *other, const char *what)
 		*m = *other;
 		return;
 	}
+	if (m->dscale == other->dscale)
+	{
+		/* the usual case in a rollup: no rescaling */
+		a = lk_i128_get(&m->sum);
+		if (__builtin_add_overflow(a, lk_i128_get(&other->sum), &a))
+			OutOfRange(what);
+		lk_i128_set(&m->sum, a);
+		return;
+	}
+	InitPow10();
 	target = Max(m->dscale, other->dscale);
 	a = Scale(lk_i128_get(&m->sum), target - m->dscale, what);
 	b = Scale(lk_i128_get(&other->sum), target - other->dscale, what);

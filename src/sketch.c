@@ -41,12 +41,26 @@ BucketValue(int32 index)
 	return 2.0 * pow(gamma, index) / (gamma + 1.0);
 }
 
-/* First slot whose index is >= index (binary search). */
+/*
+ * First slot whose index is >= index.  Indexes are unique sorted integers, so
+ * slot j holds an index of at least first + j and at most last - (n-1-j):
+ * that bounds the slot to [n-1-(last-index), index-first], a single slot when
+ * the buckets are consecutive, as they are in any sizeable sketch.  A binary
+ * search finishes what the bounds leave.
+ */
 static int32
 FindSlot(const LkSketch *s, int32 index)
 {
-	int32		lo = 0,
-				hi = s->nbuckets;
+	int32		n = s->nbuckets;
+	int32		lo,
+				hi;
+
+	if (n == 0 || index <= s->buckets[0].index)
+		return 0;
+	if (index > s->buckets[n - 1].index)
+		return n;
+	lo = Max(0, n - 1 - (s->buckets[n - 1].index - index));
+	hi = Min(n - 1, index - s->buckets[0].index) + 1;
 
 	while (lo < hi)
 	{
