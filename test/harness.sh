@@ -111,7 +111,9 @@ demo)
     $PSQL -d postgres -c "CREATE DATABASE leadkpi_demo"
     $PSQL -d leadkpi_demo -c "CREATE EXTENSION leadkpi"
     $PSQL -d leadkpi_demo -v scale="${DEMO_SCALE:-3000}" -f test/data/gen_crm.sql
+    # the four KPIs with one aggregate call each, then the report views
     $bindir/psql -X -d leadkpi_demo -v ON_ERROR_STOP=1 -f test/data/demo.sql
+    $bindir/psql -X -q -d leadkpi_demo -v ON_ERROR_STOP=1 -f test/data/demo_reports.sql
     ;;
 bench)
     $PSQL -d postgres -c "CREATE DATABASE leadkpi_bench"
