@@ -23,6 +23,7 @@ need_pkgs=()
 command -v pg_config >/dev/null 2>&1 && [ -f "$(pg_config --pgxs 2>/dev/null)" ] || need_pkgs+=(postgresql-server-dev-15)
 ls /usr/share/postgresql/15/extension/pgtap.control >/dev/null 2>&1 || need_pkgs+=(postgresql-15-pgtap)
 command -v pg_prove >/dev/null 2>&1 || need_pkgs+=(libtap-parser-sourcehandler-pgtap-perl)
+ls /usr/share/postgresql/15/extension/pg_cron.control >/dev/null 2>&1 || need_pkgs+=(postgresql-15-cron)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
     if [ "$(id -u)" -ne 0 ]; then
         log "missing packages: ${need_pkgs[*]}; install them as root (apt-get install ${need_pkgs[*]})"
@@ -77,7 +78,8 @@ port=${PGPORT_TEST:-54$(( RANDOM % 90 + 10 ))}
 [ "$(id -u)" -eq 0 ] && chown -R postgres:postgres "$T"
 as_pg "$PGBIN/initdb" -D "$T/data" -U postgres -A trust --no-sync -E UTF8 --locale=C.UTF-8 >/dev/null
 as_pg "$PGBIN/pg_ctl" -D "$T/data" -l "$T/server.log" -w \
-    -o "-c listen_addresses='' -k $T -p $port -c fsync=off -c max_parallel_workers_per_gather=2 -c shared_buffers=1GB -c work_mem=64MB" \
+    -o "-c listen_addresses='' -k $T -p $port -c fsync=off -c max_parallel_workers_per_gather=2 -c shared_buffers=1GB -c work_mem=64MB \
+        -c shared_preload_libraries=pg_cron -c cron.database_name=postgres -c cron.use_background_workers=on -c max_worker_processes=16" \
     start >/dev/null
 export PGHOST=$T PGPORT=$port PGUSER=postgres
 export PSQL="$bindir/psql -X -q -v ON_ERROR_STOP=1"
