@@ -62,16 +62,24 @@ FindSlot(const LkSketch *s, int32 index)
 	lo = Max(0, n - 1 - (s->buckets[n - 1].index - index));
 	hi = Min(n - 1, index - s->buckets[0].index) + 1;
 
-	while (lo < hi)
+	/*
+	 * Branch-free lower bound over [lo, hi): the compiler turns the select
+	 * into a conditional move, where a branch would be mispredicted half
+	 * the time on every row.
+	 */
 	{
-		int32		mid = (lo + hi) / 2;
+		const LkSketchBucket *base = s->buckets + lo;
+		int32		len = hi - lo;
 
-		if (s->buckets[mid].index < index)
-			lo = mid + 1;
-		else
-			hi = mid;
+		while (len > 1)
+		{
+			int32		half = len / 2;
+
+			base = (base[half - 1].index < index) ? base + half : base;
+			len -= half;
+		}
+		return (int32) (base - s->buckets) + (base->index < index);
 	}
-	return lo;
 }
 
 bool
