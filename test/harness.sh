@@ -20,6 +20,7 @@ log() { printf '== %s\n' "$*" >&2; }
 
 # --- 1. packages -----------------------------------------------------------
 need_pkgs=()
+[ -x /usr/lib/postgresql/15/bin/initdb ] || need_pkgs+=(postgresql-15)
 command -v pg_config >/dev/null 2>&1 && [ -f "$(pg_config --pgxs 2>/dev/null)" ] || need_pkgs+=(postgresql-server-dev-15)
 ls /usr/share/postgresql/15/extension/pgtap.control >/dev/null 2>&1 || need_pkgs+=(postgresql-15-pgtap)
 command -v pg_prove >/dev/null 2>&1 || need_pkgs+=(libtap-parser-sourcehandler-pgtap-perl)
