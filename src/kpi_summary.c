@@ -234,55 +234,11 @@ BadInput(const char *input, const char *detail)
  *      cycle_min_us=N cycle_max_us=N cost=D|null revenue=D|null sketch=...|none
  * ------------------------------------------------------------------------- */
 
-static bool
-ExpectWord(const char **p, const char *word)
-{
-	size_t		n = strlen(word);
-
-	if (strncmp(*p, word, n) != 0)
-		return false;
-	*p += n;
-	return true;
-}
-
-static bool
-ParseSigned(const char **p, int128 *out, int128 lo, int128 hi)
-{
-	const char *c = *p;
-	bool		neg = false;
-	int128		v = 0;
-
-	if (*c == '-')
-	{
-		neg = true;
-		c++;
-	}
-	if (*c < '0' || *c > '9')
-		return false;
-	while (*c >= '0' && *c <= '9')
-	{
-		if (__builtin_mul_overflow(v, 10, &v) || __builtin_add_overflow(v, *c - '0', &v))
-			return false;
-		c++;
-	}
-	if (neg)
-		v = -v;
-	if (v < lo || v > hi)
-		return false;
-	*p = c;
-	*out = v;
-	return true;
-}
-
+/* key=value with an int64 value */
 static bool
 ParseField(const char **p, const char *key, int64 *out)
 {
-	int128		v;
-
-	if (!ExpectWord(p, key) || !ParseSigned(p, &v, PG_INT64_MIN, PG_INT64_MAX))
-		return false;
-	*out = (int64) v;
-	return true;
+	return lk_parse_lit(p, key) && lk_parse_int64(p, out, PG_INT64_MIN, PG_INT64_MAX);
 }
 
 PG_FUNCTION_INFO_V1(kpi_summary_in);
@@ -298,24 +254,24 @@ kpi_summary_in(PG_FUNCTION_ARGS)
 	const char *msg = NULL;
 
 	memset(&hdr, 0, sizeof(hdr));
-	if (!ExpectWord(&p, "v1 "))
+	if (!lk_parse_lit(&p, "v1 "))
 		BadInput(input, "It must start with the format version \"v1\"");
 	if (!ParseField(&p, "leads=", &hdr.leads) ||
 		!ParseField(&p, " conversions=", &hdr.conversions) ||
 		!ParseField(&p, " cycles=", &hdr.cycle_n) ||
 		!ParseField(&p, " excluded=", &hdr.cycle_excluded) ||
-		!ExpectWord(&p, " cycle_sum_us=") ||
-		!ParseSigned(&p, &sum, -((int128) 1 << 126), (int128) 1 << 126) ||
+		!lk_parse_lit(&p, " cycle_sum_us=") ||
+		!lk_parse_int128(&p, &sum, -((int128) 1 << 126), (int128) 1 << 126) ||
 		!ParseField(&p, " cycle_min_us=", &hdr.cycle_min) ||
 		!ParseField(&p, " cycle_max_us=", &hdr.cycle_max))
 		BadInput(input, "A count or cycle field is missing, out of order or out of range");
 	lk_i128_set(&hdr.cycle_sum, sum);
-	if (!ExpectWord(&p, " cost=") || !lk_money_in(&p, &hdr.cost) ||
-		!ExpectWord(&p, " revenue=") || !lk_money_in(&p, &hdr.revenue))
+	if (!lk_parse_lit(&p, " cost=") || !lk_money_in(&p, &hdr.cost) ||
+		!lk_parse_lit(&p, " revenue=") || !lk_money_in(&p, &hdr.revenue))
 		BadInput(input, "The cost or revenue field is missing or malformed");
-	if (!ExpectWord(&p, " sketch="))
+	if (!lk_parse_lit(&p, " sketch="))
 		BadInput(input, "The sketch field is missing");
-	if (ExpectWord(&p, "none"))
+	if (lk_parse_lit(&p, "none"))
 		hdr.flags = KS_NO_SKETCH;
 	else if ((sk = lk_sketch_in(&p, &msg)) == NULL)
 		BadInput(input, msg);

@@ -77,3 +77,44 @@ lk_append_int128(StringInfo buf, int128 v)
 		tmp[--i] = '-';
 	appendStringInfoString(buf, tmp + i);
 }
+
+bool
+lk_parse_lit(const char **p, const char *lit)
+{
+	size_t		n = strlen(lit);
+
+	if (strncmp(*p, lit, n) != 0)
+		return false;
+	*p += n;
+	return true;
+}
+
+bool
+lk_parse_int128(const char **p, int128 *out, int128 lo, int128 hi)
+{
+	const char *c = *p;
+	bool		neg = false;
+	int128		v = 0;
+
+	if (*c == '-')
+	{
+		neg = true;
+		c++;
+	}
+	if (*c < '0' || *c > '9')
+		return false;
+	/* accumulate negatively, so that the most negative value parses too */
+	while (*c >= '0' && *c <= '9')
+	{
+		if (__builtin_mul_overflow(v, 10, &v) || __builtin_sub_overflow(v, *c - '0', &v))
+			return false;
+		c++;
+	}
+	if (!neg && __builtin_sub_overflow((int128) 0, v, &v))
+		return false;
+	if (v < lo || v > hi)
+		return false;
+	*p = c;
+	*out = v;
+	return true;
+}

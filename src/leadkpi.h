@@ -69,4 +69,23 @@ extern int64 lk_div_round(int128 num, int64 den);
 /* Writes an int128 in decimal. */
 extern void lk_append_int128(StringInfo buf, int128 v);
 
+/*
+ * Text-input helpers for our types: each consumes what it matched at *p and
+ * returns true, or returns false and leaves *p alone.
+ */
+extern bool lk_parse_lit(const char **p, const char *lit);
+/* A decimal integer, optionally negative, within [lo, hi]; no overflow. */
+extern bool lk_parse_int128(const char **p, int128 *out, int128 lo, int128 hi);
+
+static inline bool
+lk_parse_int64(const char **p, int64 *out, int64 lo, int64 hi)
+{
+	int128		v;
+
+	if (!lk_parse_int128(p, &v, lo, hi))
+		return false;
+	*out = (int64) v;
+	return true;
+}
+
 #endif							/* LEADKPI_H */

@@ -236,25 +236,11 @@ lk_sketch_out(StringInfo buf, const LkSketch *s)
 						 s->buckets[i].index, s->buckets[i].count);
 }
 
-/* Parses a non-negative decimal integer; false on overflow or no digits. */
+/* A non-negative decimal int64. */
 static bool
 ParseInt64(const char **p, int64 *out)
 {
-	const char *c = *p;
-	int64		v = 0;
-
-	if (*c < '0' || *c > '9')
-		return false;
-	while (*c >= '0' && *c <= '9')
-	{
-		if (__builtin_mul_overflow(v, 10, &v) ||
-			__builtin_add_overflow(v, *c - '0', &v))
-			return false;
-		c++;
-	}
-	*p = c;
-	*out = v;
-	return true;
+	return lk_parse_int64(p, out, 0, PG_INT64_MAX);
 }
 
 LkSketch *
