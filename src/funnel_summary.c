@@ -477,14 +477,6 @@ typedef struct FaState
 	char	   *arena;
 	Size		arena_len,
 				arena_cap;
-	/*
-	 * nseg > 0: the rows are nseg segments (ending at segend[]), each sorted
-	 * by entity (FaRowCmp), as deserialize builds them from a worker's
-	 * serialized state; the final function then merges the segments instead
-	 * of partitioning and hashing.  0: no order known.
-	 */
-	int			nseg;
-	int64		segend[8];
 	bool		has_last;		/* last key appended, to share equal keys */
 	uint64		last_off;
 	uint32		last_hash;
@@ -596,34 +588,6 @@ FaAppend(FaState *st, uint64 key, uint32 hash, int64 ts, int32 step)
 	r->step = step;
 }
 
-#define FA_MAX_SEG 8
-
-/*
- * The entity order of serialized states: by hash, then by key (the bigint,
- * or length and bytes), so the rows of one entity are adjacent.  Any total
- * order in which equal keys compare equal would do; this one is cheap.
- */
-static inline int
-FaRowCmp(const FaState *st, uint32 ha, uint64 ka, uint32 hb, uint64 kb)
-{
-	uint32		la,
-				lb;
-	int			c;
-
-	if (ha != hb)
-		return ha < hb ? -1 : 1;
-	if (ka == kb)
-		return 0;
-	if (st->keykind == FA_KEY_INT8)
-		return ka < kb ? -1 : 1;
-	la = ArenaLen(st->arena, ka);
-	lb = ArenaLen(st->arena, kb);
-	c = memcmp(st->arena + ka + 4, st->arena + kb + 4, Min(la, lb));
-	if (c != 0)
-		return c;
-	return la < lb ? -1 : la > lb ? 1 : 0;
-}
-
 static int
 FaKeyKind(FunctionCallInfo fcinfo)
 {
@@ -713,7 +677,6 @@ FaAddRow(FunctionCallInfo fcinfo, FaState *st, int32 step)
 		key = FaByteKey(st, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), &hash);
 	}
 	FaAppend(st, key, hash, PG_GETARG_INT64(2), step);
-	st->nseg = 0;
 	if (step > st->maxstep)
 		st->maxstep = step;
 }
@@ -838,14 +801,6 @@ funnel_agg_combine(PG_FUNCTION_ARGS)
 	}
 	FaCheckSame(a, b);
 	/* entity lists may overlap: the final function groups all rows anyway */
-	if (a->nseg > 0 && b->nseg > 0 && a->nseg + b->nseg <= FA_MAX_SEG)
-	{
-		for (int s = 0; s < b->nseg; s++)
-			a->segend[a->nseg + s] = a->nrows + b->segend[s];
-		a->nseg += b->nseg;
-	}
-	else
-		a->nseg = 0;
 	FaReserve(a, b->nrows);
 	shift = a->arena_len;
 	if (b->arena_len > 0)
@@ -864,28 +819,6 @@ funnel_agg_combine(PG_FUNCTION_ARGS)
 	}
 	a->maxstep = Max(a->maxstep, b->maxstep);
 	PG_RETURN_POINTER(a);
-}
-
-/* a run of consecutive rows with the same key, for serialize */
-typedef struct FaRun
-{
-	uint64		key;
-	int64		start;
-	int64		len;
-	uint32		hash;
-} FaRun;
-
-static int
-FaRunCmp(const void *a, const void *b, void *arg)
-{
-	const FaRun *ra = a;
-	const FaRun *rb = b;
-	int			c = FaRowCmp((const FaState *) arg, ra->hash, ra->key, rb->hash, rb->key);
-
-	if (c != 0)
-		return c;
-	/* a total order: equal keys keep their arrival order */
-	return ra->start < rb->start ? -1 : ra->start > rb->start ? 1 : 0;
 }
 
 /*
@@ -920,45 +853,11 @@ funnel_agg_serialize(PG_FUNCTION_ARGS)
 	pq_sendint64(&buf, st->arena_len);
 	if (st->arena_len > 0)
 		pq_sendbytes(&buf, st->arena, st->arena_len);
-
-	/*
-	 * Rows go out grouped by entity, in FaRowCmp order, so the leader merges
-	 * the workers' states instead of partitioning and hashing every row
-	 * itself (its final function runs serially after the workers finish).
-	 * Events of an entity mostly arrive together: sort runs of equal keys,
-	 * not rows.  The state itself is left as it is.
-	 */
+	for (int64 i = 0; i < st->nrows; i++)
 	{
-		FaRun	   *runs = MemoryContextAllocHuge(CurrentMemoryContext,
-												  Max(st->nrows, 1) * sizeof(FaRun));
-		int64		nruns = 0;
-
-		for (int64 i = 0; i < st->nrows; i++)
-		{
-			if (nruns == 0 || st->rows[i].key != runs[nruns - 1].key)
-			{
-				runs[nruns].key = st->rows[i].key;
-				runs[nruns].hash = st->rows[i].hash;
-				runs[nruns].start = i;
-				runs[nruns].len = 0;
-				nruns++;
-			}
-			runs[nruns - 1].len++;
-		}
-		qsort_arg(runs, nruns, sizeof(FaRun), FaRunCmp, st);
-		CHECK_FOR_INTERRUPTS();
-		for (int64 j = 0; j < nruns; j++)
-		{
-			const FaRow *r = st->rows + runs[j].start;
-
-			for (int64 i = 0; i < runs[j].len; i++)
-			{
-				pq_sendint64(&buf, (int64) r[i].key);
-				pq_sendint64(&buf, r[i].ts);
-				pq_sendbyte(&buf, r[i].step);
-			}
-		}
-		pfree(runs);
+		pq_sendint64(&buf, (int64) st->rows[i].key);
+		pq_sendint64(&buf, st->rows[i].ts);
+		pq_sendbyte(&buf, st->rows[i].step);
 	}
 	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
 }
@@ -987,7 +886,6 @@ funnel_agg_deserialize(PG_FUNCTION_ARGS)
 	const char *msg;
 	uint64		prev_off = PG_UINT64_MAX;
 	uint32		prev_hash = 0;
-	bool		sorted = true;
 
 	if (!AggCheckCallContext(fcinfo, &aggcxt))
 		elog(ERROR, "funnel_agg_deserialize called in non-aggregate context");
@@ -1054,18 +952,9 @@ funnel_agg_deserialize(PG_FUNCTION_ARGS)
 			prev_off = key;
 			prev_hash = hash;
 		}
-		/* serialize sends rows grouped by entity; check, never trust */
-		if (sorted && i > 0 &&
-			FaRowCmp(st, st->rows[i - 1].hash, st->rows[i - 1].key, hash, key) > 0)
-			sorted = false;
 		FaAppend(st, key, hash, ts, step);
 		if ((i & 0xFFFF) == 0xFFFF)
 			CHECK_FOR_INTERRUPTS();
-	}
-	if (sorted)
-	{
-		st->nseg = 1;
-		st->segend[0] = nrows;
 	}
 	PG_RETURN_POINTER(st);
 }
@@ -1092,99 +981,6 @@ FaKeyEq(const FaState *st, uint64 a, uint64 b)
 	return la == lb && memcmp(st->arena + a + 4, st->arena + b + 4, la) == 0;
 }
 
-/* Sorts and matches one entity's events, and counts its level and times. */
-static inline void
-FaMatchEntity(LkFunnelEvent *ev, int64 cnt, const LkFunnelParams *p,
-			  int64 *levels, TtcHist *hist)
-{
-	int64		path[LK_FUNNEL_MAX_STEPS];
-	int			level;
-
-	lk_funnel_sort(ev, cnt);
-	level = lk_funnel_match(ev, cnt, p, path);
-	levels[level]++;
-	for (int s = 1; s < level; s++)
-	{
-		int64		d;
-		TtcHist    *h = &hist[s];
-
-		if (__builtin_sub_overflow(path[s], path[s - 1], &d))
-			d = PG_INT64_MAX;	/* infinite timestamps */
-		if (d <= 0)
-			h->zero++;
-		else
-			h->count[lk_sketch_index(d)]++;
-	}
-}
-
-/*
- * The final step over segments each sorted by entity (states of parallel
- * workers): a k-way merge yields each entity's rows in turn, with no
- * partitioning and no hash table.  Returns the number of entities.
- */
-static int64
-FaFinalMerge(const FaState *st, const LkFunnelParams *p, int64 *levels,
-			 TtcHist *hist)
-{
-	int			k = st->nseg;
-	int64		pos[FA_MAX_SEG],
-				end[FA_MAX_SEG];
-	int64		evcap = 1024;
-	LkFunnelEvent *evbuf = palloc(evcap * sizeof(LkFunnelEvent));
-	int64		nents = 0;
-	const FaRow *rows = st->rows;
-
-	for (int s = 0; s < k; s++)
-	{
-		pos[s] = s == 0 ? 0 : st->segend[s - 1];
-		end[s] = st->segend[s];
-	}
-	for (;;)
-	{
-		const FaRow *min = NULL;
-		int64		cnt = 0;
-
-		for (int s = 0; s < k; s++)
-		{
-			if (pos[s] < end[s] &&
-				(min == NULL ||
-				 FaRowCmp(st, rows[pos[s]].hash, rows[pos[s]].key, min->hash, min->key) < 0))
-				min = &rows[pos[s]];
-		}
-		if (min == NULL)
-			break;
-		/* min points into a segment whose position moves: keep its key */
-		{
-			uint32		mhash = min->hash;
-			uint64		mkey = min->key;
-
-			for (int s = 0; s < k; s++)
-			{
-				while (pos[s] < end[s] && rows[pos[s]].hash == mhash &&
-					   FaKeyEq(st, rows[pos[s]].key, mkey))
-				{
-					if (unlikely(cnt == evcap))
-					{
-						evcap *= 2;
-						evbuf = repalloc_huge(evbuf, evcap * sizeof(LkFunnelEvent));
-					}
-					evbuf[cnt].ts = rows[pos[s]].ts;
-					evbuf[cnt].step = rows[pos[s]].step;
-					evbuf[cnt].row = (uint32) cnt;	/* one row, one event */
-					cnt++;
-					pos[s]++;
-				}
-			}
-		}
-		if ((nents & 0x3FF) == 0x3FF)
-			CHECK_FOR_INTERRUPTS();
-		FaMatchEntity(evbuf, cnt, p, levels, hist);
-		nents++;
-	}
-	pfree(evbuf);
-	return nents;
-}
-
 PG_FUNCTION_INFO_V1(funnel_agg_final);
 Datum
 funnel_agg_final(PG_FUNCTION_ARGS)
@@ -1195,6 +991,7 @@ funnel_agg_final(PG_FUNCTION_ARGS)
 	int64		reached[LK_FUNNEL_MAX_STEPS];
 	LkSketch   *sk[LK_FUNNEL_MAX_STEPS];
 	TtcHist    *hist;
+	int64		path[LK_FUNNEL_MAX_STEPS];
 	int64		below,
 				nents = 0;
 	int64		n;
@@ -1220,12 +1017,6 @@ funnel_agg_final(PG_FUNCTION_ARGS)
 		p.nsteps = Max(st->maxstep, 1);
 	n = st->nrows;
 	hist = palloc0(p.nsteps * sizeof(TtcHist));
-
-	if (st->nseg > 0)
-	{
-		nents = FaFinalMerge(st, &p, levels, hist);
-		goto done;
-	}
 
 	/* 1. partition the rows by the top bits of their hash */
 	while (bits < 16 && ((int64) FA_PART_ROWS << bits) < n)
@@ -1322,17 +1113,30 @@ funnel_agg_final(PG_FUNCTION_ARGS)
 			int32		end = entpos[e];
 			int32		cnt = entcnt[e];
 			LkFunnelEvent *ev = evbuf + end - cnt;
+			int			level;
 
 			if ((e & 0x3FF) == 0x3FF)
 				CHECK_FOR_INTERRUPTS();
-			FaMatchEntity(ev, cnt, &p, levels, hist);
+			lk_funnel_sort(ev, cnt);
+			level = lk_funnel_match(ev, cnt, &p, path);
+			levels[level]++;
+			for (int s = 1; s < level; s++)
+			{
+				int64		d;
+				TtcHist    *h = &hist[s];
+
+				if (__builtin_sub_overflow(path[s], path[s - 1], &d))
+					d = PG_INT64_MAX;	/* infinite timestamps */
+				if (d <= 0)
+					h->zero++;
+				else
+					h->count[lk_sketch_index(d)]++;
+			}
 		}
 		nents += ne;
 	}
 	if (part != st->rows)
 		pfree(part);
-
-done:
 
 	/* reached[k] = entities whose level is at least k + 1 */
 	below = 0;
