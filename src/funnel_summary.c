@@ -464,31 +464,6 @@ typedef struct FaRow
 #define FA_PART_ROWS 8192
 #define FA_MAX_ROWS ((int64) 1 << 31)
 
-/*
- * bigint keys from parallel workers (fixed nsteps): a worker's serialized
- * state lists its entities sorted by (hash, key), each with its events and
- * the level and times to convert the worker matched on them (wire version
- * 2).  The leader keeps each such state as a segment and merges segments;
- * an entity found in one segment only (the usual case: a worker saw all its
- * events) takes the worker's result, others are matched again on all their
- * events.  The leader then neither groups, sorts nor matches most entities.
- */
-typedef struct FaEnt
-{
-	uint64		key;
-	int64		off;			/* of its record in the segment's bytes */
-	uint32		hash;
-} FaEnt;
-
-typedef struct FaSeg
-{
-	const char *data;			/* the records */
-	FaEnt	   *ents;
-	int64		nents;
-} FaSeg;
-
-#define FA_MAX_SEG 8
-
 typedef struct FaState
 {
 	MemoryContext cxt;
@@ -502,10 +477,6 @@ typedef struct FaState
 	char	   *arena;
 	Size		arena_len,
 				arena_cap;
-	/* segments (then nrows == 0), see FaSeg; nsegrows events in them */
-	int			nseg;
-	int64		nsegrows;
-	FaSeg		seg[FA_MAX_SEG];
 	bool		has_last;		/* last key appended, to share equal keys */
 	uint64		last_off;
 	uint32		last_hash;
@@ -808,111 +779,6 @@ FaCheckSame(const FaState *a, const FaState *b)
 				 errmsg("funnel_agg: window, modes and nsteps must be the same in every row")));
 }
 
-/* Per-step time-to-convert counts, by sketch bucket, before the sketches. */
-typedef struct TtcHist
-{
-	int64		zero;
-	int64		count[LK_SKETCH_MAX_INDEX + 1];
-} TtcHist;
-
-/*
- * Sorts and matches one entity's events; returns its level and, in idx[s]
- * for s in 1..level-1, the sketch bucket of the time from step s to s + 1
- * (-1 for zero or less).
- */
-static inline int
-FaMatch(LkFunnelEvent *ev, int64 cnt, const LkFunnelParams *p, int16 *idx)
-{
-	int64		path[LK_FUNNEL_MAX_STEPS];
-	int			level;
-
-	lk_funnel_sort(ev, cnt);
-	level = lk_funnel_match(ev, cnt, p, path);
-	for (int s = 1; s < level; s++)
-	{
-		int64		d;
-
-		if (__builtin_sub_overflow(path[s], path[s - 1], &d))
-			d = PG_INT64_MAX;	/* infinite timestamps */
-		idx[s] = d <= 0 ? -1 : (int16) lk_sketch_index(d);
-	}
-	return level;
-}
-
-static inline void
-FaCount(int level, const int16 *idx, int64 *levels, TtcHist *hist)
-{
-	levels[level]++;
-	for (int s = 1; s < level; s++)
-	{
-		if (idx[s] < 0)
-			hist[s].zero++;
-		else
-			hist[s].count[idx[s]]++;
-	}
-}
-
-/* An entity record: key, nev, level, level-1 int16 buckets, nev events. */
-#define FA_REC_HEAD 13
-#define FA_REC_EVENT 9
-
-static inline uint64
-RdU64(const char *b)
-{
-	uint64		v;
-
-	memcpy(&v, b, 8);
-	return pg_ntoh64(v);
-}
-
-static inline uint32
-RdU32(const char *b)
-{
-	uint32		v;
-
-	memcpy(&v, b, 4);
-	return pg_ntoh32(v);
-}
-
-static inline int16
-RdI16(const char *b)
-{
-	uint16		v;
-
-	memcpy(&v, b, 2);
-	return (int16) pg_ntoh16(v);
-}
-
-/* Turns segments back into rows (to combine with a state of rows). */
-static void
-FaExpand(FaState *st)
-{
-	int			nseg = st->nseg;
-
-	if (nseg == 0)
-		return;
-	st->nseg = 0;				/* FaAppend below sees a state of rows */
-	FaReserve(st, st->nsegrows);
-	for (int s = 0; s < nseg; s++)
-	{
-		const FaSeg *g = &st->seg[s];
-
-		for (int64 e = 0; e < g->nents; e++)
-		{
-			const char *r = g->data + g->ents[e].off;
-			uint32		nev = RdU32(r + 8);
-			int			level = (uint8) r[12];
-			const char *ev = r + FA_REC_HEAD + 2 * Max(level - 1, 0);
-
-			for (uint32 i = 0; i < nev; i++)
-				FaAppend(st, g->ents[e].key, g->ents[e].hash,
-						 (int64) RdU64(ev + (Size) i * FA_REC_EVENT),
-						 (uint8) ev[(Size) i * FA_REC_EVENT + 8]);
-		}
-	}
-	st->nsegrows = 0;
-}
-
 PG_FUNCTION_INFO_V1(funnel_agg_combine);
 Datum
 funnel_agg_combine(PG_FUNCTION_ARGS)
@@ -934,20 +800,6 @@ funnel_agg_combine(PG_FUNCTION_ARGS)
 		PG_RETURN_POINTER(b);
 	}
 	FaCheckSame(a, b);
-	if (a->nrows == 0 && b->nrows == 0 && a->nseg > 0 && b->nseg > 0 &&
-		a->nseg + b->nseg <= FA_MAX_SEG)
-	{
-		/* keep b's segments as they are: they live in the aggregate context */
-		if (a->nsegrows + b->nsegrows > FA_MAX_ROWS)
-			FaReserve(a, a->nsegrows + b->nsegrows);	/* errors */
-		memcpy(&a->seg[a->nseg], b->seg, b->nseg * sizeof(FaSeg));
-		a->nseg += b->nseg;
-		a->nsegrows += b->nsegrows;
-		a->maxstep = Max(a->maxstep, b->maxstep);
-		PG_RETURN_POINTER(a);
-	}
-	FaExpand(a);
-	FaExpand(b);
 	/* entity lists may overlap: the final function groups all rows anyway */
 	FaReserve(a, b->nrows);
 	shift = a->arena_len;
@@ -974,211 +826,16 @@ funnel_agg_combine(PG_FUNCTION_ARGS)
  * arena length and arena bytes, then per row its key (int64 or arena
  * offset), ts and step.  Hashes are recomputed on receipt.
  */
-#define FA_VERSION_ENTS 2
-
-/* a run of consecutive rows with the same key, for FaSerializeEnts */
-typedef struct FaRun
-{
-	uint64		key;
-	int64		start;
-	int64		len;
-	uint32		hash;
-} FaRun;
-
-static inline bool
-FaRunLess(const FaRun *a, const FaRun *b)
-{
-	if (a->hash != b->hash)
-		return a->hash < b->hash;
-	if (a->key != b->key)
-		return a->key < b->key;
-	return a->start < b->start;
-}
-
-/*
- * Wire version 2 (bigint keys, fixed nsteps): version, key kind, modes,
- * window, nsteps, maxstep, row count, entity count, then per entity in
- * (hash, key) order: key, event count, level, the level - 1 sketch buckets
- * of its times to convert (int16, -1 for zero), and its events (ts, step).
- */
-static bytea *
-FaSerializeEnts(FaState *st)
-{
-	StringInfoData buf;
-	FaRun	   *runs,
-			   *tmp;
-	int64		nruns = 0,
-				nents = 0;
-	Size		need;
-	char	   *w,
-			   *countpos;
-	int64		evcap = 1024;
-	LkFunnelEvent *evbuf;
-	int16		idx[LK_FUNNEL_MAX_STEPS];
-
-	/* runs of one key: events of an entity mostly arrive together */
-	runs = MemoryContextAllocHuge(CurrentMemoryContext, Max(st->nrows, 1) * sizeof(FaRun));
-	for (int64 i = 0; i < st->nrows; i++)
-	{
-		if (nruns == 0 || st->rows[i].key != runs[nruns - 1].key)
-		{
-			runs[nruns].key = st->rows[i].key;
-			runs[nruns].hash = st->rows[i].hash;
-			runs[nruns].start = i;
-			runs[nruns].len = 0;
-			nruns++;
-		}
-		runs[nruns - 1].len++;
-	}
-	/* LSD radix sort by hash (stable), 3 passes of 11 bits */
-	if (nruns > 64)
-	{
-		int64	   *cnt = palloc(2048 * sizeof(int64));
-
-		tmp = MemoryContextAllocHuge(CurrentMemoryContext, nruns * sizeof(FaRun));
-		for (int shift = 0; shift < 33; shift += 11)
-		{
-			int64		sum = 0;
-
-			memset(cnt, 0, 2048 * sizeof(int64));
-			for (int64 i = 0; i < nruns; i++)
-				cnt[(runs[i].hash >> shift) & 2047]++;
-			for (int b = 0; b < 2048; b++)
-			{
-				int64		c = cnt[b];
-
-				cnt[b] = sum;
-				sum += c;
-			}
-			for (int64 i = 0; i < nruns; i++)
-				tmp[cnt[(runs[i].hash >> shift) & 2047]++] = runs[i];
-			{
-				FaRun	   *x = runs;
-
-				runs = tmp;
-				tmp = x;
-			}
-		}
-		pfree(tmp);
-		pfree(cnt);
-		CHECK_FOR_INTERRUPTS();
-	}
-	/* insertion sort: finishes equal hashes, linear on sorted input */
-	for (int64 i = 1; i < nruns; i++)
-	{
-		FaRun		x = runs[i];
-		int64		j = i;
-
-		while (j > 0 && FaRunLess(&x, &runs[j - 1]))
-		{
-			runs[j] = runs[j - 1];
-			j--;
-		}
-		runs[j] = x;
-	}
-
-	need = 64 + (Size) nruns * (FA_REC_HEAD + 2 * (st->p.nsteps - 1)) +
-		(Size) st->nrows * FA_REC_EVENT;
-	if (need >= MaxAllocSize)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("funnel_agg: a partial state of a parallel worker exceeds 1 GB"),
-				 errhint("Disable parallel aggregation for this query or split it by campaign or cohort.")));
-	pq_begintypsend(&buf);
-	enlargeStringInfo(&buf, (int) need);
-	pq_sendbyte(&buf, FA_VERSION_ENTS);
-	pq_sendbyte(&buf, st->keykind);
-	pq_sendint32(&buf, st->p.modes);
-	pq_sendint64(&buf, st->p.window);
-	pq_sendint32(&buf, st->p.nsteps);
-	pq_sendint32(&buf, st->maxstep);
-	pq_sendint64(&buf, st->nrows);
-	countpos = buf.data + buf.len;
-	pq_sendint64(&buf, 0);		/* entity count, filled in below */
-	w = buf.data + buf.len;
-	evbuf = palloc(evcap * sizeof(LkFunnelEvent));
-	for (int64 j = 0; j < nruns;)
-	{
-		uint64		key = runs[j].key;
-		int64		nev = 0;
-		int			level;
-		uint64		v;
-		uint32		v32;
-
-		/* the runs of this entity are adjacent */
-		for (; j < nruns && runs[j].key == key; j++)
-		{
-			const FaRow *r = st->rows + runs[j].start;
-
-			/* runs are read in hash order: fetch the rows ahead */
-			if (j + 16 < nruns)
-				__builtin_prefetch(st->rows + runs[j + 16].start);
-
-			for (int64 i = 0; i < runs[j].len; i++)
-			{
-				if (unlikely(nev == evcap))
-				{
-					evcap *= 2;
-					evbuf = repalloc_huge(evbuf, evcap * sizeof(LkFunnelEvent));
-				}
-				evbuf[nev].ts = r[i].ts;
-				evbuf[nev].step = r[i].step;
-				evbuf[nev].row = (uint32) nev;	/* one row, one event */
-				nev++;
-			}
-		}
-		level = FaMatch(evbuf, nev, &st->p, idx);
-		v = pg_hton64(key);
-		memcpy(w, &v, 8);
-		v32 = pg_hton32((uint32) nev);
-		memcpy(w + 8, &v32, 4);
-		w[12] = (char) level;
-		w += FA_REC_HEAD;
-		for (int s = 1; s < level; s++)
-		{
-			uint16		i16 = pg_hton16((uint16) idx[s]);
-
-			memcpy(w, &i16, 2);
-			w += 2;
-		}
-		/* events sorted: the leader's sort of a merged entity starts sorted */
-		for (int64 i = 0; i < nev; i++)
-		{
-			v = pg_hton64((uint64) evbuf[i].ts);
-			memcpy(w, &v, 8);
-			w[8] = (char) evbuf[i].step;
-			w += FA_REC_EVENT;
-		}
-		nents++;
-		if ((nents & 0x3FF) == 0)
-			CHECK_FOR_INTERRUPTS();
-	}
-	{
-		uint64		v = pg_hton64((uint64) nents);
-
-		memcpy(countpos, &v, 8);
-	}
-	buf.len = w - buf.data;
-	buf.data[buf.len] = '\0';
-	pfree(evbuf);
-	pfree(runs);
-	return pq_endtypsend(&buf);
-}
-
 PG_FUNCTION_INFO_V1(funnel_agg_serialize);
 Datum
 funnel_agg_serialize(PG_FUNCTION_ARGS)
 {
 	FaState    *st = (FaState *) PG_GETARG_POINTER(0);
 	StringInfoData buf;
-	Size		need;
+	Size		need = 64 + st->arena_len + (Size) st->nrows * 17;
 
 	if (!AggCheckCallContext(fcinfo, NULL))
 		elog(ERROR, "funnel_agg_serialize called in non-aggregate context");
-	FaExpand(st);				/* only after a combine in a worker, if ever */
-	if (st->keykind == FA_KEY_INT8 && st->p.nsteps > 0)
-		PG_RETURN_BYTEA_P(FaSerializeEnts(st));
-	need = 64 + st->arena_len + (Size) st->nrows * 17;
 	if (need >= MaxAllocSize)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
@@ -1224,85 +881,6 @@ FaCorrupt(const char *msg)
 			 errmsg("invalid funnel_agg state: %s", msg)));
 }
 
-/* Reads and checks a version 2 state into a state of one segment. */
-static FaState *
-FaDeserializeEnts(MemoryContext aggcxt, StringInfo buf, const LkFunnelParams *p,
-				  int kind, int32 maxstep, int64 nrows, int64 nents)
-{
-	Size		len = buf->len - buf->cursor;
-	FaState    *st;
-	char	   *data;
-	FaEnt	   *ents;
-	Size		off = 0;
-	int64		seen = 0;
-
-	if (kind != FA_KEY_INT8 || p->nsteps == 0)
-		FaCorrupt("entity lists need bigint keys and a fixed step count");
-	if (nrows < 0 || nrows > FA_MAX_ROWS || nents < 0 || nents > nrows ||
-		(Size) nrows * FA_REC_EVENT + (Size) nents * FA_REC_HEAD > len)
-		FaCorrupt("row or entity count does not match the length");
-	st = FaNew(aggcxt, kind, p);
-	st->maxstep = maxstep;
-	data = MemoryContextAllocHuge(aggcxt, Max(len, 1));
-	memcpy(data, buf->data + buf->cursor, len);
-	ents = MemoryContextAllocHuge(aggcxt, Max(nents, 1) * sizeof(FaEnt));
-	for (int64 e = 0; e < nents; e++)
-	{
-		const char *r = data + off;
-		uint64		key;
-		uint32		nev;
-		int			level;
-		uint32		hash;
-		Size		size;
-
-		if (len - off < FA_REC_HEAD)
-			FaCorrupt("truncated entity");
-		key = RdU64(r);
-		nev = RdU32(r + 8);
-		level = (uint8) r[12];
-		if (nev == 0 || nev > (uint64) (nrows - seen) || level > p->nsteps ||
-			level > maxstep)
-			FaCorrupt("entity field out of range");
-		size = FA_REC_HEAD + 2 * (Size) Max(level - 1, 0) + (Size) nev * FA_REC_EVENT;
-		if (len - off < size)
-			FaCorrupt("truncated entity");
-		for (int s = 1; s < level; s++)
-		{
-			int16		i = RdI16(r + FA_REC_HEAD + 2 * (s - 1));
-
-			if (i < -1 || i > LK_SKETCH_MAX_INDEX)
-				FaCorrupt("sketch bucket out of range");
-		}
-		{
-			const char *ev = r + FA_REC_HEAD + 2 * Max(level - 1, 0);
-
-			for (uint32 i = 0; i < nev; i++)
-				if ((uint8) ev[(Size) i * FA_REC_EVENT + 8] > maxstep)
-					FaCorrupt("step out of range");
-		}
-		hash = HashInt64(key);
-		/* strictly increasing (hash, key): one record per entity */
-		if (e > 0 && (hash < ents[e - 1].hash ||
-					  (hash == ents[e - 1].hash && key <= ents[e - 1].key)))
-			FaCorrupt("entities out of order");
-		ents[e].key = key;
-		ents[e].hash = hash;
-		ents[e].off = off;
-		off += size;
-		seen += nev;
-		if ((e & 0xFFFF) == 0xFFFF)
-			CHECK_FOR_INTERRUPTS();
-	}
-	if (off != len || seen != nrows)
-		FaCorrupt("row count does not match the length");
-	st->nseg = 1;
-	st->nsegrows = nrows;
-	st->seg[0].data = data;
-	st->seg[0].ents = ents;
-	st->seg[0].nents = nents;
-	return st;
-}
-
 PG_FUNCTION_INFO_V1(funnel_agg_deserialize);
 Datum
 funnel_agg_deserialize(PG_FUNCTION_ARGS)
@@ -1319,7 +897,6 @@ funnel_agg_deserialize(PG_FUNCTION_ARGS)
 	const char *msg;
 	uint64		prev_off = PG_UINT64_MAX;
 	uint32		prev_hash = 0;
-	int			version;
 
 	if (!AggCheckCallContext(fcinfo, &aggcxt))
 		elog(ERROR, "funnel_agg_deserialize called in non-aggregate context");
@@ -1330,8 +907,7 @@ funnel_agg_deserialize(PG_FUNCTION_ARGS)
 	buf.cursor = 0;
 	if (buf.len < 1 + 1 + 4 + 8 + 4 + 4 + 8 + 8)
 		FaCorrupt("truncated header");
-	version = pq_getmsgbyte(&buf);
-	if (version != FA_VERSION && version != FA_VERSION_ENTS)
+	if (pq_getmsgbyte(&buf) != FA_VERSION)
 		FaCorrupt("unknown version");
 	kind = pq_getmsgbyte(&buf);
 	if (kind > FA_KEY_UUID)
@@ -1348,8 +924,6 @@ funnel_agg_deserialize(PG_FUNCTION_ARGS)
 		maxstep < 0 || maxstep > LK_FUNNEL_MAX_STEPS ||
 		(p.nsteps > 0 && maxstep > p.nsteps))
 		FaCorrupt("header field out of range");
-	if (version == FA_VERSION_ENTS)
-		PG_RETURN_POINTER(FaDeserializeEnts(aggcxt, &buf, &p, kind, maxstep, nrows, alen));
 	if (alen < 0 || alen > buf.len - buf.cursor || (kind == FA_KEY_INT8 && alen != 0))
 		FaCorrupt("key bytes out of range");
 	if (nrows < 0 || nrows > FA_MAX_ROWS || nrows * 17 != buf.len - buf.cursor - alen)
@@ -1409,6 +983,13 @@ funnel_agg_deserialize(PG_FUNCTION_ARGS)
 	PG_RETURN_POINTER(st);
 }
 
+/* Per-step time-to-convert counts, by sketch bucket, before the sketches. */
+typedef struct TtcHist
+{
+	int64		zero;
+	int64		count[LK_SKETCH_MAX_INDEX + 1];
+} TtcHist;
+
 static inline bool
 FaKeyEq(const FaState *st, uint64 a, uint64 b)
 {
@@ -1424,108 +1005,6 @@ FaKeyEq(const FaState *st, uint64 a, uint64 b)
 	return la == lb && memcmp(st->arena + a + 4, st->arena + b + 4, la) == 0;
 }
 
-/*
- * The final step over segments: a merge by (hash, key).  Returns the number
- * of entities.
- */
-static int64
-FaFinalSegments(const FaState *st, const LkFunnelParams *p, int64 *levels,
-				TtcHist *hist)
-{
-	int			k = st->nseg;
-	int64		pos[FA_MAX_SEG] = {0};
-	int64		evcap = 1024;
-	LkFunnelEvent *evbuf = palloc(evcap * sizeof(LkFunnelEvent));
-	int64		nents = 0;
-	int16		idx[LK_FUNNEL_MAX_STEPS];
-
-	for (;;)
-	{
-		const FaEnt *min = NULL;
-		int			nmin = 0,
-					smin = -1;
-		uint32		mhash;
-		uint64		mkey;
-
-		for (int s = 0; s < k; s++)
-		{
-			const FaEnt *x;
-
-			if (pos[s] >= st->seg[s].nents)
-				continue;
-			x = &st->seg[s].ents[pos[s]];
-			if (min == NULL || x->hash < min->hash ||
-				(x->hash == min->hash && x->key < min->key))
-			{
-				min = x;
-				nmin = 1;
-				smin = s;
-			}
-			else if (x->hash == min->hash && x->key == min->key)
-				nmin++;
-		}
-		if (min == NULL)
-			break;
-		mhash = min->hash;
-		mkey = min->key;
-		if (nmin == 1)
-		{
-			/* all its events were in one worker: take the worker's match */
-			const char *r = st->seg[smin].data + min->off;
-			int			level = (uint8) r[12];
-
-			for (int s = 1; s < level; s++)
-				idx[s] = RdI16(r + FA_REC_HEAD + 2 * (s - 1));
-			FaCount(level, idx, levels, hist);
-			pos[smin]++;
-		}
-		else
-		{
-			int64		cnt = 0;
-			int			level;
-
-			for (int s = 0; s < k; s++)
-			{
-				const FaEnt *x;
-				const char *r,
-						   *ev;
-				uint32		nev;
-				int			lv;
-
-				if (pos[s] >= st->seg[s].nents)
-					continue;
-				x = &st->seg[s].ents[pos[s]];
-				if (x->hash != mhash || x->key != mkey)
-					continue;
-				r = st->seg[s].data + x->off;
-				nev = RdU32(r + 8);
-				lv = (uint8) r[12];
-				ev = r + FA_REC_HEAD + 2 * Max(lv - 1, 0);
-				while (cnt + nev > evcap)
-				{
-					evcap *= 2;
-					evbuf = repalloc_huge(evbuf, evcap * sizeof(LkFunnelEvent));
-				}
-				for (uint32 i = 0; i < nev; i++)
-				{
-					evbuf[cnt].ts = (int64) RdU64(ev + (Size) i * FA_REC_EVENT);
-					evbuf[cnt].step = (uint8) ev[(Size) i * FA_REC_EVENT + 8];
-					evbuf[cnt].row = (uint32) cnt;	/* one row, one event */
-					cnt++;
-				}
-				pos[s]++;
-			}
-			level = FaMatch(evbuf, cnt, p, idx);
-			FaCount(level, idx, levels, hist);
-		}
-		nents++;
-		if ((nents & 0x3FF) == 0)
-			CHECK_FOR_INTERRUPTS();
-	}
-	pfree(evbuf);
-	return nents;
-}
-
 PG_FUNCTION_INFO_V1(funnel_agg_final);
 Datum
 funnel_agg_final(PG_FUNCTION_ARGS)
@@ -1536,7 +1015,7 @@ funnel_agg_final(PG_FUNCTION_ARGS)
 	int64		reached[LK_FUNNEL_MAX_STEPS];
 	LkSketch   *sk[LK_FUNNEL_MAX_STEPS];
 	TtcHist    *hist;
-	int16		idx[LK_FUNNEL_MAX_STEPS];
+	int64		path[LK_FUNNEL_MAX_STEPS];
 	int64		below,
 				nents = 0;
 	int64		n;
@@ -1560,14 +1039,8 @@ funnel_agg_final(PG_FUNCTION_ARGS)
 	p = st->p;
 	if (p.nsteps == 0)
 		p.nsteps = Max(st->maxstep, 1);
-	hist = palloc0(p.nsteps * sizeof(TtcHist));
-	if (st->nseg > 0 && st->nrows == 0)
-	{
-		nents = FaFinalSegments(st, &p, levels, hist);
-		goto summary;
-	}
-	FaExpand(st);
 	n = st->nrows;
+	hist = palloc0(p.nsteps * sizeof(TtcHist));
 
 	/* 1. partition the rows by the top bits of their hash */
 	while (bits < 16 && ((int64) FA_PART_ROWS << bits) < n)
@@ -1668,15 +1141,26 @@ funnel_agg_final(PG_FUNCTION_ARGS)
 
 			if ((e & 0x3FF) == 0x3FF)
 				CHECK_FOR_INTERRUPTS();
-			level = FaMatch(ev, cnt, &p, idx);
-			FaCount(level, idx, levels, hist);
+			lk_funnel_sort(ev, cnt);
+			level = lk_funnel_match(ev, cnt, &p, path);
+			levels[level]++;
+			for (int s = 1; s < level; s++)
+			{
+				int64		d;
+				TtcHist    *h = &hist[s];
+
+				if (__builtin_sub_overflow(path[s], path[s - 1], &d))
+					d = PG_INT64_MAX;	/* infinite timestamps */
+				if (d <= 0)
+					h->zero++;
+				else
+					h->count[lk_sketch_index(d)]++;
+			}
 		}
 		nents += ne;
 	}
 	if (part != st->rows)
 		pfree(part);
-
-summary:
 
 	/* reached[k] = entities whose level is at least k + 1 */
 	below = 0;
