@@ -853,11 +853,22 @@ funnel_agg_serialize(PG_FUNCTION_ARGS)
 	pq_sendint64(&buf, st->arena_len);
 	if (st->arena_len > 0)
 		pq_sendbytes(&buf, st->arena, st->arena_len);
-	for (int64 i = 0; i < st->nrows; i++)
+	/* the rows, written directly: `need` reserved room for all of them */
 	{
-		pq_sendint64(&buf, (int64) st->rows[i].key);
-		pq_sendint64(&buf, st->rows[i].ts);
-		pq_sendbyte(&buf, st->rows[i].step);
+		char	   *w = buf.data + buf.len;
+
+		for (int64 i = 0; i < st->nrows; i++)
+		{
+			uint64		k = pg_hton64(st->rows[i].key);
+			uint64		t = pg_hton64((uint64) st->rows[i].ts);
+
+			memcpy(w, &k, 8);
+			memcpy(w + 8, &t, 8);
+			w[16] = (char) st->rows[i].step;
+			w += 17;
+		}
+		buf.len += (int) (st->nrows * 17);
+		buf.data[buf.len] = '\0';
 	}
 	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
 }
@@ -928,10 +939,18 @@ funnel_agg_deserialize(PG_FUNCTION_ARGS)
 	FaReserve(st, nrows);
 	for (int64 i = 0; i < nrows; i++)
 	{
-		uint64		key = (uint64) pq_getmsgint64(&buf);
-		int64		ts = pq_getmsgint64(&buf);
-		int			step = pq_getmsgbyte(&buf);
+		/* the length was checked above: read the 17 bytes directly */
+		const unsigned char *rd = (const unsigned char *) buf.data + buf.cursor + i * 17;
+		uint64		key;
+		int64		ts;
+		int			step = rd[16];
 		uint32		hash;
+		FaRow	   *r;
+
+		memcpy(&key, rd, 8);
+		key = pg_ntoh64(key);
+		memcpy(&ts, rd + 8, 8);
+		ts = (int64) pg_ntoh64((uint64) ts);
 
 		if (step > maxstep)
 			FaCorrupt("step out of range");
@@ -952,10 +971,15 @@ funnel_agg_deserialize(PG_FUNCTION_ARGS)
 			prev_off = key;
 			prev_hash = hash;
 		}
-		FaAppend(st, key, hash, ts, step);
+		r = &st->rows[i];
+		r->key = key;
+		r->hash = hash;
+		r->ts = ts;
+		r->step = step;
 		if ((i & 0xFFFF) == 0xFFFF)
 			CHECK_FOR_INTERRUPTS();
 	}
+	st->nrows = nrows;
 	PG_RETURN_POINTER(st);
 }
 
