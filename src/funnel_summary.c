@@ -165,50 +165,6 @@ funnel_summary_out(PG_FUNCTION_ARGS)
 	PG_RETURN_CSTRING(buf.data);
 }
 
-/* Expects the literal `lit` at *p. */
-static bool
-Expect(const char **p, const char *lit)
-{
-	size_t		n = strlen(lit);
-
-	if (strncmp(*p, lit, n) != 0)
-		return false;
-	*p += n;
-	return true;
-}
-
-/* A decimal int64, optionally negative. */
-static bool
-ParseI64(const char **p, int64 *out)
-{
-	const char *c = *p;
-	bool		neg = false;
-	int64		v = 0;
-
-	if (*c == '-')
-	{
-		neg = true;
-		c++;
-	}
-	if (*c < '0' || *c > '9')
-		return false;
-	while (*c >= '0' && *c <= '9')
-	{
-		if (__builtin_mul_overflow(v, 10, &v) ||
-			__builtin_sub_overflow(v, *c - '0', &v))
-			return false;
-		c++;
-	}
-	if (!neg)
-	{
-		if (v == PG_INT64_MIN)
-			return false;
-		v = -v;
-	}
-	*p = c;
-	*out = v;
-	return true;
-}
 
 PG_FUNCTION_INFO_V1(funnel_summary_in);
 Datum
@@ -223,13 +179,13 @@ funnel_summary_in(PG_FUNCTION_ARGS)
 	uint32		modes = 0;
 	const char *err;
 
-	if (!Expect(&p, "v1;steps=") || !ParseI64(&p, &nsteps))
+	if (!lk_parse_lit(&p, "v1;steps=") || !lk_parse_int64(&p, &nsteps, PG_INT64_MIN, PG_INT64_MAX))
 		FsCorrupt("input syntax", "expected \"v1;steps=<n>\"");
 	if (nsteps < 1 || nsteps > LK_FUNNEL_MAX_STEPS)
 		FsCorrupt("input syntax", "step count out of range");
-	if (!Expect(&p, ";window=") || !ParseI64(&p, &window))
+	if (!lk_parse_lit(&p, ";window=") || !lk_parse_int64(&p, &window, PG_INT64_MIN, PG_INT64_MAX))
 		FsCorrupt("input syntax", "expected \";window=<usec>\"");
-	if (!Expect(&p, ";modes="))
+	if (!lk_parse_lit(&p, ";modes="))
 		FsCorrupt("input syntax", "expected \";modes=\"");
 	while (*p != ';' && *p != '\0')
 	{
@@ -245,20 +201,20 @@ funnel_summary_in(PG_FUNCTION_ARGS)
 		if (*p == ',')
 			p++;
 	}
-	if (!Expect(&p, ";entities=") || !ParseI64(&p, &entities))
+	if (!lk_parse_lit(&p, ";entities=") || !lk_parse_int64(&p, &entities, PG_INT64_MIN, PG_INT64_MAX))
 		FsCorrupt("input syntax", "expected \";entities=<n>\"");
-	if (!Expect(&p, ";reached="))
+	if (!lk_parse_lit(&p, ";reached="))
 		FsCorrupt("input syntax", "expected \";reached=\"");
 	for (int k = 0; k < nsteps; k++)
 	{
-		if ((k > 0 && !Expect(&p, ",")) || !ParseI64(&p, &reached[k]))
+		if ((k > 0 && !lk_parse_lit(&p, ",")) || !lk_parse_int64(&p, &reached[k], PG_INT64_MIN, PG_INT64_MAX))
 			FsCorrupt("input syntax", "expected one reached count per step");
 	}
-	if (!Expect(&p, ";ttc="))
+	if (!lk_parse_lit(&p, ";ttc="))
 		FsCorrupt("input syntax", "expected \";ttc=\"");
 	for (int k = 0; k < nsteps; k++)
 	{
-		if (k > 0 && !Expect(&p, "|"))
+		if (k > 0 && !lk_parse_lit(&p, "|"))
 			FsCorrupt("input syntax", "expected one sketch per step");
 		if ((sk[k] = lk_sketch_in(&p, &err)) == NULL)
 			FsCorrupt("input syntax", err);
