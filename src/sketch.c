@@ -8,6 +8,7 @@
 #include <math.h>
 
 #include "libpq/pqformat.h"
+#include "port/pg_bitutils.h"
 
 /* 1 / ln(gamma), gamma = (1 + alpha) / (1 - alpha) */
 static double
@@ -20,16 +21,105 @@ InvLogGamma(void)
 	return inv;
 }
 
+/* The defining formula: the smallest i >= 0 with usec <= gamma^i. */
+static int32
+IndexByLog(int64 usec)
+{
+	double		i = ceil(log((double) usec) * InvLogGamma());
+
+	return i < 0 ? 0 : (int32) i;
+}
+
+/*
+ * lk_sketch_index runs once per row, and a log() per row was a tenth of
+ * kpi_agg's time.  It reads tables instead, built once per backend from
+ * IndexByLog itself, so the mapping is the formula's, bit for bit.  A value
+ * of at least 256 falls in octave e (its leading one bit) and in one of 128
+ * slices of that octave (the next 7 bits).  A slice spans a ratio of at most
+ * 129/128, less than gamma, so it meets at most one bucket boundary: the
+ * slice's first bucket, or the next one when the value exceeds the first
+ * bucket's largest member.
+ */
+#define SMALL_VALUES	256
+#define SLICE_BITS		7
+#define FIRST_OCTAVE	8		/* log2(SMALL_VALUES) */
+#define NOCTAVES		(63 - FIRST_OCTAVE)
+
+static int16 SmallIndex[SMALL_VALUES];
+static int16 SliceFirst[NOCTAVES][1 << SLICE_BITS];
+static int64 BucketMax[LK_SKETCH_MAX_INDEX + 1];	/* largest usec in bucket i */
+static bool TablesReady = false;
+
+static void
+BuildIndexTables(void)
+{
+	double		gamma = (1.0 + LK_SKETCH_ALPHA) / (1.0 - LK_SKETCH_ALPHA);
+
+	for (int v = 1; v < SMALL_VALUES; v++)
+		SmallIndex[v] = (int16) IndexByLog(v);
+	for (int e = 0; e < NOCTAVES; e++)
+		for (int s = 0; s < (1 << SLICE_BITS); s++)
+			SliceFirst[e][s] = (int16) IndexByLog((int64) ((1 << SLICE_BITS) + s) << (e + FIRST_OCTAVE - SLICE_BITS));
+	for (int32 i = 0; i <= LK_SKETCH_MAX_INDEX; i++)
+	{
+		/* bucket i's largest member is about gamma^i: bracket, then bisect */
+		double		g = floor(pow(gamma, i));
+		int64		guess = g >= 9.2e18 ? PG_INT64_MAX : Max((int64) g, 1);
+		int64		lo = guess,
+					hi = guess,
+					step = 1;
+
+		while (lo > 1 && IndexByLog(lo) > i)
+		{
+			lo = Max(lo - step, 1);
+			step *= 2;
+		}
+		step = 1;
+		while (hi < PG_INT64_MAX && IndexByLog(hi) <= i)
+		{
+			hi = hi > PG_INT64_MAX - step ? PG_INT64_MAX : hi + step;
+			step *= 2;
+		}
+		if (IndexByLog(hi) <= i)
+			lo = hi;			/* the last bucket reaches the int64 maximum */
+		/* invariant: IndexByLog(lo) <= i < IndexByLog(hi), or lo == hi */
+		while (hi - lo > 1)
+		{
+			int64		mid = lo + (hi - lo) / 2;
+
+			if (IndexByLog(mid) <= i)
+				lo = mid;
+			else
+				hi = mid;
+		}
+		BucketMax[i] = lo;
+	}
+	/* the one-boundary claim, checked rather than trusted */
+	for (int e = 0; e < NOCTAVES; e++)
+		for (int s = 0; s < (1 << SLICE_BITS); s++)
+		{
+			int64		last = (((int64) ((1 << SLICE_BITS) + s + 1)) << (e + FIRST_OCTAVE - SLICE_BITS)) - 1;
+
+			if (IndexByLog(last) > SliceFirst[e][s] + 1)
+				elog(ERROR, "leadkpi: sketch slice %d/%d spans two bucket boundaries", e, s);
+		}
+	TablesReady = true;
+}
+
 int32
 lk_sketch_index(int64 usec)
 {
-	double		i;
+	int			e;
+	int32		i;
 
 	Assert(usec > 0);
-	i = ceil(log((double) usec) * InvLogGamma());
-	if (i < 0)
-		i = 0;
-	return (int32) i;
+	if (unlikely(!TablesReady))
+		BuildIndexTables();
+	if (usec < SMALL_VALUES)
+		return SmallIndex[usec];
+	e = pg_leftmost_one_pos64((uint64) usec);
+	i = SliceFirst[e - FIRST_OCTAVE][(usec >> (e - SLICE_BITS)) & ((1 << SLICE_BITS) - 1)];
+	return i + (usec > BucketMax[i]);
 }
 
 /* Representative value of bucket i: within alpha of everything in it. */
