@@ -44,11 +44,21 @@ psql_db -c "VACUUM ANALYZE"
 # tolerance (default 1e-12, i.e. exact but for float rounding) is for figures
 # approximate by design, like sketch percentiles.  A case whose leadkpi query
 # does not plan yet (function missing) is skipped with a note.
+#
+# Then, for most cases, a second floor:
+#   col_floor NAME "sql"
+# count(col) over the furthest column the leadkpi query reads (or the stored
+# summary column, for rollups): the cheapest built-in aggregate that has to
+# read and deform the same rows.  count(*) reads no column at all, so the gap
+# between the two floors is PostgreSQL's own per-row cost of reading a
+# value, which no aggregate can avoid.
 names=() lk=() plain=() floor=() tol=()
+declare -A colfloor=()
 bench_case() {
     [[ "$1" =~ $only ]] || return 0
     names+=("$1") lk+=("$2") plain+=("$3") floor+=("$4") tol+=("${5:-1e-12}")
 }
+col_floor() { colfloor[$1]=$2; }
 
 L=crm.leads
 PL=bench.per_lead
@@ -59,82 +69,102 @@ bench_case conv_rate_bool \
     "SELECT conversion_rate(converted_at IS NOT NULL) AS v FROM $L" \
     "SELECT count(converted_at)::float8 / count(*) AS v FROM $L" \
     "SELECT count(*) AS v FROM $L"
+col_floor conv_rate_bool "SELECT count(converted_at) AS v FROM $L"
 # conversion rate from pre-aggregated counts: per campaign-day, and per lead
 bench_case conv_rate_counts:days \
     "SELECT conversion_rate(converted, total) AS v FROM $CD" \
     "SELECT sum(converted)::float8 / sum(total) AS v FROM $CD" \
     "SELECT count(*) AS v FROM $CD"
+col_floor conv_rate_counts:days "SELECT count(total) AS v FROM $CD"
 bench_case conv_rate_counts:leads \
     "SELECT conversion_rate(converted, total) AS v FROM $PL" \
     "SELECT sum(converted)::float8 / sum(total) AS v FROM $PL" \
     "SELECT count(*) AS v FROM $PL"
+col_floor conv_rate_counts:leads "SELECT count(total) AS v FROM $PL"
 # sales cycle: leadkpi skips NULLs and closes before first contact.  Plain SQL
-# filters in WHERE, not FILTER: same figure, up to 2x faster when grouped (a
-# group left empty is then missing rather than NULL; the check treats both alike)
+# filters in WHERE, not FILTER: same figure, up to 2x faster when grouped,
+# because only the 10% converted rows reach the hash table.  The grouped
+# leadkpi queries filter the same way (WHERE converted_at IS NOT NULL), as a
+# user would, so both sides do the same grouping work.  (A group left empty
+# is then missing rather than NULL; the check treats both alike.)
 bench_case sales_cycle_avg \
     "SELECT sales_cycle_avg(first_contact_at, converted_at) AS v FROM $L" \
     "SELECT avg(converted_at - first_contact_at) AS v FROM $L WHERE converted_at >= first_contact_at" \
     "SELECT count(*) AS v FROM $L"
+col_floor sales_cycle_avg "SELECT count(converted_at) AS v FROM $L"
 # cost per lead / per order: campaign-day grain, and one row per lead (large enough to time)
 bench_case cost_per_lead:days \
     "SELECT cost_per_lead(cost, leads) AS v FROM $CD" \
     "SELECT sum(cost) / sum(leads) AS v FROM $CD" \
     "SELECT count(*) AS v FROM $CD"
+col_floor cost_per_lead:days "SELECT count(leads) AS v FROM $CD"
 bench_case cost_per_lead:leads \
     "SELECT cost_per_lead(cost, leads) AS v FROM $PL" \
     "SELECT sum(cost) / sum(leads) AS v FROM $PL" \
     "SELECT count(*) AS v FROM $PL"
+col_floor cost_per_lead:leads "SELECT count(leads) AS v FROM $PL"
 bench_case cost_per_order:days \
     "SELECT cost_per_order(cost, orders) AS v FROM $CD" \
     "SELECT sum(cost) / sum(orders) AS v FROM $CD" \
     "SELECT count(*) AS v FROM $CD"
+col_floor cost_per_order:days "SELECT count(orders) AS v FROM $CD"
 bench_case cost_per_order:leads \
     "SELECT cost_per_order(cost, orders) AS v FROM $PL" \
     "SELECT sum(cost) / sum(orders) AS v FROM $PL" \
     "SELECT count(*) AS v FROM $PL"
+col_floor cost_per_order:leads "SELECT count(orders) AS v FROM $PL"
 # grouped by campaign (200 groups)
 bench_case conv_rate_by_campaign \
     "SELECT campaign, conversion_rate(converted_at IS NOT NULL) AS v FROM $L GROUP BY campaign" \
     "SELECT campaign, count(converted_at)::float8 / count(*) AS v FROM $L GROUP BY campaign" \
     "SELECT campaign, count(*) AS v FROM $L GROUP BY campaign"
+col_floor conv_rate_by_campaign "SELECT campaign, count(converted_at) AS v FROM $L GROUP BY campaign"
 bench_case sales_cycle_by_campaign \
-    "SELECT campaign, sales_cycle_avg(first_contact_at, converted_at) AS v FROM $L GROUP BY campaign" \
+    "SELECT campaign, sales_cycle_avg(first_contact_at, converted_at) AS v FROM $L WHERE converted_at IS NOT NULL GROUP BY campaign" \
     "SELECT campaign, avg(converted_at - first_contact_at) AS v FROM $L WHERE converted_at >= first_contact_at GROUP BY campaign" \
     "SELECT campaign, count(*) AS v FROM $L GROUP BY campaign"
+col_floor sales_cycle_by_campaign "SELECT campaign, count(converted_at) AS v FROM $L WHERE converted_at IS NOT NULL GROUP BY campaign"
 bench_case cost_per_lead_by_campaign \
     "SELECT campaign, cost_per_lead(cost, leads) AS v FROM $PL GROUP BY campaign" \
     "SELECT campaign, sum(cost) / sum(leads) AS v FROM $PL GROUP BY campaign" \
     "SELECT campaign, count(*) AS v FROM $PL GROUP BY campaign"
+col_floor cost_per_lead_by_campaign "SELECT campaign, count(leads) AS v FROM $PL GROUP BY campaign"
 # Two-step API: kpi_agg builds a summary, accessors read it.  The median is a
 # sketch within 1% of percentile_cont, hence the tolerance.
 bench_case sales_cycle_median \
     "SELECT sales_cycle_median(kpi_agg(first_contact_at, converted_at)) AS v FROM $L" \
     "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY converted_at - first_contact_at) AS v FROM $L WHERE converted_at >= first_contact_at" \
     "SELECT count(*) AS v FROM $L" 0.01
+col_floor sales_cycle_median "SELECT count(converted_at) AS v FROM $L"
 # time to close, won or lost: 1.25M cycles out of 2M leads, where
 # percentile_cont has a real sort to do
 bench_case time_to_close_median \
     "SELECT sales_cycle_median(kpi_agg(first_contact_at, coalesce(converted_at, lost_at))) AS v FROM $L" \
     "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY coalesce(converted_at, lost_at) - first_contact_at) AS v FROM $L WHERE coalesce(converted_at, lost_at) >= first_contact_at" \
     "SELECT count(*) AS v FROM $L" 0.01
+col_floor time_to_close_median "SELECT count(lost_at) AS v FROM $L"
 bench_case time_to_close_median_by_campaign \
     "SELECT campaign, sales_cycle_median(kpi_agg(first_contact_at, coalesce(converted_at, lost_at))) AS v FROM $L GROUP BY campaign" \
     "SELECT campaign, percentile_cont(0.5) WITHIN GROUP (ORDER BY coalesce(converted_at, lost_at) - first_contact_at) AS v FROM $L WHERE coalesce(converted_at, lost_at) >= first_contact_at GROUP BY campaign" \
     "SELECT campaign, count(*) AS v FROM $L GROUP BY campaign" 0.01
+col_floor time_to_close_median_by_campaign "SELECT campaign, count(lost_at) AS v FROM $L GROUP BY campaign"
 bench_case sales_cycle_median_by_campaign \
-    "SELECT campaign, sales_cycle_median(kpi_agg(first_contact_at, converted_at)) AS v FROM $L GROUP BY campaign" \
+    "SELECT campaign, sales_cycle_median(kpi_agg(first_contact_at, converted_at)) AS v FROM $L WHERE converted_at IS NOT NULL GROUP BY campaign" \
     "SELECT campaign, percentile_cont(0.5) WITHIN GROUP (ORDER BY converted_at - first_contact_at) AS v FROM $L WHERE converted_at >= first_contact_at GROUP BY campaign" \
     "SELECT campaign, count(*) AS v FROM $L GROUP BY campaign" 0.01
+col_floor sales_cycle_median_by_campaign "SELECT campaign, count(converted_at) AS v FROM $L WHERE converted_at IS NOT NULL GROUP BY campaign"
 # rollup: merge stored per-campaign-month summaries (bench.campaign_months)
 # instead of rescanning the leads; plain SQL and the floor must read the leads.
 bench_case rollup_conv_rate_by_channel \
     "SELECT channel, conversion_rate(rollup(s)) AS v FROM bench.campaign_months GROUP BY channel" \
     "SELECT channel, count(converted_at)::float8 / count(*) AS v FROM $L GROUP BY channel" \
     "SELECT channel, count(*) AS v FROM $L GROUP BY channel"
+col_floor rollup_conv_rate_by_channel "SELECT channel, count(s) AS v FROM bench.campaign_months GROUP BY channel"
 bench_case rollup_cycle_median_by_channel \
     "SELECT channel, sales_cycle_median(rollup(s)) AS v FROM bench.campaign_months GROUP BY channel" \
     "SELECT channel, percentile_cont(0.5) WITHIN GROUP (ORDER BY converted_at - first_contact_at) AS v FROM $L WHERE converted_at >= first_contact_at GROUP BY channel" \
     "SELECT channel, count(*) AS v FROM $L GROUP BY channel" 0.01
+col_floor rollup_cycle_median_by_channel "SELECT channel, count(s) AS v FROM bench.campaign_months GROUP BY channel"
 # The issue's headline rollup case: every KPI by campaign over two years,
 # answered from the daily materialized summary, against the same figures from
 # the raw tables in plain SQL (leads and spend).
@@ -157,6 +187,8 @@ bench_case kpi_report_by_campaign:rollup \
      LEFT JOIN (SELECT campaign, sum(amount) AS cost FROM crm.spend
                 WHERE day >= date '2024-01-01' AND day < date '2026-01-01' GROUP BY campaign) s USING (campaign)" \
     "SELECT campaign, count(*) AS v FROM $L GROUP BY campaign" 0.01
+col_floor kpi_report_by_campaign:rollup "SELECT campaign, count(s) AS v FROM bench.kpi_daily
+     WHERE day >= date '2024-01-01' AND day < date '2026-01-01' GROUP BY campaign"
 
 # Hook, to enable when sql/funnel.sql exists on main: funnel_agg(...) /
 # window_funnel(...) over crm.stage_events, against the self-join per stage a
@@ -176,8 +208,8 @@ done
 [ ${#run[@]} -gt 0 ] || { log "no case can run (is leadkpi installed in $db?)"; exit 1; }
 
 # --- one SQL script: check, then warm-up and interleaved rounds ------------------
-# Rounds interleave leadkpi, plain and floor (A,B,C,A,B,C,...) so drift in the
-# machine's speed hits all three alike.  JIT is off by default: its compile
+# Rounds interleave leadkpi, plain and the floors (A,B,C,D,A,B,C,D,...) so drift in the
+# machine's speed hits them all alike.  JIT is off by default: its compile
 # time depends on the expression, not on the aggregate, and adds noise.
 q() { printf '$bq$%s$bq$' "$1"; }
 {
@@ -196,6 +228,9 @@ q() { printf '$bq$%s$bq$' "$1"; }
                 echo "SELECT bench.record('$mode', '$n', $r, 'leadkpi', $(q "${lk[$i]}"));"
                 echo "SELECT bench.record('$mode', '$n', $r, 'plain', $(q "${plain[$i]}"));"
                 echo "SELECT bench.record('$mode', '$n', $r, 'floor', $(q "${floor[$i]}"));"
+                if [ -n "${colfloor[$n]:-}" ]; then
+                    echo "SELECT bench.record('$mode', '$n', $r, 'colfloor', $(q "${colfloor[$n]}"));"
+                fi
             done
         done
     done
@@ -210,14 +245,18 @@ summary="$out/summary.txt"
     echo "leadkpi benchmark: $scale leads, $rounds rounds after 1 warm-up, jit=$jit"
     echo "commit $(git -C "$top" rev-parse --short HEAD 2>/dev/null || echo '?'), $($PSQL -d "$db" -Atc 'SHOW server_version'), $(nproc) CPUs, generator ${gen_s} s"
     echo "times: median server-side Execution Time of EXPLAIN (ANALYZE, TIMING OFF), ms"
+    echo "floor = count(*) over the rows plain SQL reads; colfloor = count(col) over the furthest column leadkpi reads"
     echo
     $PSQL -d "$db" -P footer=off <<'SQL'
 SELECT r.mode, r.name,
        round(m.leadkpi::numeric, 1) AS leadkpi_ms,
        round(m.plain::numeric, 1)   AS plain_ms,
        round(m.floor::numeric, 1)   AS floor_ms,
+       round(m.colfloor::numeric, 1) AS colfloor_ms,
        round((m.leadkpi / nullif(m.plain, 0))::numeric, 2) AS "leadkpi/plain",
        round((m.leadkpi / nullif(m.floor, 0))::numeric, 2) AS "leadkpi/count",
+       round((m.colfloor / nullif(m.floor, 0))::numeric, 2) AS "count(col)/count",
+       round((m.leadkpi / nullif(m.colfloor, 0))::numeric, 2) AS "leadkpi/count(col)",
        m.workers,
        round(100 * n.spread) AS "noise %",
        CASE WHEN c.bad > 0 THEN 'MISMATCH'
@@ -228,6 +267,7 @@ CROSS JOIN LATERAL (
     SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY ms) FILTER (WHERE kind = 'leadkpi') AS leadkpi,
            percentile_cont(0.5) WITHIN GROUP (ORDER BY ms) FILTER (WHERE kind = 'plain') AS plain,
            percentile_cont(0.5) WITHIN GROUP (ORDER BY ms) FILTER (WHERE kind = 'floor') AS floor,
+           percentile_cont(0.5) WITHIN GROUP (ORDER BY ms) FILTER (WHERE kind = 'colfloor') AS colfloor,
            max(workers) AS workers
     FROM bench.results x
     WHERE x.mode = r.mode AND x.name = r.name AND x.round > 0) m
