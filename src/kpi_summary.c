@@ -153,23 +153,6 @@ ks_merge(KpiSummary *a, const KpiSummary *b)
 	return a;
 }
 
-KpiSummary *
-ks_state(FunctionCallInfo fcinfo, bool with_sketch, const char *fn)
-{
-	if (!AggCheckCallContext(fcinfo, NULL))
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("%s called in non-aggregate context", fn)));
-	if (PG_ARGISNULL(0))
-		return ks_new(with_sketch ? 8 : 0, with_sketch);
-	/*
-	 * A transition function only ever sees the state it returned before,
-	 * built by ks_new and kept in the aggregate context: never toasted, and
-	 * safe to update in place.
-	 */
-	return (KpiSummary *) PG_GETARG_POINTER(0);
-}
-
 /* ---------------------------------------------------------------------------
  * Validation, shared by text and binary input
  * ------------------------------------------------------------------------- */

@@ -59,8 +59,25 @@ extern KpiSummary *ks_merge(KpiSummary *a, const KpiSummary *b);
 
 /*
  * The state of a transition function: the given one when it may be updated
- * in place, else a new one.  Errors outside an aggregate.
+ * in place, else a new one.  Errors outside an aggregate.  Inline: it runs
+ * once per row.
  */
-extern KpiSummary *ks_state(FunctionCallInfo fcinfo, bool with_sketch, const char *fn);
+static inline KpiSummary *
+ks_state(FunctionCallInfo fcinfo, bool with_sketch, const char *fn)
+{
+	if (!AggCheckCallContext(fcinfo, NULL))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("%s called in non-aggregate context", fn)));
+	if (PG_ARGISNULL(0))
+		return ks_new(with_sketch ? 8 : 0, with_sketch);
+
+	/*
+	 * A transition function only ever sees the state it returned before,
+	 * built by ks_new and kept in the aggregate context: never toasted, and
+	 * safe to update in place.
+	 */
+	return (KpiSummary *) PG_GETARG_POINTER(0);
+}
 
 #endif							/* LEADKPI_KPI_SUMMARY_H */
