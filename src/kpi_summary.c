@@ -49,10 +49,11 @@ KsGrow(const KpiSummary *s, int32 capacity)
 static KpiSummary *
 KsCompact(const KpiSummary *s)
 {
-	int32		n = s->sketch.nbuckets;
+	int32		n = lk_sketch_used_buckets(&s->sketch);
 	KpiSummary *c = palloc(KS_SIZE(n));
 
-	memcpy(c, s, KS_SIZE(n));
+	memcpy(c, s, offsetof(KpiSummary, sketch));
+	lk_sketch_copy_used(&c->sketch, &s->sketch);
 	SET_VARSIZE(c, KS_SIZE(n));
 	c->sketch.capacity = n;
 	return c;

@@ -172,31 +172,110 @@ FindSlot(const LkSketch *s, int32 index)
 	}
 }
 
+/*
+ * Small holes between buckets are filled with zero-count buckets while there
+ * is spare capacity (using at most half of it): the body of a distribution
+ * then becomes one consecutive run, where a bucket is found by subtraction
+ * and a new one never shifts the others.  Only holes of up to FILL_MAX are
+ * filled, so a state holds at most FILL_MAX + 1 slots per real bucket even on
+ * adversarial data (and never more than LK_SKETCH_MAX_INDEX + 1 in all).
+ * Zero-count buckets only live in aggregate states; every output drops them.
+ */
+#define FILL_MAX 8
+
 bool
 lk_sketch_add_index(LkSketch *s, int32 index, int64 count)
 {
+	int32		n = s->nbuckets;
 	int32		slot;
+	int32		first,
+				last,
+				lo,
+				hi;
+	int32		free_fill;
 
 	if (index < 0)
 	{
 		s->zero_count = lk_add_count(s->zero_count, count);
 		return true;
 	}
+	if (likely(n > 0))
+	{
+		/* the common case in a consecutive run: slot = index - first */
+		uint32		d = (uint32) (index - s->buckets[0].index);
+
+		if (d < (uint32) n && s->buckets[d].index == index)
+		{
+			s->buckets[d].count = lk_add_count(s->buckets[d].count, count);
+			return true;
+		}
+	}
 	slot = FindSlot(s, index);
-	if (slot < s->nbuckets && s->buckets[slot].index == index)
+	if (slot < n && s->buckets[slot].index == index)
 	{
 		s->buckets[slot].count = lk_add_count(s->buckets[slot].count, count);
 		return true;
 	}
-	if (s->nbuckets >= s->capacity)
+	if (n >= s->capacity)
 		return false;
-	memmove(&s->buckets[slot + 1], &s->buckets[slot],
-			(s->nbuckets - slot) * sizeof(LkSketchBucket));
-	s->buckets[slot].index = index;
-	s->buckets[slot].pad = 0;
-	s->buckets[slot].count = count;
-	s->nbuckets++;
+
+	/* a new bucket: take the whole hole [lo, hi] around it when there is room */
+	free_fill = Min((s->capacity - n - 1) / 2, FILL_MAX);
+	first = n > 0 ? s->buckets[0].index : index;
+	last = n > 0 ? s->buckets[n - 1].index : index;
+	if (n == 0)
+		lo = hi = index;
+	else if (index > last)
+	{
+		lo = last + 1;
+		hi = index;
+	}
+	else if (index < first)
+	{
+		lo = index;
+		hi = first - 1;
+	}
+	else
+	{
+		lo = s->buckets[slot - 1].index + 1;
+		hi = s->buckets[slot].index - 1;
+	}
+	if (hi - lo > free_fill)
+		lo = hi = index;
+	memmove(&s->buckets[slot + (hi - lo + 1)], &s->buckets[slot],
+			(n - slot) * sizeof(LkSketchBucket));
+	for (int32 i = lo; i <= hi; i++)
+	{
+		LkSketchBucket *b = &s->buckets[slot + (i - lo)];
+
+		b->index = i;
+		b->pad = 0;
+		b->count = (i == index) ? count : 0;
+	}
+	s->nbuckets = n + (hi - lo + 1);
 	return true;
+}
+
+int32
+lk_sketch_used_buckets(const LkSketch *s)
+{
+	int32		used = 0;
+
+	for (int32 i = 0; i < s->nbuckets; i++)
+		used += (s->buckets[i].count != 0);
+	return used;
+}
+
+void
+lk_sketch_copy_used(LkSketch *dst, const LkSketch *src)
+{
+	int32		k = 0;
+
+	dst->zero_count = src->zero_count;
+	for (int32 i = 0; i < src->nbuckets; i++)
+		if (src->buckets[i].count != 0)
+			dst->buckets[k++] = src->buckets[i];
+	dst->nbuckets = k;
 }
 
 int64
@@ -322,8 +401,9 @@ lk_sketch_out(StringInfo buf, const LkSketch *s)
 {
 	appendStringInfo(buf, "z" INT64_FORMAT, s->zero_count);
 	for (int32 i = 0; i < s->nbuckets; i++)
-		appendStringInfo(buf, " %d:" INT64_FORMAT,
-						 s->buckets[i].index, s->buckets[i].count);
+		if (s->buckets[i].count != 0)
+			appendStringInfo(buf, " %d:" INT64_FORMAT,
+							 s->buckets[i].index, s->buckets[i].count);
 }
 
 /* A non-negative decimal int64. */
@@ -398,9 +478,11 @@ void
 lk_sketch_send(StringInfo buf, const LkSketch *s)
 {
 	pq_sendint64(buf, s->zero_count);
-	pq_sendint32(buf, s->nbuckets);
+	pq_sendint32(buf, lk_sketch_used_buckets(s));
 	for (int32 i = 0; i < s->nbuckets; i++)
 	{
+		if (s->buckets[i].count == 0)
+			continue;
 		pq_sendint32(buf, s->buckets[i].index);
 		pq_sendint64(buf, s->buckets[i].count);
 	}

@@ -9,6 +9,8 @@
  *
  * A sketch lives inside a varlena summary as a header followed by `capacity`
  * bucket slots, of which the first `nbuckets` are used, sorted by index.
+ * Inside an aggregate's state some of them may have a count of 0 (see
+ * lk_sketch_add_index); stored and printed sketches never do.
  */
 #ifndef LEADKPI_SKETCH_H
 #define LEADKPI_SKETCH_H
@@ -43,9 +45,14 @@ extern int32 lk_sketch_index(int64 usec);
 /*
  * Adds `count` values at bucket `index` (index < 0 means the zero bucket).
  * Returns false, changing nothing, when a new bucket is needed and the sketch
- * is full; the caller grows its varlena and retries.
+ * is full; the caller grows its varlena and retries.  May fill a hole with
+ * zero-count buckets when there is spare capacity.
  */
 extern bool lk_sketch_add_index(LkSketch *s, int32 index, int64 count);
+
+/* Buckets with a non-zero count, and a copy of only those (dst has room). */
+extern int32 lk_sketch_used_buckets(const LkSketch *s);
+extern void lk_sketch_copy_used(LkSketch *dst, const LkSketch *src);
 
 /* Number of values in the sketch. */
 extern int64 lk_sketch_total(const LkSketch *s);
