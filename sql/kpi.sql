@@ -3,6 +3,18 @@
 
 \echo Use "CREATE EXTENSION leadkpi" to load this file. \quit
 
+-- The reports need PostgreSQL 15 (security_invoker views, NULLS NOT DISTINCT
+-- indexes) and some functions use SQL-standard bodies (14): say so up front
+-- rather than fail halfway with a syntax error.
+DO $$
+BEGIN
+    IF current_setting('server_version_num')::int < 150000 THEN
+        RAISE EXCEPTION 'leadkpi requires PostgreSQL 15 or later, this is %', current_setting('server_version')
+            USING ERRCODE = 'feature_not_supported';
+    END IF;
+END
+$$;
+
 -- ===========================================================================
 -- Layer 2: the kpi_summary type
 -- ===========================================================================

@@ -10,8 +10,7 @@
 
 #include "utils/date.h"
 
-static void
-pg_attribute_noreturn()
+pg_noreturn static void
 BadCount(const char *fn, const char *detail)
 {
 	ereport(ERROR,

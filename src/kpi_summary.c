@@ -201,8 +201,7 @@ KsValidate(const KpiSummary *s)
 	return NULL;
 }
 
-static void
-pg_attribute_noreturn()
+pg_noreturn static void
 BadInput(const char *input, const char *detail)
 {
 	ereport(ERROR,
@@ -304,8 +303,7 @@ kpi_summary_out(PG_FUNCTION_ARGS)
 
 #define KS_FIXED_WIRE_BYTES (2 + 6 * 8 + 16)
 
-static void
-pg_attribute_noreturn()
+pg_noreturn static void
 BadBinary(const char *detail)
 {
 	ereport(ERROR,

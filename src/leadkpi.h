@@ -17,6 +17,15 @@
 #endif
 
 /*
+ * PostgreSQL 18 replaced the trailing pg_attribute_noreturn() with the
+ * leading pg_noreturn; before 18 only the former exists.  We write the
+ * leading form, which both accept.
+ */
+#if PG_VERSION_NUM < 180000 && !defined(pg_noreturn)
+#define pg_noreturn pg_attribute_noreturn()
+#endif
+
+/*
  * A 128-bit integer as it is stored inside our varlena types. Varlena data is
  * only 8-byte aligned, so we never let the compiler load an int128 from it
  * directly; these helpers go through two 64-bit halves.

@@ -38,8 +38,7 @@ InitPow10(void)
 	}
 }
 
-static void
-pg_attribute_noreturn()
+pg_noreturn static void
 OutOfRange(const char *what)
 {
 	ereport(ERROR,
