@@ -93,6 +93,7 @@ RETURNS text[]
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 RETURN ARRAY[
+    'funnel_report_live', 'funnel_by_campaign_live',
     'kpi_overview_live', 'kpi_by_campaign_live', 'kpi_by_channel_live', 'kpi_by_month_live',
     'funnel_by_campaign', 'funnel_report',
     'kpi_by_month', 'kpi_by_channel', 'kpi_by_campaign', 'kpi_overview',
@@ -210,6 +211,8 @@ DECLARE
     spend_part text;
     live_leads text;
     live_spend text;
+    funnel_live text;
+    funnel_camp_live text;
     created regclass[] := '{}';
 BEGIN
     ------------------------------------------------------------------ validate
@@ -427,15 +430,17 @@ BEGIN
 
     -- the funnel reports
     IF stage_events IS NOT NULL THEN
+        -- computed from every stage event: a lead's chain spans days, so a
+        -- funnel cannot be cut into stored days plus today as the KPIs are
+        funnel_live := @extschema@._lk_funnel_sql(NULL,
+            format('SELECT %s AS fs FROM %s.report_stage_events AS e', fagg, s), stages);
+        funnel_camp_live := @extschema@._lk_funnel_sql('campaign',
+            format('SELECT l.campaign, %s AS fs '
+                   'FROM %s.report_stage_events AS e LEFT JOIN %s.report_leads AS l ON l.lead_id = e.lead_id GROUP BY l.campaign',
+                   fagg, s, s), stages);
         IF NOT materialized THEN
-            EXECUTE format('CREATE VIEW %s.funnel_report WITH (security_invoker = true) AS %s', s,
-                @extschema@._lk_funnel_sql(NULL,
-                    format('SELECT %s AS fs FROM %s.report_stage_events AS e', fagg, s), stages));
-            EXECUTE format('CREATE VIEW %s.funnel_by_campaign WITH (security_invoker = true) AS %s', s,
-                @extschema@._lk_funnel_sql('campaign',
-                    format('SELECT l.campaign, %s AS fs '
-                           'FROM %s.report_stage_events AS e LEFT JOIN %s.report_leads AS l ON l.lead_id = e.lead_id GROUP BY l.campaign',
-                           fagg, s, s), stages));
+            EXECUTE format('CREATE VIEW %s.funnel_report WITH (security_invoker = true) AS %s', s, funnel_live);
+            EXECUTE format('CREATE VIEW %s.funnel_by_campaign WITH (security_invoker = true) AS %s', s, funnel_camp_live);
         ELSE
             EXECUTE format('CREATE MATERIALIZED VIEW %s.funnel_report AS %s', s,
                 @extschema@._lk_funnel_sql(NULL, format('SELECT @extschema@.rollup(fs) AS fs FROM %s.funnel_store', s), stages));
@@ -443,6 +448,12 @@ BEGIN
             EXECUTE format('CREATE MATERIALIZED VIEW %s.funnel_by_campaign AS %s', s,
                 @extschema@._lk_funnel_sql('campaign', format('SELECT campaign, fs FROM %s.funnel_store', s), stages));
             EXECUTE format('CREATE UNIQUE INDEX ON %s.funnel_by_campaign (campaign, step) NULLS NOT DISTINCT', s);
+            EXECUTE format('CREATE VIEW %s.funnel_report_live WITH (security_invoker = true) AS %s', s, funnel_live);
+            EXECUTE format('CREATE VIEW %s.funnel_by_campaign_live WITH (security_invoker = true) AS %s', s, funnel_camp_live);
+            EXECUTE format('COMMENT ON VIEW %s.funnel_report_live IS %L', s,
+                'leadkpi report (live): funnel_report recomputed from every stage event at query time (real-time, a full scan)');
+            EXECUTE format('COMMENT ON VIEW %s.funnel_by_campaign_live IS %L', s,
+                'leadkpi report (live): funnel_by_campaign recomputed from every stage event at query time (real-time, a full scan)');
         END IF;
         EXECUTE format('COMMENT ON %s %s.funnel_report IS %L', CASE WHEN materialized THEN 'MATERIALIZED VIEW' ELSE 'VIEW' END, s,
             format('leadkpi report: funnel over stages %s (window %s, modes '''||coalesce(funnel_modes, '')||'''): step, stage, reached, conversion_from_previous, conversion_from_first, drop_off, median_time_from_previous, is_bottleneck', stages, conversion_window));

@@ -3,7 +3,7 @@
 -- within the window, so the reached counts are plain counts of the highest
 -- stage per lead.
 BEGIN;
-SELECT plan(10);
+SELECT plan(15);
 SET LOCAL TimeZone = 'UTC';
 
 CREATE SCHEMA lk_fun;
@@ -73,6 +73,21 @@ SELECT results_eq($$SELECT step, reached FROM lk_frep.funnel_by_campaign WHERE c
 SELECT results_eq('SELECT NULL::text, * FROM lk_fmat.funnel_report UNION ALL SELECT * FROM lk_fmat.funnel_by_campaign ORDER BY 1 NULLS FIRST, 2',
                   'SELECT NULL::text, * FROM lk_frep.funnel_report UNION ALL SELECT * FROM lk_frep.funnel_by_campaign ORDER BY 1 NULLS FIRST, 2',
                   'materialized funnels equal the plain ones');
+SELECT results_eq('SELECT NULL::text, * FROM lk_fmat.funnel_report_live UNION ALL SELECT * FROM lk_fmat.funnel_by_campaign_live ORDER BY 1 NULLS FIRST, 2',
+                  'SELECT NULL::text, * FROM lk_frep.funnel_report UNION ALL SELECT * FROM lk_frep.funnel_by_campaign ORDER BY 1 NULLS FIRST, 2',
+                  'the live funnels equal the plain ones');
+
+-- a new lead's first stage: live at once, stored after a refresh
+INSERT INTO lk_fun.leads (lead_id, first_contact_at, campaign) VALUES (9001, now(), 'newcamp');
+INSERT INTO lk_fun.events (lead_id, stage, occurred_at) VALUES (9001, 'visit', now());
+SELECT results_eq($$SELECT step, reached FROM lk_fmat.funnel_by_campaign_live WHERE campaign = 'newcamp' ORDER BY step$$,
+                  $$VALUES (1, 1::bigint), (2, 0), (3, 0), (4, 0)$$, 'the live funnel shows the new lead at once');
+SELECT is((SELECT count(*) FROM lk_fmat.funnel_by_campaign WHERE campaign = 'newcamp'), 0::bigint,
+          'the stored funnel waits for a refresh');
+SELECT lives_ok($$SELECT refresh_reports('lk_fmat')$$, 'refresh_reports');
+SELECT results_eq($$SELECT * FROM lk_fmat.funnel_by_campaign WHERE campaign = 'newcamp' ORDER BY step$$,
+                  $$SELECT * FROM lk_fmat.funnel_by_campaign_live WHERE campaign = 'newcamp' ORDER BY step$$,
+                  'after refresh_reports the stored funnel has it too');
 
 SELECT * FROM finish();
 ROLLBACK;
