@@ -602,6 +602,33 @@ END;
 $$;
 COMMENT ON FUNCTION @extschema@._lk_bad_type(text, regclass, text, text, text) IS
 'leadkpi internal: raises 42804 for a CRM column of an unexpected type';
+
+-- SQL that keeps only the live rows of rel (as alias): not soft-deleted
+-- (is_deleted, Fivetran's _fivetran_deleted) and, when current, the current
+-- version in Fivetran's history mode (_fivetran_active).  'true' when the
+-- table has none of these columns.
+CREATE FUNCTION @extschema@._lk_live(preset text, rel regclass, alias text, current boolean DEFAULT true)
+RETURNS text
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    conds text[] := '{}';
+BEGIN
+    IF @extschema@._lk_type(preset, rel, 'is_deleted', false) IS NOT NULL THEN
+        conds := conds || format('NOT coalesce(%I.is_deleted, false)', alias);
+    END IF;
+    IF @extschema@._lk_type(preset, rel, '_fivetran_deleted', false) IS NOT NULL THEN
+        conds := conds || format('NOT coalesce(%I._fivetran_deleted, false)', alias);
+    END IF;
+    IF current AND @extschema@._lk_type(preset, rel, '_fivetran_active', false) IS NOT NULL THEN
+        conds := conds || format('coalesce(%I._fivetran_active, true)', alias);
+    END IF;
+    RETURN CASE WHEN cardinality(conds) = 0 THEN 'true' ELSE '(' || array_to_string(conds, ' AND ') || ')' END;
+END;
+$$;
+COMMENT ON FUNCTION @extschema@._lk_live(text, regclass, text, boolean) IS
+'leadkpi internal: SQL keeping the live rows of a CRM table for a preset (not deleted; the current version in Fivetran history mode)';
 COMMENT ON FUNCTION @extschema@._lk_utc(text, regclass, text, text, boolean) IS
 'leadkpi internal: SQL reading a CRM time column as timestamptz (timestamp without time zone taken as UTC)';
 
@@ -800,7 +827,8 @@ CREATE FUNCTION @extschema@.create_reports_salesforce(
     spend regclass DEFAULT NULL,
     conversion_window interval DEFAULT '365 days',
     funnel_modes text DEFAULT 'crm_backfill',
-    materialized boolean DEFAULT false)
+    materialized boolean DEFAULT false,
+    history regclass DEFAULT NULL)
 RETURNS SETOF regclass
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -814,6 +842,9 @@ DECLARE
     leads_sql text; events_sql text; spend_sql text;
     v_leads regclass; v_events regclass; v_spend regclass;
     won_at text;
+    member_live text;
+    start_fallback text;
+    no_events boolean;
 BEGIN
     ld     := @extschema@._lk_rel(p, salesforce_schema, 'lead', true);
     opp    := @extschema@._lk_rel(p, salesforce_schema, 'opportunity', true);
@@ -822,19 +853,36 @@ BEGIN
     hist   := @extschema@._lk_rel(p, salesforce_schema, 'opportunity_history', false);
     fhist  := @extschema@._lk_rel(p, salesforce_schema, 'opportunity_field_history', false);
     ostage := @extschema@._lk_rel(p, salesforce_schema, 'opportunity_stage', false);
+    -- the stage history: given (e.g. salesforce_history.opportunity), else
+    -- opportunity_history, else opportunity itself in Fivetran's in-place
+    -- history mode (one row per version), else opportunity_field_history
+    IF history IS NOT NULL THEN
+        IF @extschema@._lk_type(p, history, 'field', false) IS NOT NULL THEN
+            fhist := history;
+            hist := NULL;
+        ELSE
+            hist := history;
+        END IF;
+    ELSIF hist IS NULL AND fhist IS NULL AND @extschema@._lk_type(p, opp, '_fivetran_start', false) IS NOT NULL THEN
+        hist := opp;
+    END IF;
 
     PERFORM @extschema@._lk_type(p, ld, c) FROM unnest(ARRAY['id', 'created_date', 'converted_date', 'converted_opportunity_id', 'lead_source']) AS c;
     PERFORM @extschema@._lk_type(p, opp, c) FROM unnest(ARRAY['id', 'close_date', 'is_won', 'is_closed', 'amount', 'campaign_id', 'stage_name']) AS c;
-    IF @extschema@._lk_type(p, ld, 'is_deleted', false) IS NOT NULL THEN not_deleted_ld := 'NOT coalesce(ld.is_deleted, false)'; END IF;
-    IF @extschema@._lk_type(p, opp, 'is_deleted', false) IS NOT NULL THEN not_deleted_o := 'NOT coalesce(o.is_deleted, false)'; END IF;
+    -- live rows only: not deleted, the current version in history mode
+    not_deleted_ld := @extschema@._lk_live(p, ld, 'ld');
+    not_deleted_o := @extschema@._lk_live(p, opp, 'o');
     IF camp IS NOT NULL THEN
         PERFORM @extschema@._lk_type(p, camp, c) FROM unnest(ARRAY['id', 'name']) AS c;
-        IF @extschema@._lk_type(p, camp, 'is_deleted', false) IS NOT NULL THEN not_deleted_c := 'NOT coalesce(c.is_deleted, false)'; END IF;
+        not_deleted_c := @extschema@._lk_live(p, camp, 'c');
+        member_live := @extschema@._lk_live(p, member, 'cm');
         -- the converted opportunity's campaign, else the lead's first campaign membership
-        camp_expr := format('(SELECT c.name::text FROM %s AS c WHERE c.id = coalesce(o.campaign_id%s))', camp,
+        camp_expr := format('(SELECT c.name::text FROM %s AS c WHERE c.id = coalesce(o.campaign_id%s) AND %s)', camp,
             CASE WHEN member IS NOT NULL AND @extschema@._lk_type(p, member, 'lead_id', false) IS NOT NULL
-                 THEN format(', (SELECT cm.campaign_id FROM %s AS cm WHERE cm.lead_id = ld.id ORDER BY cm.created_date, cm.campaign_id LIMIT 1)', member)
-                 ELSE '' END);
+                 THEN format(', (SELECT cm.campaign_id FROM %s AS cm WHERE cm.lead_id = ld.id AND %s ORDER BY cm.created_date, cm.campaign_id LIMIT 1)',
+                             member, member_live)
+                 ELSE '' END,
+            not_deleted_c);
     END IF;
 
     -- won: the converted opportunity is won, at its close_date (a date: read
@@ -851,17 +899,20 @@ BEGIN
     -- stage history of the converted opportunities, first entry per stage
     IF hist IS NOT NULL AND @extschema@._lk_type(p, hist, 'opportunity_id', false) IS NOT NULL THEN
         PERFORM @extschema@._lk_type(p, hist, c) FROM unnest(ARRAY['stage_name', 'created_date']) AS c;
-        hist_sql := format('SELECT h.opportunity_id AS opp_id, h.stage_name::text AS stage, %s AS at FROM %s AS h',
-                           @extschema@._lk_utc(p, hist, 'h', 'created_date'), hist);
+        hist_sql := format('SELECT h.opportunity_id AS opp_id, h.stage_name::text AS stage, %s AS at FROM %s AS h WHERE %s',
+                           @extschema@._lk_utc(p, hist, 'h', 'created_date'), hist, @extschema@._lk_live(p, hist, 'h', false));
     ELSIF hist IS NOT NULL AND @extschema@._lk_type(p, hist, '_fivetran_start', false) IS NOT NULL THEN
         -- Fivetran history mode: one row per version of the opportunity
         PERFORM @extschema@._lk_type(p, hist, c) FROM unnest(ARRAY['id', 'stage_name']) AS c;
-        hist_sql := format('SELECT h.id AS opp_id, h.stage_name::text AS stage, %s AS at FROM %s AS h',
-                           @extschema@._lk_utc(p, hist, 'h', '_fivetran_start'), hist);
+        -- every version, not only the active one.  The first entry per stage
+        -- is its _fivetran_start: when Fivetran saw it, which for the first
+        -- version is when the sync began, not the stage's own date.
+        hist_sql := format('SELECT h.id AS opp_id, h.stage_name::text AS stage, %s AS at FROM %s AS h WHERE %s',
+                           @extschema@._lk_utc(p, hist, 'h', '_fivetran_start'), hist, @extschema@._lk_live(p, hist, 'h', false));
     ELSIF fhist IS NOT NULL THEN
         PERFORM @extschema@._lk_type(p, fhist, c) FROM unnest(ARRAY['opportunity_id', 'field', 'new_value', 'created_date']) AS c;
-        hist_sql := format('SELECT h.opportunity_id AS opp_id, h.new_value::text AS stage, %s AS at FROM %s AS h WHERE h.field = ''StageName''',
-                           @extschema@._lk_utc(p, fhist, 'h', 'created_date'), fhist);
+        hist_sql := format('SELECT h.opportunity_id AS opp_id, h.new_value::text AS stage, %s AS at FROM %s AS h WHERE h.field = ''StageName'' AND %s',
+                           @extschema@._lk_utc(p, fhist, 'h', 'created_date'), fhist, @extschema@._lk_live(p, fhist, 'h', false));
     END IF;
     IF hist_sql IS NOT NULL THEN
         IF stages IS NULL AND ostage IS NOT NULL THEN
@@ -879,11 +930,13 @@ BEGIN
             'SELECT lead_id, stage, min(occurred_at) AS occurred_at FROM ('
             'SELECT ld.id::text AS lead_id, ''Lead'' AS stage, %s AS occurred_at FROM %s AS ld WHERE %s '
             'UNION ALL SELECT ld.id::text, ''Converted'', greatest(%s, %s) FROM %s AS ld WHERE %s AND ld.converted_date IS NOT NULL '
-            'UNION ALL SELECT ld.id::text, h.stage, h.at FROM %s AS ld JOIN (%s) AS h ON h.opp_id = ld.converted_opportunity_id WHERE %s'
+            'UNION ALL SELECT ld.id::text, h.stage, h.at FROM %s AS ld '
+            'JOIN %s AS o ON o.id = ld.converted_opportunity_id AND %s '
+            'JOIN (%s) AS h ON h.opp_id = o.id WHERE %s'
             ') AS e WHERE stage = ANY (%L::text[]) GROUP BY lead_id, stage',
             @extschema@._lk_utc(p, ld, 'ld', 'created_date'), ld, not_deleted_ld,
             @extschema@._lk_utc(p, ld, 'ld', 'converted_date'), @extschema@._lk_utc(p, ld, 'ld', 'created_date'), ld, not_deleted_ld,
-            ld, hist_sql, not_deleted_ld, stages);
+            ld, opp, not_deleted_o, hist_sql, not_deleted_ld, stages);
     END IF;
 
     -- campaign.actual_cost is a lifetime total: spread it evenly over the
@@ -892,6 +945,9 @@ BEGIN
     -- remainder on the last day, so the days sum back to the total exactly.
     IF spend IS NULL AND camp IS NOT NULL AND @extschema@._lk_type(p, camp, 'actual_cost', false) IS NOT NULL THEN
         PERFORM @extschema@._lk_type(p, camp, c) FROM unnest(ARRAY['start_date', 'end_date']) AS c;
+        -- no start_date: created_date, when the table has it
+        start_fallback := @extschema@._lk_utc(p, camp, 'c', 'created_date', false);
+        start_fallback := CASE WHEN start_fallback IS NULL THEN 'NULL::date' ELSE format('(%s)::date', start_fallback) END;
         spend_sql := format(
             'SELECT c.name::text AS campaign, (r.first_day + d.i)::date AS day, '
             'CASE WHEN d.i < r.n - 1 THEN trunc(c.actual_cost::numeric / r.n, 2) '
@@ -901,9 +957,7 @@ BEGIN
             'FROM (SELECT coalesce(c.start_date::date, %s) AS first_day) AS s) AS r '
             'CROSS JOIN LATERAL generate_series(0, r.n - 1) AS d(i) '
             'WHERE c.actual_cost IS NOT NULL AND r.first_day IS NOT NULL AND %s',
-            camp,
-            coalesce(format('(%s)::date', @extschema@._lk_utc(p, camp, 'c', 'created_date', false)), 'NULL::date'),
-            not_deleted_c);
+            camp, start_fallback, not_deleted_c);
     END IF;
 
     PERFORM @extschema@._lk_preset_prepare(target_schema);
@@ -914,6 +968,11 @@ BEGIN
         v_events := @extschema@._lk_canonical(target_schema, 'canonical_stage_events', events_sql,
             format('stage events from Salesforce: Lead (created), Converted (converted_date), then the converted opportunity''s stages; first entry per stage; stages %s', stages));
         RETURN NEXT v_events;
+        EXECUTE format('SELECT NOT EXISTS (SELECT FROM %s)', v_events) INTO no_events;
+        IF no_events THEN
+            RAISE NOTICE 'leadkpi: Salesforce preset: no stage events in %, so the funnel reports are empty for now', v_events
+                USING HINT = 'The stages must match stage_name values exactly.';
+        END IF;
     END IF;
     IF spend_sql IS NOT NULL THEN
         v_spend := @extschema@._lk_canonical(target_schema, 'canonical_spend', spend_sql,
@@ -926,8 +985,8 @@ BEGIN
         conversion_window => conversion_window, funnel_modes => funnel_modes, materialized => materialized);
 END;
 $$;
-COMMENT ON FUNCTION @extschema@.create_reports_salesforce(name, name, text[], regclass, interval, text, boolean) IS
-'Salesforce (Fivetran) preset: canonical views over lead, opportunity, opportunity_history or opportunity_field_history and campaign in salesforce_schema, then create_reports() in target_schema. See doc/crm.md.';
+COMMENT ON FUNCTION @extschema@.create_reports_salesforce(name, name, text[], regclass, interval, text, boolean, regclass) IS
+'Salesforce (Fivetran) preset: canonical views over lead, opportunity, the stage history (history, else opportunity_history, opportunity_field_history or opportunity in history mode) and campaign in salesforce_schema, then create_reports() in target_schema. Deleted rows and inactive history-mode versions are left out. See doc/crm.md.';
 
 ---------------------------------------------------------- HubSpot (Fivetran)
 CREATE FUNCTION @extschema@.create_reports_hubspot(
@@ -954,6 +1013,7 @@ DECLARE
     parts text[] := '{}';
     leads_sql text; events_sql text;
     v_leads regclass; v_events regclass;
+    no_events boolean;
 BEGIN
     contact := @extschema@._lk_rel(p, hubspot_schema, 'contact', true);
     deal    := @extschema@._lk_rel(p, hubspot_schema, 'deal', false);
@@ -965,8 +1025,13 @@ BEGIN
             USING ERRCODE = '22023', HINT = 'NULL picks the property_hs_lifecyclestage_<stage>_date columns when contact has any, else contact_property_history.';
     END IF;
     PERFORM @extschema@._lk_type(p, contact, c) FROM unnest(ARRAY['id', 'property_createdate']) AS c;
-    IF @extschema@._lk_type(p, contact, '_fivetran_deleted', false) IS NOT NULL THEN
-        not_deleted := 'NOT coalesce(ct._fivetran_deleted, false)';
+    -- live contacts: not deleted, and not merged into another contact (whose
+    -- property_hs_merged_object_ids lists it), as dbt_hubspot counts them
+    not_deleted := @extschema@._lk_live(p, contact, 'ct');
+    IF @extschema@._lk_type(p, contact, 'property_hs_merged_object_ids', false) IS NOT NULL THEN
+        not_deleted := format('%s AND ct.id::text <> ALL (ARRAY(SELECT btrim(x) FROM %s AS m, '
+                              'unnest(string_to_array(m.property_hs_merged_object_ids::text, '';'')) AS x WHERE %s))',
+                              not_deleted, contact, @extschema@._lk_live(p, contact, 'm'));
     END IF;
 
     -- won deals: the deal's pipeline stage is closed_won; each deal counts
@@ -979,9 +1044,9 @@ BEGIN
             'SELECT w.contact_id, min(w.closed_at) AS won_at, sum(w.amount) AS amount FROM ('
             'SELECT DISTINCT ON (d.deal_id) dc.contact_id, %s AS closed_at, d.property_amount::numeric AS amount '
             'FROM %s AS d JOIN %s AS s ON s.stage_id = d.deal_pipeline_stage_id JOIN %s AS dc ON dc.deal_id = d.deal_id '
-            'WHERE s.closed_won%s ORDER BY d.deal_id, dc.contact_id) AS w GROUP BY w.contact_id',
+            'WHERE s.closed_won AND %s AND %s AND %s ORDER BY d.deal_id, dc.contact_id) AS w GROUP BY w.contact_id',
             @extschema@._lk_utc(p, deal, 'd', 'property_closedate'), deal, dps, dc,
-            CASE WHEN @extschema@._lk_type(p, deal, 'is_deleted', false) IS NOT NULL THEN ' AND NOT coalesce(d.is_deleted, false)' ELSE '' END);
+            @extschema@._lk_live(p, deal, 'd'), @extschema@._lk_live(p, dps, 's'), @extschema@._lk_live(p, dc, 'dc'));
     END IF;
     customer_col := @extschema@._lk_utc(p, contact, 'ct', 'property_hs_lifecyclestage_customer_date', false);
 
@@ -1017,10 +1082,12 @@ BEGIN
             PERFORM @extschema@._lk_rel(p, hubspot_schema, 'contact_property_history', true);
         END IF;
         PERFORM @extschema@._lk_type(p, cph, c) FROM unnest(ARRAY['contact_id', 'name', 'value', 'timestamp']) AS c;
+        -- the history of live contacts only, like the leads
         events_sql := format(
             'SELECT h.contact_id::bigint AS lead_id, h.value::text AS stage, min(%s) AS occurred_at FROM %s AS h '
-            'WHERE h.name = ''lifecyclestage'' AND h.value = ANY (%L::text[]) GROUP BY 1, 2',
-            @extschema@._lk_utc(p, cph, 'h', 'timestamp'), cph, stages);
+            'JOIN %s AS ct ON ct.id = h.contact_id '
+            'WHERE h.name = ''lifecyclestage'' AND h.value = ANY (%L::text[]) AND %s GROUP BY 1, 2',
+            @extschema@._lk_utc(p, cph, 'h', 'timestamp'), cph, contact, stages, not_deleted);
     ELSIF cardinality(parts) > 0 THEN
         events_sql := array_to_string(parts, ' UNION ALL ');
     END IF;
@@ -1035,6 +1102,11 @@ BEGIN
                    CASE WHEN cardinality(parts) > 0 AND stage_source IS DISTINCT FROM 'history' THEN contact::text || ' (property_hs_lifecyclestage_<stage>_date)'
                         ELSE cph::text || ' (lifecyclestage)' END, stages));
         RETURN NEXT v_events;
+        EXECUTE format('SELECT NOT EXISTS (SELECT FROM %s)', v_events) INTO no_events;
+        IF no_events THEN
+            RAISE NOTICE 'leadkpi: HubSpot preset: no lifecycle stage events in %, so the funnel reports are empty for now', v_events
+                USING HINT = 'The stages must match HubSpot''s internal lifecycle stage values (e.g. marketingqualifiedlead), and contact_property_history needs rows named lifecyclestage.';
+        END IF;
     END IF;
     RETURN QUERY SELECT * FROM @extschema@.create_reports(target_schema, v_leads,
         stage_events => v_events, spend => spend,

@@ -2,7 +2,7 @@
 -- replication: contact with property_hs_lifecyclestage_<stage>_date
 -- columns, contact_property_history, deal, deal_contact, deal_pipeline_stage.
 BEGIN;
-SELECT plan(10);
+SELECT plan(14);
 SET LOCAL TimeZone = 'UTC';
 
 CREATE SCHEMA hubspot;
@@ -71,6 +71,22 @@ SELECT results_eq('SELECT lead_id, converted_at, revenue FROM lk_hs.canonical_le
     (101::bigint, timestamptz '2024-05-11 08:00+00', NULL::numeric), (102, NULL, NULL), (103, '2024-06-03 08:00+00', NULL)$$,
     'converted at the customer lifecycle date');
 SELECT throws_ok($$SELECT create_reports_hubspot('lk_hs', stage_source => 'nonsense')$$, '22023', NULL, 'bad stage_source');
+
+-- deleted and merged contacts: neither a lead nor in the funnel, from the
+-- columns or from the property log
+DELETE FROM hubspot.deal;
+ALTER TABLE hubspot.contact ADD COLUMN property_hs_merged_object_ids text;
+INSERT INTO hubspot.contact (id, _fivetran_deleted, property_createdate, property_hs_lifecyclestage_lead_date) VALUES
+  (105, false, '2024-07-01 08:00', '2024-07-01 08:00'), (106, false, '2024-07-02 08:00', '2024-07-02 08:00');
+UPDATE hubspot.contact SET property_hs_merged_object_ids = '105;106' WHERE id = 101;
+INSERT INTO hubspot.contact_property_history (contact_id, name, value, "timestamp") VALUES
+  (104, 'lifecyclestage', 'lead', '2024-06-01 08:00'), (105, 'lifecyclestage', 'lead', '2024-07-01 08:00');
+SELECT lives_ok($$SELECT create_reports_hubspot('lk_hs2')$$, 'with merged contacts');
+SELECT results_eq('SELECT lead_id FROM lk_hs2.canonical_leads UNION SELECT lead_id FROM lk_hs2.canonical_stage_events ORDER BY 1',
+                  $$VALUES (101::bigint), (102), (103)$$, 'merged-away (105, 106) and deleted (104) contacts: no lead, no stage event');
+SELECT lives_ok($$SELECT create_reports_hubspot('lk_hs3', stage_source => 'history')$$, 'property log with merged contacts');
+SELECT results_eq('SELECT DISTINCT lead_id FROM lk_hs3.canonical_stage_events ORDER BY 1',
+                  $$VALUES (101::bigint), (102)$$, 'the property log of deleted and merged-away contacts is left out');
 
 SELECT * FROM finish();
 ROLLBACK;

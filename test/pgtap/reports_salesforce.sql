@@ -1,7 +1,7 @@
 -- Salesforce preset on hand-made tables shaped like Fivetran's Salesforce
 -- replication (snake_case columns, text ids, timestamp = UTC, date fields).
 BEGIN;
-SELECT plan(14);
+SELECT plan(22);
 SET LOCAL TimeZone = 'UTC';
 
 CREATE SCHEMA salesforce;
@@ -96,6 +96,63 @@ CREATE TABLE lk_sf_spend (campaign text, day date, amount numeric);
 INSERT INTO lk_sf_spend VALUES ('Launch', '2024-01-01', 1);
 SELECT lives_ok($$SELECT create_reports_salesforce('lk_sf', spend => 'lk_sf_spend', stages => '{Lead}')$$, 'own spend');
 SELECT is((SELECT cost FROM lk_sf.kpi_overview), 1::numeric, 'own spend used');
+
+-- Fivetran history mode in place (one row per version of each record,
+-- _fivetran_active on the current one), deleted records, a campaign table
+-- without created_date, campaign memberships
+CREATE SCHEMA sf_hm;
+CREATE TABLE sf_hm.lead (id text, is_deleted boolean, created_date timestamp, lead_source text, converted_date date,
+  converted_opportunity_id text, _fivetran_active boolean, _fivetran_start timestamp);
+INSERT INTO sf_hm.lead VALUES
+  ('L1', false, '2024-01-01 09:00', 'Web', NULL, NULL, false, '2024-01-01 09:00'),          -- L1 before its conversion
+  ('L1', false, '2024-01-01 09:00', 'Web', '2024-01-02', 'O1', true, '2024-01-02 09:00'),
+  ('L2', false, '2024-01-01 10:00', 'Web', '2024-01-03', 'O2', true, '2024-01-03 09:00'),
+  ('L3', false, '2024-01-01 11:00', 'Web', '2024-01-04', 'O3', true, '2024-01-04 09:00'),  -- converted to a deleted opportunity
+  ('L4', false, '2024-01-01 12:00', 'Ads', NULL, NULL, true, '2024-01-01 12:00'),
+  ('L5', false, '2024-01-01 13:00', 'Ads', NULL, NULL, true, '2024-01-01 13:00');
+CREATE TABLE sf_hm.opportunity (id text, is_deleted boolean, close_date date, is_won boolean, is_closed boolean, amount double precision,
+  campaign_id text, stage_name text, _fivetran_active boolean, _fivetran_start timestamp);
+INSERT INTO sf_hm.opportunity VALUES
+  ('O1', false, '2024-01-10', false, false, 100, 'C1', 'Prospecting', false, '2024-01-02 12:00'),
+  ('O1', false, '2024-01-10', true, true, 100, 'C1', 'Closed Won', true, '2024-01-10 12:00'),
+  ('O2', false, '2024-01-20', false, true, 50, 'C2', 'Closed Lost', true, '2024-01-05 12:00'),
+  ('O3', true, '2024-01-15', true, true, 999, 'C1', 'Closed Won', true, '2024-01-15 12:00');
+CREATE TABLE sf_hm.campaign (id text, name text, is_deleted boolean, start_date date, end_date date, actual_cost double precision);
+INSERT INTO sf_hm.campaign VALUES ('C1', 'Alpha', false, NULL, NULL, 500), ('C2', 'Gone', true, '2024-01-01', '2024-01-02', 40),
+                                  ('C3', 'Beta', false, '2024-01-01', '2024-01-02', 20);
+CREATE TABLE sf_hm.campaign_member (id text, campaign_id text, lead_id text, created_date timestamp, is_deleted boolean);
+INSERT INTO sf_hm.campaign_member VALUES ('m1', 'C1', 'L4', '2024-01-01', true), ('m2', 'C3', 'L4', '2024-01-02', false),
+                                         ('m3', 'C2', 'L5', '2024-01-01', false);
+
+SELECT lives_ok($$SELECT create_reports_salesforce('lk_sfhm', 'sf_hm', stages => '{Lead,Converted,Prospecting,Closed Won}')$$,
+                'history mode in place, and a campaign table without created_date');
+SELECT results_eq('SELECT lead_id, campaign, converted_at, lost_at, revenue FROM lk_sfhm.canonical_leads ORDER BY lead_id', $$VALUES
+    ('L1', 'Alpha', timestamptz '2024-01-10 00:00+00', NULL::timestamptz, 100::numeric),
+    ('L2', NULL, NULL, '2024-01-20 00:00+00', NULL),
+    ('L3', NULL, NULL, NULL, NULL),
+    ('L4', 'Beta', NULL, NULL, NULL),
+    ('L5', NULL, NULL, NULL, NULL)$$,
+    'one row per lead (the active version); deleted opportunities, campaigns and memberships are not used');
+SELECT results_eq($$SELECT lead_id, stage, occurred_at FROM lk_sfhm.canonical_stage_events WHERE lead_id IN ('L1', 'L3') ORDER BY lead_id, occurred_at$$, $$VALUES
+    ('L1', 'Lead', timestamptz '2024-01-01 09:00+00'), ('L1', 'Converted', '2024-01-02 00:00+00'),
+    ('L1', 'Prospecting', '2024-01-02 12:00+00'), ('L1', 'Closed Won', '2024-01-10 12:00+00'),
+    ('L3', 'Lead', '2024-01-01 11:00+00'), ('L3', 'Converted', '2024-01-04 00:00+00')$$,
+    'stages from the versions of the opportunity itself; none from a deleted opportunity');
+SELECT results_eq('SELECT campaign, sum(amount) FROM lk_sfhm.canonical_spend GROUP BY 1 ORDER BY 1',
+                  $$VALUES ('Beta', 20::numeric)$$, 'spend: no start date and no created_date means no days; deleted campaigns cost nothing');
+SELECT is((SELECT conversions FROM lk_sfhm.kpi_overview), (SELECT max(reached) FROM lk_sfhm.funnel_report WHERE stage = 'Closed Won'),
+          'KPIs and funnel agree on who was won');
+
+-- the history in another schema (Fivetran's salesforce_history.opportunity)
+CREATE SCHEMA sf_hm_history;
+CREATE TABLE sf_hm_history.opportunity (id text, stage_name text, is_deleted boolean, _fivetran_active boolean, _fivetran_start timestamp);
+INSERT INTO sf_hm_history.opportunity VALUES ('O1', 'Negotiation', false, false, '2024-01-05 00:00'), ('O1', 'Closed Won', false, true, '2024-01-10 00:00'),
+                                             ('O3', 'Negotiation', false, true, '2024-01-06 00:00');
+SELECT lives_ok($$SELECT create_reports_salesforce('lk_sfhm2', 'sf_hm', stages => '{Lead,Converted,Negotiation}', history => 'sf_hm_history.opportunity')$$,
+                'history => another table');
+SELECT results_eq($$SELECT lead_id, stage FROM lk_sfhm2.canonical_stage_events WHERE stage = 'Negotiation'$$, $$VALUES ('L1', 'Negotiation')$$,
+                  'its versions are the stages (not the deleted opportunity''s)');
+SELECT is((SELECT count(*) FROM lk_sfhm2.canonical_leads), 5::bigint, 'still one row per lead');
 
 SELECT * FROM finish();
 ROLLBACK;
