@@ -89,6 +89,27 @@ COMMENT ON FUNCTION funnel_summary_out(funnel_summary) IS 'text output of funnel
 COMMENT ON FUNCTION funnel_summary_recv(internal) IS 'binary input of funnel_summary (validated)';
 COMMENT ON FUNCTION funnel_summary_send(funnel_summary) IS 'binary output of funnel_summary';
 
+-- Equality (same summary: same figures and the same printed form) and the
+-- hash opclass behind it, so that DISTINCT, UNION and GROUP BY work on funnel_summary.
+CREATE FUNCTION funnel_summary_eq(funnel_summary, funnel_summary) RETURNS boolean
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION funnel_summary_ne(funnel_summary, funnel_summary) RETURNS boolean
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION funnel_summary_hash(funnel_summary) RETURNS integer
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE OPERATOR = (LEFTARG = funnel_summary, RIGHTARG = funnel_summary, FUNCTION = funnel_summary_eq,
+                   COMMUTATOR = =, NEGATOR = <>, RESTRICT = eqsel, JOIN = eqjoinsel, HASHES);
+CREATE OPERATOR <> (LEFTARG = funnel_summary, RIGHTARG = funnel_summary, FUNCTION = funnel_summary_ne,
+                    COMMUTATOR = <>, NEGATOR = =, RESTRICT = neqsel, JOIN = neqjoinsel);
+CREATE OPERATOR CLASS funnel_summary_hash_ops DEFAULT FOR TYPE funnel_summary USING hash AS
+    OPERATOR 1 = (funnel_summary, funnel_summary), FUNCTION 1 funnel_summary_hash(funnel_summary);
+COMMENT ON FUNCTION funnel_summary_eq(funnel_summary, funnel_summary) IS 'Support: funnel_summary = funnel_summary.';
+COMMENT ON FUNCTION funnel_summary_ne(funnel_summary, funnel_summary) IS 'Support: funnel_summary <> funnel_summary.';
+COMMENT ON FUNCTION funnel_summary_hash(funnel_summary) IS 'Support: hash of a funnel_summary, consistent with =.';
+COMMENT ON OPERATOR = (funnel_summary, funnel_summary) IS 'True when both funnel summaries hold the same figures, i.e. print the same (amounts with the same scale). No ordering is defined.';
+COMMENT ON OPERATOR <> (funnel_summary, funnel_summary) IS 'Negation of = for funnel_summary.';
+COMMENT ON OPERATOR CLASS funnel_summary_hash_ops USING hash IS 'Hashing of funnel_summary, for DISTINCT, UNION, GROUP BY and hash joins.';
+
 -- ---- funnel_agg over events -----------------------------------------------
 
 CREATE FUNCTION funnel_agg_accum(internal, bigint, timestamptz, integer, interval)

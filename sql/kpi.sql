@@ -126,6 +126,27 @@ CREATE OPERATOR + (LEFTARG = kpi_summary, RIGHTARG = kpi_summary,
                    FUNCTION = kpi_summary_add, COMMUTATOR = +);
 COMMENT ON OPERATOR + (kpi_summary, kpi_summary) IS 'Merges two KPI summaries; NULL if either is NULL (use rollup() to skip NULLs).';
 
+-- Equality (same summary: same figures and the same printed form) and the
+-- hash opclass behind it, so that DISTINCT, UNION and GROUP BY work on kpi_summary.
+CREATE FUNCTION kpi_summary_eq(kpi_summary, kpi_summary) RETURNS boolean
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION kpi_summary_ne(kpi_summary, kpi_summary) RETURNS boolean
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION kpi_summary_hash(kpi_summary) RETURNS integer
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE OPERATOR = (LEFTARG = kpi_summary, RIGHTARG = kpi_summary, FUNCTION = kpi_summary_eq,
+                   COMMUTATOR = =, NEGATOR = <>, RESTRICT = eqsel, JOIN = eqjoinsel, HASHES);
+CREATE OPERATOR <> (LEFTARG = kpi_summary, RIGHTARG = kpi_summary, FUNCTION = kpi_summary_ne,
+                    COMMUTATOR = <>, NEGATOR = =, RESTRICT = neqsel, JOIN = neqjoinsel);
+CREATE OPERATOR CLASS kpi_summary_hash_ops DEFAULT FOR TYPE kpi_summary USING hash AS
+    OPERATOR 1 = (kpi_summary, kpi_summary), FUNCTION 1 kpi_summary_hash(kpi_summary);
+COMMENT ON FUNCTION kpi_summary_eq(kpi_summary, kpi_summary) IS 'Support: kpi_summary = kpi_summary.';
+COMMENT ON FUNCTION kpi_summary_ne(kpi_summary, kpi_summary) IS 'Support: kpi_summary <> kpi_summary.';
+COMMENT ON FUNCTION kpi_summary_hash(kpi_summary) IS 'Support: hash of a kpi_summary, consistent with =.';
+COMMENT ON OPERATOR = (kpi_summary, kpi_summary) IS 'True when both KPI summaries hold the same figures, i.e. print the same (amounts with the same scale). No ordering is defined.';
+COMMENT ON OPERATOR <> (kpi_summary, kpi_summary) IS 'Negation of = for kpi_summary.';
+COMMENT ON OPERATOR CLASS kpi_summary_hash_ops USING hash IS 'Hashing of kpi_summary, for DISTINCT, UNION, GROUP BY and hash joins.';
+
 -- Accessors: every KPI is defined here, once ----------------------------------
 
 CREATE FUNCTION leads(kpi_summary) RETURNS bigint

@@ -1147,6 +1147,28 @@ funnel_agg_final(PG_FUNCTION_ARGS)
 	PG_RETURN_POINTER(FsBuild(p.nsteps, p.modes, p.window, nents, reached, sk));
 }
 
+/* funnel_summary = funnel_summary, <> and the hash opclass: see lk_send_equal */
+PG_FUNCTION_INFO_V1(funnel_summary_eq);
+Datum
+funnel_summary_eq(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(lk_send_equal(funnel_summary_send, PG_GETARG_DATUM(0), PG_GETARG_DATUM(1)));
+}
+
+PG_FUNCTION_INFO_V1(funnel_summary_ne);
+Datum
+funnel_summary_ne(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(!lk_send_equal(funnel_summary_send, PG_GETARG_DATUM(0), PG_GETARG_DATUM(1)));
+}
+
+PG_FUNCTION_INFO_V1(funnel_summary_hash);
+Datum
+funnel_summary_hash(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_UINT32(lk_send_hash(funnel_summary_send, PG_GETARG_DATUM(0)));
+}
+
 /* ---- accessors ----------------------------------------------------------- */
 
 static void

@@ -499,6 +499,28 @@ kpi_summary_add(PG_FUNCTION_ARGS)
 	PG_RETURN_POINTER(KsCompact(ks_merge(a, b)));
 }
 
+/* kpi_summary = kpi_summary, <> and the hash opclass: see lk_send_equal */
+PG_FUNCTION_INFO_V1(kpi_summary_eq);
+Datum
+kpi_summary_eq(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(lk_send_equal(kpi_summary_send, PG_GETARG_DATUM(0), PG_GETARG_DATUM(1)));
+}
+
+PG_FUNCTION_INFO_V1(kpi_summary_ne);
+Datum
+kpi_summary_ne(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(!lk_send_equal(kpi_summary_send, PG_GETARG_DATUM(0), PG_GETARG_DATUM(1)));
+}
+
+PG_FUNCTION_INFO_V1(kpi_summary_hash);
+Datum
+kpi_summary_hash(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_UINT32(lk_send_hash(kpi_summary_send, PG_GETARG_DATUM(0)));
+}
+
 /* ---------------------------------------------------------------------------
  * Accessors: the one place each KPI is defined
  * ------------------------------------------------------------------------- */

@@ -4,6 +4,7 @@
  */
 #include "leadkpi.h"
 
+#include "common/hashfn.h"
 #include "utils/date.h"
 
 PG_MODULE_MAGIC;
@@ -117,4 +118,22 @@ lk_parse_int128(const char **p, int128 *out, int128 lo, int128 hi)
 	*p = c;
 	*out = v;
 	return true;
+}
+
+bool
+lk_send_equal(PGFunction send, Datum a, Datum b)
+{
+	bytea	   *x = DatumGetByteaPP(DirectFunctionCall1(send, a));
+	bytea	   *y = DatumGetByteaPP(DirectFunctionCall1(send, b));
+
+	return VARSIZE_ANY_EXHDR(x) == VARSIZE_ANY_EXHDR(y) &&
+		memcmp(VARDATA_ANY(x), VARDATA_ANY(y), VARSIZE_ANY_EXHDR(x)) == 0;
+}
+
+uint32
+lk_send_hash(PGFunction send, Datum a)
+{
+	bytea	   *x = DatumGetByteaPP(DirectFunctionCall1(send, a));
+
+	return hash_bytes((const unsigned char *) VARDATA_ANY(x), VARSIZE_ANY_EXHDR(x));
 }

@@ -97,4 +97,13 @@ lk_parse_int64(const char **p, int64 *out, int64 lo, int64 hi)
 	return true;
 }
 
+/*
+ * Equality and hashing of our summary types, through their binary send
+ * function: its output is canonical (fixed field order, no padding, no
+ * spare or zero-count buckets), so two summaries are equal exactly when they
+ * print the same, and equal summaries hash alike.
+ */
+extern bool lk_send_equal(PGFunction send, Datum a, Datum b);
+extern uint32 lk_send_hash(PGFunction send, Datum a);
+
 #endif							/* LEADKPI_H */

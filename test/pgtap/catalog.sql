@@ -3,7 +3,7 @@
 -- the one-step and summary aggregates on a real (non-internal) state type so
 -- that Citus can push them down.
 BEGIN;
-SELECT plan(8);
+SELECT plan(9);
 
 CREATE TEMP VIEW ext_objects AS
 SELECT classid, objid FROM pg_depend
@@ -25,6 +25,14 @@ SELECT is_empty($$
   SELECT t.typname::text FROM pg_type t JOIN ext_objects e ON e.classid = 'pg_type'::regclass AND e.objid = t.oid
   WHERE t.typtype = 'b' AND obj_description(t.oid, 'pg_type') IS NULL
 $$, 'every type has a COMMENT');
+
+SELECT is_empty($$
+  SELECT o.oid::regoperator::text FROM pg_operator o JOIN ext_objects e ON e.classid = 'pg_operator'::regclass AND e.objid = o.oid
+  WHERE obj_description(o.oid, 'pg_operator') IS NULL
+  UNION ALL
+  SELECT c.opcname::text FROM pg_opclass c JOIN ext_objects e ON e.classid = 'pg_opclass'::regclass AND e.objid = c.oid
+  WHERE obj_description(c.oid, 'pg_opclass') IS NULL
+$$, 'every operator and operator class has a COMMENT');
 
 SELECT is_empty($$
   SELECT p.oid::regprocedure::text FROM ext_procs p WHERE p.proparallel <> 's'
