@@ -135,7 +135,12 @@ lk_funnel_window_usec(const Interval *w, const char *fn)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("%s: the funnel window must not be negative", fn)));
-	/* |months| < 2^31 and days likewise, so this fits in int64 */
+	/* months and days up to 2^31 can exceed int64 microseconds */
+	if (usec > PG_INT64_MAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERVAL_FIELD_OVERFLOW),
+				 errmsg("%s: the funnel window is too long", fn),
+				 errhint("A window of at most about 290,000 years fits.")));
 	return (int64) usec;
 }
 

@@ -418,7 +418,7 @@ typedef struct FaRow
 
 /* partitions hold about this many rows: a few hundred kB of work space */
 #define FA_PART_ROWS 8192
-#define FA_MAX_ROWS ((int64) 1 << 31)
+#define FA_MAX_ROWS (((int64) 1 << 31) - 1)	/* int32 row numbers */
 
 typedef struct FaState
 {
@@ -746,7 +746,11 @@ funnel_agg_combine(PG_FUNCTION_ARGS)
 	if (!AggCheckCallContext(fcinfo, NULL))
 		elog(ERROR, "funnel_agg_combine called in non-aggregate context");
 	if (b == NULL)
+	{
+		if (a == NULL)
+			PG_RETURN_NULL();
 		PG_RETURN_POINTER(a);
+	}
 	if (a == NULL)
 	{
 		/*
@@ -1261,7 +1265,7 @@ funnel_time_to_convert_median(PG_FUNCTION_ARGS)
 	s = FsSketch(fs, step);
 	if (lk_sketch_total(s) == 0)
 		PG_RETURN_NULL();
-	PG_RETURN_INTERVAL_P(lk_interval_from_usec((int64) rint(lk_sketch_quantile(s, 0.5))));
+	PG_RETURN_INTERVAL_P(lk_interval_from_usec(lk_sketch_usec(lk_sketch_quantile(s, 0.5))));
 }
 
 PG_FUNCTION_INFO_V1(funnel_nsteps);

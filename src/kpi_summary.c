@@ -179,8 +179,9 @@ KsValidate(const KpiSummary *s)
 	{
 		if (s->cycle_min < 0 || s->cycle_min > s->cycle_max)
 			return "cycle minimum and maximum are inconsistent";
-		if (sum < (int128) s->cycle_min * s->cycle_n ||
-			sum > (int128) s->cycle_max * s->cycle_n)
+		/* the minimum and the maximum are both among the n cycles */
+		if (sum < (int128) s->cycle_max + (int128) s->cycle_min * (s->cycle_n - 1) ||
+			sum > (int128) s->cycle_min + (int128) s->cycle_max * (s->cycle_n - 1))
 			return "cycle sum disagrees with the cycle minimum and maximum";
 	}
 	if (s->flags & KS_NO_SKETCH)
@@ -197,6 +198,14 @@ KsValidate(const KpiSummary *s)
 		if (s->cycle_n > 0 &&
 			((s->sketch.zero_count > 0) != (s->cycle_min == 0)))
 			return "sketch zero bucket disagrees with the cycle minimum";
+		/* the buckets of positive cycles run from min's bucket to max's */
+		if (s->sketch.nbuckets > 0 &&
+			(s->cycle_max == 0 ||
+			 s->sketch.buckets[s->sketch.nbuckets - 1].index != lk_sketch_index(s->cycle_max) ||
+			 (s->cycle_min > 0 && s->sketch.buckets[0].index != lk_sketch_index(s->cycle_min))))
+			return "sketch buckets disagree with the cycle minimum and maximum";
+		if (s->sketch.nbuckets == 0 && s->cycle_max > 0)
+			return "sketch has no bucket for the cycle maximum";
 	}
 	return NULL;
 }
@@ -704,7 +713,7 @@ CyclePercentile(FunctionCallInfo fcinfo, KpiSummary *s, double fraction)
 	v = lk_sketch_quantile_bounded(&s->sketch, fraction,
 								   (double) s->cycle_min, (double) s->cycle_max);
 	/* the exact extremes also bound every interior estimate */
-	usec = (int64) llround(v);
+	usec = lk_sketch_usec(v);
 	usec = Max(usec, s->cycle_min);
 	usec = Min(usec, s->cycle_max);
 	PG_RETURN_INTERVAL_P(lk_interval_from_usec(usec));

@@ -34,8 +34,17 @@ lk_date_diff(int32 a, int32 b, const char *fn)
 				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
 				 errmsg("%s: infinite dates have no sales cycle", fn),
 				 errhint("Filter out rows whose first contact or close is 'infinity' or '-infinity'.")));
-	/* dates span less than 2^32 days, so this cannot overflow */
-	return ((int64) b - (int64) a) * USECS_PER_DAY;
+	{
+		/* dates span 2^32 days, more than int64 microseconds hold */
+		int64		usec;
+
+		if (__builtin_mul_overflow((int64) b - (int64) a, USECS_PER_DAY, &usec))
+			ereport(ERROR,
+					(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+					 errmsg("%s: the sales cycle is too long", fn),
+					 errhint("A cycle of more than about 290,000 years is out of range; check the dates.")));
+		return usec;
+	}
 }
 
 Interval *

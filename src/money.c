@@ -48,6 +48,19 @@ OutOfRange(const char *what)
 			 errhint("Round the amounts to the precision you need, e.g. round(amount, 2).")));
 }
 
+/*
+ * Stores a total.  The range is symmetric, +-(2^127 - 1), as the text input
+ * reads it: -2^127 alone has no positive counterpart and could not be read
+ * back, so it is out of range too.
+ */
+static inline void
+PutSum(LkMoney *m, int128 v, const char *what)
+{
+	if (unlikely(v == -(int128) (~(uint128) 0 >> 1) - 1))
+		OutOfRange(what);
+	lk_i128_set(&m->sum, v);
+}
+
 /* x * 10^k, erroring when it does not fit. */
 static int128
 Scale(int128 x, int k, const char *what)
@@ -153,7 +166,7 @@ lk_money_add_numeric(LkMoney *m, Datum num, const char *what)
 				pfree(copy);
 			if (__builtin_add_overflow(sum, (int128) (neg ? -a : a), &sum))
 				OutOfRange(what);
-			lk_i128_set(&m->sum, sum);
+			PutSum(m, sum, what);
 			return;
 		}
 	}
@@ -195,7 +208,7 @@ lk_money_add_numeric(LkMoney *m, Datum num, const char *what)
 	if (m->dscale < 0)
 	{
 		m->dscale = target;
-		lk_i128_set(&m->sum, acc);
+		PutSum(m, acc, what);
 	}
 	else
 	{
@@ -205,7 +218,7 @@ lk_money_add_numeric(LkMoney *m, Datum num, const char *what)
 			sum = Scale(sum, target - m->dscale, what);
 		if (__builtin_add_overflow(sum, acc, &sum))
 			OutOfRange(what);
-		lk_i128_set(&m->sum, sum);
+		PutSum(m, sum, what);
 		m->dscale = target;
 	}
 }
@@ -230,7 +243,7 @@ lk_money_add(LkMoney *m, const LkMoney *other, const char *what)
 		a = lk_i128_get(&m->sum);
 		if (__builtin_add_overflow(a, lk_i128_get(&other->sum), &a))
 			OutOfRange(what);
-		lk_i128_set(&m->sum, a);
+		PutSum(m, a, what);
 		return;
 	}
 	InitPow10();
@@ -239,7 +252,7 @@ lk_money_add(LkMoney *m, const LkMoney *other, const char *what)
 	b = Scale(lk_i128_get(&other->sum), target - other->dscale, what);
 	if (__builtin_add_overflow(a, b, &a))
 		OutOfRange(what);
-	lk_i128_set(&m->sum, a);
+	PutSum(m, a, what);
 	m->dscale = target;
 }
 

@@ -17,6 +17,8 @@
 
 #include "leadkpi.h"
 
+#include <math.h>
+
 #define LK_SKETCH_ALPHA		0.01
 /* gamma^LK_SKETCH_MAX_INDEX exceeds the int64 range of microseconds */
 #define LK_SKETCH_MAX_INDEX	2200
@@ -79,6 +81,20 @@ extern double lk_sketch_quantile(const LkSketch *s, double fraction);
  */
 extern double lk_sketch_quantile_bounded(const LkSketch *s, double fraction,
 										 double min, double max);
+
+/*
+ * An estimate in microseconds as an int64: the top bucket's value can exceed
+ * the int64 range, where a plain cast is undefined, so it saturates.
+ */
+static inline int64
+lk_sketch_usec(double v)
+{
+	if (!(v > 0))				/* also NaN */
+		return 0;
+	if (v >= 9223372036854775808.0) /* 2^63 */
+		return PG_INT64_MAX;
+	return (int64) llround(v);	/* below 2^63 doubles are 1024 apart: no overflow */
+}
 
 /* Text form: "z<zero_count>" then " <index>:<count>" per bucket. */
 extern void lk_sketch_out(StringInfo buf, const LkSketch *s);

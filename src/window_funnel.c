@@ -106,7 +106,12 @@ window_funnel_accum(PG_FUNCTION_ARGS)
 		elog(ERROR, "window_funnel_accum called in non-aggregate context");
 
 	if (PG_ARGISNULL(steparg))
+	{
+		/* no state yet: stay SQL NULL, never a NULL pointer posing as one */
+		if (st == NULL)
+			PG_RETURN_NULL();
 		PG_RETURN_POINTER(st);
+	}
 	arr = PG_GETARG_ARRAYTYPE_P(steparg);
 	if (ARR_NDIM(arr) > 1)
 		ereport(ERROR,
@@ -184,7 +189,11 @@ window_funnel_combine(PG_FUNCTION_ARGS)
 	if (!AggCheckCallContext(fcinfo, &aggcxt))
 		elog(ERROR, "window_funnel_combine called in non-aggregate context");
 	if (b == NULL)
+	{
+		if (a == NULL)
+			PG_RETURN_NULL();
 		PG_RETURN_POINTER(a);
+	}
 	if (a == NULL)
 		a = WfNew(aggcxt, &b->p);
 	else if (a->p.nsteps != b->p.nsteps || a->p.window != b->p.window ||

@@ -50,7 +50,7 @@ SELECT 'v1 leads=0 conversions=0 cycles=0 excluded=0 cycle_sum_us=0 cycle_min_us
 SELECT 'v1 leads=99999999999999999999 conversions=0 cycles=0 excluded=0 cycle_sum_us=0 cycle_min_us=0 cycle_max_us=0 cost=null revenue=null sketch=z0'::kpi_summary;
 -- a valid hand-written summary
 SELECT sales_cycle_median(s), leads(s), cost(s)
-FROM (SELECT 'v1 leads=3 conversions=2 cycles=2 excluded=0 cycle_sum_us=4 cycle_min_us=1 cycle_max_us=3 cost=-0.50 revenue=null sketch=z0 0:1 56:1'::kpi_summary s) x;
+FROM (SELECT 'v1 leads=3 conversions=2 cycles=2 excluded=0 cycle_sum_us=4 cycle_min_us=1 cycle_max_us=3 cost=-0.50 revenue=null sketch=z0 0:1 55:1'::kpi_summary s) x;
 
 -- fuzz: every prefix, and many single-character mutations, of a real text
 -- form either parse into a value that round-trips, or fail with 22P02
