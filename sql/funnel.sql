@@ -315,9 +315,11 @@ CREATE FUNCTION funnel_steps(fs funnel_summary,
     OUT conversion_from_first float8, OUT drop_off bigint,
     OUT median_time_from_previous interval)
 RETURNS SETOF record LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
+    -- operators qualified: this body is parsed under the caller's search_path
     SELECT s,
            @extschema@.reached(fs, s),
-           CASE WHEN s > 1 THEN @extschema@.conversion_rate(fs, s - 1, s) END,
+           CASE WHEN s OPERATOR(pg_catalog.>) 1
+                THEN @extschema@.conversion_rate(fs, s OPERATOR(pg_catalog.-) 1, s) END,
            @extschema@.conversion_rate(fs, 1, s),
            @extschema@.drop_off(fs, s),
            @extschema@.time_to_convert_median(fs, s)

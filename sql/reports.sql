@@ -10,9 +10,12 @@
 
 -- Looks up one column of a mapped input and returns the SQL expression that
 -- reads it as the canonical type.  kind is one of id, ts, date, text, numeric,
--- bool.  A missing required column is 42703, a wrong type 42804.
+-- bool.  A missing required column is 42703, a wrong type 42804.  With tz, a
+-- timestamp without time zone (or a date) is read as local time in tz, and a
+-- timestamptz is cut to a date in tz, so the result never depends on the
+-- reading session's TimeZone.
 CREATE FUNCTION @extschema@._lk_column(
-    input text, rel regclass, col text, kind text, required boolean,
+    input text, rel regclass, col text, kind text, required boolean, tz text DEFAULT NULL,
     OUT expr text, OUT typ text)
 LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
@@ -78,12 +81,18 @@ BEGIN
     END IF;
     IF tname = typ THEN
         expr := format('%I', col);
+    ELSIF tz IS NOT NULL AND kind = 'ts' AND tname = 'timestamp without time zone' THEN
+        expr := format('(%I AT TIME ZONE %L)', col, tz);
+    ELSIF tz IS NOT NULL AND kind = 'ts' AND tname = 'date' THEN
+        expr := format('(%I::timestamp AT TIME ZONE %L)', col, tz);
+    ELSIF tz IS NOT NULL AND kind = 'date' AND tname = 'timestamp with time zone' THEN
+        expr := format('(%I AT TIME ZONE %L)::date', col, tz);
     ELSE
         expr := format('%I::%s', col, typ);
     END IF;
 END;
 $$;
-COMMENT ON FUNCTION @extschema@._lk_column(text, regclass, text, text, boolean) IS
+COMMENT ON FUNCTION @extschema@._lk_column(text, regclass, text, text, boolean, text) IS
 'leadkpi internal: validates one column of a mapped input via the catalogs and returns the expression that reads it as the canonical type';
 
 -- The names create_reports may create in a target schema, in the order they
@@ -105,6 +114,17 @@ COMMENT ON FUNCTION @extschema@._lk_report_names() IS
 -- Drops the given leadkpi-made relations of a schema, in array order.  A
 -- relation of that name that leadkpi did not make is an error (42P07), so
 -- user data is never dropped.  Dependent user objects make the DROP fail.
+-- Serialises create, drop and refresh of one report schema, until the end of
+-- the transaction: they lock the same relations in opposite orders (a
+-- refresh stores first, a drop reports first), which could deadlock.
+CREATE FUNCTION @extschema@._lk_schema_lock(target_schema name)
+RETURNS void
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT pg_advisory_xact_lock(hashtext('leadkpi reports'), hashtext(target_schema)) $$;
+COMMENT ON FUNCTION @extschema@._lk_schema_lock(name) IS
+'leadkpi internal: transaction-level advisory lock on a report schema, taken by every create, drop and refresh of its reports';
+
 CREATE FUNCTION @extschema@._lk_drop(target_schema name, names text[])
 RETURNS void
 LANGUAGE plpgsql VOLATILE
@@ -114,6 +134,8 @@ DECLARE
     n text;
     r record;
 BEGIN
+    -- one report DDL or refresh per schema at a time (see _lk_schema_lock)
+    PERFORM @extschema@._lk_schema_lock(target_schema);
     -- check everything first, then drop
     FOR r IN
         SELECT c.oid, c.relname, c.relkind, obj_description(c.oid, 'pg_class') AS descr
@@ -157,9 +179,13 @@ RETURN format(
     '@extschema@.sales_cycle_avg(r) AS sales_cycle_avg, @extschema@.sales_cycle_median(r) AS sales_cycle_median, '
     '@extschema@.cost(r) AS cost, @extschema@.cost_per_lead(r) AS cost_per_lead, '
     '@extschema@.cost_per_order(r) AS cost_per_order, @extschema@.revenue(r) AS revenue '
-    'FROM (SELECT %s@extschema@.rollup(u.s) AS r FROM (%s%s) AS u %s) AS g',
+    'FROM (SELECT %s AS r FROM (%s%s) AS u %s) AS g',
     CASE WHEN key_name IS NULL THEN '' ELSE format('%I, ', key_name) END,
-    CASE WHEN key_name IS NULL THEN '' ELSE format('u.%I, ', key_name) END,
+    -- the overview always has its one row: on empty inputs, counts of 0
+    CASE WHEN key_name IS NULL
+         THEN 'coalesce(@extschema@.rollup(u.s), ''v1 leads=0 conversions=0 cycles=0 excluded=0 cycle_sum_us=0 '
+              'cycle_min_us=0 cycle_max_us=0 cost=null revenue=null sketch=z0''::@extschema@.kpi_summary)'
+         ELSE format('u.%I, @extschema@.rollup(u.s)', key_name) END,
     leads_part,
     CASE WHEN spend_part IS NULL THEN '' ELSE ' UNION ALL ' || spend_part END,
     CASE WHEN key_name IS NULL THEN '' ELSE format('GROUP BY u.%I', key_name) END);
@@ -190,13 +216,17 @@ CREATE FUNCTION @extschema@.create_reports(
     stages text[] DEFAULT NULL,
     conversion_window interval DEFAULT '365 days',
     funnel_modes text DEFAULT NULL,
-    materialized boolean DEFAULT false)
+    materialized boolean DEFAULT false,
+    time_zone text DEFAULT NULL)
 RETURNS SETOF regclass
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     s text := quote_ident(target_schema);
+    tz text := coalesce(time_zone, current_setting('TimeZone'));
+    day_of text;        -- SQL: the day (in tz) of first_contact_at
+    boundary text;      -- SQL: the first stored_before instant (midnight in tz)
     fagg text;          -- the funnel_agg call over report_stage_events (alias e)
     l_id record; l_t0 record; l_camp record; l_chan record; l_conv record; l_lost record; l_rev record;
     e_id record; e_stage record; e_at record;
@@ -227,18 +257,26 @@ BEGIN
     IF materialized IS NULL THEN
         RAISE EXCEPTION 'leadkpi: materialized must not be NULL' USING ERRCODE = '22023', HINT = 'Pass true or false.';
     END IF;
+    -- days and months are cut in one fixed time zone, whoever reads or refreshes
+    BEGIN
+        PERFORM now() AT TIME ZONE tz;
+    EXCEPTION WHEN invalid_parameter_value THEN
+        RAISE EXCEPTION 'leadkpi: unknown time zone %', quote_literal(tz) USING ERRCODE = '22023',
+            HINT = 'Pass a name from pg_timezone_names, e.g. time_zone => ''Europe/Berlin'' or ''UTC''.';
+    END;
+    day_of := format('(first_contact_at AT TIME ZONE %L)::date', tz);
 
     l_id   := @extschema@._lk_column('leads', leads, 'lead_id', 'id', true);
-    l_t0   := @extschema@._lk_column('leads', leads, 'first_contact_at', 'ts', true);
+    l_t0   := @extschema@._lk_column('leads', leads, 'first_contact_at', 'ts', true, tz);
     l_camp := @extschema@._lk_column('leads', leads, 'campaign', 'text', true);
     l_chan := @extschema@._lk_column('leads', leads, 'channel', 'text', true);
-    l_conv := @extschema@._lk_column('leads', leads, 'converted_at', 'ts', true);
-    l_lost := @extschema@._lk_column('leads', leads, 'lost_at', 'ts', false);
+    l_conv := @extschema@._lk_column('leads', leads, 'converted_at', 'ts', true, tz);
+    l_lost := @extschema@._lk_column('leads', leads, 'lost_at', 'ts', false, tz);
     l_rev  := @extschema@._lk_column('leads', leads, 'revenue', 'numeric', false);
 
     IF spend IS NOT NULL THEN
         p_camp := @extschema@._lk_column('spend', spend, 'campaign', 'text', true);
-        p_day  := @extschema@._lk_column('spend', spend, 'day', 'date', true);
+        p_day  := @extschema@._lk_column('spend', spend, 'day', 'date', true, tz);
         p_amt  := @extschema@._lk_column('spend', spend, 'amount', 'numeric', true);
         p_chan := @extschema@._lk_column('spend', spend, 'channel', 'text', false);
         p_chan_expr := p_chan.expr;
@@ -246,7 +284,7 @@ BEGIN
 
     IF orders IS NOT NULL THEN
         o_id  := @extschema@._lk_column('orders', orders, 'lead_id', 'id', true);
-        o_at  := @extschema@._lk_column('orders', orders, 'ordered_at', 'ts', true);
+        o_at  := @extschema@._lk_column('orders', orders, 'ordered_at', 'ts', true, tz);
         o_amt := @extschema@._lk_column('orders', orders, 'amount', 'numeric', true);
         IF o_id.typ <> l_id.typ THEN
             RAISE EXCEPTION 'leadkpi: input "orders" (%) column "lead_id" is %, but leads.lead_id is %', orders, o_id.typ, l_id.typ
@@ -257,7 +295,7 @@ BEGIN
     IF stage_events IS NOT NULL THEN
         e_id    := @extschema@._lk_column('stage_events', stage_events, 'lead_id', 'id', true);
         e_stage := @extschema@._lk_column('stage_events', stage_events, 'stage', 'text', true);
-        e_at    := @extschema@._lk_column('stage_events', stage_events, 'occurred_at', 'ts', true);
+        e_at    := @extschema@._lk_column('stage_events', stage_events, 'occurred_at', 'ts', true, tz);
         IF e_id.typ <> l_id.typ THEN
             RAISE EXCEPTION 'leadkpi: input "stage_events" (%) column "lead_id" is %, but leads.lead_id is %', stage_events, e_id.typ, l_id.typ
                 USING ERRCODE = '42804', HINT = 'Both lead_id columns must be of the same kind (integer, text or uuid); cast one in a view.';
@@ -294,11 +332,24 @@ BEGIN
     fagg := format('@extschema@.funnel_agg(e.lead_id, e.occurred_at, e.step, %L::interval, %L, %s)',
                    conversion_window, coalesce(funnel_modes, ''), cardinality(stages));
 
+    -- an input must not be one of the views about to be replaced
+    SELECT r::text INTO bad
+      FROM unnest(ARRAY[leads, stage_events, spend, orders]) AS r
+      JOIN pg_class c ON c.oid = r JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE n.nspname = target_schema AND c.relname = ANY (@extschema@._lk_report_names())
+     LIMIT 1;
+    IF bad IS NOT NULL THEN
+        RAISE EXCEPTION 'leadkpi: input % is one of the report views that create_reports replaces in schema %', bad, quote_ident(target_schema)
+            USING ERRCODE = '22023',
+                  HINT = 'Read from your own tables or views, or write the reports to another schema.';
+    END IF;
+
     ------------------------------------------------------------ replace, create
     IF NOT EXISTS (SELECT FROM pg_namespace WHERE nspname = target_schema) THEN
         EXECUTE format('CREATE SCHEMA %I', target_schema);
     END IF;
     PERFORM @extschema@._lk_drop(target_schema, @extschema@._lk_report_names());
+    boundary := format('(SELECT stored_before::timestamp AT TIME ZONE %L FROM %s.kpi_watermark)', tz, s);
 
     -- report_leads: the canonical leads, with orders folded in
     IF orders IS NULL THEN
@@ -307,14 +358,16 @@ BEGIN
                       l_id.expr, l_t0.expr, l_camp.expr, l_chan.expr, l_conv.expr,
                       coalesce(l_lost.expr, 'NULL::timestamptz'), coalesce(l_rev.expr, 'NULL::numeric'), leads);
     ELSE
-        src := format('SELECT l.%s AS lead_id, l.%s AS first_contact_at, l.%s AS campaign, l.%s AS channel, '
-                      'coalesce(l.%s, o.first_ordered_at) AS converted_at, %s AS lost_at, '
-                      'coalesce(o.amount, %s) AS revenue FROM %s AS l '
+        src := format('SELECT l.lead_id, l.first_contact_at, l.campaign, l.channel, '
+                      'coalesce(l.converted_at, o.first_ordered_at) AS converted_at, l.lost_at, '
+                      'coalesce(o.amount, l.revenue) AS revenue FROM ('
+                      'SELECT %s AS lead_id, %s AS first_contact_at, %s AS campaign, %s AS channel, '
+                      '%s AS converted_at, %s AS lost_at, %s AS revenue FROM %s) AS l '
                       'LEFT JOIN (SELECT %s AS lead_id, min(%s) AS first_ordered_at, sum(%s) AS amount '
-                      'FROM %s GROUP BY 1) AS o ON o.lead_id = l.%s',
+                      'FROM %s GROUP BY 1) AS o ON o.lead_id = l.lead_id',
                       l_id.expr, l_t0.expr, l_camp.expr, l_chan.expr, l_conv.expr,
-                      coalesce('l.' || l_lost.expr, 'NULL::timestamptz'), coalesce('l.' || l_rev.expr, 'NULL::numeric'), leads,
-                      o_id.expr, o_at.expr, o_amt.expr, orders, l_id.expr);
+                      coalesce(l_lost.expr, 'NULL::timestamptz'), coalesce(l_rev.expr, 'NULL::numeric'), leads,
+                      o_id.expr, o_at.expr, o_amt.expr, orders);
     END IF;
     EXECUTE format('CREATE VIEW %s.report_leads WITH (security_invoker = true) AS %s', s, src);
     EXECUTE format('COMMENT ON VIEW %s.report_leads IS %L', s,
@@ -323,10 +376,10 @@ BEGIN
 
     IF spend IS NOT NULL THEN
         EXECUTE format('CREATE VIEW %s.report_spend WITH (security_invoker = true) AS '
-                       'SELECT %s AS campaign, %s AS channel, %s AS day, %s AS amount FROM %s',
-                       s, p_camp.expr, coalesce(p_chan_expr, 'NULL::text'), p_day.expr, p_amt.expr, spend);
+                       'SELECT %s AS campaign, %s AS channel, %s AS day, %s AS amount FROM %s WHERE %s IS NOT NULL',
+                       s, p_camp.expr, coalesce(p_chan_expr, 'NULL::text'), p_day.expr, p_amt.expr, spend, p_day.expr);
         EXECUTE format('COMMENT ON VIEW %s.report_spend IS %L', s,
-            format('leadkpi canonical spend: campaign, channel, day, amount from %s', spend));
+            format('leadkpi canonical spend: campaign, channel, day (in time zone %s), amount from %s; rows without a day are left out', tz, spend));
     END IF;
 
     IF stage_events IS NOT NULL THEN
@@ -344,21 +397,21 @@ BEGIN
         -- the stores: per-day lead and spend summaries of finished days, and
         -- one funnel summary per campaign (a lead belongs to one campaign, so
         -- their rollup is the whole funnel)
-        EXECUTE format('CREATE MATERIALIZED VIEW %s.kpi_watermark AS SELECT current_date AS stored_before', s);
+        EXECUTE format('CREATE MATERIALIZED VIEW %s.kpi_watermark AS SELECT (now() AT TIME ZONE %L)::date AS stored_before', s, tz);
         EXECUTE format('CREATE UNIQUE INDEX ON %s.kpi_watermark (stored_before)', s);
         EXECUTE format('COMMENT ON MATERIALIZED VIEW %s.kpi_watermark IS %L', s,
-            'leadkpi store: stored_before, the first day not in kpi_daily/spend_daily (the refresh day, in the refreshing session''s TimeZone)');
+            format('leadkpi store: stored_before, the first day not in kpi_daily/spend_daily (the refresh day in time zone %s)', tz));
         EXECUTE format('CREATE MATERIALIZED VIEW %s.kpi_daily AS '
-                       'SELECT first_contact_at::date AS day, campaign, channel, '
+                       'SELECT %s AS day, campaign, channel, '
                        '@extschema@.kpi_agg(first_contact_at, converted_at, revenue) AS summary '
-                       'FROM %s.report_leads WHERE first_contact_at < current_date GROUP BY 1, 2, 3', s, s);
+                       'FROM %s.report_leads WHERE first_contact_at < %s GROUP BY 1, 2, 3', s, day_of, s, boundary);
         EXECUTE format('CREATE UNIQUE INDEX ON %s.kpi_daily (day, campaign, channel) NULLS NOT DISTINCT', s);
         EXECUTE format('COMMENT ON MATERIALIZED VIEW %s.kpi_daily IS %L', s,
-            'leadkpi store: kpi_summary of the leads per day of first contact, campaign and channel, for days before kpi_watermark.stored_before');
+            format('leadkpi store: kpi_summary of the leads per day of first contact (in time zone %s), campaign and channel, for days before kpi_watermark.stored_before', tz));
         IF spend IS NOT NULL THEN
             EXECUTE format('CREATE MATERIALIZED VIEW %s.spend_daily AS '
                            'SELECT day, campaign, channel, @extschema@.spend_agg(amount) AS summary '
-                           'FROM %s.report_spend WHERE day < current_date GROUP BY 1, 2, 3', s, s);
+                           'FROM %s.report_spend WHERE day < (SELECT stored_before FROM %s.kpi_watermark) GROUP BY 1, 2, 3', s, s, s);
             EXECUTE format('CREATE UNIQUE INDEX ON %s.spend_daily (day, campaign, channel) NULLS NOT DISTINCT', s);
             EXECUTE format('COMMENT ON MATERIALIZED VIEW %s.spend_daily IS %L', s,
                 'leadkpi store: spend summary per day, campaign and channel, for days before kpi_watermark.stored_before');
@@ -380,8 +433,8 @@ BEGIN
             ('kpi_overview', NULL, NULL, NULL, NULL, 'one row over all leads and spend'),
             ('kpi_by_campaign', 'campaign', 'campaign', 'campaign', 'campaign', 'one row per campaign'),
             ('kpi_by_channel', 'channel', 'channel', 'channel', 'channel', 'one row per channel (cost only when the spend input has a channel column)'),
-            ('kpi_by_month', 'month', 'date_trunc(''month'', first_contact_at)::date', 'date_trunc(''month'', day)::date',
-             'date_trunc(''month'', day)::date', 'one row per month of first contact (spend by month of its day)')
+            ('kpi_by_month', 'month', format('date_trunc(''month'', first_contact_at AT TIME ZONE %L)::date', tz), 'date_trunc(''month'', day)::date',
+             'date_trunc(''month'', day)::date', format('one row per month of first contact in time zone %s (spend by month of its day)', tz))
         ) AS v(name, key_name, leads_key, spend_key, store_key, what)
     LOOP
         IF NOT materialized THEN
@@ -413,9 +466,9 @@ BEGIN
 
             -- live: stored finished days plus the rows of today (and later) read live
             live_leads := leads_part || format(' UNION ALL SELECT %s@extschema@.kpi_agg(first_contact_at, converted_at, revenue) AS s '
-                                 'FROM %s.report_leads WHERE first_contact_at >= (SELECT stored_before FROM %s.kpi_watermark)%s',
+                                 'FROM %s.report_leads WHERE first_contact_at >= %s%s',
                                  CASE WHEN key.key_name IS NULL THEN '' ELSE key.leads_key || ' AS ' || quote_ident(key.key_name) || ', ' END,
-                                 s, s, CASE WHEN key.key_name IS NULL THEN '' ELSE ' GROUP BY 1' END);
+                                 s, boundary, CASE WHEN key.key_name IS NULL THEN '' ELSE ' GROUP BY 1' END);
             live_spend := CASE WHEN spend_part IS NULL THEN NULL ELSE
                           spend_part || format(' UNION ALL SELECT %s@extschema@.spend_agg(amount) AS s FROM %s.report_spend '
                                  'WHERE day >= (SELECT stored_before FROM %s.kpi_watermark)%s',
@@ -456,7 +509,7 @@ BEGIN
                 'leadkpi report (live): funnel_by_campaign recomputed from every stage event at query time (real-time, a full scan)');
         END IF;
         EXECUTE format('COMMENT ON %s %s.funnel_report IS %L', CASE WHEN materialized THEN 'MATERIALIZED VIEW' ELSE 'VIEW' END, s,
-            format('leadkpi report: funnel over stages %s (window %s, modes '''||coalesce(funnel_modes, '')||'''): step, stage, reached, conversion_from_previous, conversion_from_first, drop_off, median_time_from_previous, is_bottleneck', stages, conversion_window));
+            format('leadkpi report: funnel over stages %s (window %s, modes %L): step, stage, reached, conversion_from_previous, conversion_from_first, drop_off, median_time_from_previous, is_bottleneck', stages, conversion_window, coalesce(funnel_modes, '')));
         EXECUTE format('COMMENT ON %s %s.funnel_by_campaign IS %L', CASE WHEN materialized THEN 'MATERIALIZED VIEW' ELSE 'VIEW' END, s,
             format('leadkpi report: funnel per campaign over stages %s (window %s): campaign plus the columns of funnel_report', stages, conversion_window));
     END IF;
@@ -469,8 +522,8 @@ BEGIN
     RETURN QUERY SELECT unnest(created);
 END;
 $$;
-COMMENT ON FUNCTION @extschema@.create_reports(name, regclass, regclass, regclass, regclass, text[], interval, text, boolean) IS
-'Creates (or replaces) the leadkpi report views in target_schema over the canonical inputs leads (required), stage_events, spend and orders; validates every input first; returns the relations created. See doc/crm.md.';
+COMMENT ON FUNCTION @extschema@.create_reports(name, regclass, regclass, regclass, regclass, text[], interval, text, boolean, text) IS
+'Creates (or replaces) the leadkpi report views in target_schema over the canonical inputs leads (required), stage_events, spend and orders; validates every input first; days and months are cut in time_zone (default: the TimeZone at creation); returns the relations created. See doc/crm.md.';
 
 CREATE FUNCTION @extschema@.drop_reports(target_schema name)
 RETURNS void
@@ -494,6 +547,7 @@ DECLARE
     rel regclass;
     found boolean := false;
 BEGIN
+    PERFORM @extschema@._lk_schema_lock(target_schema);
     FOREACH n IN ARRAY ARRAY['kpi_watermark', 'kpi_daily', 'spend_daily', 'funnel_store',
                              'kpi_overview', 'kpi_by_campaign', 'kpi_by_channel', 'kpi_by_month',
                              'funnel_report', 'funnel_by_campaign'] LOOP
@@ -697,7 +751,8 @@ CREATE FUNCTION @extschema@.create_reports_odoo(
     lang text DEFAULT 'en_US',
     conversion_window interval DEFAULT '365 days',
     funnel_modes text DEFAULT 'crm_backfill',
-    materialized boolean DEFAULT false)
+    materialized boolean DEFAULT false,
+    time_zone text DEFAULT NULL)
 RETURNS SETOF regclass
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -813,10 +868,11 @@ BEGIN
     RETURN QUERY SELECT * FROM @extschema@.create_reports(target_schema, v_leads,
         stage_events => v_events, spend => spend, orders => v_orders,
         stages => CASE WHEN v_events IS NULL THEN NULL ELSE stages END,
-        conversion_window => conversion_window, funnel_modes => funnel_modes, materialized => materialized);
+        conversion_window => conversion_window, funnel_modes => funnel_modes, materialized => materialized,
+        time_zone => time_zone);
 END;
 $$;
-COMMENT ON FUNCTION @extschema@.create_reports_odoo(name, name, text[], regclass, text, interval, text, boolean) IS
+COMMENT ON FUNCTION @extschema@.create_reports_odoo(name, name, text[], regclass, text, interval, text, boolean, text) IS
 'Odoo preset: canonical views over crm_lead, crm_stage, utm_*, mail_tracking_value and sale_order in odoo_schema, then create_reports() in target_schema. See doc/crm.md.';
 
 ------------------------------------------------------- Salesforce (Fivetran)
@@ -828,7 +884,8 @@ CREATE FUNCTION @extschema@.create_reports_salesforce(
     conversion_window interval DEFAULT '365 days',
     funnel_modes text DEFAULT 'crm_backfill',
     materialized boolean DEFAULT false,
-    history regclass DEFAULT NULL)
+    history regclass DEFAULT NULL,
+    time_zone text DEFAULT NULL)
 RETURNS SETOF regclass
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -860,8 +917,13 @@ BEGIN
         IF @extschema@._lk_type(p, history, 'field', false) IS NOT NULL THEN
             fhist := history;
             hist := NULL;
-        ELSE
+        ELSIF @extschema@._lk_type(p, history, 'opportunity_id', false) IS NOT NULL
+              OR @extschema@._lk_type(p, history, '_fivetran_start', false) IS NOT NULL THEN
             hist := history;
+        ELSE
+            RAISE EXCEPTION 'leadkpi: Salesforce preset: history % has none of the columns "field", "opportunity_id" or "_fivetran_start"', history
+                USING ERRCODE = '42703',
+                      HINT = 'Pass an OpportunityHistory (opportunity_id, stage_name, created_date), OpportunityFieldHistory (opportunity_id, field, new_value, created_date) or history-mode opportunity (id, stage_name, _fivetran_start) table.';
         END IF;
     ELSIF hist IS NULL AND fhist IS NULL AND @extschema@._lk_type(p, opp, '_fivetran_start', false) IS NOT NULL THEN
         hist := opp;
@@ -947,7 +1009,8 @@ BEGIN
         PERFORM @extschema@._lk_type(p, camp, c) FROM unnest(ARRAY['start_date', 'end_date']) AS c;
         -- no start_date: created_date, when the table has it
         start_fallback := @extschema@._lk_utc(p, camp, 'c', 'created_date', false);
-        start_fallback := CASE WHEN start_fallback IS NULL THEN 'NULL::date' ELSE format('(%s)::date', start_fallback) END;
+        start_fallback := CASE WHEN start_fallback IS NULL THEN 'NULL::date'
+                               ELSE format('(%s AT TIME ZONE ''UTC'')::date', start_fallback) END;
         spend_sql := format(
             'SELECT c.name::text AS campaign, (r.first_day + d.i)::date AS day, '
             'CASE WHEN d.i < r.n - 1 THEN trunc(c.actual_cost::numeric / r.n, 2) '
@@ -982,10 +1045,11 @@ BEGIN
     RETURN QUERY SELECT * FROM @extschema@.create_reports(target_schema, v_leads,
         stage_events => v_events, spend => coalesce(spend, v_spend),
         stages => CASE WHEN v_events IS NULL THEN NULL ELSE stages END,
-        conversion_window => conversion_window, funnel_modes => funnel_modes, materialized => materialized);
+        conversion_window => conversion_window, funnel_modes => funnel_modes, materialized => materialized,
+        time_zone => time_zone);
 END;
 $$;
-COMMENT ON FUNCTION @extschema@.create_reports_salesforce(name, name, text[], regclass, interval, text, boolean, regclass) IS
+COMMENT ON FUNCTION @extschema@.create_reports_salesforce(name, name, text[], regclass, interval, text, boolean, regclass, text) IS
 'Salesforce (Fivetran) preset: canonical views over lead, opportunity, the stage history (history, else opportunity_history, opportunity_field_history or opportunity in history mode) and campaign in salesforce_schema, then create_reports() in target_schema. Deleted rows and inactive history-mode versions are left out. See doc/crm.md.';
 
 ---------------------------------------------------------- HubSpot (Fivetran)
@@ -997,7 +1061,8 @@ CREATE FUNCTION @extschema@.create_reports_hubspot(
     spend regclass DEFAULT NULL,
     conversion_window interval DEFAULT '365 days',
     funnel_modes text DEFAULT 'crm_backfill',
-    materialized boolean DEFAULT false)
+    materialized boolean DEFAULT false,
+    time_zone text DEFAULT NULL)
 RETURNS SETOF regclass
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -1035,7 +1100,7 @@ BEGIN
     END IF;
 
     -- won deals: the deal's pipeline stage is closed_won; each deal counts
-    -- once, for its lowest associated contact id
+    -- once, for its lowest associated live contact id
     IF deal IS NOT NULL AND dc IS NOT NULL AND dps IS NOT NULL THEN
         PERFORM @extschema@._lk_type(p, deal, c) FROM unnest(ARRAY['deal_id', 'deal_pipeline_stage_id', 'property_amount', 'property_closedate']) AS c;
         PERFORM @extschema@._lk_type(p, dc, c) FROM unnest(ARRAY['deal_id', 'contact_id']) AS c;
@@ -1044,9 +1109,10 @@ BEGIN
             'SELECT w.contact_id, min(w.closed_at) AS won_at, sum(w.amount) AS amount FROM ('
             'SELECT DISTINCT ON (d.deal_id) dc.contact_id, %s AS closed_at, d.property_amount::numeric AS amount '
             'FROM %s AS d JOIN %s AS s ON s.stage_id = d.deal_pipeline_stage_id JOIN %s AS dc ON dc.deal_id = d.deal_id '
-            'WHERE s.closed_won AND %s AND %s AND %s ORDER BY d.deal_id, dc.contact_id) AS w GROUP BY w.contact_id',
-            @extschema@._lk_utc(p, deal, 'd', 'property_closedate'), deal, dps, dc,
-            @extschema@._lk_live(p, deal, 'd'), @extschema@._lk_live(p, dps, 's'), @extschema@._lk_live(p, dc, 'dc'));
+            'JOIN %s AS ct ON ct.id = dc.contact_id '
+            'WHERE s.closed_won AND %s AND %s AND %s AND %s ORDER BY d.deal_id, dc.contact_id) AS w GROUP BY w.contact_id',
+            @extschema@._lk_utc(p, deal, 'd', 'property_closedate'), deal, dps, dc, contact,
+            @extschema@._lk_live(p, deal, 'd'), @extschema@._lk_live(p, dps, 's'), @extschema@._lk_live(p, dc, 'dc'), not_deleted);
     END IF;
     customer_col := @extschema@._lk_utc(p, contact, 'ct', 'property_hs_lifecyclestage_customer_date', false);
 
@@ -1111,8 +1177,9 @@ BEGIN
     RETURN QUERY SELECT * FROM @extschema@.create_reports(target_schema, v_leads,
         stage_events => v_events, spend => spend,
         stages => CASE WHEN v_events IS NULL THEN NULL ELSE stages END,
-        conversion_window => conversion_window, funnel_modes => funnel_modes, materialized => materialized);
+        conversion_window => conversion_window, funnel_modes => funnel_modes, materialized => materialized,
+        time_zone => time_zone);
 END;
 $$;
-COMMENT ON FUNCTION @extschema@.create_reports_hubspot(name, name, text[], text, regclass, interval, text, boolean) IS
+COMMENT ON FUNCTION @extschema@.create_reports_hubspot(name, name, text[], text, regclass, interval, text, boolean, text) IS
 'HubSpot (Fivetran) preset: canonical views over contact (lifecycle stage date columns) or contact_property_history, and deal, deal_contact, deal_pipeline_stage in hubspot_schema, then create_reports() in target_schema. See doc/crm.md.';

@@ -2,7 +2,7 @@
 -- replication: contact with property_hs_lifecyclestage_<stage>_date
 -- columns, contact_property_history, deal, deal_contact, deal_pipeline_stage.
 BEGIN;
-SELECT plan(14);
+SELECT plan(16);
 SET LOCAL TimeZone = 'UTC';
 
 CREATE SCHEMA hubspot;
@@ -87,6 +87,17 @@ SELECT results_eq('SELECT lead_id FROM lk_hs2.canonical_leads UNION SELECT lead_
 SELECT lives_ok($$SELECT create_reports_hubspot('lk_hs3', stage_source => 'history')$$, 'property log with merged contacts');
 SELECT results_eq('SELECT DISTINCT lead_id FROM lk_hs3.canonical_stage_events ORDER BY 1',
                   $$VALUES (101::bigint), (102)$$, 'the property log of deleted and merged-away contacts is left out');
+-- a won deal of a deleted (104) and a live contact (107) goes to the live
+-- one, though the deleted one has the lower id
+ALTER TABLE hubspot.deal_contact_off RENAME TO deal_contact;
+INSERT INTO hubspot.contact (id, _fivetran_deleted, property_createdate) VALUES (107, false, '2024-06-01 09:00');
+INSERT INTO hubspot.deal (deal_id, is_deleted, deal_pipeline_stage_id, property_amount, property_closedate) VALUES
+  (5, false, 'closedwon', 777, '2024-06-02 08:00');
+INSERT INTO hubspot.deal_contact (deal_id, contact_id) VALUES (5, 104), (5, 107);
+SELECT lives_ok($$SELECT create_reports_hubspot('lk_hs4')$$, 'with a deal of a deleted contact');
+SELECT results_eq($$SELECT lead_id, converted_at, revenue FROM lk_hs4.canonical_leads WHERE lead_id = 107$$,
+                  $$VALUES (107::bigint, timestamptz '2024-06-02 08:00+00', 777::numeric)$$,
+                  'a won deal is credited to its lowest live contact');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -1,7 +1,7 @@
 -- Salesforce preset on hand-made tables shaped like Fivetran's Salesforce
 -- replication (snake_case columns, text ids, timestamp = UTC, date fields).
 BEGIN;
-SELECT plan(22);
+SELECT plan(23);
 SET LOCAL TimeZone = 'UTC';
 
 CREATE SCHEMA salesforce;
@@ -153,6 +153,9 @@ SELECT lives_ok($$SELECT create_reports_salesforce('lk_sfhm2', 'sf_hm', stages =
 SELECT results_eq($$SELECT lead_id, stage FROM lk_sfhm2.canonical_stage_events WHERE stage = 'Negotiation'$$, $$VALUES ('L1', 'Negotiation')$$,
                   'its versions are the stages (not the deleted opportunity''s)');
 SELECT is((SELECT count(*) FROM lk_sfhm2.canonical_leads), 5::bigint, 'still one row per lead');
+CREATE TABLE sf_hm_history.not_a_history (id text, note text);
+SELECT throws_ok($$SELECT create_reports_salesforce('lk_sfhm3', 'sf_hm', stages => '{Lead}', history => 'sf_hm_history.not_a_history')$$,
+                 '42703', NULL, 'history => a table of no known shape is an error, not ignored');
 
 SELECT * FROM finish();
 ROLLBACK;
