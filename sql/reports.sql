@@ -148,6 +148,17 @@ BEGIN
                       HINT = 'Rename or move it, or pick another target_schema; leadkpi never drops objects it did not create.';
         END IF;
     END LOOP;
+    -- remember the grants others hold on what is dropped, for the relations
+    -- of the same name that the caller is about to create (see _lk_regrant)
+    PERFORM set_config('leadkpi.regrant',
+        (coalesce(nullif(current_setting('leadkpi.regrant', true), ''), '[]')::jsonb
+        || coalesce((SELECT jsonb_agg(format('GRANT %s ON %I.%I TO %s%s', a.privilege_type, target_schema, c.relname,
+                                             CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(a.grantee)) END,
+                                             CASE WHEN a.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END))
+                       FROM pg_class c JOIN pg_namespace s ON s.oid = c.relnamespace,
+                            LATERAL aclexplode(c.relacl) AS a
+                      WHERE s.nspname = target_schema AND c.relname = ANY (names) AND a.grantee <> c.relowner),
+                    '[]'::jsonb))::text, true);
     FOREACH n IN ARRAY names LOOP
         FOR r IN
             SELECT c.relkind FROM pg_class c JOIN pg_namespace s ON s.oid = c.relnamespace
@@ -162,6 +173,29 @@ BEGIN
     END LOOP;
 END;
 $$;
+-- Re-issues the grants _lk_drop remembered in this transaction, on the
+-- relations that exist again (a re-run may create fewer), then forgets them.
+CREATE FUNCTION @extschema@._lk_regrant()
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    g text;
+BEGIN
+    FOR g IN SELECT jsonb_array_elements_text(coalesce(nullif(current_setting('leadkpi.regrant', true), ''), '[]')::jsonb) LOOP
+        BEGIN
+            EXECUTE g;
+        EXCEPTION WHEN undefined_table OR wrong_object_type THEN
+            NULL;   -- not created this time
+        END;
+    END LOOP;
+    PERFORM set_config('leadkpi.regrant', '[]', true);
+END;
+$$;
+COMMENT ON FUNCTION @extschema@._lk_regrant() IS
+'leadkpi internal: gives back, after a re-run, the grants other roles held on the report relations it replaced';
+
 COMMENT ON FUNCTION @extschema@._lk_drop(name, text[]) IS
 'leadkpi internal: drops relations leadkpi created in a schema (refuses relations it did not create)';
 
@@ -519,6 +553,8 @@ BEGIN
             created := to_regclass(format('%s.%I', s, obj)) || created;
         END IF;
     END LOOP;
+    -- a re-run keeps the grants that were given on the reports it replaced
+    PERFORM @extschema@._lk_regrant();
     RETURN QUERY SELECT unnest(created);
 END;
 $$;

@@ -6,7 +6,7 @@
 -- and credit deals to live contacts; funnel_steps ignores the caller's
 -- operators; create, drop and refresh take a per-schema lock.
 BEGIN;
-SELECT plan(17);
+SELECT plan(20);
 SET LOCAL TimeZone = 'UTC';
 
 CREATE SCHEMA lk_rv;
@@ -54,6 +54,17 @@ CREATE TABLE lk_rv.nobody (lead_id bigint, first_contact_at timestamptz, campaig
 SELECT lives_ok($$SELECT create_reports('lk_rve', 'lk_rv.nobody')$$, 'reports over an empty table');
 SELECT results_eq('SELECT leads, conversions, conversion_rate FROM lk_rve.kpi_overview', $$VALUES (0::bigint, 0::bigint, NULL::float8)$$,
                   'the overview has its row, with zero counts');
+
+-- a re-run keeps the grants given on the reports it replaces
+CREATE ROLE lk_rv_bi;
+GRANT SELECT ON lk_rvu.kpi_overview, lk_rvu.kpi_by_month TO lk_rv_bi;
+SELECT lives_ok($$SELECT create_reports('lk_rvu', 'lk_rv.late', time_zone => 'UTC')$$, 're-run');
+SELECT ok(has_table_privilege('lk_rv_bi', 'lk_rvu.kpi_overview', 'SELECT') AND has_table_privilege('lk_rv_bi', 'lk_rvu.kpi_by_month', 'SELECT')
+          AND NOT has_table_privilege('lk_rv_bi', 'lk_rvu.kpi_by_channel', 'SELECT'),
+          'the grants on the replaced reports are given again, and only those');
+SELECT ok((SELECT count(*) FROM create_reports('lk_rvu', 'lk_rv.late', materialized => true, time_zone => 'UTC')) > 0
+          AND has_table_privilege('lk_rv_bi', 'lk_rvu.kpi_overview', 'SELECT'),
+          'also when the re-run makes them materialized');
 
 -- an input that is one of the views being replaced
 SELECT throws_ok($$SELECT create_reports('lk_rvp', 'lk_rvp.report_leads')$$, '22023', NULL, 'an input cannot be a report view of the target');
