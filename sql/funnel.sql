@@ -109,6 +109,7 @@ COMMENT ON FUNCTION funnel_summary_hash(funnel_summary) IS 'Support: hash of a f
 COMMENT ON OPERATOR = (funnel_summary, funnel_summary) IS 'True when both funnel summaries hold the same figures, i.e. print the same (amounts with the same scale). No ordering is defined.';
 COMMENT ON OPERATOR <> (funnel_summary, funnel_summary) IS 'Negation of = for funnel_summary.';
 COMMENT ON OPERATOR CLASS funnel_summary_hash_ops USING hash IS 'Hashing of funnel_summary, for DISTINCT, UNION, GROUP BY and hash joins.';
+COMMENT ON OPERATOR FAMILY funnel_summary_hash_ops USING hash IS 'The family of funnel_summary_hash_ops (created with it).';
 
 -- ---- funnel_agg over events -----------------------------------------------
 

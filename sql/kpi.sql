@@ -146,6 +146,7 @@ COMMENT ON FUNCTION kpi_summary_hash(kpi_summary) IS 'Support: hash of a kpi_sum
 COMMENT ON OPERATOR = (kpi_summary, kpi_summary) IS 'True when both KPI summaries hold the same figures, i.e. print the same (amounts with the same scale). No ordering is defined.';
 COMMENT ON OPERATOR <> (kpi_summary, kpi_summary) IS 'Negation of = for kpi_summary.';
 COMMENT ON OPERATOR CLASS kpi_summary_hash_ops USING hash IS 'Hashing of kpi_summary, for DISTINCT, UNION, GROUP BY and hash joins.';
+COMMENT ON OPERATOR FAMILY kpi_summary_hash_ops USING hash IS 'The family of kpi_summary_hash_ops (created with it).';
 
 -- Accessors: every KPI is defined here, once ----------------------------------
 

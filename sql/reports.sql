@@ -717,6 +717,26 @@ BEGIN
     RETURN CASE WHEN cardinality(conds) = 0 THEN 'true' ELSE '(' || array_to_string(conds, ' AND ') || ')' END;
 END;
 $$;
+-- A preset's NOTICE when its canonical stage events are empty: the funnel
+-- reports then have no rows, which is easy to take for a bug.
+CREATE FUNCTION @extschema@._lk_notice_if_empty(preset text, events regclass, hint text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    empty boolean;
+BEGIN
+    EXECUTE format('SELECT NOT EXISTS (SELECT FROM %s)', events) INTO empty;
+    IF empty THEN
+        RAISE NOTICE 'leadkpi: % preset: no stage events in %, so the funnel reports are empty for now', preset, events
+            USING HINT = hint;
+    END IF;
+END;
+$$;
+COMMENT ON FUNCTION @extschema@._lk_notice_if_empty(text, regclass, text) IS
+'leadkpi internal: a preset''s NOTICE when its canonical stage events are empty';
+
 COMMENT ON FUNCTION @extschema@._lk_live(text, regclass, text, boolean) IS
 'leadkpi internal: SQL keeping the live rows of a CRM table for a preset (not deleted; the current version in Fivetran history mode)';
 COMMENT ON FUNCTION @extschema@._lk_utc(text, regclass, text, text, boolean) IS
@@ -937,7 +957,6 @@ DECLARE
     won_at text;
     member_live text;
     start_fallback text;
-    no_events boolean;
 BEGIN
     ld     := @extschema@._lk_rel(p, salesforce_schema, 'lead', true);
     opp    := @extschema@._lk_rel(p, salesforce_schema, 'opportunity', true);
@@ -1067,11 +1086,7 @@ BEGIN
         v_events := @extschema@._lk_canonical(target_schema, 'canonical_stage_events', events_sql,
             format('stage events from Salesforce: Lead (created), Converted (converted_date), then the converted opportunity''s stages; first entry per stage; stages %s', stages));
         RETURN NEXT v_events;
-        EXECUTE format('SELECT NOT EXISTS (SELECT FROM %s)', v_events) INTO no_events;
-        IF no_events THEN
-            RAISE NOTICE 'leadkpi: Salesforce preset: no stage events in %, so the funnel reports are empty for now', v_events
-                USING HINT = 'The stages must match stage_name values exactly.';
-        END IF;
+        PERFORM @extschema@._lk_notice_if_empty(p, v_events, 'The stages must match stage_name values exactly.');
     END IF;
     IF spend_sql IS NOT NULL THEN
         v_spend := @extschema@._lk_canonical(target_schema, 'canonical_spend', spend_sql,
@@ -1114,7 +1129,6 @@ DECLARE
     parts text[] := '{}';
     leads_sql text; events_sql text;
     v_leads regclass; v_events regclass;
-    no_events boolean;
 BEGIN
     contact := @extschema@._lk_rel(p, hubspot_schema, 'contact', true);
     deal    := @extschema@._lk_rel(p, hubspot_schema, 'deal', false);
@@ -1204,11 +1218,8 @@ BEGIN
                    CASE WHEN cardinality(parts) > 0 AND stage_source IS DISTINCT FROM 'history' THEN contact::text || ' (property_hs_lifecyclestage_<stage>_date)'
                         ELSE cph::text || ' (lifecyclestage)' END, stages));
         RETURN NEXT v_events;
-        EXECUTE format('SELECT NOT EXISTS (SELECT FROM %s)', v_events) INTO no_events;
-        IF no_events THEN
-            RAISE NOTICE 'leadkpi: HubSpot preset: no lifecycle stage events in %, so the funnel reports are empty for now', v_events
-                USING HINT = 'The stages must match HubSpot''s internal lifecycle stage values (e.g. marketingqualifiedlead), and contact_property_history needs rows named lifecyclestage.';
-        END IF;
+        PERFORM @extschema@._lk_notice_if_empty(p, v_events,
+            'The stages must match HubSpot''s internal lifecycle stage values (e.g. marketingqualifiedlead), and contact_property_history needs rows named lifecyclestage.');
     END IF;
     RETURN QUERY SELECT * FROM @extschema@.create_reports(target_schema, v_leads,
         stage_events => v_events, spend => spend,

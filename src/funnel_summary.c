@@ -860,11 +860,7 @@ funnel_agg_deserialize(PG_FUNCTION_ARGS)
 
 	if (!AggCheckCallContext(fcinfo, &aggcxt))
 		elog(ERROR, "funnel_agg_deserialize called in non-aggregate context");
-	/* PG 15 has no initReadOnlyStringInfo: point a StringInfo at the bytes */
-	buf.data = VARDATA_ANY(b);
-	buf.len = VARSIZE_ANY_EXHDR(b);
-	buf.maxlen = buf.len;
-	buf.cursor = 0;
+	lk_read_bytes(&buf, b);
 	if (buf.len < 1 + 1 + 4 + 8 + 4 + 4 + 8 + 8)
 		FaCorrupt("truncated header");
 	if (pq_getmsgbyte(&buf) != FA_VERSION)

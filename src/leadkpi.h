@@ -98,6 +98,23 @@ lk_parse_int64(const char **p, int64 *out, int64 lo, int64 hi)
 }
 
 /*
+ * A read-only StringInfo over a bytea's bytes, for the pq_getmsg* readers of
+ * our deserialize functions (PG 17 has this as initReadOnlyStringInfo).
+ */
+static inline void
+lk_read_bytes(StringInfo buf, bytea *b)
+{
+#if PG_VERSION_NUM >= 170000
+	initReadOnlyStringInfo(buf, VARDATA_ANY(b), VARSIZE_ANY_EXHDR(b));
+#else
+	buf->data = VARDATA_ANY(b);
+	buf->len = VARSIZE_ANY_EXHDR(b);
+	buf->maxlen = buf->len;
+	buf->cursor = 0;
+#endif
+}
+
+/*
  * Equality and hashing of our summary types, through their binary send
  * function: its output is canonical (fixed field order, no padding, no
  * spare or zero-count buckets), so two summaries are equal exactly when they

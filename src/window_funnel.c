@@ -266,11 +266,7 @@ window_funnel_deserialize(PG_FUNCTION_ARGS)
 
 	if (!AggCheckCallContext(fcinfo, &aggcxt))
 		elog(ERROR, "window_funnel_deserialize called in non-aggregate context");
-	/* PG 15 has no initReadOnlyStringInfo: point a StringInfo at the bytes */
-	buf.data = VARDATA_ANY(b);
-	buf.len = VARSIZE_ANY_EXHDR(b);
-	buf.maxlen = buf.len;
-	buf.cursor = 0;
+	lk_read_bytes(&buf, b);
 
 	if (buf.len < 1 + 1 + 4 + 8 + 4 + 8)
 		WfCorrupt("truncated header");
