@@ -6,10 +6,18 @@ EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" $(EXTENSION).co
 MODULE_big = leadkpi
 OBJS       = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
 
-# The install script is assembled from one file per layer, in this order.
-SQL_PARTS  = sql/kpi.sql $(wildcard sql/funnel.sql) $(wildcard sql/reports.sql)
-DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql
-DATA       = $(filter-out $(DATA_built),$(wildcard sql/$(EXTENSION)--*--*.sql))
+# Released versions' scripts (sql/leadkpi--X.sql, sql/leadkpi--A--B.sql) are
+# committed and never edited.  The script of the version in development is
+# assembled from one file per concern, in this order:
+SQL_PARTS     = sql/kpi.sql sql/funnel.sql sql/reports.sql
+# and its upgrade from the last release: the hand-written delta of the core
+# objects, then the parts that are wholly new and the report layer, both
+# written with CREATE OR REPLACE so that they install and upgrade alike.
+PREV_VERSION  = 0.1.0
+UPGRADE_PARTS = sql/upgrade/$(PREV_VERSION)--$(EXTVERSION).sql sql/reports.sql
+
+DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql sql/$(EXTENSION)--$(PREV_VERSION)--$(EXTVERSION).sql
+DATA       = $(filter-out $(DATA_built),$(wildcard sql/$(EXTENSION)--*.sql))
 
 # pg_regress reads test/sql/X.sql and compares with expected/X.out.
 REGRESS      = $(patsubst test/sql/%.sql,%,$(sort $(wildcard test/sql/*.sql)))
@@ -22,8 +30,13 @@ PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
-$(DATA_built): $(SQL_PARTS) $(EXTENSION).control
-	cat $(SQL_PARTS) > $@
+# A fresh install creates, never replaces (PostgreSQL's advice for extension
+# scripts); only the upgrade keeps CREATE OR REPLACE.
+sql/$(EXTENSION)--$(EXTVERSION).sql: $(SQL_PARTS) $(EXTENSION).control
+	sed 's/^CREATE OR REPLACE FUNCTION/CREATE FUNCTION/' $(SQL_PARTS) > $@
+
+sql/$(EXTENSION)--$(PREV_VERSION)--$(EXTVERSION).sql: $(UPGRADE_PARTS) $(EXTENSION).control
+	cat $(UPGRADE_PARTS) > $@
 
 $(OBJS): $(wildcard src/*.h)
 

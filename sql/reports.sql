@@ -14,7 +14,7 @@
 -- timestamp without time zone (or a date) is read as local time in tz, and a
 -- timestamptz is cut to a date in tz, so the result never depends on the
 -- reading session's TimeZone.
-CREATE FUNCTION @extschema@._lk_column(
+CREATE OR REPLACE FUNCTION @extschema@._lk_column(
     input text, rel regclass, col text, kind text, required boolean, tz text DEFAULT NULL,
     OUT expr text, OUT typ text)
 LANGUAGE plpgsql STABLE PARALLEL SAFE
@@ -97,7 +97,7 @@ COMMENT ON FUNCTION @extschema@._lk_column(text, regclass, text, text, boolean, 
 
 -- The names create_reports may create in a target schema, in the order they
 -- must be dropped (dependents first).
-CREATE FUNCTION @extschema@._lk_report_names()
+CREATE OR REPLACE FUNCTION @extschema@._lk_report_names()
 RETURNS text[]
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
@@ -117,7 +117,7 @@ COMMENT ON FUNCTION @extschema@._lk_report_names() IS
 -- Serialises create, drop and refresh of one report schema, until the end of
 -- the transaction: they lock the same relations in opposite orders (a
 -- refresh stores first, a drop reports first), which could deadlock.
-CREATE FUNCTION @extschema@._lk_schema_lock(target_schema name)
+CREATE OR REPLACE FUNCTION @extschema@._lk_schema_lock(target_schema name)
 RETURNS void
 LANGUAGE sql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -125,7 +125,7 @@ AS $$ SELECT pg_advisory_xact_lock(hashtext('leadkpi reports'), hashtext(target_
 COMMENT ON FUNCTION @extschema@._lk_schema_lock(name) IS
 'leadkpi internal: transaction-level advisory lock on a report schema, taken by every create, drop and refresh of its reports';
 
-CREATE FUNCTION @extschema@._lk_drop(target_schema name, names text[])
+CREATE OR REPLACE FUNCTION @extschema@._lk_drop(target_schema name, names text[])
 RETURNS void
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -175,7 +175,7 @@ END;
 $$;
 -- Re-issues the grants _lk_drop remembered in this transaction, on the
 -- relations that exist again (a re-run may create fewer), then forgets them.
-CREATE FUNCTION @extschema@._lk_regrant()
+CREATE OR REPLACE FUNCTION @extschema@._lk_regrant()
 RETURNS void
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -202,7 +202,7 @@ COMMENT ON FUNCTION @extschema@._lk_drop(name, text[]) IS
 -- The grouped KPI query over a leads part and a spend part.  Each part is a
 -- SELECT yielding (key, s kpi_summary); rollup() merges them per key and the
 -- accessors read the figures.  key is NULL for the one-row overview.
-CREATE FUNCTION @extschema@._lk_kpi_sql(key_name text, leads_part text, spend_part text)
+CREATE OR REPLACE FUNCTION @extschema@._lk_kpi_sql(key_name text, leads_part text, spend_part text)
 RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
@@ -227,7 +227,7 @@ COMMENT ON FUNCTION @extschema@._lk_kpi_sql(text, text, text) IS
 'leadkpi internal: the SQL of a KPI report: rollup() of lead and spend summaries per key, then the accessors';
 
 -- The funnel report query over a SELECT yielding (key, fs funnel_summary).
-CREATE FUNCTION @extschema@._lk_funnel_sql(key_name text, part text, stages text[])
+CREATE OR REPLACE FUNCTION @extschema@._lk_funnel_sql(key_name text, part text, stages text[])
 RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
@@ -241,7 +241,7 @@ RETURN format(
 COMMENT ON FUNCTION @extschema@._lk_funnel_sql(text, text, text[]) IS
 'leadkpi internal: the SQL of a funnel report: funnel_steps() and bottleneck() of funnel summaries per key';
 
-CREATE FUNCTION @extschema@.create_reports(
+CREATE OR REPLACE FUNCTION @extschema@.create_reports(
     target_schema name,
     leads regclass,
     stage_events regclass DEFAULT NULL,
@@ -561,7 +561,7 @@ $$;
 COMMENT ON FUNCTION @extschema@.create_reports(name, regclass, regclass, regclass, regclass, text[], interval, text, boolean, text) IS
 'Creates (or replaces) the leadkpi report views in target_schema over the canonical inputs leads (required), stage_events, spend and orders; validates every input first; days and months are cut in time_zone (default: the TimeZone at creation); returns the relations created. See doc/crm.md.';
 
-CREATE FUNCTION @extschema@.drop_reports(target_schema name)
+CREATE OR REPLACE FUNCTION @extschema@.drop_reports(target_schema name)
 RETURNS void
 LANGUAGE sql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -573,7 +573,7 @@ END;
 COMMENT ON FUNCTION @extschema@.drop_reports(name) IS
 'Drops the report views (and a preset''s canonical views) that leadkpi created in target_schema; never touches other objects';
 
-CREATE FUNCTION @extschema@.refresh_reports(target_schema name, concurrently boolean DEFAULT true)
+CREATE OR REPLACE FUNCTION @extschema@.refresh_reports(target_schema name, concurrently boolean DEFAULT true)
 RETURNS SETOF regclass
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -613,7 +613,7 @@ COMMENT ON FUNCTION @extschema@.refresh_reports(name, boolean) IS
 -----------------------------------------------------------------------------
 
 -- The CRM table schema.tbl, or an error (42P01) when it is required.
-CREATE FUNCTION @extschema@._lk_rel(preset text, src_schema name, tbl text, required boolean)
+CREATE OR REPLACE FUNCTION @extschema@._lk_rel(preset text, src_schema name, tbl text, required boolean)
 RETURNS regclass
 LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
@@ -634,7 +634,7 @@ COMMENT ON FUNCTION @extschema@._lk_rel(text, name, text, boolean) IS
 
 -- The type of rel.col as format_type() prints it; NULL when absent, 42703
 -- when required and absent.
-CREATE FUNCTION @extschema@._lk_type(preset text, rel regclass, col text, required boolean DEFAULT true)
+CREATE OR REPLACE FUNCTION @extschema@._lk_type(preset text, rel regclass, col text, required boolean DEFAULT true)
 RETURNS text
 LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
@@ -661,7 +661,7 @@ COMMENT ON FUNCTION @extschema@._lk_type(text, regclass, text, boolean) IS
 
 -- SQL reading alias.col as timestamptz, a timestamp without time zone being
 -- UTC (as Odoo and Fivetran store them).  NULL when the column is absent.
-CREATE FUNCTION @extschema@._lk_utc(preset text, rel regclass, alias text, col text, required boolean DEFAULT true)
+CREATE OR REPLACE FUNCTION @extschema@._lk_utc(preset text, rel regclass, alias text, col text, required boolean DEFAULT true)
 RETURNS text
 LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
@@ -679,7 +679,7 @@ BEGIN
 END;
 $$;
 
-CREATE FUNCTION @extschema@._lk_bad_type(preset text, rel regclass, col text, t text, expected text)
+CREATE OR REPLACE FUNCTION @extschema@._lk_bad_type(preset text, rel regclass, col text, t text, expected text)
 RETURNS text
 LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
@@ -697,7 +697,7 @@ COMMENT ON FUNCTION @extschema@._lk_bad_type(text, regclass, text, text, text) I
 -- (is_deleted, Fivetran's _fivetran_deleted) and, when current, the current
 -- version in Fivetran's history mode (_fivetran_active).  'true' when the
 -- table has none of these columns.
-CREATE FUNCTION @extschema@._lk_live(preset text, rel regclass, alias text, current boolean DEFAULT true)
+CREATE OR REPLACE FUNCTION @extschema@._lk_live(preset text, rel regclass, alias text, current boolean DEFAULT true)
 RETURNS text
 LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
@@ -719,7 +719,7 @@ END;
 $$;
 -- A preset's NOTICE when its canonical stage events are empty: the funnel
 -- reports then have no rows, which is easy to take for a bug.
-CREATE FUNCTION @extschema@._lk_notice_if_empty(preset text, events regclass, hint text)
+CREATE OR REPLACE FUNCTION @extschema@._lk_notice_if_empty(preset text, events regclass, hint text)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -744,7 +744,7 @@ COMMENT ON FUNCTION @extschema@._lk_utc(text, regclass, text, text, boolean) IS
 
 -- SQL reading a name column as text: a jsonb translation map (Odoo 16+)
 -- gives the lang entry, else en_US; text is read as is.
-CREATE FUNCTION @extschema@._lk_label(preset text, rel regclass, alias text, col text, lang text)
+CREATE OR REPLACE FUNCTION @extschema@._lk_label(preset text, rel regclass, alias text, col text, lang text)
 RETURNS text
 LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
@@ -764,7 +764,7 @@ COMMENT ON FUNCTION @extschema@._lk_label(text, regclass, text, text, text) IS
 'leadkpi internal: SQL reading a CRM name column as text, picking a language from a jsonb translation map (Odoo 16+)';
 
 -- Creates one canonical view of a preset.
-CREATE FUNCTION @extschema@._lk_canonical(target_schema name, vname text, sql text, descr text)
+CREATE OR REPLACE FUNCTION @extschema@._lk_canonical(target_schema name, vname text, sql text, descr text)
 RETURNS regclass
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -778,7 +778,7 @@ $$;
 COMMENT ON FUNCTION @extschema@._lk_canonical(name, text, text, text) IS
 'leadkpi internal: creates one security_invoker canonical view of a preset';
 
-CREATE FUNCTION @extschema@._lk_preset_prepare(target_schema name)
+CREATE OR REPLACE FUNCTION @extschema@._lk_preset_prepare(target_schema name)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -799,7 +799,7 @@ COMMENT ON FUNCTION @extschema@._lk_preset_prepare(name) IS
 'leadkpi internal: creates the target schema and drops the previous reports and canonical views made there by leadkpi';
 
 ---------------------------------------------------------------------- Odoo
-CREATE FUNCTION @extschema@.create_reports_odoo(
+CREATE OR REPLACE FUNCTION @extschema@.create_reports_odoo(
     target_schema name,
     odoo_schema name DEFAULT 'public',
     stages text[] DEFAULT NULL,
@@ -932,7 +932,7 @@ COMMENT ON FUNCTION @extschema@.create_reports_odoo(name, name, text[], regclass
 'Odoo preset: canonical views over crm_lead, crm_stage, utm_*, mail_tracking_value and sale_order in odoo_schema, then create_reports() in target_schema. See doc/crm.md.';
 
 ------------------------------------------------------- Salesforce (Fivetran)
-CREATE FUNCTION @extschema@.create_reports_salesforce(
+CREATE OR REPLACE FUNCTION @extschema@.create_reports_salesforce(
     target_schema name,
     salesforce_schema name DEFAULT 'salesforce',
     stages text[] DEFAULT NULL,
@@ -1104,7 +1104,7 @@ COMMENT ON FUNCTION @extschema@.create_reports_salesforce(name, name, text[], re
 'Salesforce (Fivetran) preset: canonical views over lead, opportunity, the stage history (history, else opportunity_history, opportunity_field_history or opportunity in history mode) and campaign in salesforce_schema, then create_reports() in target_schema. Deleted rows and inactive history-mode versions are left out. See doc/crm.md.';
 
 ---------------------------------------------------------- HubSpot (Fivetran)
-CREATE FUNCTION @extschema@.create_reports_hubspot(
+CREATE OR REPLACE FUNCTION @extschema@.create_reports_hubspot(
     target_schema name,
     hubspot_schema name DEFAULT 'hubspot',
     stages text[] DEFAULT ARRAY['lead', 'marketingqualifiedlead', 'salesqualifiedlead', 'opportunity', 'customer'],

@@ -21,7 +21,9 @@ log() { printf '== %s\n' "$*" >&2; }
 # --- 1. packages -----------------------------------------------------------
 need_pkgs=()
 [ -x /usr/lib/postgresql/15/bin/initdb ] || need_pkgs+=(postgresql-15)
-command -v pg_config >/dev/null 2>&1 && [ -f "$(pg_config --pgxs 2>/dev/null)" ] || need_pkgs+=(postgresql-server-dev-15)
+# pg_config and pgxs.mk ship without the server headers on Debian
+# (postgresql-common, postgresql-client-15): only postgres.h proves them.
+command -v pg_config >/dev/null 2>&1 && [ -f "$(pg_config --includedir-server 2>/dev/null)/postgres.h" ] || need_pkgs+=(postgresql-server-dev-15)
 ls /usr/share/postgresql/15/extension/pgtap.control >/dev/null 2>&1 || need_pkgs+=(postgresql-15-pgtap)
 command -v pg_prove >/dev/null 2>&1 || need_pkgs+=(libtap-parser-sourcehandler-pgtap-perl)
 ls /usr/share/postgresql/15/extension/pg_cron.control >/dev/null 2>&1 || need_pkgs+=(postgresql-15-cron)
@@ -123,10 +125,14 @@ bench)
     $PSQL -d leadkpi_bench -c "CREATE EXTENSION leadkpi"
     bash bench/run.sh
     ;;
+run)
+    # bash test/harness.sh run script.sh [args]: a script against the cluster
+    shift; bash "$@"
+    ;;
 shell)
     log "cluster at PGHOST=$PGHOST PGPORT=$PGPORT; exit the shell to stop it"
     bash -i || true
     ;;
 *)
-    log "unknown mode $mode (test, demo, bench, shell)"; exit 2 ;;
+    log "unknown mode $mode (test, demo, bench, run, shell)"; exit 2 ;;
 esac

@@ -1,0 +1,8 @@
+-- leadkpi upgrade from 0.1.0 to 0.2.0: the changes to the core objects (types,
+-- C functions, aggregates, operators).  The Makefile appends the parts that are
+-- new in 0.2.0 and the report layer, which is written with CREATE OR REPLACE
+-- so that it installs and upgrades alike.  A function whose signature changed
+-- is dropped here first; test/t/upgrade.sh compares the result with a fresh
+-- install, member by member.
+
+\echo Use "ALTER EXTENSION leadkpi UPDATE TO '0.2.0'" to load this file. \quit
