@@ -8,11 +8,16 @@ OBJS       = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
 
 # Released versions' scripts (sql/leadkpi--X.sql, sql/leadkpi--A--B.sql) are
 # committed and never edited.  The script of the version in development is
-# assembled from one file per concern, in this order:
-# The report layer: one file per concern, then the presets.
+# assembled from one file per concern, in this order: the core objects, then
+# the report layer (its helpers, the phases of create_reports() in the order
+# it runs them, refresh, then the presets).
 REPORT_PARTS  = sql/reports/helpers.sql \
                 sql/reports/validate.sql \
                 sql/reports/queries.sql \
+                sql/reports/canonical.sql \
+                sql/reports/stores.sql \
+                sql/reports/kpi_reports.sql \
+                sql/reports/funnel_reports.sql \
                 sql/reports/create.sql \
                 sql/reports/refresh.sql \
                 sql/presets/common.sql \

@@ -189,10 +189,7 @@ BEGIN
         RAISE EXCEPTION 'leadkpi: target_schema must not be NULL' USING ERRCODE = '22023',
             HINT = 'Pass the schema that will hold the canonical and report views.';
     END IF;
-    IF NOT EXISTS (SELECT FROM pg_namespace WHERE nspname = target_schema) THEN
-        EXECUTE format('CREATE SCHEMA %I', target_schema);
-    END IF;
-    PERFORM @extschema@._lk_drop(target_schema, @extschema@._lk_report_names()
+    PERFORM @extschema@._lk_clear_schema(target_schema, @extschema@._lk_report_names()
         || ARRAY['canonical_orders', 'canonical_spend', 'canonical_stage_events', 'canonical_leads']);
 END;
 $$;

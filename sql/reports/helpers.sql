@@ -94,6 +94,23 @@ $$;
 COMMENT ON FUNCTION @extschema@._lk_drop(name, text[]) IS
 'leadkpi internal: drops relations leadkpi created in a schema (refuses relations it did not create)';
 
+-- Makes room in target_schema for a new set of reports: creates the schema
+-- when it is missing, else drops the given relations leadkpi made there.
+CREATE OR REPLACE FUNCTION @extschema@._lk_clear_schema(target_schema name, names text[])
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_namespace WHERE nspname = target_schema) THEN
+        EXECUTE format('CREATE SCHEMA %I', target_schema);
+    END IF;
+    PERFORM @extschema@._lk_drop(target_schema, names);
+END;
+$$;
+COMMENT ON FUNCTION @extschema@._lk_clear_schema(name, text[]) IS
+'leadkpi internal: creates the target schema when missing, else drops the given relations leadkpi made there';
+
 -- Re-issues the grants _lk_drop remembered in this transaction, on the
 -- relations that exist again (a re-run may create fewer), then forgets them.
 CREATE OR REPLACE FUNCTION @extschema@._lk_regrant()

@@ -7,6 +7,17 @@
 -- One part of a report query: SELECT [key_expr AS key_name, ]agg AS s FROM
 -- source[ GROUP BY 1].  Without a key (the overview) there is no key column
 -- and no GROUP BY.
+CREATE OR REPLACE FUNCTION @extschema@._lk_keyed_select(key_name text, key_expr text, agg text, source text)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN 'SELECT '
+    || CASE WHEN key_name IS NULL THEN '' ELSE key_expr || ' AS ' || quote_ident(key_name) || ', ' END
+    || agg || ' AS s FROM ' || source
+    || CASE WHEN key_name IS NULL THEN '' ELSE ' GROUP BY 1' END;
+COMMENT ON FUNCTION @extschema@._lk_keyed_select(text, text, text, text) IS
+'leadkpi internal: the SQL of one part of a report query: an aggregate per key (or over everything when the key is NULL)';
+
 -- The grouped KPI query over a leads part and a spend part.  Each part is a
 -- SELECT yielding (key, s kpi_summary); rollup() merges them per key and the
 -- accessors read the figures.  key is NULL for the one-row overview.
@@ -48,3 +59,24 @@ RETURN format(
     stages, part);
 COMMENT ON FUNCTION @extschema@._lk_funnel_sql(text, text, text[]) IS
 'leadkpi internal: the SQL of a funnel report: funnel_steps() and bottleneck() of funnel summaries per key';
+
+-- The funnel_agg call over report_stage_events (alias e).  The step count is
+-- fixed by the stages, so the summaries of any subset roll up together.
+CREATE OR REPLACE FUNCTION @extschema@._lk_funnel_agg_sql(stages text[], conversion_window interval, funnel_modes text)
+RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN format('@extschema@.funnel_agg(e.lead_id, e.occurred_at, e.step, %L::interval, %L, %s)',
+              conversion_window, coalesce(funnel_modes, ''), cardinality(stages));
+COMMENT ON FUNCTION @extschema@._lk_funnel_agg_sql(text[], interval, text) IS
+'leadkpi internal: the SQL of the funnel_agg call over report_stage_events, with a step count fixed by the stages';
+
+-- The first instant the stores of a materialized report leave out: midnight,
+-- in tz, of kpi_watermark.stored_before.  Live views read the rows from there.
+CREATE OR REPLACE FUNCTION @extschema@._lk_boundary_sql(target_schema name, tz text)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN format('(SELECT stored_before::timestamp AT TIME ZONE %L FROM %s.kpi_watermark)', tz, quote_ident(target_schema));
+COMMENT ON FUNCTION @extschema@._lk_boundary_sql(name, text) IS
+'leadkpi internal: the SQL of the first instant not in the stores of a materialized report (midnight of stored_before in its time zone)';
