@@ -8,13 +8,28 @@ OBJS       = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
 
 # Released versions' scripts (sql/leadkpi--X.sql, sql/leadkpi--A--B.sql) are
 # committed and never edited.  The script of the version in development is
-# assembled from one file per concern, in this order:
-SQL_PARTS     = sql/kpi.sql sql/funnel.sql sql/reports.sql
+# assembled from one file per concern, in this order: the core objects, then
+# the report layer (its helpers, the phases of create_reports() in the order
+# it runs them, refresh, then the presets).
+REPORT_PARTS  = sql/reports/helpers.sql \
+                sql/reports/validate.sql \
+                sql/reports/queries.sql \
+                sql/reports/canonical.sql \
+                sql/reports/stores.sql \
+                sql/reports/kpi_reports.sql \
+                sql/reports/funnel_reports.sql \
+                sql/reports/create.sql \
+                sql/reports/refresh.sql \
+                sql/presets/common.sql \
+                sql/presets/odoo.sql \
+                sql/presets/salesforce.sql \
+                sql/presets/hubspot.sql
+SQL_PARTS     = sql/kpi.sql sql/funnel.sql $(REPORT_PARTS)
 # and its upgrade from the last release: the hand-written delta of the core
 # objects, then the parts that are wholly new and the report layer, both
 # written with CREATE OR REPLACE so that they install and upgrade alike.
 PREV_VERSION  = 0.1.0
-UPGRADE_PARTS = sql/upgrade/$(PREV_VERSION)--$(EXTVERSION).sql sql/reports.sql
+UPGRADE_PARTS = sql/upgrade/$(PREV_VERSION)--$(EXTVERSION).sql $(REPORT_PARTS)
 
 DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql sql/$(EXTENSION)--$(PREV_VERSION)--$(EXTVERSION).sql
 DATA       = $(filter-out $(DATA_built),$(wildcard sql/$(EXTENSION)--*.sql))

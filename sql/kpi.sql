@@ -1,5 +1,5 @@
 -- leadkpi install script, assembled at build time from sql/kpi.sql,
--- sql/funnel.sql and sql/reports.sql (see the Makefile).
+-- sql/funnel.sql and the report layer (SQL_PARTS in the Makefile).
 
 \echo Use "CREATE EXTENSION leadkpi" to load this file. \quit
 

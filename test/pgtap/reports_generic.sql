@@ -1,8 +1,9 @@
 -- create_reports() over hand-made canonical tables: every KPI view checked
 -- against plain SQL over the same rows, column names and plain types,
--- security_invoker, re-running, drop_reports(), DROP EXTENSION.
+-- security_invoker, empty inputs (the overview keeps its row), re-running,
+-- drop_reports(), DROP EXTENSION.
 BEGIN;
-SELECT plan(25);
+SELECT plan(27);
 SET LOCAL TimeZone = 'UTC';
 
 CREATE SCHEMA lk_gen;
@@ -126,6 +127,11 @@ $$, 'every report view has a COMMENT');
 CREATE TABLE lk_gen.no_leads (LIKE lk_gen.leads);
 SELECT lives_ok($$SELECT create_reports('lk_empty', 'lk_gen.no_leads')$$, 'reports over an empty leads table');
 SELECT is((SELECT count(*) FROM lk_empty.kpi_by_campaign), 0::bigint, 'no campaign rows without leads');
+-- the overview always has its one row
+CREATE TABLE lk_gen.nobody (lead_id bigint, first_contact_at timestamptz, campaign text, channel text, converted_at timestamptz);
+SELECT lives_ok($$SELECT create_reports('lk_nobody', 'lk_gen.nobody')$$, 'reports over an empty table');
+SELECT results_eq('SELECT leads, conversions, conversion_rate FROM lk_nobody.kpi_overview', $$VALUES (0::bigint, 0::bigint, NULL::float8)$$,
+                  'the overview has its row, with zero counts');
 
 -- re-running replaces cleanly, also switching to materialized and back
 DROP VIEW got_figs;

@@ -1,8 +1,9 @@
 -- materialized => true: stores of per-day summaries, materialized reports
--- with unique indexes, refresh_reports() (concurrently), and the live
--- variants that add today's rows to the stored finished days.
+-- with unique indexes, refresh_reports() (concurrently, under the schema's
+-- advisory lock), and the live variants that add today's rows to the stored
+-- finished days.
 BEGIN;
-SELECT plan(13);
+SELECT plan(14);
 SET LOCAL TimeZone = 'UTC';
 
 CREATE SCHEMA lk_mat;
@@ -45,6 +46,9 @@ SELECT is((SELECT array_agg(r::text) FROM refresh_reports('lk_mrep') AS r),
           ARRAY['lk_mrep.kpi_watermark', 'lk_mrep.kpi_daily', 'lk_mrep.spend_daily', 'lk_mrep.kpi_overview',
                 'lk_mrep.kpi_by_campaign', 'lk_mrep.kpi_by_channel', 'lk_mrep.kpi_by_month'],
           'refresh_reports refreshes stores first, concurrently');
+SELECT is((SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()
+             AND classid::int = hashtext('leadkpi reports') AND objid::int = hashtext('lk_mrep')), 1::bigint,
+          'refresh_reports holds the schema''s advisory lock until the transaction ends');
 SELECT results_eq($$SELECT leads FROM lk_mrep.kpi_by_campaign WHERE campaign = 'c9'
                     UNION ALL SELECT leads FROM lk_mrep.kpi_by_campaign_live WHERE campaign = 'c9'$$,
                   $$VALUES (1::bigint), (2::bigint)$$, 'after the refresh: yesterday stored, today live');

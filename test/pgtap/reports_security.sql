@@ -1,7 +1,8 @@
 -- The report views are security_invoker: row-level security and grants on
--- the CRM tables apply to whoever reads a report.
+-- the CRM tables apply to whoever reads a report.  A re-run gives back the
+-- grants other roles held on the reports it replaced.
 BEGIN;
-SELECT plan(8);
+SELECT plan(11);
 SET LOCAL TimeZone = 'UTC';
 
 CREATE ROLE lk_rls_alice NOLOGIN;
@@ -55,6 +56,20 @@ SELECT is((SELECT count(*) FROM lk_sec_rep.report_leads), 7::bigint, 'report_lea
 RESET ROLE;
 SELECT ok((SELECT bool_and(c.reloptions @> ARRAY['security_invoker=true']) FROM pg_class c
             WHERE c.relnamespace = 'lk_sec_rep'::regnamespace AND c.relkind = 'v'), 'all views are security_invoker');
+
+-- a re-run keeps the grants given on the reports it replaces
+CREATE ROLE lk_sec_bi;
+CREATE TABLE lk_sec.late (lead_id bigint, first_contact_at timestamptz, campaign text, channel text, converted_at timestamptz);
+INSERT INTO lk_sec.late VALUES (1, '2024-01-31 23:30+00', 'c', 'web', NULL);
+SELECT count(*) FROM create_reports('lk_sec_re', 'lk_sec.late', time_zone => 'UTC') \g /dev/null
+GRANT SELECT ON lk_sec_re.kpi_overview, lk_sec_re.kpi_by_month TO lk_sec_bi;
+SELECT lives_ok($$SELECT create_reports('lk_sec_re', 'lk_sec.late', time_zone => 'UTC')$$, 're-run');
+SELECT ok(has_table_privilege('lk_sec_bi', 'lk_sec_re.kpi_overview', 'SELECT') AND has_table_privilege('lk_sec_bi', 'lk_sec_re.kpi_by_month', 'SELECT')
+          AND NOT has_table_privilege('lk_sec_bi', 'lk_sec_re.kpi_by_channel', 'SELECT'),
+          'the grants on the replaced reports are given again, and only those');
+SELECT ok((SELECT count(*) FROM create_reports('lk_sec_re', 'lk_sec.late', materialized => true, time_zone => 'UTC')) > 0
+          AND has_table_privilege('lk_sec_bi', 'lk_sec_re.kpi_overview', 'SELECT'),
+          'also when the re-run makes them materialized');
 
 SELECT * FROM finish();
 ROLLBACK;

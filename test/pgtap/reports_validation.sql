@@ -2,7 +2,7 @@
 -- and a message naming the input and the column; a failed run leaves the
 -- previous reports as they were.
 BEGIN;
-SELECT plan(22);
+SELECT plan(23);
 
 CREATE SCHEMA lk_val;
 CREATE TABLE lk_val.leads (lead_id bigint, first_contact_at timestamptz, campaign text, channel text, converted_at timestamptz);
@@ -59,6 +59,9 @@ SELECT matches(pg_temp.hint_of($$SELECT create_reports('lk_v1', 'lk_val.text_dat
 -- domains and varchar/timestamp are read through their base types
 SELECT lives_ok($$SELECT create_reports('lk_v2', 'lk_val.leads', spend => 'lk_val.spend_domain')$$, 'domain, varchar and timestamp columns are accepted');
 SELECT is((SELECT cost FROM lk_v2.kpi_overview), 12.50, 'and read as numeric');
+
+-- an input that is one of the views being replaced
+SELECT throws_ok($$SELECT create_reports('lk_v2', 'lk_v2.report_leads')$$, '22023', NULL, 'an input cannot be a report view of the target');
 
 -- a failing re-run leaves the previous reports untouched
 SELECT throws_ok($$SELECT create_reports('lk_v2', 'lk_val.leads', stage_events => 'lk_val.events', stages => '{lead}')$$, '22023');

@@ -1,0 +1,84 @@
+
+-----------------------------------------------------------------------------
+-- Reports, phase 1: the canonical views report_leads, report_spend and
+-- report_stage_events, which read the user's inputs as the canonical model
+-- (types, time zone, orders folded into the leads, stages as steps).  Every
+-- later phase reads these views, never the inputs.
+-----------------------------------------------------------------------------
+
+-- The SELECT of report_leads: the leads' columns as the canonical types,
+-- and, with orders, the first order as the conversion and the sum of the
+-- orders as the revenue.
+CREATE OR REPLACE FUNCTION @extschema@._lk_leads_select(leads regclass, orders regclass, tz text)
+RETURNS text
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    l jsonb := @extschema@._lk_read_input('leads', leads, tz);
+    o jsonb;
+    src text;
+BEGIN
+    src := format('SELECT %s AS lead_id, %s AS first_contact_at, %s AS campaign, %s AS channel, '
+                  '%s AS converted_at, %s AS lost_at, %s AS revenue FROM %s',
+                  l ->> 'lead_id', l ->> 'first_contact_at', l ->> 'campaign', l ->> 'channel', l ->> 'converted_at',
+                  coalesce(l ->> 'lost_at', 'NULL::timestamptz'), coalesce(l ->> 'revenue', 'NULL::numeric'), leads);
+    IF orders IS NULL THEN
+        RETURN src;
+    END IF;
+    o := @extschema@._lk_read_input('orders', orders, tz);
+    RETURN format('SELECT l.lead_id, l.first_contact_at, l.campaign, l.channel, '
+                  'coalesce(l.converted_at, o.first_ordered_at) AS converted_at, l.lost_at, '
+                  'coalesce(o.amount, l.revenue) AS revenue FROM (%s) AS l '
+                  'LEFT JOIN (SELECT %s AS lead_id, min(%s) AS first_ordered_at, sum(%s) AS amount '
+                  'FROM %s GROUP BY 1) AS o ON o.lead_id = l.lead_id',
+                  src, o ->> 'lead_id', o ->> 'ordered_at', o ->> 'amount', orders);
+END;
+$$;
+COMMENT ON FUNCTION @extschema@._lk_leads_select(regclass, regclass, text) IS
+'leadkpi internal: the SQL of the canonical view report_leads over the leads input, with the orders input folded in';
+
+-- Creates report_leads, and report_spend and report_stage_events when those
+-- inputs are given, in target_schema.  The inputs are checked already.
+CREATE OR REPLACE FUNCTION @extschema@._lk_create_canonical_views(
+    target_schema name, leads regclass, stage_events regclass, spend regclass, orders regclass, stages text[], tz text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    s text := quote_ident(target_schema);
+    p jsonb;
+    e jsonb;
+BEGIN
+    EXECUTE format('CREATE VIEW %s.report_leads WITH (security_invoker = true) AS %s', s,
+                   @extschema@._lk_leads_select(leads, orders, tz));
+    EXECUTE format('COMMENT ON VIEW %s.report_leads IS %L', s,
+        'leadkpi canonical leads: one row per lead (lead_id, first_contact_at, campaign, channel, converted_at, lost_at, revenue)'
+        || CASE WHEN orders IS NULL THEN '' ELSE format('; converted_at and revenue also from the orders in %s', orders) END);
+
+    IF spend IS NOT NULL THEN
+        p := @extschema@._lk_read_input('spend', spend, tz);
+        EXECUTE format('CREATE VIEW %s.report_spend WITH (security_invoker = true) AS '
+                       'SELECT %s AS campaign, %s AS channel, %s AS day, %s AS amount FROM %s WHERE %s IS NOT NULL',
+                       s, p ->> 'campaign', coalesce(p ->> 'channel', 'NULL::text'), p ->> 'day', p ->> 'amount', spend, p ->> 'day');
+        EXECUTE format('COMMENT ON VIEW %s.report_spend IS %L', s,
+            format('leadkpi canonical spend: campaign, channel, day (in time zone %s), amount from %s; rows without a day are left out', tz, spend));
+    END IF;
+
+    IF stage_events IS NOT NULL THEN
+        e := @extschema@._lk_read_input('stage_events', stage_events, tz);
+        EXECUTE format('CREATE VIEW %s.report_stage_events WITH (security_invoker = true) AS '
+                       'SELECT lead_id, stage, occurred_at, step FROM '
+                       '(SELECT %s AS lead_id, %s AS stage, %s AS occurred_at, '
+                       'array_position(%L::text[], %s)::integer AS step FROM %s) AS e WHERE step IS NOT NULL',
+                       s, e ->> 'lead_id', e ->> 'stage', e ->> 'occurred_at', stages, e ->> 'stage', stage_events);
+        EXECUTE format('COMMENT ON VIEW %s.report_stage_events IS %L', s,
+            format('leadkpi canonical stage events from %s; step is the 1-based position in the stages %s (other stages are left out)',
+                   stage_events, stages));
+    END IF;
+END;
+$$;
+COMMENT ON FUNCTION @extschema@._lk_create_canonical_views(name, regclass, regclass, regclass, regclass, text[], text) IS
+'leadkpi internal: creates the canonical views report_leads, report_spend and report_stage_events of create_reports()';
+

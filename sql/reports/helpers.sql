@@ -1,0 +1,135 @@
+
+-----------------------------------------------------------------------------
+-- Reports layer: the canonical CRM model, create_reports(), the report views
+-- and the CRM presets, in sql/reports/*.sql and sql/presets/*.sql (the
+-- Makefile's REPORT_PARTS names their order).  Everything here is SQL; the
+-- views hold no arithmetic, they call the summaries' aggregates and
+-- accessors (see doc/crm.md).
+--
+-- Objects made by these functions carry a COMMENT starting with "leadkpi "
+-- so that a re-run can tell its own objects from the user's.
+--
+-- This file: the relations a report schema holds, and how they are locked,
+-- dropped and replaced.
+-----------------------------------------------------------------------------
+
+-- The names create_reports may create in a target schema, in the order they
+-- must be dropped (dependents first).
+CREATE OR REPLACE FUNCTION @extschema@._lk_report_names()
+RETURNS text[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN ARRAY[
+    'funnel_report_live', 'funnel_by_campaign_live',
+    'kpi_overview_live', 'kpi_by_campaign_live', 'kpi_by_channel_live', 'kpi_by_month_live',
+    'funnel_by_campaign', 'funnel_report',
+    'kpi_by_month', 'kpi_by_channel', 'kpi_by_campaign', 'kpi_overview',
+    'funnel_store', 'spend_daily', 'kpi_daily', 'kpi_watermark',
+    'report_stage_events', 'report_spend', 'report_leads']::text[];
+COMMENT ON FUNCTION @extschema@._lk_report_names() IS
+'leadkpi internal: names of the relations create_reports() may create, dependents first';
+
+-- Serialises create, drop and refresh of one report schema, until the end of
+-- the transaction: they lock the same relations in opposite orders (a
+-- refresh stores first, a drop reports first), which could deadlock.
+CREATE OR REPLACE FUNCTION @extschema@._lk_schema_lock(target_schema name)
+RETURNS void
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT pg_advisory_xact_lock(hashtext('leadkpi reports'), hashtext(target_schema)) $$;
+COMMENT ON FUNCTION @extschema@._lk_schema_lock(name) IS
+'leadkpi internal: transaction-level advisory lock on a report schema, taken by every create, drop and refresh of its reports';
+
+-- Drops the given leadkpi-made relations of a schema, in array order.  A
+-- relation of that name that leadkpi did not make is an error (42P07), so
+-- user data is never dropped.  Dependent user objects make the DROP fail.
+CREATE OR REPLACE FUNCTION @extschema@._lk_drop(target_schema name, names text[])
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    n text;
+    r record;
+BEGIN
+    -- one report DDL or refresh per schema at a time (see _lk_schema_lock)
+    PERFORM @extschema@._lk_schema_lock(target_schema);
+    -- check everything first, then drop
+    FOR r IN
+        SELECT c.oid, c.relname, c.relkind, obj_description(c.oid, 'pg_class') AS descr
+          FROM pg_class c JOIN pg_namespace s ON s.oid = c.relnamespace
+         WHERE s.nspname = target_schema AND c.relname = ANY (names)
+    LOOP
+        IF r.relkind NOT IN ('v', 'm') OR coalesce(r.descr, '') NOT LIKE 'leadkpi %' THEN
+            RAISE EXCEPTION 'leadkpi: %.% exists and was not made by leadkpi', target_schema, r.relname
+                USING ERRCODE = '42P07',
+                      HINT = 'Rename or move it, or pick another target_schema; leadkpi never drops objects it did not create.';
+        END IF;
+    END LOOP;
+    -- remember the grants others hold on what is dropped, for the relations
+    -- of the same name that the caller is about to create (see _lk_regrant)
+    PERFORM set_config('leadkpi.regrant',
+        (coalesce(nullif(current_setting('leadkpi.regrant', true), ''), '[]')::jsonb
+        || coalesce((SELECT jsonb_agg(format('GRANT %s ON %I.%I TO %s%s', a.privilege_type, target_schema, c.relname,
+                                             CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(a.grantee)) END,
+                                             CASE WHEN a.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END))
+                       FROM pg_class c JOIN pg_namespace s ON s.oid = c.relnamespace,
+                            LATERAL aclexplode(c.relacl) AS a
+                      WHERE s.nspname = target_schema AND c.relname = ANY (names) AND a.grantee <> c.relowner),
+                    '[]'::jsonb))::text, true);
+    FOREACH n IN ARRAY names LOOP
+        FOR r IN
+            SELECT c.relkind FROM pg_class c JOIN pg_namespace s ON s.oid = c.relnamespace
+             WHERE s.nspname = target_schema AND c.relname = n
+        LOOP
+            IF r.relkind = 'm' THEN
+                EXECUTE format('DROP MATERIALIZED VIEW %I.%I', target_schema, n);
+            ELSE
+                EXECUTE format('DROP VIEW %I.%I', target_schema, n);
+            END IF;
+        END LOOP;
+    END LOOP;
+END;
+$$;
+COMMENT ON FUNCTION @extschema@._lk_drop(name, text[]) IS
+'leadkpi internal: drops relations leadkpi created in a schema (refuses relations it did not create)';
+
+-- Makes room in target_schema for a new set of reports: creates the schema
+-- when it is missing, else drops the given relations leadkpi made there.
+CREATE OR REPLACE FUNCTION @extschema@._lk_clear_schema(target_schema name, names text[])
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_namespace WHERE nspname = target_schema) THEN
+        EXECUTE format('CREATE SCHEMA %I', target_schema);
+    END IF;
+    PERFORM @extschema@._lk_drop(target_schema, names);
+END;
+$$;
+COMMENT ON FUNCTION @extschema@._lk_clear_schema(name, text[]) IS
+'leadkpi internal: creates the target schema when missing, else drops the given relations leadkpi made there';
+
+-- Re-issues the grants _lk_drop remembered in this transaction, on the
+-- relations that exist again (a re-run may create fewer), then forgets them.
+CREATE OR REPLACE FUNCTION @extschema@._lk_regrant()
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    g text;
+BEGIN
+    FOR g IN SELECT jsonb_array_elements_text(coalesce(nullif(current_setting('leadkpi.regrant', true), ''), '[]')::jsonb) LOOP
+        BEGIN
+            EXECUTE g;
+        EXCEPTION WHEN undefined_table OR wrong_object_type THEN
+            NULL;   -- not created this time
+        END;
+    END LOOP;
+    PERFORM set_config('leadkpi.regrant', '[]', true);
+END;
+$$;
+COMMENT ON FUNCTION @extschema@._lk_regrant() IS
+'leadkpi internal: gives back, after a re-run, the grants other roles held on the report relations it replaced';

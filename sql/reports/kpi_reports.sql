@@ -1,0 +1,84 @@
+
+-----------------------------------------------------------------------------
+-- Reports, phase 3: the four KPI reports, kpi_overview, kpi_by_campaign,
+-- kpi_by_channel and kpi_by_month.  Each is _lk_kpi_sql() over a leads part
+-- and a spend part: plain views aggregate the canonical views; materialized
+-- ones roll up the stores, and their _live views add the rows from today on.
+-----------------------------------------------------------------------------
+
+-- The KPI reports: name, key column, and the key's SQL over report_leads,
+-- over report_spend and over the stores.  The overview has no key.
+CREATE OR REPLACE FUNCTION @extschema@._lk_kpi_reports(tz text)
+RETURNS TABLE (name text, key_name text, leads_key text, spend_key text, store_key text, what text)
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+    SELECT * FROM (VALUES
+        ('kpi_overview', NULL, NULL, NULL, NULL, 'one row over all leads and spend'),
+        ('kpi_by_campaign', 'campaign', 'campaign', 'campaign', 'campaign', 'one row per campaign'),
+        ('kpi_by_channel', 'channel', 'channel', 'channel', 'channel', 'one row per channel (cost only when the spend input has a channel column)'),
+        ('kpi_by_month', 'month', format('date_trunc(''month'', first_contact_at AT TIME ZONE %L)::date', $1), 'date_trunc(''month'', day)::date',
+         'date_trunc(''month'', day)::date', format('one row per month of first contact in time zone %s (spend by month of its day)', $1))
+    ) AS v(name, key_name, leads_key, spend_key, store_key, what);
+END;
+COMMENT ON FUNCTION @extschema@._lk_kpi_reports(text) IS
+'leadkpi internal: the KPI reports of create_reports(): name, key and the key''s SQL over the canonical views and the stores';
+
+-- Creates the KPI reports in target_schema, from the canonical views (and
+-- the stores, when materialized).  Spend counts when given, per channel only
+-- when the spend input has a channel column.
+CREATE OR REPLACE FUNCTION @extschema@._lk_create_kpi_reports(target_schema name, spend regclass, materialized boolean, tz text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    s text := quote_ident(target_schema);
+    lead_agg CONSTANT text := '@extschema@.kpi_agg(first_contact_at, converted_at, revenue)';
+    spend_agg CONSTANT text := '@extschema@.spend_agg(amount)';
+    store_agg CONSTANT text := '@extschema@.rollup(summary)';
+    spend_by_channel boolean := spend IS NOT NULL
+                                AND (@extschema@._lk_read_input('spend', spend, tz) ->> 'channel') IS NOT NULL;
+    r record;
+    with_spend boolean;
+    leads_part text;
+    spend_part text;
+BEGIN
+    FOR r IN SELECT * FROM @extschema@._lk_kpi_reports(tz) LOOP
+        with_spend := spend IS NOT NULL AND (r.key_name IS DISTINCT FROM 'channel' OR spend_by_channel);
+        IF NOT materialized THEN
+            leads_part := @extschema@._lk_keyed_select(r.key_name, r.leads_key, lead_agg,
+                              format('%s.report_leads WHERE first_contact_at IS NOT NULL', s));
+            spend_part := CASE WHEN with_spend THEN
+                              @extschema@._lk_keyed_select(r.key_name, r.spend_key, spend_agg, format('%s.report_spend', s)) END;
+            EXECUTE format('CREATE VIEW %s.%I WITH (security_invoker = true) AS %s', s, r.name,
+                           @extschema@._lk_kpi_sql(r.key_name, leads_part, spend_part));
+            EXECUTE format('COMMENT ON VIEW %s.%I IS %L', s, r.name,
+                format('leadkpi report: KPIs %s: leads, conversions, conversion_rate, sales_cycle_avg, sales_cycle_median, cost, cost_per_lead, cost_per_order, revenue', r.what));
+            CONTINUE;
+        END IF;
+
+        -- materialized: the stored finished days
+        leads_part := @extschema@._lk_keyed_select(r.key_name, r.store_key, store_agg, format('%s.kpi_daily', s));
+        spend_part := CASE WHEN with_spend THEN
+                          @extschema@._lk_keyed_select(r.key_name, r.store_key, store_agg, format('%s.spend_daily', s)) END;
+        EXECUTE format('CREATE MATERIALIZED VIEW %s.%I AS %s', s, r.name,
+                       @extschema@._lk_kpi_sql(r.key_name, leads_part, spend_part));
+        EXECUTE format('CREATE UNIQUE INDEX ON %s.%I (%I) NULLS NOT DISTINCT', s, r.name, coalesce(r.key_name, 'leads'));
+        EXECUTE format('COMMENT ON MATERIALIZED VIEW %s.%I IS %L', s, r.name,
+            format('leadkpi report (materialized, days before kpi_watermark.stored_before): KPIs %s; refresh with refresh_reports()', r.what));
+
+        -- live: the stored finished days plus the rows of today (and later) read live
+        leads_part := leads_part || ' UNION ALL ' || @extschema@._lk_keyed_select(r.key_name, r.leads_key, lead_agg,
+                          format('%s.report_leads WHERE first_contact_at >= %s', s, @extschema@._lk_boundary_sql(target_schema, tz)));
+        spend_part := spend_part || ' UNION ALL ' || @extschema@._lk_keyed_select(r.key_name, r.spend_key, spend_agg,
+                          format('%s.report_spend WHERE day >= (SELECT stored_before FROM %s.kpi_watermark)', s, s));
+        EXECUTE format('CREATE VIEW %s.%I WITH (security_invoker = true) AS %s', s, r.name || '_live',
+                       @extschema@._lk_kpi_sql(r.key_name, leads_part, spend_part));
+        EXECUTE format('COMMENT ON VIEW %s.%I IS %L', s, r.name || '_live',
+            format('leadkpi report (live): KPIs %s; stored finished days plus today''s rows read live', r.what));
+    END LOOP;
+END;
+$$;
+COMMENT ON FUNCTION @extschema@._lk_create_kpi_reports(name, regclass, boolean, text) IS
+'leadkpi internal: creates the KPI reports of create_reports() (kpi_overview, kpi_by_campaign, kpi_by_channel, kpi_by_month, and their _live views when materialized)';
