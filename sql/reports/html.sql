@@ -201,8 +201,8 @@ BEGIN
     END LOOP;
 
     RETURN '<!DOCTYPE html>' || E'\n'
-        || '<html lang="en"><head><meta charset="utf-8">'
-        || '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        || '<html lang="en"><head><meta charset="utf-8"/>'
+        || '<meta name="viewport" content="width=device-width, initial-scale=1"/>'
         || format('<title>%s</title>', @extschema@._lk_html(title))
         || '<style>'
         || ':root{color-scheme:light;--ink:#1f2430;--muted:#5b6472;--line:#d9dde3;--accent:#2f6fde;--warn:#c2410c}'
@@ -221,7 +221,7 @@ BEGIN
         || '.scroll{overflow-x:auto;max-width:100%}'
         || '@media (max-width:600px){main{padding:12px 8px}.barcell{width:30%}.funnel td:nth-child(5),.funnel th.days{display:none}th,td{padding:5px 4px}}'
         || '</style></head><body><main>'
-        || format('<header><h1>%s</h1><p class="meta">Reports <code>%s</code> &middot; months of first contact %s &middot; time zone %s &middot; computed <time datetime="%s">%s</time>%s</p></header>',
+        || format('<header><h1>%s</h1><p class="meta">Reports <code>%s</code> &#183; months of first contact %s &#183; time zone %s &#183; computed <time datetime="%s">%s</time>%s</p></header>',
                   @extschema@._lk_html(title), @extschema@._lk_html(reports_schema),
                   CASE WHEN first_month IS NULL THEN 'none yet'
                        ELSE format('<time>%s</time> to <time>%s</time>', to_char(first_month, 'YYYY-MM'), to_char(last_month, 'YYYY-MM')) END,
@@ -245,7 +245,7 @@ BEGIN
                   '<th scope="col" class="num">Revenue</th></tr></thead><tbody>%s</tbody></table></div></section>',
                   CASE WHEN n_campaigns > campaigns THEN format('<p class="note">The %s campaigns with the most leads, of %s.</p>', campaigns, n_campaigns) ELSE '' END,
                   CASE WHEN camp = '' THEN '<tr><td colspan="8">No campaign yet.</td></tr>' ELSE camp END)
-        || format('<footer><p>leadkpi %s &middot; every figure is a value of the views %s, %s, %s and %s in <code>%s</code>, rounded for display.</p></footer>',
+        || format('<footer><p>leadkpi %s &#183; every figure is a value of the views %s, %s, %s and %s in <code>%s</code>, rounded for display.</p></footer>',
                   @extschema@._lk_html((SELECT extversion FROM pg_extension WHERE extname = 'leadkpi')),
                   @extschema@._lk_html(v_over), @extschema@._lk_html(v_month), @extschema@._lk_html(v_fun), @extschema@._lk_html(v_camp),
                   @extschema@._lk_html(reports_schema))

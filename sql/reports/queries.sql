@@ -93,10 +93,13 @@ COMMENT ON FUNCTION @extschema@._lk_kpi_sql(text, text, text, integer) IS
 -- The funnel report query over a SELECT yielding (key, fs funnel_summary,
 -- seen bigint), seen being the bit mask of the steps that occur in the stage
 -- events (bit k-1 for step k; see _lk_funnel_seen_sql).  The bottleneck is
--- the step >= 2 with the lowest conversion from its predecessor, ties to the
--- earliest, as bottleneck() has it, but only among steps that occur in the
--- data: a stage that no event names is never the bottleneck (with
--- crm_backfill it may still be "reached" through a later stage).
+-- the step with the lowest conversion from its predecessor, ties to the
+-- earliest, as bottleneck() has it, but among the steps that occur in the
+-- data only, each measured from the last such step before it: a stage that
+-- no event names is never the bottleneck (with crm_backfill it may still be
+-- "reached" through a later stage), and the leads lost before it count for
+-- the next step that has data.  With every step in the data this is
+-- bottleneck().
 -- Columns: those of 0.1.0 in their order, then median_days_from_previous.
 CREATE OR REPLACE FUNCTION @extschema@._lk_funnel_sql(key_name text, part text, stages text[])
 RETURNS text
@@ -105,9 +108,10 @@ SET search_path = pg_catalog, pg_temp
 RETURN format(
     'SELECT %1$sf.step, (%2$L::text[])[f.step] AS stage, f.reached, f.conversion_from_previous, '
     'f.conversion_from_first, f.drop_off, f.median_time_from_previous, '
-    'coalesce(f.step = (SELECT b.step FROM @extschema@.funnel_steps(g.fs) AS b '
-    'WHERE b.step >= 2 AND b.conversion_from_previous IS NOT NULL AND (g.seen >> (b.step - 1)) & 1 = 1 '
-    'ORDER BY b.conversion_from_previous, b.step LIMIT 1), false) AS is_bottleneck, '
+    'coalesce(f.step = (SELECT b.step FROM (SELECT k AS step, @extschema@.conversion_rate(g.fs, '
+    '(SELECT max(j) FROM generate_series(1, k - 1) AS j WHERE (g.seen >> (j - 1)) & 1 = 1), k) AS conv '
+    'FROM generate_series(2, @extschema@.funnel_nsteps(g.fs)) AS k WHERE (g.seen >> (k - 1)) & 1 = 1) AS b '
+    'WHERE b.conv IS NOT NULL ORDER BY b.conv, b.step LIMIT 1), false) AS is_bottleneck, '
     '@extschema@._lk_days(f.median_time_from_previous) AS median_days_from_previous '
     'FROM (%3$s) AS g CROSS JOIN LATERAL @extschema@.funnel_steps(g.fs) AS f',
     CASE WHEN key_name IS NULL THEN '' ELSE format('g.%I, ', key_name) END,
