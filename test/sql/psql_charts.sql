@@ -2,7 +2,7 @@
 -- exact output.
 \set SHOW_CONTEXT never
 SET TimeZone = 'UTC';
--- 10 leads at step 1, 8 at 2, 3 at 3 (the bottleneck, 37.5%), 2 at 4
+-- 10 leads at step 1, 8 at 2, 4 at 3 (the bottleneck: 50% then 50%, the earliest), 2 at 4
 CREATE TEMP TABLE ch_ev AS
 SELECT i AS lead_id, timestamptz '2024-01-01' + i * interval '1 hour' + k * interval '1 day' AS ts, k AS step
 FROM generate_series(1, 10) AS i, generate_series(1, 4) AS k
