@@ -20,16 +20,20 @@ REPORT_PARTS  = sql/reports/helpers.sql \
                 sql/reports/funnel_reports.sql \
                 sql/reports/create.sql \
                 sql/reports/refresh.sql \
+                sql/reports/html.sql \
                 sql/presets/common.sql \
                 sql/presets/odoo.sql \
                 sql/presets/salesforce.sql \
                 sql/presets/hubspot.sql
-SQL_PARTS     = sql/kpi.sql sql/funnel.sql $(REPORT_PARTS)
+# Core objects that are wholly new in the version in development: in both
+# the install and the upgrade script.
+NEW_PARTS     = sql/charts.sql
+SQL_PARTS     = sql/kpi.sql sql/funnel.sql $(NEW_PARTS) $(REPORT_PARTS)
 # and its upgrade from the last release: the hand-written delta of the core
 # objects, then the parts that are wholly new and the report layer, both
 # written with CREATE OR REPLACE so that they install and upgrade alike.
 PREV_VERSION  = 0.1.0
-UPGRADE_PARTS = sql/upgrade/$(PREV_VERSION)--$(EXTVERSION).sql $(REPORT_PARTS)
+UPGRADE_PARTS = sql/upgrade/$(PREV_VERSION)--$(EXTVERSION).sql $(NEW_PARTS) $(REPORT_PARTS)
 
 DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql sql/$(EXTENSION)--$(PREV_VERSION)--$(EXTVERSION).sql
 DATA       = $(filter-out $(DATA_built),$(wildcard sql/$(EXTENSION)--*.sql))

@@ -38,8 +38,10 @@ $$;
 COMMENT ON FUNCTION @extschema@._lk_leads_select(regclass, regclass, text) IS
 'leadkpi internal: the SQL of the canonical view report_leads over the leads input, with the orders input folded in';
 
--- Creates report_leads, and report_spend and report_stage_events when those
--- inputs are given, in target_schema.  The inputs are checked already.
+-- Creates report_leads, report_spend and report_stage_events in
+-- target_schema; the last two are empty when their input is not given, so
+-- that every report schema has the same relations.  The inputs are checked
+-- already.
 CREATE OR REPLACE FUNCTION @extschema@._lk_create_canonical_views(
     target_schema name, leads regclass, stage_events regclass, spend regclass, orders regclass, stages text[], tz text)
 RETURNS void
@@ -51,7 +53,7 @@ DECLARE
     p jsonb;
     e jsonb;
 BEGIN
-    EXECUTE format('CREATE VIEW %s.report_leads WITH (security_invoker = true) AS %s', s,
+    EXECUTE format('CREATE OR REPLACE VIEW %s.report_leads WITH (security_invoker = true) AS %s', s,
                    @extschema@._lk_leads_select(leads, orders, tz));
     EXECUTE format('COMMENT ON VIEW %s.report_leads IS %L', s,
         'leadkpi canonical leads: one row per lead (lead_id, first_contact_at, campaign, channel, converted_at, lost_at, revenue)'
@@ -59,16 +61,22 @@ BEGIN
 
     IF spend IS NOT NULL THEN
         p := @extschema@._lk_read_input('spend', spend, tz);
-        EXECUTE format('CREATE VIEW %s.report_spend WITH (security_invoker = true) AS '
+        EXECUTE format('CREATE OR REPLACE VIEW %s.report_spend WITH (security_invoker = true) AS '
                        'SELECT %s AS campaign, %s AS channel, %s AS day, %s AS amount FROM %s WHERE %s IS NOT NULL',
                        s, p ->> 'campaign', coalesce(p ->> 'channel', 'NULL::text'), p ->> 'day', p ->> 'amount', spend, p ->> 'day');
         EXECUTE format('COMMENT ON VIEW %s.report_spend IS %L', s,
             format('leadkpi canonical spend: campaign, channel, day (in time zone %s), amount from %s; rows without a day are left out', tz, spend));
+    ELSE
+        -- every report schema has the same relations: empty, typed, without the input
+        EXECUTE format('CREATE OR REPLACE VIEW %s.report_spend WITH (security_invoker = true) AS '
+                       'SELECT NULL::text AS campaign, NULL::text AS channel, NULL::date AS day, NULL::numeric AS amount WHERE false', s);
+        EXECUTE format('COMMENT ON VIEW %s.report_spend IS %L', s,
+            'leadkpi canonical spend: empty, no spend input was given (create_reports(..., spend => ...))');
     END IF;
 
     IF stage_events IS NOT NULL THEN
         e := @extschema@._lk_read_input('stage_events', stage_events, tz);
-        EXECUTE format('CREATE VIEW %s.report_stage_events WITH (security_invoker = true) AS '
+        EXECUTE format('CREATE OR REPLACE VIEW %s.report_stage_events WITH (security_invoker = true) AS '
                        'SELECT lead_id, stage, occurred_at, step FROM '
                        '(SELECT %s AS lead_id, %s AS stage, %s AS occurred_at, '
                        'array_position(%L::text[], %s)::integer AS step FROM %s) AS e WHERE step IS NOT NULL',
@@ -76,6 +84,12 @@ BEGIN
         EXECUTE format('COMMENT ON VIEW %s.report_stage_events IS %L', s,
             format('leadkpi canonical stage events from %s; step is the 1-based position in the stages %s (other stages are left out)',
                    stage_events, stages));
+    ELSE
+        EXECUTE format('CREATE OR REPLACE VIEW %s.report_stage_events WITH (security_invoker = true) AS '
+                       'SELECT NULL::%s AS lead_id, NULL::text AS stage, NULL::timestamptz AS occurred_at, NULL::integer AS step WHERE false',
+                       s, (@extschema@._lk_column('leads', leads, 'lead_id', 'id', true)).typ);
+        EXECUTE format('COMMENT ON VIEW %s.report_stage_events IS %L', s,
+            'leadkpi canonical stage events: empty, no stage_events input was given (create_reports(..., stage_events => ..., stages => ...))');
     END IF;
 END;
 $$;

@@ -7,27 +7,34 @@
 -----------------------------------------------------------------------------
 
 -- The KPI reports: name, key column, and the key's SQL over report_leads,
--- over report_spend and over the stores.  The overview has no key.
+-- over report_spend and over the stores.  The overview has no key.  The
+-- cell month (over report_leads, and over report_spend and the stores) is
+-- set where a row spans several months and campaigns: there the cost ratios
+-- count only the (month, campaign) cells with both leads and spend.
 CREATE OR REPLACE FUNCTION @extschema@._lk_kpi_reports(tz text)
-RETURNS TABLE (name text, key_name text, leads_key text, spend_key text, store_key text, what text)
+RETURNS TABLE (name text, key_name text, leads_key text, spend_key text, store_key text, what text,
+               leads_cell text, spend_cell text)
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 BEGIN ATOMIC
     SELECT * FROM (VALUES
-        ('kpi_overview', NULL, NULL, NULL, NULL, 'one row over all leads and spend'),
-        ('kpi_by_campaign', 'campaign', 'campaign', 'campaign', 'campaign', 'one row per campaign'),
-        ('kpi_by_channel', 'channel', 'channel', 'channel', 'channel', 'one row per channel (cost only when the spend input has a channel column)'),
+        ('kpi_overview', NULL, NULL, NULL, NULL, 'one row over all leads and spend',
+         format('date_trunc(''month'', first_contact_at AT TIME ZONE %L)::date', $1), 'date_trunc(''month'', day)::date'),
+        ('kpi_by_campaign', 'campaign', 'campaign', 'campaign', 'campaign', 'one row per campaign', NULL, NULL),
+        ('kpi_by_channel', 'channel', 'channel', 'channel', 'channel', 'one row per channel (cost only when the spend input has a channel column)', NULL, NULL),
         ('kpi_by_month', 'month', format('date_trunc(''month'', first_contact_at AT TIME ZONE %L)::date', $1), 'date_trunc(''month'', day)::date',
-         'date_trunc(''month'', day)::date', format('one row per month of first contact in time zone %s (spend by month of its day)', $1))
-    ) AS v(name, key_name, leads_key, spend_key, store_key, what);
+         'date_trunc(''month'', day)::date', format('one row per month of first contact in time zone %s (spend by month of its day)', $1),
+         format('date_trunc(''month'', first_contact_at AT TIME ZONE %L)::date', $1), 'date_trunc(''month'', day)::date')
+    ) AS v(name, key_name, leads_key, spend_key, store_key, what, leads_cell, spend_cell);
 END;
 COMMENT ON FUNCTION @extschema@._lk_kpi_reports(text) IS
-'leadkpi internal: the KPI reports of create_reports(): name, key and the key''s SQL over the canonical views and the stores';
+'leadkpi internal: the KPI reports of create_reports(): name, key and the key''s SQL over the canonical views and the stores, and the month of the cells that cost ratios match on';
 
 -- Creates the KPI reports in target_schema, from the canonical views (and
 -- the stores, when materialized).  Spend counts when given, per channel only
 -- when the spend input has a channel column.
-CREATE OR REPLACE FUNCTION @extschema@._lk_create_kpi_reports(target_schema name, spend regclass, materialized boolean, tz text)
+CREATE OR REPLACE FUNCTION @extschema@._lk_create_kpi_reports(target_schema name, spend regclass, materialized boolean, tz text,
+                                                             money_decimals integer DEFAULT 2)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -48,37 +55,39 @@ BEGIN
         with_spend := spend IS NOT NULL AND (r.key_name IS DISTINCT FROM 'channel' OR spend_by_channel);
         IF NOT materialized THEN
             leads_part := @extschema@._lk_keyed_select(r.key_name, r.leads_key, lead_agg,
-                              format('%s.report_leads WHERE first_contact_at IS NOT NULL', s));
+                              format('%s.report_leads WHERE first_contact_at IS NOT NULL', s), r.leads_cell);
             spend_part := CASE WHEN with_spend THEN
-                              @extschema@._lk_keyed_select(r.key_name, r.spend_key, spend_agg, format('%s.report_spend', s)) END;
-            EXECUTE format('CREATE VIEW %s.%I WITH (security_invoker = true) AS %s', s, r.name,
-                           @extschema@._lk_kpi_sql(r.key_name, leads_part, spend_part));
+                              @extschema@._lk_keyed_select(r.key_name, r.spend_key, spend_agg, format('%s.report_spend', s), r.spend_cell) END;
+            EXECUTE format('CREATE OR REPLACE VIEW %s.%I WITH (security_invoker = true) AS %s', s, r.name,
+                           @extschema@._lk_kpi_sql(r.key_name, leads_part, spend_part, money_decimals));
             EXECUTE format('COMMENT ON VIEW %s.%I IS %L', s, r.name,
-                format('leadkpi report: KPIs %s: leads, conversions, conversion_rate, sales_cycle_avg, sales_cycle_median, cost, cost_per_lead, cost_per_order, revenue', r.what));
+                format('leadkpi report: KPIs %s: leads, conversions, conversion_rate, sales_cycle_avg, sales_cycle_median, cost, cost_per_lead, cost_per_order, revenue, '
+                       'sales_cycle_avg_days, sales_cycle_median_days, cost_matched, leads_matched, conversions_matched (money to %s decimals)',
+                       r.what, coalesce(money_decimals::text, 'all')));
             CONTINUE;
         END IF;
 
         -- materialized: the stored finished days
-        leads_part := @extschema@._lk_keyed_select(r.key_name, r.store_key, store_agg, format('%s.kpi_daily', s));
+        leads_part := @extschema@._lk_keyed_select(r.key_name, r.store_key, store_agg, format('%s.kpi_daily', s), r.spend_cell);
         spend_part := CASE WHEN with_spend THEN
-                          @extschema@._lk_keyed_select(r.key_name, r.store_key, store_agg, format('%s.spend_daily', s)) END;
+                          @extschema@._lk_keyed_select(r.key_name, r.store_key, store_agg, format('%s.spend_daily', s), r.spend_cell) END;
         EXECUTE format('CREATE MATERIALIZED VIEW %s.%I AS %s', s, r.name,
-                       @extschema@._lk_kpi_sql(r.key_name, leads_part, spend_part));
+                       @extschema@._lk_kpi_sql(r.key_name, leads_part, spend_part, money_decimals));
         EXECUTE format('CREATE UNIQUE INDEX ON %s.%I (%I) NULLS NOT DISTINCT', s, r.name, coalesce(r.key_name, 'leads'));
         EXECUTE format('COMMENT ON MATERIALIZED VIEW %s.%I IS %L', s, r.name,
             format('leadkpi report (materialized, days before kpi_watermark.stored_before): KPIs %s; refresh with refresh_reports()', r.what));
 
         -- live: the stored finished days plus the rows of today (and later) read live
         leads_part := leads_part || ' UNION ALL ' || @extschema@._lk_keyed_select(r.key_name, r.leads_key, lead_agg,
-                          format('%s.report_leads WHERE first_contact_at >= %s', s, @extschema@._lk_boundary_sql(target_schema, tz)));
+                          format('%s.report_leads WHERE first_contact_at >= %s', s, @extschema@._lk_boundary_sql(target_schema, tz)), r.leads_cell);
         spend_part := spend_part || ' UNION ALL ' || @extschema@._lk_keyed_select(r.key_name, r.spend_key, spend_agg,
-                          format('%s.report_spend WHERE day >= (SELECT stored_before FROM %s.kpi_watermark)', s, s));
-        EXECUTE format('CREATE VIEW %s.%I WITH (security_invoker = true) AS %s', s, r.name || '_live',
-                       @extschema@._lk_kpi_sql(r.key_name, leads_part, spend_part));
+                          format('%s.report_spend WHERE day >= (SELECT stored_before FROM %s.kpi_watermark)', s, s), r.spend_cell);
+        EXECUTE format('CREATE OR REPLACE VIEW %s.%I WITH (security_invoker = true) AS %s', s, r.name || '_live',
+                       @extschema@._lk_kpi_sql(r.key_name, leads_part, spend_part, money_decimals));
         EXECUTE format('COMMENT ON VIEW %s.%I IS %L', s, r.name || '_live',
             format('leadkpi report (live): KPIs %s; stored finished days plus today''s rows read live', r.what));
     END LOOP;
 END;
 $$;
-COMMENT ON FUNCTION @extschema@._lk_create_kpi_reports(name, regclass, boolean, text) IS
+COMMENT ON FUNCTION @extschema@._lk_create_kpi_reports(name, regclass, boolean, text, integer) IS
 'leadkpi internal: creates the KPI reports of create_reports() (kpi_overview, kpi_by_campaign, kpi_by_channel, kpi_by_month, and their _live views when materialized)';

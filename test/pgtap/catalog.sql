@@ -39,7 +39,9 @@ SELECT is_empty($$
     -- the report layer's VOLATILE SQL/PL/pgSQL functions run DDL
     -- (create_reports, refresh_reports, ...): honestly PARALLEL UNSAFE
     AND NOT (p.provolatile = 'v' AND p.prolang IN (SELECT oid FROM pg_language WHERE lanname IN ('sql', 'plpgsql')))
-$$, 'every function is PARALLEL SAFE (except the report layer''s DDL functions)');
+    -- report_html reads the user's report views, which may read temporary tables
+    AND p.oid <> 'report_html(name, text, integer, text, integer)'::regprocedure
+$$, 'every function is PARALLEL SAFE (except the report layer''s DDL functions and report_html)');
 
 SELECT is_empty($$
   SELECT p.oid::regprocedure::text FROM ext_procs p WHERE p.prosecdef
