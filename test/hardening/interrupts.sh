@@ -21,7 +21,7 @@ psql -d $db -c "CREATE EXTENSION leadkpi"
 
 now() { date +%s.%N; }
 # calc EXPR: floating-point arithmetic and comparisons (1/0), with awk
-calc() { awk "BEGIN {print $*}"; }
+calc() { awk "BEGIN {print ($*)}"; }   # parenthesised: a bare > is awk output redirection
 n=0
 results=()
 
