@@ -66,3 +66,23 @@ demo:
 	bash test/harness.sh demo
 bench:
 	bash test/harness.sh bench
+
+# ---- hardening (issue 13): repeatable checks beyond `make test`; each runs
+# on its own throwaway cluster.  See doc/testing.md for what each checks and
+# how long it takes.
+#   make check-memory      the whole suite under valgrind memcheck, on a
+#                          PostgreSQL 15 built from Debian's source with
+#                          assertions and USE_VALGRIND (cached, built once)
+#   make fuzz              byte/text fuzzing of every input path and sqlsmith;
+#                          FUZZ_N, SMITH_N, FUZZ_SEED; CI_FULL=1 for the long run
+#   make check-interrupts  cancel latency of the long aggregates
+#   make check-limits      one funnel group of 100M events (LIMIT_EVENTS)
+.PHONY: check-memory fuzz check-interrupts check-limits
+check-memory:
+	bash test/hardening/check_memory.sh
+fuzz:
+	bash test/fuzz/run.sh
+check-interrupts:
+	bash test/harness.sh run test/hardening/interrupts.sh
+check-limits:
+	bash test/harness.sh run test/hardening/limits.sh
