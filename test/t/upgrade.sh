@@ -122,12 +122,14 @@ else
 fi
 
 # the snapshot sees what it should: a sanity check of the comparison itself
+# (implicit array types, members on PG 17 and later, carry no comment)
 count=$(psql -d $fresh -At -c "\\i $top/test/lib/catalog_snapshot.sql" -c "
     SELECT count(DISTINCT identity) FILTER (WHERE kind = 'type') || ' ' ||
            count(DISTINCT identity) FILTER (WHERE kind = 'aggregate') || ' ' ||
            count(DISTINCT identity) FILTER (WHERE kind = 'operator') || ' ' ||
            count(DISTINCT identity) FILTER (WHERE kind = 'operator class') || ' ' ||
-           count(*) FILTER (WHERE attr = 'comment' AND value = '(none)' AND kind NOT IN ('operator family', 'schema'))
+           count(*) FILTER (WHERE attr = 'comment' AND value = '(none)' AND kind NOT IN ('operator family', 'schema')
+                 AND identity NOT LIKE '%[]')
     FROM lk_catalog")
 read -r ntypes naggs nops nopcs nuncommented <<<"$count"
 if [ "$ntypes" -ge 2 ] && [ "$naggs" -ge 30 ] && [ "$nops" -ge 5 ] && [ "$nopcs" -ge 2 ]; then
@@ -141,7 +143,8 @@ else
     not_ok "every function, aggregate, type, operator and operator class of $version has a COMMENT"
     psql -d $fresh -At -c "\\i $top/test/lib/catalog_snapshot.sql" -c "
         SELECT '#   ' || kind || ' ' || identity FROM lk_catalog
-        WHERE attr = 'comment' AND value = '(none)' AND kind NOT IN ('operator family', 'schema') ORDER BY 1"
+        WHERE attr = 'comment' AND value = '(none)' AND kind NOT IN ('operator family', 'schema')
+                 AND identity NOT LIKE '%[]' ORDER BY 1"
 fi
 
 # stored summaries and reports read, merge and print the same
