@@ -92,13 +92,18 @@ host_tools() {
 # --- mounts and cleanup ----------------------------------------------------------
 WORK_DIRS=()
 
-# Unmounts everything below $1, deepest first, then $1 itself.
-umount_under() {
+# Unmounts everything below $1, deepest first.
+umount_below() {
     local d=$1 m
     findmnt -rn -o TARGET | awk -v d="$d/" 'index($0, d) == 1' | sort -r | while read -r m; do
         umount -l "$m" || true
     done
-    if mountpoint -q "$d"; then umount -l "$d" || true; fi
+}
+
+# The same, then $1 itself (a work dir's tmpfs).
+umount_under() {
+    umount_below "$1"
+    if mountpoint -q "$1"; then umount -l "$1" || true; fi
 }
 
 # A work dir on its own tmpfs: unpacking is faster, and removing it is an
@@ -167,7 +172,7 @@ build_root() {
         die "debootstrap of $name failed"
     fi
     rm -f "$b.log"
-    umount_under "$b"
+    umount_below "$b"       # what debootstrap left mounted, if anything
     # no daemons are started by package scripts inside the root
     printf '#!/bin/sh\nexit 101\n' > "$b/usr/sbin/policy-rc.d"
     chmod 755 "$b/usr/sbin/policy-rc.d"
@@ -199,10 +204,15 @@ enter_root() {
     mkdir -p "$W/src" "$W/out"
 }
 
-# The working tree (tracked and untracked, not ignored files) into /src.
+# The working tree (tracked and untracked, not ignored files) into /src;
+# outside a git checkout, the directory as it is.
 copy_tree() {
-    (cd "$top" && git ls-files -z -co --exclude-standard \
-        | tar --null -T - --ignore-failed-read -cf - 2>/dev/null) | tar -C "$W/src" -xf -
+    if git -C "$top" rev-parse --git-dir >/dev/null 2>&1; then
+        (cd "$top" && git ls-files -z -co --exclude-standard \
+            | tar --null -T - --ignore-failed-read -cf - 2>/dev/null) | tar -C "$W/src" -xf -
+    else
+        tar -C "$top" --exclude-vcs -cf - . | tar -C "$W/src" -xf -
+    fi
 }
 
 # in_root CMD: runs CMD (a bash script) in the root, with a clean environment.
@@ -222,68 +232,68 @@ pg_root() {
 }
 
 # --- modes -------------------------------------------------------------------
-cmd=${1:-}
-shift || true
-case $cmd in
-build)
-    for n in "$@"; do build_root "$n"; done
-    ;;
-list)
-    for n in fresh pg15 pg17 pg18; do
-        t=$(root_tarball "$n")
-        printf '%-6s %-9s %s %s\n' "$n" "$(root_release "$n")" "$t" "$([ -f "$t" ] && echo cached || echo missing)"
-    done
-    ;;
-suite)
-    v=${1:?PostgreSQL major version}
-    mode=${2:-test}
-    enter_root "$(pg_root "$v")"
-    copy_tree
-    log "PostgreSQL $v ($(root_release "$(pg_root "$v")") root): make $mode"
-    t0=$SECONDS
-    in_root "cd /src && LK_PG=$v PG_CONFIG=/usr/lib/postgresql/$v/bin/pg_config bash test/harness.sh $mode"
-    log "PostgreSQL $v: $mode passed in $((SECONDS - t0)) s"
-    ;;
-fresh)
-    # A new user's path: a clone of the current commit on a Debian 12 with
-    # only postgresql-15, git, make and gcc, then the README's two commands.
-    sha=$(git -C "$top" rev-parse HEAD)
-    [ -z "$(git -C "$top" status --porcelain --untracked-files=no)" ] \
-        || log "note: uncommitted changes are not in the clone; testing commit $sha"
-    enter_root fresh
-    git -C "$top" bundle create -q "$W/root/leadkpi.bundle" HEAD
-    t0=$SECONDS
-    in_root "cd /root && git clone -q leadkpi.bundle leadkpi && cd leadkpi && git -c advice.detachedHead=false checkout -q $sha \
-             && make demo && make test"
-    log "fresh Debian 12: make demo and make test passed in $((SECONDS - t0)) s"
-    ;;
-packages)
-    v=${1:?PostgreSQL major version}
-    enter_root "$(pg_root "$v")"
-    copy_tree
-    t0=$SECONDS
-    # Debian's way: debian/control from control.in for the versions this
-    # release supports, then dpkg-buildpackage; then install the package and
-    # use it from a cluster of the system's own layout.
-    in_root "cd /src && make -s clean >/dev/null 2>&1 || true
-             pg_buildext updatecontrol
-             dpkg-buildpackage -us -uc -b >/out/build.log 2>&1 || { tail -n 60 /out/build.log; exit 1; }
-             ls ../postgresql-$v-leadkpi_*.deb
-             dpkg -i ../postgresql-$v-leadkpi_*.deb
-             bash test/package_smoke.sh $v"
-    mkdir -p "$top/build/debs"
-    cp "$W"/postgresql-"$v"-leadkpi_*.deb "$top/build/debs/"
-    log "PostgreSQL $v: package built, installed and used in $((SECONDS - t0)) s; copied to build/debs/"
-    ;;
-shell)
-    n=${1:?root name}
-    enter_root "$n"
-    copy_tree
-    log "root $n at $W (the working tree is in /src); exit the shell to unmount and remove it"
-    chroot "$W" /bin/bash -i || true
-    ;;
-*)
-    sed -n '2,30p' "$0" >&2
-    exit 2
-    ;;
-esac
+# main is parsed whole before it runs, so editing this file while a run is
+# under way does not change what that run executes.
+main() {
+    local cmd=${1:-} v mode n t sha t0
+    shift || true
+    case $cmd in
+    build)
+        for n in "$@"; do build_root "$n"; done
+        ;;
+    list)
+        for n in fresh pg15 pg17 pg18; do
+            t=$(root_tarball "$n")
+            printf '%-6s %-9s %s %s\n' "$n" "$(root_release "$n")" "$t" "$([ -f "$t" ] && echo cached || echo missing)"
+        done
+        ;;
+    suite)
+        v=${1:?PostgreSQL major version}
+        mode=${2:-test}
+        enter_root "$(pg_root "$v")"
+        copy_tree
+        log "PostgreSQL $v ($(root_release "$(pg_root "$v")") root): make $mode"
+        t0=$SECONDS
+        in_root "cd /src && LK_PG=$v PG_CONFIG=/usr/lib/postgresql/$v/bin/pg_config bash test/harness.sh $mode"
+        log "PostgreSQL $v: $mode passed in $((SECONDS - t0)) s"
+        ;;
+    fresh)
+        # A new user's path: a clone of the current commit on a Debian 12 with
+        # only postgresql-15, git, make and gcc, then the README's two commands.
+        sha=$(git -C "$top" rev-parse HEAD)
+        [ -z "$(git -C "$top" status --porcelain --untracked-files=no)" ] \
+            || log "note: uncommitted changes are not in the clone; testing commit $sha"
+        enter_root fresh
+        git -C "$top" bundle create -q "$W/root/leadkpi.bundle" HEAD
+        t0=$SECONDS
+        in_root "cd /root && git clone -q leadkpi.bundle leadkpi && cd leadkpi && git -c advice.detachedHead=false checkout -q $sha \
+                 && make demo && make test"
+        log "fresh Debian 12: make demo and make test passed in $((SECONDS - t0)) s"
+        ;;
+    packages)
+        v=${1:?PostgreSQL major version}
+        enter_root "$(pg_root "$v")"
+        copy_tree
+        t0=$SECONDS
+        # build, install and use the packages (test/package_build.sh,
+        # test/package_smoke.sh)
+        in_root "cd /src && bash test/package_build.sh $v"
+        mkdir -p "$top/build/debs"
+        cp "$W"/postgresql-"$v"-leadkpi_*.deb "$top/build/debs/"
+        log "PostgreSQL $v: package built, installed and used in $((SECONDS - t0)) s; copied to build/debs/"
+        ;;
+    shell)
+        n=${1:?root name}
+        enter_root "$n"
+        copy_tree
+        log "root $n at $W (the working tree is in /src); exit the shell to unmount and remove it"
+        chroot "$W" /bin/bash -i || true
+        ;;
+    *)
+        sed -n '2,30p' "$0" >&2
+        exit 2
+        ;;
+    esac
+}
+
+main "$@"; exit $?
