@@ -198,7 +198,8 @@ enter_root() {
     mount --bind /proc "$W/proc"
     mount --bind /sys "$W/sys"
     mount --bind /dev "$W/dev"
-    mount --bind /dev/pts "$W/dev/pts"     # apt's log needs a pty
+    # apt's log wants a pty; without /dev/pts on the host it only complains
+    if mountpoint -q /dev/pts; then mount --bind /dev/pts "$W/dev/pts"; fi
     mount -t tmpfs -o mode=1777,size=4g tmpfs "$W/dev/shm"
     cp /etc/resolv.conf "$W/etc/resolv.conf"
     mkdir -p "$W/src" "$W/out"
