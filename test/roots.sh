@@ -240,6 +240,7 @@ main() {
     shift || true
     case $cmd in
     build)
+        for n in "$@"; do root_release "$n" >/dev/null; done
         for n in "$@"; do build_root "$n"; done
         ;;
     list)
@@ -251,9 +252,10 @@ main() {
     suite)
         v=${1:?PostgreSQL major version}
         mode=${2:-test}
-        enter_root "$(pg_root "$v")"
+        n=$(pg_root "$v")
+        enter_root "$n"
         copy_tree
-        log "PostgreSQL $v ($(root_release "$(pg_root "$v")") root): make $mode"
+        log "PostgreSQL $v ($(root_release "$n") root): make $mode"
         t0=$SECONDS
         in_root "cd /src && LK_PG=$v PG_CONFIG=/usr/lib/postgresql/$v/bin/pg_config bash test/harness.sh $mode"
         log "PostgreSQL $v: $mode passed in $((SECONDS - t0)) s"
@@ -273,7 +275,8 @@ main() {
         ;;
     packages)
         v=${1:?PostgreSQL major version}
-        enter_root "$(pg_root "$v")"
+        n=$(pg_root "$v")
+        enter_root "$n"
         copy_tree
         t0=$SECONDS
         # build, install and use the packages (test/package_build.sh,
@@ -285,6 +288,7 @@ main() {
         ;;
     shell)
         n=${1:?root name}
+        root_release "$n" >/dev/null
         enter_root "$n"
         copy_tree
         log "root $n at $W (the working tree is in /src); exit the shell to unmount and remove it"
