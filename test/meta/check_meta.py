@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """TAP: META.json against the PGXN Meta Spec 1.0 (test/meta/pgxn-meta-1.0.schema.json,
 through python3-jsonschema), plus what a schema cannot see: the versions agree
-with leadkpi.control, the files it names exist, the license is LICENSE's, the
+with leadkpi.control (and debian/changelog's), the files it names exist, the license is LICENSE's, the
 PostgreSQL minimum is the install script's.  Also proves that the schema
 rejects documents that break the spec (so a schema that accepts anything fails)."""
 import copy
@@ -48,6 +48,10 @@ check("META.json version, provides.leadkpi.version and the control file's defaul
 check("name and abstract are the extension's and its control file's comment",
       meta.get("name") == "leadkpi" and meta.get("abstract") == comment == ext.get("abstract"),
       ["name %r, abstract %r, control comment %r" % (meta.get("name"), meta.get("abstract"), comment)])
+first = open(os.path.join(top, "debian", "changelog")).readline()
+deb = re.match(r"leadkpi \(([^)-]+)-[^)]+\)", first)
+check("debian/changelog's upstream version is the control file's (%s)" % version,
+      bool(deb) and deb.group(1) == version, ["debian/changelog: %s" % first.strip()])
 missing = [p for p in (ext.get("file"), ext.get("docfile")) if p and not os.path.isfile(os.path.join(top, p))]
 check("the files META.json names exist", not missing, ["missing: %s" % p for p in missing])
 lic = open(os.path.join(top, "LICENSE")).read()
