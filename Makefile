@@ -86,3 +86,28 @@ check-interrupts:
 	bash test/harness.sh run test/hardening/interrupts.sh
 check-limits:
 	bash test/harness.sh run test/hardening/limits.sh
+
+# ---------------------------------------------------------------------------
+# Install anywhere (#9): other PostgreSQL versions, a fresh machine, packages.
+# Debian roots (debootstrap, cached in /var/cache/leadkpi/roots) come from
+# test/roots.sh; see doc/install.md.  `make test PG=17` (or 18) runs the
+# whole suite inside the root of that version (test/harness.sh hands it on).
+.PHONY: test-all test-fresh test-packages dist roots
+PACKAGE_PGS ?= 15 17 18
+test-all:
+	bash test/harness.sh test
+	PG=17 bash test/harness.sh test
+	PG=18 bash test/harness.sh test
+# a new user's path: a clone of HEAD in a Debian 12 root with only
+# postgresql-15, git, make and gcc; then `make demo` and `make test`
+test-fresh:
+	bash test/roots.sh fresh
+# dpkg-buildpackage in the root of each version, install the .deb, use it
+test-packages:
+	for v in $(PACKAGE_PGS); do bash test/roots.sh packages $$v || exit 1; done
+# leadkpi-$(EXTVERSION).zip and .tar.gz for PGXN (git archive of HEAD)
+dist:
+	bash test/dist.sh
+# make (or refresh) every cached root ahead of time
+roots:
+	bash test/roots.sh build fresh pg15 pg17 pg18

@@ -7,10 +7,19 @@
 
 #include "postgres.h"
 
+#if PG_VERSION_NUM < 150000
+#error "leadkpi needs PostgreSQL 15 or later"
+#endif
+
 #include "datatype/timestamp.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "utils/timestamp.h"
+
+/* PostgreSQL 16 moved the varlena macros (VARDATA_ANY, ...) out of postgres.h. */
+#if PG_VERSION_NUM >= 160000
+#include "varatt.h"
+#endif
 
 #ifndef HAVE_INT128
 #error "leadkpi needs a compiler with a 128-bit integer type (gcc or clang)"

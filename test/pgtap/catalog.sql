@@ -24,6 +24,8 @@ $$, 'every function and aggregate has a COMMENT');
 SELECT is_empty($$
   SELECT t.typname::text FROM pg_type t JOIN ext_objects e ON e.classid = 'pg_type'::regclass AND e.objid = t.oid
   WHERE t.typtype = 'b' AND obj_description(t.oid, 'pg_type') IS NULL
+    -- not the implicit array types, which PG 17 and later record as members too
+    AND NOT EXISTS (SELECT 1 FROM pg_type b WHERE b.typarray = t.oid)
 $$, 'every type has a COMMENT');
 
 SELECT is_empty($$
