@@ -19,5 +19,3 @@ DROP FUNCTION @extschema@.create_reports_hubspot(name, name, text[], text, regcl
 DROP FUNCTION @extschema@._lk_kpi_sql(text, text, text);
 -- replaced by _lk_preset_stages and _lk_report_stages
 DROP FUNCTION @extschema@._lk_notice_if_empty(text, regclass, text);
--- replaced by _lk_preset_stages and _lk_report_stages
-DROP FUNCTION @extschema@._lk_notice_if_empty(text, regclass, text);

@@ -172,7 +172,7 @@ if psql -d $up -Atc "SET client_min_messages = warning;
             conversion_window => '30 days', materialized => true, time_zone => 'UTC')" >/dev/null \
    && psql -d $up -Atc "SELECT leads, conversions, conversion_rate, cost FROM rep.kpi_overview" > "$tmp/overview.after" \
    && grep -q . "$tmp/overview.after" \
-   && [ "$(cat "$tmp/overview.after")" = "$(psql -d $up -Atc "SELECT leads(s), conversions(s), conversion_rate(s), cost(s)
+   && [ "$(cat "$tmp/overview.after")" = "$(psql -d $up -Atc "SELECT leads(s), conversions(s), conversion_rate(s), round(cost(s), 2)
         FROM (SELECT rollup(s) AS s FROM (SELECT kpi_agg(first_contact_at, converted_at, revenue) AS s FROM crm.leads
               UNION ALL SELECT spend_agg(amount) FROM crm.spend) p) x")" ]; then
     ok "create_reports re-makes a 0.1.0 report schema after the upgrade, with the same overview figures"
