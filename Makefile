@@ -9,12 +9,12 @@ OBJS       = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
 # Released versions' scripts (sql/leadkpi--X.sql, sql/leadkpi--A--B.sql) are
 # committed and never edited.  The script of the version in development is
 # assembled from one file per concern, in this order:
-SQL_PARTS     = sql/kpi.sql sql/funnel.sql sql/reports.sql
+SQL_PARTS     = sql/kpi.sql sql/funnel.sql sql/reports.sql sql/forecast.sql
 # and its upgrade from the last release: the hand-written delta of the core
 # objects, then the parts that are wholly new and the report layer, both
 # written with CREATE OR REPLACE so that they install and upgrade alike.
 PREV_VERSION  = 0.1.0
-UPGRADE_PARTS = sql/upgrade/$(PREV_VERSION)--$(EXTVERSION).sql sql/reports.sql
+UPGRADE_PARTS = sql/upgrade/$(PREV_VERSION)--$(EXTVERSION).sql sql/reports.sql sql/forecast.sql
 
 DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql sql/$(EXTENSION)--$(PREV_VERSION)--$(EXTVERSION).sql
 DATA       = $(filter-out $(DATA_built),$(wildcard sql/$(EXTENSION)--*.sql))
