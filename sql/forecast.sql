@@ -172,7 +172,7 @@ CREATE FUNCTION horizons(close_summary) RETURNS integer
 CREATE FUNCTION age_bounds(close_summary) RETURNS interval[]
     AS 'MODULE_PATHNAME', 'close_summary_age_bounds' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION leads(close_summary) IS 'Number of leads (rows with a first contact) the summary was built from.';
-COMMENT ON FUNCTION excluded_leads(close_summary) IS 'Leads that closed (won or lost) before their first contact: never open at a snapshot, so they inform no rate (their wins still count in close_windows).';
+COMMENT ON FUNCTION excluded_leads(close_summary) IS 'Leads that closed (won or lost) before their first contact: a data error the model leaves out (never open, never a new lead''s win), counted here.';
 COMMENT ON FUNCTION horizons(close_summary) IS 'Number of coming windows per snapshot.';
 COMMENT ON FUNCTION age_bounds(close_summary) IS 'The bounds of the age buckets (time since a lead reached its current stage); bucket 0 is below the first bound, the last bucket at or above the last.';
 
@@ -198,7 +198,7 @@ CREATE FUNCTION close_windows(s close_summary,
 RETURNS SETOF record
     AS 'MODULE_PATHNAME', 'close_summary_windows' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE ROWS 100;
 COMMENT ON FUNCTION close_windows(close_summary) IS
-'Per snapshot and window: its bounds, whether it is observed, the leads that arrived (first contact) in it, every win in it (closings) and the revenue of those with one. Counts are NULL for windows not observed.';
+'Per snapshot and window: its bounds, whether it is observed, the leads that arrived (first contact) in it, the wins in it (closings: of the leads open at the snapshot and of new ones, so not those dated before their first contact) and the revenue of those with one. Counts are NULL for windows not observed.';
 
 CREATE FUNCTION close_new_leads(s close_summary,
     OUT snapshot timestamptz, OUT arrival_window integer, OUT win_window integer, OUT won bigint)
@@ -240,11 +240,12 @@ RETURNS bigint
     AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION forecast_count_quantile(double precision, double precision, double precision) IS
 'The fraction-quantile of a count with this mean and variance: binomial below the mean''s variance, Poisson at it, negative binomial above (the two-parameter count distribution matching both moments).';
-CREATE FUNCTION forecast_amount_quantile(mean double precision, variance double precision, fraction double precision)
+CREATE FUNCTION forecast_amount_quantile(mean double precision, variance double precision, fraction double precision,
+                                         count_mean double precision DEFAULT NULL, count_variance double precision DEFAULT NULL)
 RETURNS double precision
-    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION forecast_amount_quantile(double precision, double precision, double precision) IS
-'The fraction-quantile of a positive amount with this mean and variance (log-normal).';
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION forecast_amount_quantile(double precision, double precision, double precision, double precision, double precision) IS
+'The fraction-quantile of a positive amount with this mean and variance (log-normal); given the mean and variance of the count of closings it comes from, 0 up to the chance that nothing closes, and a log-normal of the amount given that something does above it.';
 
 -- ---------------------------------------------------------------------------
 -- Over a reports schema (create_reports): the canonical views report_leads
@@ -565,8 +566,8 @@ BEGIN
         'SELECT r.segment, (date_trunc(%L, r.window_start AT TIME ZONE %L))::date, r.h, r.window_start, r.window_end, '
         'r.mean, @extschema@.forecast_count_quantile(r.mean, r.var * d.phi, (1 - $3) / 2), '
         '@extschema@.forecast_count_quantile(r.mean, r.var * d.phi, (1 + $3) / 2), r.pipeline, r.new_leads, '
-        'round(r.rev::numeric, 2), round(@extschema@.forecast_amount_quantile(r.rev, r.rev_var * e.phi, (1 - $3) / 2)::numeric, 2), '
-        'round(@extschema@.forecast_amount_quantile(r.rev, r.rev_var * e.phi, (1 + $3) / 2)::numeric, 2), round(r.rev_pipeline::numeric, 2), '
+        'round(r.rev::numeric, 2), round(@extschema@.forecast_amount_quantile(r.rev, r.rev_var * e.phi, (1 - $3) / 2, r.mean, r.var * d.phi)::numeric, 2), '
+        'round(@extschema@.forecast_amount_quantile(r.rev, r.rev_var * e.phi, (1 + $3) / 2, r.mean, r.var * d.phi)::numeric, 2), round(r.rev_pipeline::numeric, 2), '
         'r.open_leads, r.stale_leads, r.amount_leads, r.min_cell, '
         'CASE WHEN NOT $4 OR r.amount_leads = 0 THEN ''mean won revenue'' WHEN r.amount_leads = r.open_leads '
         'THEN ''expected_revenue'' ELSE ''mixed'' END, d.phi '
@@ -630,8 +631,8 @@ BEGIN
         'UNION ALL SELECT ''fixed_stage'', ''closings'', cutoff, segment, h, actual, fixed_stage, NULL, NULL FROM b '
         'UNION ALL SELECT ''stage_rate'', ''closings'', cutoff, segment, h, actual, stage_rate, NULL, NULL FROM b '
         'UNION ALL SELECT ''leadkpi'', ''revenue'', cutoff, segment, h, actual_revenue, rev, '
-        '@extschema@.forecast_amount_quantile(rev, rev_var * rev_phi, (1 - $4) / 2), '
-        '@extschema@.forecast_amount_quantile(rev, rev_var * rev_phi, (1 + $4) / 2) FROM b',
+        '@extschema@.forecast_amount_quantile(rev, rev_var * rev_phi, (1 - $4) / 2, mean, var * phi), '
+        '@extschema@.forecast_amount_quantile(rev, rev_var * rev_phi, (1 + $4) / 2, mean, var * phi) FROM b',
         rows_sql,
         @extschema@._lk_dispersion_sql('SELECT * FROM r', 'actual', 'mean', 'var', '$3', span),
         @extschema@._lk_dispersion_sql('SELECT * FROM r', 'actual_revenue', 'rev', 'rev_var', '$3', span))

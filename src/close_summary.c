@@ -391,7 +391,7 @@ CsValidate(const CloseSummary *s)
 			if (arr < 0 || clo < 0 || rn < 0 || rn > clo || arr > s->leads || clo > s->leads)
 				return "window counts are negative or inconsistent";
 			if (lk_money_present(rev) != (rn > 0) || lk_money_present(rsq) != (rn > 0) ||
-				!MoneyNonNegative(rsq))
+				!MoneyNonNegative(rsq) || (rn > 0 && rsq->dscale != 4))
 				return "window revenue disagrees with its count";
 			if (h > b->obs && (arr != 0 || clo != 0))
 				return "an unobserved window has counts";
@@ -429,7 +429,8 @@ CsValidate(const CloseSummary *s)
 		if (c->n <= 0 || c->n > s->leads || c->amount_n < 0 || c->amount_n > c->n)
 			return "cell counts are out of range";
 		if (lk_money_present(&c->amount) != (c->amount_n > 0) ||
-			lk_money_present(&c->amount_sq) != (c->amount_n > 0) || !MoneyNonNegative(&c->amount_sq))
+			lk_money_present(&c->amount_sq) != (c->amount_n > 0) || !MoneyNonNegative(&c->amount_sq) ||
+			(c->amount_n > 0 && c->amount_sq.dscale != 4))
 			return "cell amounts disagree with their count";
 		for (int h = 1; h <= s->horizons; h++)
 		{
@@ -448,8 +449,8 @@ CsValidate(const CloseSummary *s)
 		return "number of stages disagrees with the cells";
 	for (int32 k = 0; k < s->nblocks; k++)
 		for (int h = 1; h <= H; h++)
-			if (won_sum[(Size) k * H + h - 1] > CS_CLOSINGS(s, cs_block(s, k), h))
-				return "wins of open and new leads exceed the window's closings";
+			if (won_sum[(Size) k * H + h - 1] != CS_CLOSINGS(s, cs_block(s, k), h))
+				return "wins of open and new leads disagree with the window's closings";
 	pfree(won_sum);
 	return NULL;
 }
@@ -1132,8 +1133,8 @@ GridIsConstant(FunctionCallInfo fcinfo, int argno)
 	if (ag == NULL || list_length(ag->args) < argno)
 		return false;
 	te = (TargetEntry *) list_nth(ag->args, argno - 1);
-	return IsA(te->expr, Const) ||
-		(IsA(te->expr, Param) && ((Param *) te->expr)->paramkind == PARAM_EXTERN);
+	/* a parameter cannot change during one aggregation: a new one rescans it */
+	return IsA(te->expr, Const) || IsA(te->expr, Param);
 }
 
 /* Errors unless the grid is the one the state was built from. */
@@ -1148,30 +1149,14 @@ CheckGrid(const CloseSummary *state, const CloseSummary *grid)
 			GridMismatch("close_agg", "The grid changed between rows");
 }
 
-/*
- * The summary of one amount and of its square, or absent ones for NULL.  The
- * square is exact: an amount of scale d held as the integer v is v^2 at scale
- * 2d, no numeric arithmetic needed.
- */
+/* The summary of one amount and of its square in cents, or absent ones for NULL. */
 static void
 MoneyAndSquare(FunctionCallInfo fcinfo, int argno, LkMoney *m, LkMoney *sq, const char *what)
 {
-	int128		v;
-
 	lk_money_init(m);
-	lk_money_init(sq);
-	if (PG_ARGISNULL(argno))
-		return;
-	lk_money_add_numeric(m, PG_GETARG_DATUM(argno), what);
-	v = lk_i128_get(&m->sum);
-	if (v >= ((int128) 1 << 63) || v <= -((int128) 1 << 63) || 2 * m->dscale > LK_MONEY_MAX_DSCALE)
-		ereport(ERROR,
-				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-				 errmsg("close_agg: %s out of range", what),
-				 errdetail("Amounts are squared exactly, which needs at most 18 significant digits."),
-				 errhint("Round the amounts to the precision you need, e.g. round(amount, 2).")));
-	lk_i128_set(&sq->sum, v * v);
-	sq->dscale = 2 * m->dscale;
+	if (!PG_ARGISNULL(argno))
+		lk_money_add_numeric(m, PG_GETARG_DATUM(argno), what);
+	lk_money_square_cents(sq, m, what);
 }
 
 PG_FUNCTION_INFO_V1(close_agg_accum);
@@ -1335,7 +1320,7 @@ close_agg_accum(PG_FUNCTION_ARGS)
 					CS_NEW_WON(s, b, ha, hw)++;
 			}
 		}
-		if (has_won && won >= t)
+		if (has_won && won >= t && won >= fc)
 		{
 			int			h = CsWindow(b, won);
 

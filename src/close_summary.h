@@ -14,7 +14,7 @@
  *     at most one window, and in only one of the two);
  *   - the leads that arrived (first contact) in each observed window, and how
  *     many of those won in each observed window from their own on;
- *   - every win in each observed window, with its revenue (exact sums).
+ *   - the wins in each observed window, with their revenue (exact sums).
  * Merging adds counts block by block and cell by cell, so rollup is exact,
  * associative and commutative.
  */
@@ -50,7 +50,7 @@ typedef struct CsCell
 	int64		n;				/* open leads */
 	int64		amount_n;		/* of those, with an expected amount */
 	LkMoney		amount;			/* sum of their expected amounts */
-	LkMoney		amount_sq;		/* sum of their squares */
+	LkMoney		amount_sq;		/* sum of their squares, each in cents (scale 4) */
 	int64		outcome[FLEXIBLE_ARRAY_MEMBER];
 } CsCell;
 
@@ -59,8 +59,10 @@ typedef struct CsCell
  * arrivals[H], closings[H], revenue_n[H], new_won[H(H+1)/2], then LkMoney
  * revenue[H], revenue_sq[H].  new_won[(hw-1)hw/2 + ha-1] counts the leads
  * that arrived in window ha and won in window hw >= ha.  closings[h] counts
- * every win in window h (also of leads that closed before their first
- * contact), revenue_n[h] those with a revenue.
+ * the wins in window h (of leads open at t plus new ones: leads that closed
+ * before their first contact are left out, see `excluded`), revenue_n[h]
+ * those with a revenue; revenue_sq sums the squares
+ * of their revenues, each rounded to cents (scale 4).
  */
 typedef struct CsBlock
 {

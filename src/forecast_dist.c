@@ -10,7 +10,8 @@
  * negative binomial above.  These match the first two moments exactly and
  * keep the skew of small counts, which a normal curve would lose (and put
  * below zero).  An amount of revenue is positive and right-skewed: a
- * log-normal with the same mean and variance.
+ * log-normal with the same mean and variance, above the chance that
+ * nothing closes at all.
  */
 #include "leadkpi.h"
 
@@ -70,11 +71,13 @@ CheckArgs(double mean, double var, double q, const char *fn)
 	if (isnan(mean) || isnan(var) || isinf(mean) || isinf(var))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s: mean and variance must be finite", fn)));
+				 errmsg("%s: mean and variance must be finite", fn),
+				 errhint("Pass the mean and variance of a forecast, e.g. from close_forecast().")));
 	if (!(q > 0 && q < 1))
 		ereport(ERROR,
 				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-				 errmsg("%s: fraction %g is not between 0 and 1 (exclusive)", fn, q)));
+				 errmsg("%s: fraction %g is not between 0 and 1 (exclusive)", fn, q),
+				 errhint("Pass the probability below the quantile, e.g. 0.1 for the low end of an 80%% interval.")));
 }
 
 /*
@@ -138,6 +141,25 @@ CountQuantile(double mean, double var, double q)
 	}
 }
 
+/* P(X = 0) of the count distribution CountQuantile uses. */
+static double
+CountZero(double mean, double var)
+{
+	double		n;
+
+	if (mean <= 0)
+		return 1;
+	var = Max(var, 0);
+	if (var < mean * (1 - 1e-9))
+	{
+		n = Max(round(mean * mean / (mean - var)), ceil(mean));
+		return mean >= n ? 0 : exp(n * log1p(-mean / n));
+	}
+	if (var <= mean * (1 + 1e-9))
+		return exp(-mean);
+	return exp(mean * mean / (var - mean) * log(mean / var));
+}
+
 /* forecast_count_quantile(mean, variance, fraction) */
 PG_FUNCTION_INFO_V1(forecast_count_quantile);
 Datum
@@ -151,7 +173,12 @@ forecast_count_quantile(PG_FUNCTION_ARGS)
 	PG_RETURN_INT64(CountQuantile(mean, var, q));
 }
 
-/* forecast_amount_quantile(mean, variance, fraction): log-normal */
+/*
+ * forecast_amount_quantile(mean, variance, fraction [, count_mean,
+ * count_variance]): log-normal; with the count of closings it comes from, a
+ * log-normal above the chance that nothing closes at all (then the amount
+ * is 0), with the moments given that something does.
+ */
 PG_FUNCTION_INFO_V1(forecast_amount_quantile);
 Datum
 forecast_amount_quantile(PG_FUNCTION_ARGS)
@@ -159,10 +186,25 @@ forecast_amount_quantile(PG_FUNCTION_ARGS)
 	double		mean = PG_GETARG_FLOAT8(0),
 				var = PG_GETARG_FLOAT8(1),
 				q = PG_GETARG_FLOAT8(2),
+				p0 = 0,
 				s2,
 				mu;
 
 	CheckArgs(mean, var, q, "forecast_amount_quantile");
+	if (PG_NARGS() > 4 && !PG_ARGISNULL(3) && !PG_ARGISNULL(4))
+	{
+		double		cm = PG_GETARG_FLOAT8(3),
+					cv = PG_GETARG_FLOAT8(4);
+
+		CheckArgs(cm, cv, q, "forecast_amount_quantile");
+		p0 = CountZero(cm, cv);
+		if (q <= p0 || p0 >= 1)
+			PG_RETURN_FLOAT8(0);
+		/* the amount given at least one closing */
+		var = Max((var + mean * mean) / (1 - p0) - pow(mean / (1 - p0), 2), 0);
+		mean = mean / (1 - p0);
+		q = (q - p0) / (1 - p0);
+	}
 	if (mean <= 0)
 		PG_RETURN_FLOAT8(0);
 	if (var <= 0)

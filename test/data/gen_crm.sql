@@ -54,12 +54,12 @@ DROP SCHEMA IF EXISTS crm CASCADE;
 CREATE SCHEMA crm;
 
 -- Uniform in (0, 1) from a 52-bit slice of a 64-bit hash; inlined by the planner.
-CREATE FUNCTION pg_temp.u(id bigint, salt int) RETURNS float8
+CREATE OR REPLACE FUNCTION pg_temp.u(id bigint, salt int) RETURNS float8
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN ((hashint8extended(id, salt) & 4503599627370495)::float8 + 0.5) / 4503599627370496.0;
 
 -- Standard normal (Box-Muller) from two independent uniforms.
-CREATE FUNCTION pg_temp.z(id bigint, salt int) RETURNS float8
+CREATE OR REPLACE FUNCTION pg_temp.z(id bigint, salt int) RETURNS float8
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN sqrt(-2 * ln(pg_temp.u(id, salt))) * cos(2 * pi() * pg_temp.u(id, salt + 1000));
 
@@ -68,6 +68,7 @@ RETURN sqrt(-2 * ln(pg_temp.u(id, salt))) * cos(2 * pi() * pg_temp.u(id, salt + 
 -- draws below.  Each campaign belongs to one channel; cost per lead,
 -- conversion, the sales cycle (log-normal, median exp(cycle_mu) days) and the
 -- deal size (times exp(amount_ln)) depend on the channel.
+DROP TABLE IF EXISTS pg_temp.campaigns, pg_temp.arrival_days;
 CREATE TEMP TABLE campaigns AS
 SELECT k,
        format('c%s-%s', lpad(k::text, 3, '0'), ch.channel) AS campaign,
