@@ -420,20 +420,22 @@ RETURN format(
 COMMENT ON FUNCTION @extschema@._lk_forecast_sql(text, text, text, integer, integer, interval, integer) IS
 'leadkpi internal: the forecast query over members'' close summaries, summed per segment';
 
--- Calibration: the dispersion of actuals around the forecast over earlier
--- cutoffs, as a ratio of sums of squared errors to forecast variances,
--- shrunk toward 1 by two pseudo-observations and never below 1.  Reads a
--- relation-like SQL (segment, cutoff, h, window_end, actual, mean, var); for
--- each segment and target cutoff, only the calibration cutoffs before it
--- whose window had ended by it.
+-- Calibration: the dispersion of actuals around the forecast at earlier
+-- cutoffs, per segment and horizon: the median of the squared standardized
+-- errors (A - mean)^2 / var over that of a chi-square with one degree of
+-- freedom (0.4549), so that a few extreme periods (a December) do not widen
+-- every interval; shrunk toward 1 by two pseudo-observations and never below
+-- 1.  Reads a relation-like SQL (segment, cutoff, h, window_end, actual,
+-- mean, var); for each segment, horizon and target cutoff, only the
+-- calibration cutoffs before it whose window had ended by it.
 CREATE OR REPLACE FUNCTION @extschema@._lk_dispersion_sql(rows_sql text, actual text, mean text, var text,
                                                         targets text, calibration_span interval)
 RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 RETURN format(
-    'SELECT t.segment, t.target, t.h, greatest(1.0, (coalesce(sum((c.%1$s - c.%2$s) ^ 2), 0) + 2 * coalesce(avg(c.%3$s), 0)) '
-    '/ nullif(coalesce(sum(c.%3$s), 0) + 2 * coalesce(avg(c.%3$s), 0), 0)) AS phi '
+    'SELECT t.segment, t.target, t.h, greatest(1.0, (count(c.%1$s) * coalesce(percentile_cont(0.5) WITHIN GROUP '
+    '(ORDER BY (c.%1$s - c.%2$s) ^ 2 / nullif(c.%3$s, 0)) / 0.454936423119572, 1) + 2) / (count(c.%1$s) + 2)) AS phi '
     'FROM (SELECT DISTINCT segment, h, unnest(%4$s) AS target FROM (%5$s) AS r) AS t '
     'LEFT JOIN (%5$s) AS c ON c.segment IS NOT DISTINCT FROM t.segment AND c.h = t.h AND c.cutoff < t.target '
     'AND c.cutoff >= t.target - %6$L::interval AND c.window_end <= t.target AND c.%1$s IS NOT NULL '
