@@ -413,36 +413,54 @@ RETURN format(
     'sum(f.open_leads)::bigint AS open_leads, sum(f.stale_leads)::bigint AS stale_leads, '
     'sum(f.amount_leads)::bigint AS amount_leads, min(f.min_cell) AS min_cell, '
     'sum(f.run_rate) AS run_rate, sum(f.fixed_stage) AS fixed_stage, sum(f.stage_rate) AS stage_rate '
-    'FROM m JOIN ch ON ch.channel IS NOT DISTINCT FROM m.channel CROSS JOIN rt, '
+    'FROM m JOIN ch ON coalesce(ch.channel, '''') = coalesce(m.channel, '''') AND (ch.channel IS NULL) = (m.channel IS NULL) CROSS JOIN rt, '
     'LATERAL @extschema@.close_forecast(m.s, ch.s, rt.s, %3$s, %4$s, %5$s, %6$L::interval, %7$s, adjust => rt.adjust) AS f '
     'GROUP BY 1, 2, 3',
     members_sql, segment, cutoffs, horizon, lookback, stale_after, season);
 COMMENT ON FUNCTION @extschema@._lk_forecast_sql(text, text, text, integer, integer, interval, integer) IS
 'leadkpi internal: the forecast query over members'' close summaries, summed per segment';
 
--- Calibration: the dispersion of actuals around the forecast at earlier
--- cutoffs, per segment and horizon: the median of the squared standardized
+-- Calibration, in one grouped pass over the forecast rows (segment, cutoff,
+-- h, window_start, window_end, actual, actual_revenue, mean, var, rev,
+-- rev_var, ...): for each target cutoff (the SQL of an array), segment and
+-- horizon, the target's own row, and the dispersion of actuals around the
+-- forecast at the calibration cutoffs before it (within calibration_span)
+-- whose window had ended by it: the median of the squared standardized
 -- errors (A - mean)^2 / var over that of a chi-square with one degree of
 -- freedom (0.4549), so that a few extreme periods (a December) do not widen
 -- every interval; shrunk toward 1 by two pseudo-observations and never below
--- 1.  Reads a relation-like SQL (segment, cutoff, h, window_end, actual,
--- mean, var); for each segment, horizon and target cutoff, only the
--- calibration cutoffs before it whose window had ended by it.
-CREATE OR REPLACE FUNCTION @extschema@._lk_dispersion_sql(rows_sql text, actual text, mean text, var text,
-                                                        targets text, calibration_span interval)
+-- 1 (phi for closings, rev_phi for revenue).
+CREATE OR REPLACE FUNCTION @extschema@._lk_calibrated_sql(rows_sql text, targets text, calibration_span interval)
 RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 RETURN format(
-    'SELECT t.segment, t.target, t.h, greatest(1.0, (count(c.%1$s) * coalesce(percentile_cont(0.5) WITHIN GROUP '
-    '(ORDER BY (c.%1$s - c.%2$s) ^ 2 / nullif(c.%3$s, 0)) / 0.454936423119572, 1) + 2) / (count(c.%1$s) + 2)) AS phi '
-    'FROM (SELECT DISTINCT segment, h, unnest(%4$s) AS target FROM (%5$s) AS r) AS t '
-    'LEFT JOIN (%5$s) AS c ON c.segment IS NOT DISTINCT FROM t.segment AND c.h = t.h AND c.cutoff < t.target '
-    'AND c.cutoff >= t.target - %6$L::interval AND c.window_end <= t.target AND c.%1$s IS NOT NULL '
-    'GROUP BY 1, 2, 3',
-    actual, mean, var, targets, rows_sql, calibration_span);
-COMMENT ON FUNCTION @extschema@._lk_dispersion_sql(text, text, text, text, text, interval) IS
-'leadkpi internal: the interval calibration query (dispersion of earlier forecast errors per segment and cutoff)';
+    'SELECT r.segment, t.target AS cutoff, r.h, '
+    'min(r.window_start) FILTER (WHERE r.cutoff = t.target) AS window_start, '
+    'min(r.window_end) FILTER (WHERE r.cutoff = t.target) AS window_end, '
+    'min(r.actual) FILTER (WHERE r.cutoff = t.target) AS actual, '
+    'min(r.actual_revenue) FILTER (WHERE r.cutoff = t.target) AS actual_revenue, '
+    'min(r.mean) FILTER (WHERE r.cutoff = t.target) AS mean, min(r.var) FILTER (WHERE r.cutoff = t.target) AS var, '
+    'min(r.pipeline) FILTER (WHERE r.cutoff = t.target) AS pipeline, min(r.new_leads) FILTER (WHERE r.cutoff = t.target) AS new_leads, '
+    'min(r.rev) FILTER (WHERE r.cutoff = t.target) AS rev, min(r.rev_var) FILTER (WHERE r.cutoff = t.target) AS rev_var, '
+    'min(r.rev_pipeline) FILTER (WHERE r.cutoff = t.target) AS rev_pipeline, '
+    'min(r.open_leads) FILTER (WHERE r.cutoff = t.target) AS open_leads, min(r.stale_leads) FILTER (WHERE r.cutoff = t.target) AS stale_leads, '
+    'min(r.amount_leads) FILTER (WHERE r.cutoff = t.target) AS amount_leads, min(r.min_cell) FILTER (WHERE r.cutoff = t.target) AS min_cell, '
+    'min(r.run_rate) FILTER (WHERE r.cutoff = t.target) AS run_rate, min(r.fixed_stage) FILTER (WHERE r.cutoff = t.target) AS fixed_stage, '
+    'min(r.stage_rate) FILTER (WHERE r.cutoff = t.target) AS stage_rate, '
+    'greatest(1.0, (count(*) FILTER (WHERE r.cutoff < t.target AND r.window_end <= t.target AND r.actual IS NOT NULL) '
+    '* coalesce(percentile_cont(0.5) WITHIN GROUP (ORDER BY (r.actual - r.mean) ^ 2 / nullif(r.var, 0)) '
+    'FILTER (WHERE r.cutoff < t.target AND r.window_end <= t.target AND r.actual IS NOT NULL) / 0.454936423119572, 1) + 2) '
+    '/ (count(*) FILTER (WHERE r.cutoff < t.target AND r.window_end <= t.target AND r.actual IS NOT NULL) + 2)) AS phi, '
+    'greatest(1.0, (count(*) FILTER (WHERE r.cutoff < t.target AND r.window_end <= t.target AND r.actual_revenue IS NOT NULL) '
+    '* coalesce(percentile_cont(0.5) WITHIN GROUP (ORDER BY (r.actual_revenue - r.rev) ^ 2 / nullif(r.rev_var, 0)) '
+    'FILTER (WHERE r.cutoff < t.target AND r.window_end <= t.target AND r.actual_revenue IS NOT NULL) / 0.454936423119572, 1) + 2) '
+    '/ (count(*) FILTER (WHERE r.cutoff < t.target AND r.window_end <= t.target AND r.actual_revenue IS NOT NULL) + 2)) AS rev_phi '
+    'FROM unnest(%2$s) AS t(target) JOIN (%1$s) AS r ON r.cutoff <= t.target AND r.cutoff >= t.target - %3$L::interval '
+    'GROUP BY r.segment, t.target, r.h',
+    rows_sql, targets, calibration_span);
+COMMENT ON FUNCTION @extschema@._lk_calibrated_sql(text, text, interval) IS
+'leadkpi internal: the forecast rows of the target cutoffs with their interval calibration (dispersion of earlier forecast errors per segment and horizon)';
 
 -- Validates the arguments common to forecast_closings and the backtest, and
 -- gives what the forecast query reads: the members' summaries (SQL over a
@@ -563,23 +581,17 @@ BEGIN
                                              stale_after, src.season);
     -- the forecast at as_of, and at the calibration snapshots before it
     RETURN QUERY EXECUTE format(
-        'WITH r AS MATERIALIZED (%s), '
-        'd AS (%s), e AS (%s) '
-        'SELECT r.segment, (date_trunc(%L, r.window_start AT TIME ZONE %L))::date, r.h, r.window_start, r.window_end, '
-        'r.mean, @extschema@.forecast_count_quantile(r.mean, r.var * d.phi, (1 - $3) / 2), '
-        '@extschema@.forecast_count_quantile(r.mean, r.var * d.phi, (1 + $3) / 2), r.pipeline, r.new_leads, '
-        'round(r.rev::numeric, 2), round(@extschema@.forecast_amount_quantile(r.rev, r.rev_var * e.phi, (1 - $3) / 2, r.mean, r.var * d.phi)::numeric, 2), '
-        'round(@extschema@.forecast_amount_quantile(r.rev, r.rev_var * e.phi, (1 + $3) / 2, r.mean, r.var * d.phi)::numeric, 2), round(r.rev_pipeline::numeric, 2), '
-        'r.open_leads, r.stale_leads, r.amount_leads, r.min_cell, '
-        'CASE WHEN NOT $4 OR r.amount_leads = 0 THEN ''mean won revenue'' WHEN r.amount_leads = r.open_leads '
-        'THEN ''expected_revenue'' ELSE ''mixed'' END, d.phi '
-        'FROM r JOIN d ON d.segment IS NOT DISTINCT FROM r.segment AND d.target = r.cutoff AND d.h = r.h '
-        'JOIN e ON e.segment IS NOT DISTINCT FROM r.segment AND e.target = r.cutoff AND e.h = r.h '
-        'WHERE r.cutoff = $5 ORDER BY r.segment NULLS FIRST, r.h',
-        rows_sql,
-        @extschema@._lk_dispersion_sql('SELECT * FROM r', 'actual', 'mean', 'var', 'ARRAY[$5]', span),
-        @extschema@._lk_dispersion_sql('SELECT * FROM r', 'actual_revenue', 'rev', 'rev_var', 'ARRAY[$5]', span),
-        period, src.time_zone)
+        'WITH r AS MATERIALIZED (%s), c AS (%s) '
+        'SELECT segment, (date_trunc(%L, window_start AT TIME ZONE %L))::date, h, window_start, window_end, '
+        'mean, @extschema@.forecast_count_quantile(mean, var * phi, (1 - $3) / 2), '
+        '@extschema@.forecast_count_quantile(mean, var * phi, (1 + $3) / 2), pipeline, new_leads, '
+        'round(rev::numeric, 2), round(@extschema@.forecast_amount_quantile(rev, rev_var * rev_phi, (1 - $3) / 2, mean, var * phi)::numeric, 2), '
+        'round(@extschema@.forecast_amount_quantile(rev, rev_var * rev_phi, (1 + $3) / 2, mean, var * phi)::numeric, 2), round(rev_pipeline::numeric, 2), '
+        'open_leads, stale_leads, amount_leads, min_cell, '
+        'CASE WHEN NOT $4 OR amount_leads = 0 THEN ''mean won revenue'' WHEN amount_leads = open_leads '
+        'THEN ''expected_revenue'' ELSE ''mixed'' END, phi '
+        'FROM c ORDER BY segment NULLS FIRST, h',
+        rows_sql, @extschema@._lk_calibrated_sql('SELECT * FROM r', 'ARRAY[$5]', span), period, src.time_zone)
     USING src.grid,
           ARRAY[src.as_of_used] || src.earlier[1:src.calibration],
           level, src.has_amount, src.as_of_used;
@@ -621,11 +633,7 @@ BEGIN
     -- the last `cutoffs` snapshots before as_of are forecast from; the
     -- calibration ones before them only calibrate
     RETURN QUERY EXECUTE format(
-        'WITH r AS MATERIALIZED (%s), d AS (%s), e AS (%s), '
-        'b AS (SELECT r.*, d.phi, e.phi AS rev_phi FROM r '
-        'JOIN d ON d.segment IS NOT DISTINCT FROM r.segment AND d.target = r.cutoff AND d.h = r.h '
-        'JOIN e ON e.segment IS NOT DISTINCT FROM r.segment AND e.target = r.cutoff AND e.h = r.h '
-        'WHERE r.cutoff = ANY ($3) AND r.actual IS NOT NULL) '
+        'WITH r AS MATERIALIZED (%s), b AS MATERIALIZED (SELECT * FROM (%s) AS c WHERE actual IS NOT NULL) '
         'SELECT ''leadkpi'', ''closings'', cutoff, segment, h, actual, mean, '
         '@extschema@.forecast_count_quantile(mean, var * phi, (1 - $4) / 2)::float8, '
         '@extschema@.forecast_count_quantile(mean, var * phi, (1 + $4) / 2)::float8 FROM b '
@@ -635,9 +643,7 @@ BEGIN
         'UNION ALL SELECT ''leadkpi'', ''revenue'', cutoff, segment, h, actual_revenue, rev, '
         '@extschema@.forecast_amount_quantile(rev, rev_var * rev_phi, (1 - $4) / 2, mean, var * phi), '
         '@extschema@.forecast_amount_quantile(rev, rev_var * rev_phi, (1 + $4) / 2, mean, var * phi) FROM b',
-        rows_sql,
-        @extschema@._lk_dispersion_sql('SELECT * FROM r', 'actual', 'mean', 'var', '$3', span),
-        @extschema@._lk_dispersion_sql('SELECT * FROM r', 'actual_revenue', 'rev', 'rev_var', '$3', span))
+        rows_sql, @extschema@._lk_calibrated_sql('SELECT * FROM r', '$3', span))
     USING src.grid, src.earlier[1:cutoffs + src.calibration], src.earlier[1:cutoffs], level;
 END;
 $$;

@@ -41,6 +41,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/float.h"
+#include "utils/memutils.h"
 
 /* What a member, its parent or the root knew at a cutoff: counts, then rates. */
 typedef struct Fit
@@ -83,6 +84,25 @@ MoneyDouble(const LkMoney *m)
 	if (!lk_money_present(m))
 		return 0.0;
 	return (double) lk_i128_get(&m->sum) / pow(10.0, m->dscale);
+}
+
+/* The first cell of block k or later (cells are sorted by block). */
+static int32
+FirstCell(const CloseSummary *x, int32 k)
+{
+	int32		lo = 0,
+				hi = x->ncells;
+
+	while (lo < hi)
+	{
+		int32		mid = lo + (hi - lo) / 2;
+
+		if (cs_cell(x, mid)->block < k)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
 }
 
 static void
@@ -132,12 +152,13 @@ FitCount(Fit *f, const CloseSummary *x, int32 j, int L)
 	int32		k0 = Max(0, j - L);
 
 	FitReset(f);
-	for (int32 i = 0; i < x->ncells; i++)
+	/* cells are sorted by block: start at the first of block k0, stop at j */
+	for (int32 i = FirstCell(x, k0); i < x->ncells && cs_cell(x, i)->block < j; i++)
 	{
 		const CsCell *cell = cs_cell(x, i);
 		const CsBlock *b;
 
-		if (cell->n == 0 || cell->block < k0 || cell->block >= j)
+		if (cell->n == 0)
 			continue;
 		b = cs_block(x, cell->block);
 		for (int h = 1; h <= H && h <= b->obs && CS_END(b, h) <= c; h++)
@@ -347,77 +368,82 @@ typedef struct Basis
 	double		min_cell;		/* -1: no open cell */
 } Basis;
 
+/* The root's fit at a cutoff, with the baselines' stage timing and rates. */
+typedef struct RootFit
+{
+	Fit			f;
+	int			timing[CS_MAX_STAGES];	/* window of a stage's median time to win */
+	double		stage_rate[CS_MAX_STAGES];	/* share of a stage's leads won within H */
+} RootFit;
+
+/* Fits the root at block j: its rates, and per stage the baselines' timing and rate. */
+static void
+FitRoot(RootFit *rf, const CloseSummary *r, int32 j, const FcOptions *o)
+{
+	Fit		   *f = &rf->f;
+	int			S = f->S,
+				H = f->H;
+	int64		c = cs_block(r, j)->t;
+	double		n[CS_MAX_STAGES] = {0};
+	double	   *w = palloc0(sizeof(double) * S * H);
+
+	FitCount(f, r, j, o->lookback);
+	FitSmooth(f, NULL, o);
+	/* over the snapshots whose every window is known */
+	for (int32 i = 0; i < r->ncells; i++)
+	{
+		const CsCell *cell = cs_cell(r, i);
+		const CsBlock *b;
+
+		if (cell->n == 0 || cell->block < j - o->lookback || cell->block >= j || cell->stage >= S)
+			continue;
+		b = cs_block(r, cell->block);
+		if (b->obs < H || CS_END(b, H) > c)
+			continue;
+		n[cell->stage] += cell->n;
+		for (int h = 1; h <= H; h++)
+			w[cell->stage * H + h - 1] += CS_WON(r, cell, h);
+	}
+	for (int st = 0; st < S; st++)
+	{
+		double		total = 0,
+					cum = 0;
+
+		for (int h = 1; h <= H; h++)
+			total += w[st * H + h - 1];
+		rf->stage_rate[st] = n[st] > 0 ? total / n[st] : 0;
+		rf->timing[st] = 1;
+		for (int h = 1; h <= H && total > 0; h++)
+		{
+			cum += w[st * H + h - 1];
+			if (cum >= total / 2)
+			{
+				rf->timing[st] = h;
+				break;
+			}
+		}
+	}
+	pfree(w);
+}
+
 /*
- * The forecast of m (smoothed toward p and r) at block j: rows[1..horizon],
- * unadjusted.  With m == p == r, the root's own forecast.  fm, fp and fr
- * are scratch fits.
+ * The forecast of m at block j, rows[1..horizon], unadjusted: f is m's
+ * smoothed fit (the root's when m is the root), rf the root's, r the root
+ * (for the seasonal factor of arrivals).
  */
 static void
-Forecast(const CloseSummary *m, const CloseSummary *p, const CloseSummary *r, int32 j,
-		 const FcOptions *o, Fit *fm, Fit *fp, Fit *fr, Row *rows, Basis *basis)
+Forecast(const CloseSummary *m, const Fit *f, const RootFit *rf, const CloseSummary *r, int32 j,
+		 const FcOptions *o, Row *rows, Basis *basis)
 {
-	int			S = fm->S,
-				H = fm->H;
+	int			S = f->S;
 	const CsBlock *bj = cs_block(m, j);
 	int64		c = bj->t;
 	double		arr_n,
 				arr_rate,
 				clo_n,
 				clo_rate,
-				sigma2;
-	int			timing[CS_MAX_STAGES];
-	double		stage_rate[CS_MAX_STAGES];
+				sigma2 = Max(f->m2 - f->mu * f->mu, 0.0);
 	double		lambda[CS_MAX_HORIZONS + 1];
-	const Fit  *f;
-
-	FitCount(fr, r, j, o->lookback);
-	FitSmooth(fr, NULL, o);
-	if (m == r)
-		f = fr;
-	else
-	{
-		FitCount(fp, p, j, o->lookback);
-		FitSmooth(fp, fr, o);
-		FitCount(fm, m, j, o->lookback);
-		FitSmooth(fm, fp, o);
-		f = fm;
-	}
-	sigma2 = Max(f->m2 - f->mu * f->mu, 0.0);
-
-	/* the baselines' timing and stage-to-close rates: the root's, stage by stage */
-	for (int s = 0; s < S; s++)
-	{
-		double		n = 0,
-					w[CS_MAX_HORIZONS] = {0},
-					total = 0,
-					cum = 0;
-
-		for (int32 i = 0; i < r->ncells; i++)
-		{
-			const CsCell *cell = cs_cell(r, i);
-			const CsBlock *b;
-
-			if (cell->n == 0 || cell->stage != s || cell->block < j - o->lookback || cell->block >= j)
-				continue;
-			b = cs_block(r, cell->block);
-			if (b->obs < H || CS_END(b, H) > c)
-				continue;		/* every window must be known */
-			n += cell->n;
-			for (int h = 1; h <= H; h++)
-				w[h - 1] += CS_WON(r, cell, h), total += CS_WON(r, cell, h);
-		}
-		stage_rate[s] = n > 0 ? total / n : 0;
-		timing[s] = 1;
-		for (int h = 1; h <= H && total > 0; h++)
-		{
-			cum += w[h - 1];
-			if (cum >= total / 2)
-			{
-				timing[s] = h;
-				break;
-			}
-		}
-	}
 
 	memset(rows, 0, sizeof(Row) * (o->horizon + 1));
 	if (basis)
@@ -468,10 +494,10 @@ Forecast(const CloseSummary *m, const CloseSummary *p, const CloseSummary *r, in
 				+ unknown * (pr * (sigma2 + f->mu * f->mu) - pr * pr * f->mu * f->mu)
 				+ amount * amount * rate_var;
 		}
-		if (timing[cell->stage] <= o->horizon)
+		if (cell->stage < S && rf->timing[cell->stage] <= o->horizon)
 		{
-			rows[timing[cell->stage]].fixed_stage += n * FixedStageChance(cell->stage, S);
-			rows[timing[cell->stage]].stage_rate += n * stage_rate[cell->stage];
+			rows[rf->timing[cell->stage]].fixed_stage += n * FixedStageChance(cell->stage, S);
+			rows[rf->timing[cell->stage]].stage_rate += n * rf->stage_rate[cell->stage];
 		}
 	}
 
@@ -747,6 +773,131 @@ close_forecast_adjust(PG_FUNCTION_ARGS)
 }
 
 /*
+ * The root's and the parents' fits for every cutoff, kept across the calls
+ * of one query (one call per member, with the same root and a few parents):
+ * a forecast by campaign would otherwise refit them for every campaign.  A
+ * fit is reused only for a summary whose bytes are the same, the same
+ * cutoffs and the same options.
+ */
+#define FC_CACHED_PARENTS 32
+
+typedef struct FcKept
+{
+	Size		len;
+	char	   *bytes;			/* a copy of the summary */
+	Fit		  **fits;			/* per cutoff, fitted on demand */
+} FcKept;
+
+typedef struct FcCache
+{
+	MemoryContext cxt;
+	FcOptions	o;
+	int			ncut;
+	int32	   *idx;
+	int			S;
+	FcKept		root;
+	RootFit   **roots;			/* per cutoff */
+	int			nparents;
+	int			next;			/* the parent slot to reuse when full */
+	FcKept		parents[FC_CACHED_PARENTS];
+} FcCache;
+
+static bool
+KeptIs(const FcKept *k, const CloseSummary *s)
+{
+	return k->bytes != NULL && k->len == VARSIZE(s) && memcmp(k->bytes, s, k->len) == 0;
+}
+
+static void
+Keep(MemoryContext cxt, FcKept *k, const CloseSummary *s, int ncut)
+{
+	k->len = VARSIZE(s);
+	k->bytes = MemoryContextAlloc(cxt, k->len);
+	memcpy(k->bytes, s, k->len);
+	k->fits = MemoryContextAllocZero(cxt, sizeof(Fit *) * Max(ncut, 1));
+}
+
+/* The cache for these arguments: the one in fn_extra when they match, else a new one. */
+static FcCache *
+GetCache(FunctionCallInfo fcinfo, const CloseSummary *r, const FcOptions *o, int32 *idx, int ncut, int S)
+{
+	FcCache    *fc = (FcCache *) fcinfo->flinfo->fn_extra;
+
+	if (fc && fc->ncut == ncut && fc->S == S && memcmp(&fc->o, o, sizeof(FcOptions)) == 0 &&
+		memcmp(fc->idx, idx, sizeof(int32) * ncut) == 0 && KeptIs(&fc->root, r))
+		return fc;
+	if (fc)
+		MemoryContextDelete(fc->cxt);
+	else
+	{
+		/* set up once per FmgrInfo; the context lives as long as it */
+		fc = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(FcCache));
+		fcinfo->flinfo->fn_extra = fc;
+	}
+	memset(fc, 0, sizeof(FcCache));
+	fc->cxt = AllocSetContextCreate(fcinfo->flinfo->fn_mcxt, "close_forecast cache", ALLOCSET_DEFAULT_SIZES);
+	fc->o = *o;
+	fc->ncut = ncut;
+	fc->S = S;
+	fc->idx = MemoryContextAlloc(fc->cxt, sizeof(int32) * Max(ncut, 1));
+	memcpy(fc->idx, idx, sizeof(int32) * ncut);
+	Keep(fc->cxt, &fc->root, r, ncut);
+	fc->roots = MemoryContextAllocZero(fc->cxt, sizeof(RootFit *) * Max(ncut, 1));
+	return fc;
+}
+
+static const RootFit *
+CachedRoot(FcCache *fc, const CloseSummary *r, int ci)
+{
+	if (fc->roots[ci] == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(fc->cxt);
+		RootFit    *rf = palloc0(sizeof(RootFit));
+
+		FitInit(&rf->f, fc->S, r->nages, r->horizons);
+		FitRoot(rf, r, fc->idx[ci], &fc->o);
+		fc->roots[ci] = rf;
+		MemoryContextSwitchTo(old);
+	}
+	return fc->roots[ci];
+}
+
+static const Fit *
+CachedParent(FcCache *fc, const CloseSummary *p, const CloseSummary *r, int ci)
+{
+	FcKept	   *k = NULL;
+
+	for (int i = 0; i < fc->nparents && !k; i++)
+		if (KeptIs(&fc->parents[i], p))
+			k = &fc->parents[i];
+	if (!k)
+	{
+		if (fc->nparents < FC_CACHED_PARENTS)
+			k = &fc->parents[fc->nparents++];
+		else
+		{
+			k = &fc->parents[fc->next];
+			fc->next = (fc->next + 1) % FC_CACHED_PARENTS;
+			/* the slot's old fits stay in the context until the cache goes */
+		}
+		Keep(fc->cxt, k, p, fc->ncut);
+	}
+	if (k->fits[ci] == NULL)
+	{
+		const RootFit *rf = CachedRoot(fc, r, ci);
+		MemoryContext old = MemoryContextSwitchTo(fc->cxt);
+		Fit		   *f = palloc0(sizeof(Fit));
+
+		FitInit(f, fc->S, p->nages, p->horizons);
+		FitCount(f, p, fc->idx[ci], fc->o.lookback);
+		FitSmooth(f, &rf->f, &fc->o);
+		k->fits[ci] = f;
+		MemoryContextSwitchTo(old);
+	}
+	return k->fits[ci];
+}
+
+/*
  * close_forecast(member, parent, root, cutoffs timestamptz[], horizon int,
  *                lookback int, stale_after interval, season int,
  *                kappa float8, kappa_amount float8, run_periods int,
@@ -762,17 +913,14 @@ close_forecast(PG_FUNCTION_ARGS)
 	int32	   *idx;
 	int			ncut;
 	FcOptions	o;
-	int			S,
-				A,
-				H;
-	Fit			fm,
-				fp,
-				fr;
+	int			S;
+	Fit			fm;
 	ReturnSetInfo *rsi;
 	Row		   *rows;
 	Basis		basis;
 	ArrayType  *adj = NULL;
 	double	   *adjust = NULL;
+	FcCache    *fc;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(3))
 		PG_RETURN_NULL();
@@ -795,22 +943,28 @@ close_forecast(PG_FUNCTION_ARGS)
 		adjust = (double *) lk_array_data(adj);
 	}
 
-	H = m->horizons;
-	A = m->nages;
+	/* the root has every stage any member or parent has */
 	S = Max(Max(m->nstages, p->nstages), r->nstages);
+	fc = GetCache(fcinfo, r, &o, idx, ncut, S);
 	InitMaterializedSRF(fcinfo, 0);
 	rsi = (ReturnSetInfo *) fcinfo->resultinfo;
-	FitInit(&fm, S, A, H);
-	FitInit(&fp, S, A, H);
-	FitInit(&fr, S, A, H);
+	FitInit(&fm, S, m->nages, m->horizons);
 	rows = palloc(sizeof(Row) * (o.horizon + 1));
 
 	for (int ci = 0; ci < ncut; ci++)
 	{
 		int32		j = idx[ci];
 		const CsBlock *bj = cs_block(m, j);
+		const RootFit *rf = CachedRoot(fc, r, ci);
+		const Fit  *f = &rf->f;
 
-		Forecast(m, p, r, j, &o, &fm, &fp, &fr, rows, &basis);
+		if (m != r)
+		{
+			FitCount(&fm, m, j, o.lookback);
+			FitSmooth(&fm, CachedParent(fc, p, r, ci), &o);
+			f = &fm;
+		}
+		Forecast(m, f, rf, r, j, &o, rows, &basis);
 		for (int h = 1; h <= o.horizon; h++)
 		{
 			Row		   *row = &rows[h];
