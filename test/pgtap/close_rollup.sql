@@ -3,7 +3,7 @@
 -- and grouping (associative, commutative); summaries of other grids are
 -- refused; = and the hash opclass follow the printed form.
 BEGIN;
-SELECT plan(14);
+SELECT plan(15);
 SET LOCAL TimeZone = 'UTC';
 
 CREATE TEMP TABLE cr_leads AS
@@ -94,6 +94,14 @@ SELECT is((SELECT count(*) FROM (SELECT s FROM cr_cohort UNION SELECT s FROM cr_
           (SELECT count(DISTINCT s::text) FROM cr_cohort), 'UNION removes exactly the summaries that print the same');
 SELECT is((SELECT count(*) FROM cr_cohort a JOIN cr_cohort b ON a.s = b.s WHERE close_summary_hash(a.s) <> close_summary_hash(b.s)),
           0::bigint, 'equal summaries hash alike');
+
+-- a real state type, so that Citus can push the aggregates down (partial
+-- states travel through the text I/O tested in test/sql/close_summary_io.sql)
+SELECT is_empty($$
+  SELECT p.oid::regprocedure::text FROM pg_proc p JOIN pg_aggregate a ON a.aggfnoid = p.oid
+  WHERE (p.proname IN ('close_agg', 'stage_reach') OR (p.proname = 'rollup' AND p.proargtypes[0] = 'close_summary'::regtype))
+    AND (a.aggtranstype = 'internal'::regtype OR a.aggcombinefn = 0 OR p.proparallel <> 's')
+$$, 'close_agg, stage_reach and rollup: a real state type, a combine function, parallel safe');
 
 SELECT * FROM finish();
 ROLLBACK;
