@@ -386,3 +386,42 @@ lk_money_recv(StringInfo buf, LkMoney *m)
 		return false;
 	return true;
 }
+
+/*
+ * The square of an amount, for the variances of forecasts: the amount rounded
+ * to cents (half away from zero), squared exactly, so every square has scale
+ * 4 and sums of squares stay exact integers that merge in any order.
+ */
+void
+lk_money_square_cents(LkMoney *sq, const LkMoney *m, const char *what)
+{
+	int128		v;
+	int			k;
+
+	InitPow10();
+	lk_money_init(sq);
+	if (!lk_money_present(m))
+		return;
+	v = lk_i128_get(&m->sum);
+	k = m->dscale - 2;
+	if (k > 0)
+	{
+		if (k > 38)
+			v = 0;				/* |v| < 10^39: it rounds to 0 cents */
+		else
+		{
+			int128		q = v / Pow10[k],
+						r = v % Pow10[k];
+
+			if ((r < 0 ? -r : r) * 2 >= Pow10[k])
+				q += (v < 0) ? -1 : 1;
+			v = q;
+		}
+	}
+	else if (k < 0)
+		v = Scale(v, -k, what);
+	if (v >= ((int128) 1 << 63) || v <= -((int128) 1 << 63))
+		OutOfRange(what);
+	lk_i128_set(&sq->sum, v * v);
+	sq->dscale = 4;
+}

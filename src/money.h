@@ -40,6 +40,13 @@ extern void lk_money_add_numeric(LkMoney *m, Datum num, const char *what);
 /* m += other (exact; errors on overflow). */
 extern void lk_money_add(LkMoney *m, const LkMoney *other, const char *what);
 
+/*
+ * sq = the square of amount m rounded to cents (scale 4, exact); absent when
+ * m is.  For variances: every square has the same scale, so their sums stay
+ * exact and merge in any order.
+ */
+extern void lk_money_square_cents(LkMoney *sq, const LkMoney *m, const char *what);
+
 /* The sum as a numeric of scale dscale; m must be present. */
 extern Datum lk_money_numeric(const LkMoney *m);
 
