@@ -27,9 +27,9 @@ SELECT 'VmHWM', substring(pg_read_file('/proc/self/status') from 'VmHWM:\s*(\d+)
 SQL
 )
     local state rss
-    if echo "$out" | grep -q '^result|'; then state=ok
-    elif echo "$out" | grep -qE 'ERROR: +[0-9A-Z]{5}'; then state=$(echo "$out" | sed -n 's/.*ERROR: *\([0-9A-Z]\{5\}\).*/\1/p' | head -1)
-    elif echo "$out" | grep -q 'server closed'; then state=crash-or-oom-kill
+    if grep -q '^result|' <<< "$out"; then state=ok
+    elif grep -qE 'ERROR: +[0-9A-Z]{5}' <<< "$out"; then state=$(echo "$out" | sed -n 's/.*ERROR: *\([0-9A-Z]\{5\}\).*/\1/p' | head -1)
+    elif grep -q 'server closed' <<< "$out"; then state=crash-or-oom-kill
     else state=unknown; fi
     rss=$(echo "$out" | awk -F'|' '/^VmHWM/ {print $2}')
     echo "$state ${rss:-0} $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN {printf "%.0f", b - a}')"

@@ -146,11 +146,11 @@ SQL
     summary=$(echo "$res" | tr '\n' ' ')
     crashed=$(grep -cE 'terminated by signal|TRAP:|server closed the connection' "$T/server-$checksums.log" <(echo "$res") | awk -F: '{s+=$NF} END {print s+0}' || true)
     n=$((n + 1))
-    if [ "$crashed" -eq 0 ] && echo "$res" | grep -qE '^(ok|[0-9A-Z]{5})\|'; then
+    if [ "$crashed" -eq 0 ] && grep -qE '^(ok|[0-9A-Z]{5})\|' <<< "$res"; then
         echo "ok $n - checksums $checksums: damaged summaries read without a crash (outcome|reads: $summary)${todo:-}"
     else
         echo "not ok $n - checksums $checksums: damaged summaries read without a crash${todo:-}"
-        grep -E 'terminated by signal|TRAP:' -A3 "$T/server-$checksums.log" | head -10 | sed 's/^/# /'
+        { grep -E 'terminated by signal|TRAP:' -A3 "$T/server-$checksums.log" || true; } | sed -n '1,10s/^/# /p'
     fi
     n=$((n + 1))
     bad=$(echo "$res" | grep -E '^[^|]+[|][0-9]+$' | awk -F'|' '$1 != "ok" && $1 !~ /^(22|XX001|XX002|54|53)/ {print $1}' | tr '\n' ' ' || true)
@@ -161,13 +161,13 @@ SQL
     fi
     n=$((n + 1))
     if [ $checksums = on ]; then
-        if echo "$res" | grep -q '^XX001|' && ! echo "$res" | grep -q '^ok|'; then
+        if grep -q '^XX001|' <<< "$res" && ! grep -q '^ok|' <<< "$res"; then
             echo "ok $n - with data checksums every damaged page is reported as XX001"
         else
             echo "not ok $n - with data checksums every damaged page is reported as XX001 ($summary)"
         fi
     else
-        if echo "$res" | grep -qE '^(22|XX)'; then
+        if grep -qE '^(22|XX)' <<< "$res"; then
             echo "ok $n - without checksums leadkpi's own checks reject some damaged values${todo:-}"
         else
             echo "not ok $n - without checksums leadkpi's own checks reject some damaged values${todo:-}"
