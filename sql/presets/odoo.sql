@@ -248,7 +248,10 @@ BEGIN
     END IF;
     PERFORM @extschema@._lk_preset_stages(p, coalesce(mtv::text || ' (crm.lead stage_id changes)',
                                                       format('schema %s (no mail_tracking_value)', quote_ident(odoo_schema))),
-                                          raw_sql, stages, 'The stages must be crm_stage names (in the language lang), in funnel order.');
+                                          raw_sql, stages,
+                                          CASE WHEN raw_sql IS NULL
+                                               THEN 'The funnel reads the chatter''s tracking of stage_id: replicate mail_tracking_value, mail_message and ir_model_fields into the same schema.'
+                                               ELSE 'The stages must be crm_stage names (in the language lang), in funnel order.' END);
     IF orders_sql IS NOT NULL THEN
         v_orders := @extschema@._lk_canonical(target_schema, 'canonical_orders', orders_sql,
             format('orders from Odoo %s: confirmed (state sale or done), amount_untaxed', so));
