@@ -295,7 +295,8 @@ BEGIN
     END IF;
 
     EXECUTE format('SELECT to_jsonb(v) FROM %s.%I AS v', s, v_over) INTO o;
-    EXECUTE format('SELECT min(month), max(month) FROM %s.%I', s, v_month) INTO first_month, last_month;
+    -- the months with leads (kpi_by_month also has the months with spend only)
+    EXECUTE format('SELECT min(month), max(month) FROM %s.%I WHERE leads > 0', s, v_month) INTO first_month, last_month;
     EXECUTE format('SELECT count(*) FROM %s.%I', s, v_camp) INTO n_campaigns;
     -- spend, and the part of it that cost per lead and per order divide:
     -- the (month, campaign) cells that have leads too

@@ -4,7 +4,7 @@
 -- (XHTML-compatible: xmlparse) and has no script, no external reference.
 -- The browser test (layout at 1280 and 390 px, tidy) is make test-html.
 BEGIN;
-SELECT plan(18);
+SELECT plan(19);
 SET LOCAL TimeZone = 'UTC';
 SET LOCAL client_min_messages = warning;
 
@@ -64,6 +64,9 @@ SELECT is_empty($$
       <> round(value::numeric * CASE WHEN printed LIKE '% \%%' THEN 100 ELSE 1 END, CASE WHEN printed LIKE '% \%%' OR printed LIKE '% d' THEN 1 ELSE 2 END)
 $$, 'each printed number is its value, rounded for display');
 SELECT ok((SELECT html LIKE '%time zone UTC%' AND html LIKE '%<time>2024-01</time> to <time>2024-05</time>%' FROM doc), 'the time zone and the period covered');
+-- spend in a month without leads: the period covered is still the months with leads
+INSERT INTO lk_h.spend VALUES ('plain', '2023-11-15', 10);
+SELECT ok((SELECT report_html('lk_hr') LIKE '%<time>2024-01</time> to <time>2024-05</time>%'), 'the period covered: the months with leads, not a month of spend only');
 SELECT throws_ok($$SELECT report_html('lk_hr', period => 'week')$$, '22023', NULL, 'an unknown period is 22023');
 -- the leads without a campaign: their row, its figures without a row key
 SELECT is((SELECT count(*) FROM figs WHERE view = 'kpi_by_campaign' AND key IS NULL), 7::bigint,
