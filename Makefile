@@ -111,3 +111,16 @@ dist:
 # make (or refresh) every cached root ahead of time
 roots:
 	bash test/roots.sh build fresh pg15 pg17 pg18
+
+# ---- report_html in a browser (issue 14), not part of `make test`.
+#   make test-html   report_html() of four report schemas over the sample CRM
+#                    in headless Chromium at 1280 and 390 px (no overflow,
+#                    nothing cut off, no external request, no script run),
+#                    tidy, and every figure shown against its view in psql.
+#                    Installs chromium, tidy, nodejs, npm and playwright-core
+#                    (test/html/package-lock.json; npm cache LEADKPI_NPM_CACHE,
+#                    default /var/cache/leadkpi/npm).  Screenshots and the
+#                    documents in test/html/out/ (HTML_OUT to change).
+.PHONY: test-html
+test-html:
+	bash test/harness.sh run test/html/run.sh $(HTML_OUT)

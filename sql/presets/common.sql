@@ -177,7 +177,7 @@ BEGIN
     ELSE
         EXECUTE format('SELECT array_agg(stage ORDER BY stage) FROM (SELECT DISTINCT stage FROM (%s) AS r WHERE stage IS NOT NULL) AS d', raw_sql)
            INTO occurring;
-        PERFORM @extschema@._lk_report_stages(format('%s preset, %s', preset, who), occurring, stages, hint);
+        PERFORM @extschema@._lk_report_stages(format('the %s data (%s)', preset, who), occurring, stages, hint);
     END IF;
     PERFORM set_config('leadkpi.stages_reported', 'on', true);
 END;

@@ -5,23 +5,34 @@
 -- doc/crm.md.
 -----------------------------------------------------------------------------
 
+-- SQL reading the rate of currency cur on the day of at, as Odoo's
+-- res.currency._get_rates reads it: the latest res_currency_rate on or
+-- before that day, the company's own rates before the shared ones
+-- (company_id NULL); before the first rate, the earliest one (Odoo 16+);
+-- 1 where the currency has no rate at all.
+CREATE OR REPLACE FUNCTION @extschema@._lk_odoo_rate(cur text, rate regclass, company text, at text)
+RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN format('coalesce((SELECT r.rate FROM %1$s AS r WHERE r.currency_id = %2$s AND r.name <= (%4$s AT TIME ZONE ''UTC'')::date '
+              'AND (r.company_id IS NULL OR r.company_id = %3$s) ORDER BY r.company_id NULLS LAST, r.name DESC LIMIT 1), '
+              '(SELECT r.rate FROM %1$s AS r WHERE r.currency_id = %2$s '
+              'AND (r.company_id IS NULL OR r.company_id = %3$s) ORDER BY r.company_id NULLS LAST, r.name LIMIT 1), 1)',
+              rate, cur, company, at);
+COMMENT ON FUNCTION @extschema@._lk_odoo_rate(text, regclass, text, text) IS
+'leadkpi internal: SQL reading an Odoo currency rate on a day from res_currency_rate, as Odoo reads it';
+
 -- SQL converting an amount from the currency from_cur to the currency
 -- target_id as Odoo's res.currency._convert does: times the target's rate
--- over the source's, each the latest of res_currency_rate on or before the
--- day of at, the company's own rates before the shared ones (company_id
--- NULL), and 1 where a currency has no rate (Odoo's own default).
+-- over the source's, both on the day of at (see _lk_odoo_rate).
 CREATE OR REPLACE FUNCTION @extschema@._lk_odoo_convert(amount text, from_cur text, target_id bigint, rate regclass, company text, at text)
 RETURNS text
 LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
-RETURN format('CASE WHEN %2$s = %3$s THEN %1$s ELSE %1$s * coalesce(%4$s, 1) / coalesce(%5$s, 1) END',
+RETURN format('CASE WHEN %2$s = %3$s THEN %1$s ELSE %1$s * %4$s / %5$s END',
               amount, from_cur, target_id,
-              format('(SELECT r.rate FROM %s AS r WHERE r.currency_id = %s AND r.name <= (%s AT TIME ZONE ''UTC'')::date '
-                     'AND (r.company_id IS NULL OR r.company_id = %s) ORDER BY r.company_id NULLS LAST, r.name DESC LIMIT 1)',
-                     rate, target_id, at, company),
-              format('(SELECT r.rate FROM %s AS r WHERE r.currency_id = %s AND r.name <= (%s AT TIME ZONE ''UTC'')::date '
-                     'AND (r.company_id IS NULL OR r.company_id = %s) ORDER BY r.company_id NULLS LAST, r.name DESC LIMIT 1)',
-                     rate, from_cur, at, company));
+              @extschema@._lk_odoo_rate(target_id::text, rate, company, at),
+              @extschema@._lk_odoo_rate(from_cur, rate, company, at));
 COMMENT ON FUNCTION @extschema@._lk_odoo_convert(text, text, bigint, regclass, text, text) IS
 'leadkpi internal: SQL converting an Odoo amount to another currency with res_currency_rate, as Odoo converts it';
 
@@ -108,7 +119,7 @@ BEGIN
     -- amount_untaxed in its currency_id.  With Odoo's currency tables, they
     -- are converted to one currency as Odoo converts them (the rates of
     -- res_currency_rate on or before the date, the company's own rates
-    -- first, 1 where there is none); amounts in several currencies without
+    -- first, the earliest before the first rate; see _lk_odoo_rate); amounts in several currencies without
     -- a currency to convert them to are an error, never added up raw.
     lead_amount := CASE WHEN rev_col IS NULL THEN NULL ELSE format('l.%I::numeric', rev_col) END;
     cur  := @extschema@._lk_rel(p, odoo_schema, 'res_currency', false);
@@ -237,7 +248,10 @@ BEGIN
     END IF;
     PERFORM @extschema@._lk_preset_stages(p, coalesce(mtv::text || ' (crm.lead stage_id changes)',
                                                       format('schema %s (no mail_tracking_value)', quote_ident(odoo_schema))),
-                                          raw_sql, stages, 'The stages must be crm_stage names (in the language lang), in funnel order.');
+                                          raw_sql, stages,
+                                          CASE WHEN raw_sql IS NULL
+                                               THEN 'The funnel reads the chatter''s tracking of stage_id: replicate mail_tracking_value, mail_message and ir_model_fields into the same schema.'
+                                               ELSE 'The stages must be crm_stage names (in the language lang), in funnel order.' END);
     IF orders_sql IS NOT NULL THEN
         v_orders := @extschema@._lk_canonical(target_schema, 'canonical_orders', orders_sql,
             format('orders from Odoo %s: confirmed (state sale or done), amount_untaxed', so));

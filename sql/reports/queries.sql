@@ -52,7 +52,7 @@ COMMENT ON FUNCTION @extschema@._lk_money(numeric, integer) IS
 -- _lk_keyed_select.  rollup() merges them per key and cell, then per key:
 -- r over every cell, m over the cells that have both leads and spend.  The
 -- accessors read r, except the cost ratios, which read m, so that spend is
--- never divided by leads of other months or campaigns (doc/crm.md, "Totals
+-- never divided by leads of other months or campaigns (doc/reports.md, "Totals
 -- across periods and campaigns").  key is NULL for the one-row overview.
 -- Columns: the nine KPI columns of 0.1.0 in their order, then the ones added
 -- since, at the end, so that users' views and materialized reports keep
