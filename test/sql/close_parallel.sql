@@ -37,20 +37,31 @@ FROM cpar_leads, cpar_grid;
 CREATE TABLE cpar_serial_reach AS
 SELECT lead_id, stage_reach(step, occurred_at) AS r FROM cpar_events GROUP BY lead_id;
 
+-- EXPLAIN without what differs between PostgreSQL versions (17 no longer
+-- prints an InitPlan's "(returns $1)" or "Params Evaluated")
+CREATE FUNCTION pg_temp.plan(q text) RETURNS SETOF text LANGUAGE plpgsql AS $$
+DECLARE line text;
+BEGIN
+    FOR line IN EXECUTE 'EXPLAIN (COSTS OFF) ' || q LOOP
+        CONTINUE WHEN line ~ '^\s*Params Evaluated';
+        RETURN NEXT regexp_replace(line, ' \(returns \$\d+\)', '');
+    END LOOP;
+END $$;
+
 SET parallel_setup_cost = 0;
 SET parallel_tuple_cost = 0;
 SET min_parallel_table_scan_size = 0;
 SET max_parallel_workers_per_gather = 2;
 SET parallel_leader_participation = off;
-EXPLAIN (COSTS OFF) SELECT close_agg(first_contact, won, lost, revenue, NULL, amount, (SELECT g FROM cpar_grid)) FROM cpar_leads;
+SELECT pg_temp.plan($q$SELECT close_agg(first_contact, won, lost, revenue, NULL, amount, (SELECT g FROM cpar_grid)) FROM cpar_leads$q$);
 SELECT (SELECT close_agg(first_contact, won, lost, revenue, NULL, amount, (SELECT g FROM cpar_grid))::text FROM cpar_leads)
        = (SELECT s FROM cpar_serial_all) AS parallel_equals_serial;
-EXPLAIN (COSTS OFF) SELECT campaign, channel, close_agg(first_contact, won, lost, revenue, NULL, amount, (SELECT g FROM cpar_grid))
-FROM cpar_leads GROUP BY 1, 2;
+SELECT pg_temp.plan($q$SELECT campaign, channel, close_agg(first_contact, won, lost, revenue, NULL, amount, (SELECT g FROM cpar_grid))
+FROM cpar_leads GROUP BY 1, 2$q$);
 SELECT count(*) AS groups, count(*) FILTER (WHERE p.s::text = s.s) AS identical
 FROM cpar_q p JOIN cpar_serial s USING (campaign, channel);
 SET enable_hashagg = off;
-EXPLAIN (COSTS OFF) SELECT lead_id, stage_reach(step, occurred_at) FROM cpar_events GROUP BY lead_id;
+SELECT pg_temp.plan($q$SELECT lead_id, stage_reach(step, occurred_at) FROM cpar_events GROUP BY lead_id$q$);
 SELECT count(*) AS leads, count(*) FILTER (WHERE p.r IS NOT DISTINCT FROM s.r) AS identical
 FROM (SELECT lead_id, stage_reach(step, occurred_at) AS r FROM cpar_events GROUP BY lead_id) p
 JOIN cpar_serial_reach s USING (lead_id);
@@ -62,7 +73,7 @@ SELECT campaign, channel, date_trunc('month', first_contact) AS cohort,
        close_agg(first_contact, won, lost, revenue, NULL, amount, (SELECT g FROM cpar_grid)) AS s
 FROM cpar_leads GROUP BY 1, 2, 3;
 ANALYZE cpar_stored;
-EXPLAIN (COSTS OFF) SELECT rollup(s) FROM cpar_stored;
+SELECT pg_temp.plan($q$SELECT rollup(s) FROM cpar_stored$q$);
 SELECT rollup(s)::text = (SELECT s FROM cpar_serial_all) AS rollup_equals_all_at_once FROM cpar_stored;
 RESET ALL;
 

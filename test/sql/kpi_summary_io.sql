@@ -33,7 +33,7 @@ BEGIN
   EXECUTE format('COPY io_summaries TO %L (FORMAT binary)', f);
   CREATE TABLE io_copy (LIKE io_summaries);
   EXECUTE format('COPY io_copy FROM %L (FORMAT binary)', f);
-  EXECUTE format('COPY (SELECT) TO PROGRAM %L', format('rm -f -- ''%s''', f));
+  EXECUTE format('COPY (SELECT WHERE false) TO PROGRAM %L', format('rm -f -- ''%s''', f));
 END $$;
 SELECT count(*) AS copied, count(*) FILTER (WHERE a.s::text = b.s::text) AS identical
 FROM io_summaries a JOIN io_copy b USING (campaign);
