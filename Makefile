@@ -47,3 +47,22 @@ demo:
 	bash test/harness.sh demo
 bench:
 	bash test/harness.sh bench
+
+# --- Example dashboard (examples/dashboard) -------------------------------------
+# make dashboard       the demo cluster with the sample CRM and its reports, and
+#                      the Evidence dashboard over them at a printed local URL;
+#                      Ctrl-C stops both.  DASHBOARD_DEV=1: Evidence's dev server.
+# make test-dashboard  the dashboard in headless Chromium, every figure checked
+#                      against the report views (psql); screenshots in
+#                      examples/dashboard/test-results/.  npm packages are cached
+#                      in /var/cache/leadkpi/npm.
+# make check-dashboard-sql
+#                      only the dashboard's source queries, run with psql
+#                      against the demo reports (no npm, no browser; seconds)
+.PHONY: dashboard test-dashboard check-dashboard-sql
+dashboard:
+	bash test/harness.sh run examples/dashboard/run.sh serve
+test-dashboard:
+	bash test/harness.sh run examples/dashboard/run.sh test
+check-dashboard-sql:
+	bash test/harness.sh run examples/dashboard/run.sh sql
