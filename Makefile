@@ -124,3 +124,30 @@ roots:
 .PHONY: test-html
 test-html:
 	bash test/harness.sh run test/html/run.sh $(HTML_OUT)
+
+# --- Example dashboard (examples/dashboard) and the README's screenshots -------
+# make dashboard       the demo cluster with the sample CRM and its reports, and
+#                      the Evidence dashboard over them at a printed local URL;
+#                      Ctrl-C stops both.  DASHBOARD_DEV=1: Evidence's dev server.
+# make test-dashboard  the dashboard in headless Chromium, every figure checked
+#                      against the report views (psql); screenshots in
+#                      examples/dashboard/test-results/.  npm packages are cached
+#                      in /var/cache/leadkpi/npm.
+# make check-dashboard-sql
+#                      only the dashboard's source queries, run with psql
+#                      against the demo reports (no npm, no browser; seconds)
+# make screenshots     the README's PNGs, from the demo data, into doc/img/.  A
+#                      producer is a script that takes the output directory and
+#                      runs against the harness's cluster (the demo database:
+#                      examples/demo_db.sh); add yours to SCREENSHOT_PRODUCERS.
+SCREENSHOT_PRODUCERS = examples/dashboard/screenshots.sh
+
+.PHONY: dashboard test-dashboard check-dashboard-sql screenshots
+dashboard:
+	bash test/harness.sh run examples/dashboard/run.sh serve
+test-dashboard:
+	bash test/harness.sh run examples/dashboard/run.sh test
+check-dashboard-sql:
+	bash test/harness.sh run examples/dashboard/run.sh sql
+screenshots:
+	bash test/harness.sh run examples/screenshots.sh doc/img $(SCREENSHOT_PRODUCERS)
