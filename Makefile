@@ -47,3 +47,12 @@ demo:
 	bash test/harness.sh demo
 bench:
 	bash test/harness.sh bench
+
+# ---- Citus: leadkpi on a coordinator and 2 workers (test/citus/, bench/citus.sh,
+# doc/citus.md).  Uses an installed Citus, or builds one once from a source
+# tarball into /var/cache/leadkpi/citus: make test-citus CITUS_SRC=.../citus-13.2.2.tar.xz
+.PHONY: test-citus bench-citus
+test-citus:
+	CITUS_SRC="$(CITUS_SRC)" bash test/citus/run.sh test
+bench-citus:
+	CITUS_SRC="$(CITUS_SRC)" bash bench/citus.sh
