@@ -11,11 +11,15 @@
 #                       Nothing is written to system directories except the
 #                       Debian build dependencies (apt-get, as root) and the cache.
 #   lk_citus_start N [-c opt=value ...]
-#                       a coordinator and N workers, on unix sockets
-#                       in $LK_TMP, with citus preloaded; the coordinator is
-#                       registered and the workers added.  Stopped and removed
-#                       with every other cluster of cluster.sh on every exit.
-#   lk_citus_psql NODE  psql on a node (coord, w1, w2, ...): CITUS_PSQL_OPTS apply
+#                       initdb and start a coordinator (coord) and N workers
+#                       (w1..wN) in $LK_TMP, on unix sockets only, with citus
+#                       preloaded (later -c options win); stopped and removed
+#                       with every other cluster of cluster.sh on every exit
+#   lk_citus_createdb DB [EXTENSION ...]
+#                       DB with citus (and the extensions) on every node, the
+#                       coordinator registered and the workers added
+#   lk_citus_host NODE, lk_citus_psql NODE [psql args]
+#                       the socket dir of a node, psql on it
 #
 # The build recipe follows /work/shared/tools/build-citus.sh (the project's
 # shared tooling, not used at run time): the same Debian dependencies,
@@ -118,6 +122,11 @@ lk_citus_build() {
 
 lk_citus_install() {
     local pkglibdir cache
+    # the runners look for server processes with pgrep
+    if ! command -v pgrep >/dev/null 2>&1; then
+        [ "$(id -u)" -eq 0 ] || { lk_log "needs pgrep: apt-get install procps"; return 1; }
+        lk_apt_install procps
+    fi
     pkglibdir=$("$PG_CONFIG" --pkglibdir)
     if [ -n "${CITUS_SRC:-}" ]; then
         cache=$(lk_citus_build "$CITUS_SRC") || return 1
@@ -164,12 +173,13 @@ lk_citus_host() { echo "$LK_TMP/sock_$1"; }
 lk_citus_psql() {
     local node=$1
     shift
-    "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$(lk_citus_host "$node")" -p "$LK_CITUS_PORT" -U postgres ${CITUS_PSQL_OPTS:-} "$@"
+    "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$(lk_citus_host "$node")" -p "$LK_CITUS_PORT" -U postgres "$@"
 }
 
 # lk_citus_createdb DB [extensions...]: a database on every node, with citus
-# and the given extensions; Citus propagates CREATE DATABASE only from 12.x
-# with citus.enable_create_database_propagation, so create it on each node.
+# and the given extensions.  Citus leaves CREATE DATABASE alone unless
+# citus.enable_create_database_propagation is on, and node membership is
+# per database: create it on each node, then register the nodes in it.
 lk_citus_createdb() {
     local db=$1 name e
     shift
