@@ -16,7 +16,7 @@
 # Output: bench/out/citus.txt (also printed).
 #
 # Environment: CITUS_SRC (see test/citus/citus.sh), BENCH_CITUS_SCALE,
-# BENCH_CITUS_TRAFFIC_SCALES, RUNS (3), KEEP=1.
+# BENCH_CITUS_TRAFFIC_SCALES (empty for none), RUNS (3), KEEP=1.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -24,7 +24,7 @@ cd "$top"
 . "$top/test/citus/citus.sh"
 
 scale=${BENCH_CITUS_SCALE:-2000000}
-traffic_scales=${BENCH_CITUS_TRAFFIC_SCALES:-403000 806000 1612000}
+traffic_scales=${BENCH_CITUS_TRAFFIC_SCALES-403000 806000 1612000}   # empty: none
 runs=${RUNS:-3}
 out="$top/bench/out"
 mkdir -p "$out"
