@@ -151,3 +151,12 @@ check-dashboard-sql:
 	bash test/harness.sh run examples/dashboard/run.sh sql
 screenshots:
 	bash test/harness.sh run examples/screenshots.sh doc/img $(SCREENSHOT_PRODUCERS)
+
+# ---- Citus: leadkpi on a coordinator and 2 workers (test/citus/, bench/citus.sh,
+# doc/citus.md).  Uses an installed Citus, or builds one once from a source
+# tarball into /var/cache/leadkpi/citus: make test-citus CITUS_SRC=.../citus-13.2.2.tar.xz
+.PHONY: test-citus bench-citus
+test-citus:
+	CITUS_SRC="$(CITUS_SRC)" bash test/citus/run.sh test
+bench-citus:
+	CITUS_SRC="$(CITUS_SRC)" bash bench/citus.sh
