@@ -611,6 +611,7 @@ funnel_agg_final(PG_FUNCTION_ARGS)
 			   *entcnt,
 			   *entpos;
 	LkFunnelEvent *evbuf;
+	LkFunnelMatcher *matcher;
 
 	if (!AggCheckCallContext(fcinfo, NULL))
 		elog(ERROR, "funnel_agg_final called in non-aggregate context");
@@ -621,6 +622,7 @@ funnel_agg_final(PG_FUNCTION_ARGS)
 	if (p.nsteps == 0)
 		p.nsteps = Max(st->maxstep, 1);
 	n = st->nrows;
+	matcher = lk_funnel_matcher_new(&p);
 	hist = palloc0(p.nsteps * sizeof(TtcHist));
 
 	/* 1. partition the rows by the top bits of their hash */
@@ -723,7 +725,7 @@ funnel_agg_final(PG_FUNCTION_ARGS)
 			if ((e & 0x3FF) == 0x3FF)
 				CHECK_FOR_INTERRUPTS();
 			lk_funnel_sort(ev, cnt);
-			level = lk_funnel_match(ev, cnt, &p, path);
+			level = lk_funnel_match(matcher, ev, cnt, path);
 			levels[level]++;
 			for (int s = 1; s < level; s++)
 			{

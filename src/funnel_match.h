@@ -64,17 +64,32 @@ extern void lk_funnel_check_nsteps(int64 nsteps, const char *fn);
 /* A window interval in microseconds (months count 30 days); errors if < 0. */
 extern int64 lk_funnel_window_usec(const Interval *w, const char *fn);
 
-/* Sorts events by (ts, step, row): the order every mode is defined on. */
+/*
+ * Sorts events by (ts, step, row), the order every mode is defined on, with
+ * lib/sort_template.h: O(n log n), linear on sorted input, interruptible.
+ */
 extern void lk_funnel_sort(LkFunnelEvent *ev, int64 n);
 
+/* Whether events are already in lk_funnel_sort's order. */
+extern bool lk_funnel_sorted(const LkFunnelEvent *ev, int64 n);
+
 /*
- * The matcher.  `ev` must be sorted by lk_funnel_sort.  Returns the level (0
- * when step 1 never happened) and, when `path` is not NULL, the timestamps
- * of the steps 1..level of the chain that gave that level in path[0..level-1].
- * Memory is a few kB on the stack (strict_once: one cached buffer), never
- * per event; CHECK_FOR_INTERRUPTS runs every 64k events.
+ * The matcher of one funnel and its scratch memory (strict_once: about 4 kB
+ * per step), palloc'd in the current memory context: create it once per
+ * final-function call and match any number of entities with it.
  */
-extern int	lk_funnel_match(const LkFunnelEvent *ev, int64 n,
-							const LkFunnelParams *p, int64 *path);
+typedef struct LkFunnelMatcher LkFunnelMatcher;
+
+extern LkFunnelMatcher *lk_funnel_matcher_new(const LkFunnelParams *p);
+
+/*
+ * The level of one entity.  `ev` must be sorted by lk_funnel_sort.  Returns
+ * the level (0 when step 1 never happened) and, when `path` is not NULL, the
+ * timestamps of the steps 1..level of the chain that gave that level in
+ * path[0..level-1].  Uses a few kB of stack and the matcher's scratch memory,
+ * never memory per event; CHECK_FOR_INTERRUPTS runs every 64k events.
+ */
+extern int	lk_funnel_match(LkFunnelMatcher *m, const LkFunnelEvent *ev, int64 n,
+							int64 *path);
 
 #endif							/* LEADKPI_FUNNEL_MATCH_H */

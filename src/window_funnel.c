@@ -315,5 +315,5 @@ window_funnel_final(PG_FUNCTION_ARGS)
 		PG_RETURN_INT32(0);
 	/* sorting in place is safe: the order never changes the result */
 	lk_funnel_sort(st->ev, st->n);
-	PG_RETURN_INT32(lk_funnel_match(st->ev, st->n, &st->p, NULL));
+	PG_RETURN_INT32(lk_funnel_match(lk_funnel_matcher_new(&st->p), st->ev, st->n, NULL));
 }
