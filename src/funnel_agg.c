@@ -564,12 +564,10 @@ funnel_agg_deserialize(PG_FUNCTION_ARGS)
 	PG_RETURN_POINTER(st);
 }
 
-/* Per-step time-to-convert counts, by sketch bucket, before the sketches. */
-typedef struct TtcHist
-{
-	int64		zero;
-	int64		count[LK_SKETCH_MAX_INDEX + 1];
-} TtcHist;
+/* ---- the final function: partition, group, match, summarize ------------- */
+
+/* Loops over rows check for interrupts once per this many rows. */
+#define FA_CFI_ROWS 65536
 
 static inline bool
 FaKeyEq(const FaState *st, uint64 a, uint64 b)
@@ -586,191 +584,260 @@ FaKeyEq(const FaState *st, uint64 a, uint64 b)
 	return la == lb && memcmp(st->arena + a + 4, st->arena + b + 4, la) == 0;
 }
 
+/* The rows in partitions by the top bits of their hash. */
+typedef struct FaParts
+{
+	int64		nparts;
+	int64	   *start;			/* partition q is rows[start[q] .. start[q + 1]) */
+	FaRow	   *rows;			/* the state's own rows, or a partitioned copy */
+	int64		maxpart;		/* rows in the largest partition */
+} FaParts;
+
+/*
+ * One counting pass and one scatter into partitions of about FA_PART_ROWS
+ * rows, so that each partition's entity table stays in cache.  An entity's
+ * rows all land in one partition.
+ */
+static void
+FaPartition(const FaState *st, FaParts *parts)
+{
+	int64		n = st->nrows;
+	int			bits = 0;
+	int64	   *fill;
+
+	while (bits < 16 && ((int64) FA_PART_ROWS << bits) < n)
+		bits++;
+	parts->nparts = (int64) 1 << bits;
+	parts->start = palloc0((parts->nparts + 1) * sizeof(int64));
+	parts->rows = st->rows;
+	parts->maxpart = n;
+	parts->start[1] = n;
+	if (bits == 0)
+		return;
+	parts->start[1] = 0;
+	for (int64 b = 0; b < n; b += FA_CFI_ROWS)
+	{
+		CHECK_FOR_INTERRUPTS();
+		for (int64 i = b; i < Min(n, b + FA_CFI_ROWS); i++)
+			parts->start[(st->rows[i].hash >> (32 - bits)) + 1]++;
+	}
+	parts->maxpart = 0;
+	for (int64 q = 0; q < parts->nparts; q++)
+	{
+		parts->maxpart = Max(parts->maxpart, parts->start[q + 1]);
+		parts->start[q + 1] += parts->start[q];
+	}
+	fill = palloc(parts->nparts * sizeof(int64));
+	memcpy(fill, parts->start, parts->nparts * sizeof(int64));
+	parts->rows = MemoryContextAllocHuge(CurrentMemoryContext, n * sizeof(FaRow));
+	for (int64 b = 0; b < n; b += FA_CFI_ROWS)
+	{
+		CHECK_FOR_INTERRUPTS();
+		for (int64 i = b; i < Min(n, b + FA_CFI_ROWS); i++)
+			parts->rows[fill[st->rows[i].hash >> (32 - bits)]++] = st->rows[i];
+	}
+	pfree(fill);
+}
+
+/*
+ * Work space for one partition, sized for the largest: an open-addressing
+ * table of entities, each row's entity, and the partition's events grouped
+ * by entity (entity e's events end at entend[e]).
+ */
+typedef struct FaGroups
+{
+	int32	   *table;			/* entity + 1, or 0 for a free slot */
+	int32	   *rowent;
+	int32	   *entrow;			/* a row of each entity, for its key */
+	int32	   *entend;
+	LkFunnelEvent *ev;
+	int32		nents;
+} FaGroups;
+
+static void
+FaGroupsInit(FaGroups *g, int64 maxpart)
+{
+	int64		tsize = 16;
+	int64		m = Max(maxpart, 1);
+
+	while (tsize < 2 * m)
+		tsize *= 2;
+	g->table = palloc_extended(tsize * sizeof(int32), MCXT_ALLOC_HUGE);
+	g->rowent = palloc_extended(m * sizeof(int32), MCXT_ALLOC_HUGE);
+	g->entrow = palloc_extended(m * sizeof(int32), MCXT_ALLOC_HUGE);
+	g->entend = palloc_extended((m + 1) * sizeof(int32), MCXT_ALLOC_HUGE);
+	g->ev = palloc_extended(m * sizeof(LkFunnelEvent), MCXT_ALLOC_HUGE);
+}
+
+/* Groups the m rows of one partition by entity, into g->ev. */
+static void
+FaGroup(const FaState *st, const FaRow *r, int32 m, FaGroups *g)
+{
+	uint64		tmask = 15;
+	int32		ne = 0;
+
+	while (tmask + 1 < 2 * (uint64) m)
+		tmask = tmask * 2 + 1;
+	memset(g->table, 0, (tmask + 1) * sizeof(int32));
+	for (int64 b = 0; b < m; b += FA_CFI_ROWS)
+	{
+		CHECK_FOR_INTERRUPTS();
+		for (int32 i = (int32) b; i < Min(m, b + FA_CFI_ROWS); i++)
+		{
+			/* low bits: the top ones chose the partition */
+			uint64		h = r[i].hash & tmask;
+			int32		e;
+
+			for (;;)
+			{
+				e = g->table[h] - 1;
+				if (e < 0)
+				{
+					e = ne++;
+					g->table[h] = e + 1;
+					g->entrow[e] = i;
+					g->entend[e] = 0;
+					break;
+				}
+				if (r[g->entrow[e]].hash == r[i].hash &&
+					FaKeyEq(st, r[g->entrow[e]].key, r[i].key))
+					break;
+				h = (h + 1) & tmask;
+			}
+			g->rowent[i] = e;
+			g->entend[e]++;
+		}
+	}
+	/* counts to start positions, then the scatter moves them to the ends */
+	for (int32 e = 0, at = 0; e < ne; e++)
+	{
+		int32		cnt = g->entend[e];
+
+		g->entend[e] = at;
+		at += cnt;
+	}
+	for (int64 b = 0; b < m; b += FA_CFI_ROWS)
+	{
+		CHECK_FOR_INTERRUPTS();
+		for (int32 i = (int32) b; i < Min(m, b + FA_CFI_ROWS); i++)
+		{
+			int32		at = g->entend[g->rowent[i]]++;
+
+			g->ev[at].ts = r[i].ts;
+			g->ev[at].step = r[i].step;
+			g->ev[at].row = (uint32) at;	/* one row, one event */
+		}
+	}
+	g->nents = ne;
+}
+
+/* What the final function adds up over every entity. */
+typedef struct FaTally
+{
+	LkFunnelParams p;			/* nsteps resolved */
+	LkFunnelMatcher *matcher;
+	int64		entities;
+	int64		levels[LK_FUNNEL_MAX_STEPS + 1];
+	/* per step, its times to convert: zero ones, and counts by sketch bucket */
+	int64		ttc_zero[LK_FUNNEL_MAX_STEPS];
+	int64		(*ttc)[LK_SKETCH_MAX_INDEX + 1];
+} FaTally;
+
+static void
+FaTallyInit(FaTally *t, const FaState *st)
+{
+	memset(t, 0, sizeof(FaTally));
+	t->p = st->p;
+	if (t->p.nsteps == 0)
+		t->p.nsteps = Max(st->maxstep, 1);
+	t->matcher = lk_funnel_matcher_new(&t->p);
+	t->ttc = palloc0(t->p.nsteps * sizeof(*t->ttc));
+}
+
+/* One entity: its level, and its times to convert along its best chain. */
+static inline void
+FaTallyEntity(FaTally *t, int level, const int64 *path)
+{
+	t->levels[level]++;
+	for (int s = 1; s < level; s++)
+	{
+		int64		d;
+
+		if (__builtin_sub_overflow(path[s], path[s - 1], &d))
+			d = PG_INT64_MAX;	/* infinite timestamps */
+		if (d <= 0)
+			t->ttc_zero[s]++;
+		else
+			t->ttc[s][lk_sketch_index(d)]++;
+	}
+}
+
+/* Sorts and matches each entity of a grouped partition. */
+static void
+FaMatch(const FaGroups *g, FaTally *t)
+{
+	int32		begin = 0;
+
+	for (int32 e = 0; e < g->nents; e++)
+	{
+		int32		end = g->entend[e];
+		int64		path[LK_FUNNEL_MAX_STEPS];
+		int			level;
+
+		if ((e & 0x3FF) == 0x3FF)
+			CHECK_FOR_INTERRUPTS();
+		lk_funnel_sort(g->ev + begin, end - begin);
+		level = lk_funnel_match(t->matcher, g->ev + begin, end - begin, path);
+		FaTallyEntity(t, level, path);
+		begin = end;
+	}
+	t->entities += g->nents;
+}
+
+static FunnelSummary *
+FaSummarize(const FaTally *t)
+{
+	int64		reached[LK_FUNNEL_MAX_STEPS];
+	LkSketch   *sk[LK_FUNNEL_MAX_STEPS];
+	int64		below = 0;
+
+	/* reached[k] = entities whose level is at least k + 1 */
+	for (int k = t->p.nsteps; k >= 1; k--)
+	{
+		below += t->levels[k];
+		reached[k - 1] = below;
+	}
+	for (int k = 0; k < t->p.nsteps; k++)
+		sk[k] = lk_sketch_from_counts(t->ttc_zero[k], t->ttc[k]);
+	return fs_build(t->p.nsteps, t->p.modes, t->p.window, t->entities, reached, sk);
+}
+
 PG_FUNCTION_INFO_V1(funnel_agg_final);
 Datum
 funnel_agg_final(PG_FUNCTION_ARGS)
 {
 	FaState    *st = PG_ARGISNULL(0) ? NULL : (FaState *) PG_GETARG_POINTER(0);
-	LkFunnelParams p;
-	int64		levels[LK_FUNNEL_MAX_STEPS + 1] = {0};
-	int64		reached[LK_FUNNEL_MAX_STEPS];
-	LkSketch   *sk[LK_FUNNEL_MAX_STEPS];
-	TtcHist    *hist;
-	int64		path[LK_FUNNEL_MAX_STEPS];
-	int64		below,
-				nents = 0;
-	int64		n;
-	int			bits = 0;
-	int64		nparts;
-	int64	   *pstart;
-	FaRow	   *part;
-	int64		maxpart = 0;
-	int32	   *table,
-			   *rowent,
-			   *entrow,
-			   *entcnt,
-			   *entpos;
-	LkFunnelEvent *evbuf;
-	LkFunnelMatcher *matcher;
+	FaTally		t;
+	FaParts		parts;
+	FaGroups	g;
 
 	if (!AggCheckCallContext(fcinfo, NULL))
 		elog(ERROR, "funnel_agg_final called in non-aggregate context");
 	if (st == NULL)
 		PG_RETURN_NULL();
-
-	p = st->p;
-	if (p.nsteps == 0)
-		p.nsteps = Max(st->maxstep, 1);
-	n = st->nrows;
-	matcher = lk_funnel_matcher_new(&p);
-	hist = palloc0(p.nsteps * sizeof(TtcHist));
-
-	/* 1. partition the rows by the top bits of their hash */
-	while (bits < 16 && ((int64) FA_PART_ROWS << bits) < n)
-		bits++;
-	nparts = (int64) 1 << bits;
-	pstart = palloc0((nparts + 1) * sizeof(int64));
-	for (int64 i = 0; i < n; i++)
-		pstart[bits ? (st->rows[i].hash >> (32 - bits)) + 1 : 1]++;
-	for (int64 q = 0; q < nparts; q++)
+	/* the state is only read: nodeAgg may call us again (window frames) */
+	FaTallyInit(&t, st);
+	FaPartition(st, &parts);
+	FaGroupsInit(&g, parts.maxpart);
+	for (int64 q = 0; q < parts.nparts; q++)
 	{
-		maxpart = Max(maxpart, pstart[q + 1]);
-		pstart[q + 1] += pstart[q];
-	}
-	if (bits == 0)
-		part = st->rows;
-	else
-	{
-		int64	   *fill = palloc((nparts + 1) * sizeof(int64));
-
-		memcpy(fill, pstart, (nparts + 1) * sizeof(int64));
-		part = MemoryContextAllocHuge(CurrentMemoryContext, Max(n, 1) * sizeof(FaRow));
-		for (int64 i = 0; i < n; i++)
-			part[fill[st->rows[i].hash >> (32 - bits)]++] = st->rows[i];
-		pfree(fill);
-	}
-	CHECK_FOR_INTERRUPTS();
-
-	/* 2. work space sized for the largest partition */
-	{
-		int64		tsize = 16;
-
-		while (tsize < 2 * maxpart)
-			tsize *= 2;
-		table = palloc_extended(tsize * sizeof(int32), MCXT_ALLOC_HUGE);
-		rowent = palloc_extended(Max(maxpart, 1) * sizeof(int32), MCXT_ALLOC_HUGE);
-		entrow = palloc_extended(Max(maxpart, 1) * sizeof(int32), MCXT_ALLOC_HUGE);
-		entcnt = palloc_extended(Max(maxpart, 1) * sizeof(int32), MCXT_ALLOC_HUGE);
-		entpos = palloc_extended((Max(maxpart, 1) + 1) * sizeof(int32), MCXT_ALLOC_HUGE);
-		evbuf = palloc_extended(Max(maxpart, 1) * sizeof(LkFunnelEvent), MCXT_ALLOC_HUGE);
-	}
-
-	/* 3. per partition: group rows by entity, then match each entity */
-	for (int64 q = 0; q < nparts; q++)
-	{
-		FaRow	   *r = part + pstart[q];
-		int32		m = (int32) (pstart[q + 1] - pstart[q]);
-		int32		ne = 0;
-		uint32		tmask = 15;
+		int32		m = (int32) (parts.start[q + 1] - parts.start[q]);
 
 		if (m == 0)
 			continue;
 		CHECK_FOR_INTERRUPTS();
-		while (tmask + 1 < (uint32) (2 * m))
-			tmask = tmask * 2 + 1;
-		memset(table, 0, (tmask + 1) * sizeof(int32));
-		for (int32 i = 0; i < m; i++)
-		{
-			/* low bits: the top ones chose the partition */
-			uint32		h = r[i].hash & tmask;
-			int32		e;
-
-			for (;;)
-			{
-				e = table[h] - 1;
-				if (e < 0)
-				{
-					e = ne++;
-					table[h] = e + 1;
-					entrow[e] = i;
-					entcnt[e] = 0;
-					break;
-				}
-				if (r[entrow[e]].hash == r[i].hash && FaKeyEq(st, r[entrow[e]].key, r[i].key))
-					break;
-				h = (h + 1) & tmask;
-			}
-			rowent[i] = e;
-			entcnt[e]++;
-		}
-		entpos[0] = 0;
-		for (int32 e = 0; e < ne; e++)
-			entpos[e + 1] = entpos[e] + entcnt[e];
-		for (int32 i = 0; i < m; i++)
-		{
-			int32		at = entpos[rowent[i]]++;
-
-			evbuf[at].ts = r[i].ts;
-			evbuf[at].step = r[i].step;
-			evbuf[at].row = (uint32) at;	/* one row, one event */
-		}
-		/* entpos[e] now is the end of entity e's events */
-		for (int32 e = 0; e < ne; e++)
-		{
-			int32		end = entpos[e];
-			int32		cnt = entcnt[e];
-			LkFunnelEvent *ev = evbuf + end - cnt;
-			int			level;
-
-			if ((e & 0x3FF) == 0x3FF)
-				CHECK_FOR_INTERRUPTS();
-			lk_funnel_sort(ev, cnt);
-			level = lk_funnel_match(matcher, ev, cnt, path);
-			levels[level]++;
-			for (int s = 1; s < level; s++)
-			{
-				int64		d;
-				TtcHist    *h = &hist[s];
-
-				if (__builtin_sub_overflow(path[s], path[s - 1], &d))
-					d = PG_INT64_MAX;	/* infinite timestamps */
-				if (d <= 0)
-					h->zero++;
-				else
-					h->count[lk_sketch_index(d)]++;
-			}
-		}
-		nents += ne;
+		FaGroup(st, parts.rows + parts.start[q], m, &g);
+		FaMatch(&g, &t);
 	}
-	if (part != st->rows)
-		pfree(part);
-
-	/* reached[k] = entities whose level is at least k + 1 */
-	below = 0;
-	for (int k = p.nsteps; k >= 1; k--)
-	{
-		below += levels[k];
-		reached[k - 1] = below;
-	}
-	for (int k = 0; k < p.nsteps; k++)
-	{
-		int32		nb = 0;
-
-		for (int b = 0; b <= LK_SKETCH_MAX_INDEX; b++)
-			nb += (hist[k].count[b] != 0);
-		sk[k] = palloc0(LK_SKETCH_SIZE(nb));
-		sk[k]->capacity = nb;
-		sk[k]->zero_count = hist[k].zero;
-		for (int b = 0; b <= LK_SKETCH_MAX_INDEX; b++)
-		{
-			if (hist[k].count[b] != 0)
-			{
-				sk[k]->buckets[sk[k]->nbuckets].index = b;
-				sk[k]->buckets[sk[k]->nbuckets].count = hist[k].count[b];
-				sk[k]->nbuckets++;
-			}
-		}
-	}
-	PG_RETURN_POINTER(fs_build(p.nsteps, p.modes, p.window, nents, reached, sk));
+	PG_RETURN_POINTER(FaSummarize(&t));
 }
-

@@ -256,6 +256,29 @@ lk_sketch_add_index(LkSketch *s, int32 index, int64 count)
 	return true;
 }
 
+LkSketch *
+lk_sketch_from_counts(int64 zero_count, const int64 *counts)
+{
+	int32		n = 0;
+	LkSketch   *s;
+
+	for (int32 i = 0; i <= LK_SKETCH_MAX_INDEX; i++)
+		n += (counts[i] != 0);
+	s = palloc0(LK_SKETCH_SIZE(n));
+	s->zero_count = zero_count;
+	s->capacity = n;
+	for (int32 i = 0; i <= LK_SKETCH_MAX_INDEX; i++)
+	{
+		if (counts[i] != 0)
+		{
+			s->buckets[s->nbuckets].index = i;
+			s->buckets[s->nbuckets].count = counts[i];
+			s->nbuckets++;
+		}
+	}
+	return s;
+}
+
 int32
 lk_sketch_used_buckets(const LkSketch *s)
 {

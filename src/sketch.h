@@ -52,6 +52,13 @@ extern int32 lk_sketch_index(int64 usec);
  */
 extern bool lk_sketch_add_index(LkSketch *s, int32 index, int64 count);
 
+/*
+ * A sketch from counts by bucket: zero_count zero durations and counts[i]
+ * values in bucket i, for i in 0..LK_SKETCH_MAX_INDEX.  palloc'd, holding
+ * only the non-zero buckets (capacity == nbuckets), as stored sketches do.
+ */
+extern LkSketch *lk_sketch_from_counts(int64 zero_count, const int64 *counts);
+
 /* Buckets with a non-zero count, and a copy of only those (dst has room). */
 extern int32 lk_sketch_used_buckets(const LkSketch *s);
 extern void lk_sketch_copy_used(LkSketch *dst, const LkSketch *src);
