@@ -34,7 +34,7 @@ typedef struct KpiSummary
 	int64		cycle_excluded; /* conversions dated before first contact */
 	int64		cycle_min;		/* usec; 0 when cycle_n = 0 */
 	int64		cycle_max;
-	LkInt128	cycle_sum;		/* usec */
+	int128		cycle_sum;		/* usec */
 	LkMoney		cost;
 	LkMoney		revenue;		/* of converted leads */
 	LkSketch	sketch;			/* cycles, unless KS_NO_SKETCH; must be last */

@@ -5,6 +5,7 @@
 #include "leadkpi.h"
 
 #include "common/hashfn.h"
+#include "libpq/pqformat.h"
 #include "utils/date.h"
 
 PG_MODULE_MAGIC;
@@ -86,6 +87,22 @@ lk_append_int128(StringInfo buf, int128 v)
 	if (v < 0)
 		tmp[--i] = '-';
 	appendStringInfoString(buf, tmp + i);
+}
+
+void
+lk_send_int128(StringInfo buf, int128 v)
+{
+	pq_sendint64(buf, (int64) (v >> 64));
+	pq_sendint64(buf, (int64) (uint64) v);
+}
+
+int128
+lk_getmsg_int128(StringInfo buf)
+{
+	uint64		hi = (uint64) pq_getmsgint64(buf);
+	uint64		lo = (uint64) pq_getmsgint64(buf);
+
+	return (int128) (((uint128) hi << 64) | lo);
 }
 
 bool

@@ -26,28 +26,16 @@
 #endif
 
 /*
- * A 128-bit integer as it is stored inside our varlena types. Varlena data is
- * only 8-byte aligned, so we never let the compiler load an int128 from it
- * directly; these helpers go through two 64-bit halves.
+ * 128-bit sums are plain int128 fields of our varlena types: c.h declares
+ * int128 with MAXIMUM_ALIGNOF (8) alignment, which palloc'd and detoasted
+ * varlena data always has, so the compiler never assumes 16-byte alignment.
+ * On a little-endian machine an int128 field has the bytes of the
+ * {uint64 lo; int64 hi} pair that 0.1.0 stored, so stored values read the
+ * same (kpi_summary.c asserts the offsets).  On the wire an int128 is two
+ * big-endian int64, high half first.
  */
-typedef struct LkInt128
-{
-	uint64		lo;
-	int64		hi;
-} LkInt128;
-
-static inline int128
-lk_i128_get(const LkInt128 *v)
-{
-	return (int128) (((uint128) (uint64) v->hi << 64) | (uint128) v->lo);
-}
-
-static inline void
-lk_i128_set(LkInt128 *v, int128 x)
-{
-	v->lo = (uint64) x;
-	v->hi = (int64) (x >> 64);
-}
+extern void lk_send_int128(StringInfo buf, int128 v);
+extern int128 lk_getmsg_int128(StringInfo buf);
 
 /* Adds two counts; a count past int64 is an error, never a wraparound. */
 static inline int64

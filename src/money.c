@@ -58,7 +58,7 @@ PutSum(LkMoney *m, int128 v, const char *what)
 {
 	if (unlikely(v == -(int128) (~(uint128) 0 >> 1) - 1))
 		OutOfRange(what);
-	lk_i128_set(&m->sum, v);
+	m->sum = v;
 }
 
 /* x * 10^k, erroring when it does not fit. */
@@ -157,7 +157,7 @@ lk_money_add_numeric(LkMoney *m, Datum num, const char *what)
 		}
 		if (r <= m->dscale && m->dscale - r <= 2)
 		{
-			int128		sum = lk_i128_get(&m->sum);
+			int128		sum = m->sum;
 			int			k = m->dscale - r;
 
 			/* a < 10^16, so a * 10^2 still fits in int64 */
@@ -212,7 +212,7 @@ lk_money_add_numeric(LkMoney *m, Datum num, const char *what)
 	}
 	else
 	{
-		int128		sum = lk_i128_get(&m->sum);
+		int128		sum = m->sum;
 
 		if (target > m->dscale)
 			sum = Scale(sum, target - m->dscale, what);
@@ -240,16 +240,15 @@ lk_money_add(LkMoney *m, const LkMoney *other, const char *what)
 	if (m->dscale == other->dscale)
 	{
 		/* the usual case in a rollup: no rescaling */
-		a = lk_i128_get(&m->sum);
-		if (__builtin_add_overflow(a, lk_i128_get(&other->sum), &a))
+		if (__builtin_add_overflow(m->sum, other->sum, &a))
 			OutOfRange(what);
 		PutSum(m, a, what);
 		return;
 	}
 	InitPow10();
 	target = Max(m->dscale, other->dscale);
-	a = Scale(lk_i128_get(&m->sum), target - m->dscale, what);
-	b = Scale(lk_i128_get(&other->sum), target - other->dscale, what);
+	a = Scale(m->sum, target - m->dscale, what);
+	b = Scale(other->sum, target - other->dscale, what);
 	if (__builtin_add_overflow(a, b, &a))
 		OutOfRange(what);
 	PutSum(m, a, what);
@@ -269,7 +268,7 @@ lk_money_out(StringInfo buf, const LkMoney *m)
 		appendStringInfoString(buf, "null");
 		return;
 	}
-	v = lk_i128_get(&m->sum);
+	v = m->sum;
 	initStringInfo(&digits);
 	lk_append_int128(&digits, v < 0 ? -v : v);
 	d = digits.data;
@@ -356,7 +355,7 @@ lk_money_in(const char **p, LkMoney *m)
 		}
 	}
 	lk_money_init(m);
-	lk_i128_set(&m->sum, neg ? -v : v);
+	m->sum = neg ? -v : v;
 	m->dscale = dscale;
 	*p = c;
 	return true;
@@ -366,8 +365,7 @@ void
 lk_money_send(StringInfo buf, const LkMoney *m)
 {
 	pq_sendint32(buf, m->dscale);
-	pq_sendint64(buf, m->sum.hi);
-	pq_sendint64(buf, (int64) m->sum.lo);
+	lk_send_int128(buf, m->sum);
 }
 
 bool
@@ -377,12 +375,11 @@ lk_money_recv(StringInfo buf, LkMoney *m)
 		return false;
 	lk_money_init(m);
 	m->dscale = (int32) pq_getmsgint(buf, 4);
-	m->sum.hi = pq_getmsgint64(buf);
-	m->sum.lo = (uint64) pq_getmsgint64(buf);
+	m->sum = lk_getmsg_int128(buf);
 	if (m->dscale < -1 || m->dscale > LK_MONEY_MAX_DSCALE)
 		return false;
 	/* an absent amount is all zeros, so that equal values have equal bytes */
-	if (m->dscale == -1 && (m->sum.hi != 0 || m->sum.lo != 0))
+	if (m->dscale == -1 && m->sum != 0)
 		return false;
 	return true;
 }

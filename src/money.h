@@ -14,7 +14,7 @@
 
 typedef struct LkMoney
 {
-	LkInt128	sum;			/* value * 10^dscale */
+	int128		sum;			/* value * 10^dscale */
 	int32		dscale;			/* -1 while no amount has been added */
 	int32		pad;
 } LkMoney;
