@@ -179,6 +179,9 @@ KsValidate(const KpiSummary *s)
 
 	if (s->leads < 0 || s->conversions < 0 || s->cycle_n < 0 || s->cycle_excluded < 0)
 		return "counts must not be negative";
+	if ((msg = lk_money_validate(&s->cost)) != NULL ||
+		(msg = lk_money_validate(&s->revenue)) != NULL)
+		return msg;
 	if (s->conversions > s->leads)
 		return "conversions exceed leads";
 	if (s->cycle_n > s->conversions - s->cycle_excluded)

@@ -48,6 +48,9 @@ OutOfRange(const char *what)
 			 errhint("Round the amounts to the precision you need, e.g. round(amount, 2).")));
 }
 
+/* -2^127, the one int128 without a positive counterpart */
+#define SUM_MIN (-(int128) (~(uint128) 0 >> 1) - 1)
+
 /*
  * Stores a total.  The range is symmetric, +-(2^127 - 1), as the text input
  * reads it: -2^127 alone has no positive counterpart and could not be read
@@ -56,7 +59,7 @@ OutOfRange(const char *what)
 static inline void
 PutSum(LkMoney *m, int128 v, const char *what)
 {
-	if (unlikely(v == -(int128) (~(uint128) 0 >> 1) - 1))
+	if (unlikely(v == SUM_MIN))
 		OutOfRange(what);
 	m->sum = v;
 }
@@ -270,9 +273,10 @@ lk_money_out(StringInfo buf, const LkMoney *m)
 	}
 	v = m->sum;
 	initStringInfo(&digits);
-	lk_append_int128(&digits, v < 0 ? -v : v);
-	d = digits.data;
-	n = digits.len;
+	/* the digits without the sign: negating v itself could overflow */
+	lk_append_int128(&digits, v);
+	d = digits.data + (v < 0);
+	n = digits.len - (v < 0);
 	if (v < 0)
 		appendStringInfoChar(buf, '-');
 	if (n <= m->dscale)
@@ -376,10 +380,18 @@ lk_money_recv(StringInfo buf, LkMoney *m)
 	lk_money_init(m);
 	m->dscale = (int32) pq_getmsgint(buf, 4);
 	m->sum = lk_getmsg_int128(buf);
+	return true;
+}
+
+const char *
+lk_money_validate(const LkMoney *m)
+{
 	if (m->dscale < -1 || m->dscale > LK_MONEY_MAX_DSCALE)
-		return false;
+		return "amount scale out of range";
 	/* an absent amount is all zeros, so that equal values have equal bytes */
 	if (m->dscale == -1 && m->sum != 0)
-		return false;
-	return true;
+		return "an absent amount must be zero";
+	if (m->sum == SUM_MIN)
+		return "amount total out of range";
+	return NULL;
 }

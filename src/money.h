@@ -50,7 +50,13 @@ extern void lk_money_out(StringInfo buf, const LkMoney *m);
 extern bool lk_money_in(const char **p, LkMoney *m);
 
 extern void lk_money_send(StringInfo buf, const LkMoney *m);
-/* false on malformed input */
+/* Reads the binary form; false when truncated.  Check with lk_money_validate. */
 extern bool lk_money_recv(StringInfo buf, LkMoney *m);
+
+/*
+ * What every input path checks: a scale within numeric's, an absent amount
+ * of all zeros, a sum within +-(2^127 - 1).  NULL when valid, else a message.
+ */
+extern const char *lk_money_validate(const LkMoney *m);
 
 #endif							/* LEADKPI_MONEY_H */
