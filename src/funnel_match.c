@@ -158,9 +158,8 @@ EventCmp(const LkFunnelEvent *a, const LkFunnelEvent *b)
 }
 
 /*
- * PostgreSQL's sort template with the comparator inlined: it checks for
- * presorted input first (CRM histories usually arrive in order), sorts
- * short runs by insertion, and checks for interrupts as it goes.
+ * PostgreSQL's sort template, with the comparator inlined and interrupt
+ * checks.
  */
 #define ST_SORT EventSort
 #define ST_ELEMENT_TYPE LkFunnelEvent
@@ -170,23 +169,30 @@ EventCmp(const LkFunnelEvent *a, const LkFunnelEvent *b)
 #define ST_DEFINE
 #include "lib/sort_template.h"
 
-void
-lk_funnel_sort(LkFunnelEvent *ev, int64 n)
-{
-	EventSort(ev, (size_t) n);
-}
-
 bool
 lk_funnel_sorted(const LkFunnelEvent *ev, int64 n)
 {
 	for (int64 i = 1; i < n; i++)
 	{
-		if ((i & 0xFFFF) == 0)
-			CHECK_FOR_INTERRUPTS();
 		if (EventCmp(&ev[i - 1], &ev[i]) > 0)
 			return false;
+		if (unlikely((i & 0xFFFF) == 0))
+			CHECK_FOR_INTERRUPTS();
 	}
 	return true;
+}
+
+/*
+ * CRM histories are short and usually arrive in order.  The template checks
+ * for that too, but only after a call and its set-up, which made the sort
+ * twice as costly per entity (callgrind: 25 more instructions per entity on
+ * 2.5 events per entity), so sorted input never gets there.
+ */
+void
+lk_funnel_sort(LkFunnelEvent *ev, int64 n)
+{
+	if (!lk_funnel_sorted(ev, n))
+		EventSort(ev, (size_t) n);
 }
 
 /* ---- the rules every mode shares ------------------------------------------ */
