@@ -19,7 +19,8 @@
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 
-#define FA_VERSION 1
+/* the partial state's wire form; 2 added the stage names */
+#define FA_VERSION 2
 
 /*
  * The transition function only appends 24-byte rows; it never hashes into a
@@ -43,13 +44,30 @@ typedef struct FaRow
 
 /* partitions hold about this many rows: a few hundred kB of work space */
 #define FA_PART_ROWS 8192
-#define FA_MAX_ROWS (((int64) 1 << 31) - 1)	/* int32 row numbers */
+
+/* the final function numbers a partition's rows with int32 */
+#define FA_MAX_ROWS (((int64) 1 << 31) - 1)
+
+/*
+ * Memory per event, counted against leadkpi.funnel_memory_limit as the
+ * state grows, for the worst case of the final function too (one entity
+ * with every event, so that the largest partition is all of them): the row
+ * in the state (24 bytes), its copy in the partitions (24), and per row of
+ * the largest partition its event (16), its entity, its entity's row and
+ * end (12) and up to four table slots (16).  Key bytes of text and uuid
+ * entities count once, as stored.
+ */
+#define FA_BYTES_PER_EVENT (2 * sizeof(FaRow) + sizeof(LkFunnelEvent) + 7 * sizeof(int32))
+
+/* Loops over rows check for interrupts once per this many rows. */
+#define FA_CFI_ROWS 65536
 
 typedef struct FaState
 {
 	MemoryContext cxt;
 	int			keykind;
 	LkFunnelParams p;			/* p.nsteps = the fixed count, or 0 */
+	bool		check_args;		/* window, modes, ... not constant: compare */
 	int32		maxstep;
 	FaRow	   *rows;
 	int64		nrows,
@@ -65,58 +83,94 @@ typedef struct FaState
 	int			nstages;
 	int32		stage_len[LK_FUNNEL_MAX_STEPS];
 	char	   *stage_name[LK_FUNNEL_MAX_STEPS];
+	ArrayType  *stages;			/* the first row's array, to compare rows with */
 } FaState;
 
+/* common/hashfn.h has murmurhash64 from PostgreSQL 17 on */
+#if PG_VERSION_NUM < 170000
+static inline uint64
+murmurhash64(uint64 data)
+{
+	uint64		h = data;
+
+	h ^= h >> 33;
+	h *= UINT64CONST(0xff51afd7ed558ccd);
+	h ^= h >> 33;
+	h *= UINT64CONST(0xc4ceb9fe1a85ec53);
+	h ^= h >> 33;
+	return h;
+}
+#endif
+
+/* bigint entities: a cheap hash that mixes every bit */
 static inline uint32
 HashInt64(uint64 x)
 {
-	/* murmur3's 64-bit finalizer: cheap and mixes every bit */
-	x ^= x >> 33;
-	x *= UINT64CONST(0xff51afd7ed558ccd);
-	x ^= x >> 33;
-	x *= UINT64CONST(0xc4ceb9fe1a85ec53);
-	x ^= x >> 33;
-	return (uint32) x;
+	return (uint32) murmurhash64(x);
+}
+
+/* The memory a group of `rows` events and `arena` key bytes may need. */
+static inline Size
+FaBytes(int64 rows, Size arena)
+{
+	return (Size) rows * FA_BYTES_PER_EVENT + arena;
 }
 
 static FaState *
 FaNew(MemoryContext cxt, int keykind, const LkFunnelParams *p)
 {
 	FaState    *st = MemoryContextAllocZero(cxt, sizeof(FaState));
+	int64		fit = (int64) (((Size) lk_funnel_memory_limit * 1024) / FA_BYTES_PER_EVENT);
 
 	st->cxt = cxt;
 	st->keykind = keykind;
 	st->p = *p;
-	st->cap = 1024;
+	st->cap = Max(Min(1024, fit), 1);
 	st->rows = MemoryContextAllocHuge(cxt, st->cap * sizeof(FaRow));
 	return st;
 }
 
+/*
+ * Makes room for `more` rows, doubling the array.  A group that would need
+ * more than leadkpi.funnel_memory_limit, or FA_MAX_ROWS rows, is an error
+ * before anything is allocated, and doubling stops at the limit.
+ */
 static void
 FaReserve(FaState *st, int64 more)
 {
-	if (st->nrows + more <= st->cap)
+	int64		need = st->nrows + more;
+	int64		cap = st->cap;
+	Size		limit = (Size) lk_funnel_memory_limit * 1024;
+
+	if (need <= cap)
 		return;
-	if (st->nrows + more > FA_MAX_ROWS)
+	if (need > FA_MAX_ROWS)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("funnel_agg: more than " INT64_FORMAT " events in one aggregate", FA_MAX_ROWS),
+				 errmsg("funnel_agg: more than " INT64_FORMAT " events in one group", FA_MAX_ROWS),
 				 errhint("Split the input, e.g. by campaign or cohort, and roll the summaries up.")));
-	while (st->cap < st->nrows + more)
-		st->cap *= 2;
+	lk_check_funnel_memory("funnel_agg", FaBytes(need, st->arena_len), need);
+	while (cap < need)
+		cap *= 2;
+	cap = Min(cap, Max(need, (int64) ((limit - st->arena_len) / FA_BYTES_PER_EVENT)));
+	st->cap = Min(cap, FA_MAX_ROWS);
 	st->rows = repalloc_huge(st->rows, st->cap * sizeof(FaRow));
 }
 
 static void
 FaArenaReserve(FaState *st, Size more)
 {
+	Size		need = st->arena_len + more;
 	Size		cap;
+	Size		limit = (Size) lk_funnel_memory_limit * 1024;
 
-	if (st->arena_len + more <= st->arena_cap)
+	if (need <= st->arena_cap)
 		return;
+	lk_check_funnel_memory("funnel_agg", FaBytes(st->nrows, need), st->nrows);
 	cap = Max(st->arena_cap * 2, 65536);
-	while (cap < st->arena_len + more)
+	while (cap < need)
 		cap *= 2;
+	cap = Min(cap, Max(need, limit - FaBytes(st->nrows, 0)));
 	st->arena = st->arena ? repalloc_huge(st->arena, cap) :
 		MemoryContextAllocHuge(st->cxt, cap);
 	st->arena_cap = cap;
@@ -177,59 +231,6 @@ FaKeyKind(FunctionCallInfo fcinfo)
 	return ktype == INT8OID ? FA_KEY_INT8 : ktype == UUIDOID ? FA_KEY_UUID : FA_KEY_TEXT;
 }
 
-static void FaAddRow(FunctionCallInfo fcinfo, FaState *st, int32 step);
-
-/*
- * funnel_agg_accum(state, entity, ts, step, window [, modes [, nsteps]]).
- * Rows with a null entity or ts are ignored; a null or 0 step is a row that
- * matched no step (the entity still counts, at level 0 if nothing else).
- */
-PG_FUNCTION_INFO_V1(funnel_agg_accum);
-Datum
-funnel_agg_accum(PG_FUNCTION_ARGS)
-{
-	MemoryContext aggcxt;
-	FaState    *st = PG_ARGISNULL(0) ? NULL : (FaState *) PG_GETARG_POINTER(0);
-	int32		step;
-
-	if (!AggCheckCallContext(fcinfo, &aggcxt))
-		elog(ERROR, "funnel_agg_accum called in non-aggregate context");
-	if (st == NULL)
-	{
-		LkFunnelParams p;
-
-		if (PG_ARGISNULL(4))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("funnel_agg: the window must not be null")));
-		p.window = lk_funnel_window_usec(PG_GETARG_INTERVAL_P(4), "funnel_agg");
-		p.modes = 0;
-		if (PG_NARGS() > 5 && !PG_ARGISNULL(5))
-		{
-			text	   *m = PG_GETARG_TEXT_PP(5);
-
-			p.modes = lk_funnel_parse_modes(VARDATA_ANY(m), VARSIZE_ANY_EXHDR(m));
-		}
-		p.nsteps = 0;
-		if (PG_NARGS() > 6)
-		{
-			if (PG_ARGISNULL(6))
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("funnel_agg: nsteps must not be null")));
-			lk_funnel_check_nsteps(PG_GETARG_INT32(6), "funnel_agg");
-			p.nsteps = PG_GETARG_INT32(6);
-		}
-		st = FaNew(aggcxt, FaKeyKind(fcinfo), &p);
-	}
-	if (PG_ARGISNULL(1) || PG_ARGISNULL(2))
-		PG_RETURN_POINTER(st);
-
-	step = PG_ARGISNULL(3) ? 0 : PG_GETARG_INT32(3);
-	FaAddRow(fcinfo, st, step);
-	PG_RETURN_POINTER(st);
-}
-
 /* Checks the step, then appends the row of arguments 1 (entity) and 2 (ts). */
 static void
 FaAddRow(FunctionCallInfo fcinfo, FaState *st, int32 step)
@@ -257,9 +258,190 @@ FaAddRow(FunctionCallInfo fcinfo, FaState *st, int32 step)
 
 		key = FaByteKey(st, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), &hash);
 	}
+	/* rows of byte keys are checked one by one: the keys grow in between */
+	if (st->arena_len > 0 &&
+		unlikely(FaBytes(st->nrows + 1, st->arena_len) > (Size) lk_funnel_memory_limit * 1024))
+		lk_check_funnel_memory("funnel_agg", FaBytes(st->nrows + 1, st->arena_len), st->nrows + 1);
 	FaAppend(st, key, hash, PG_GETARG_INT64(2), step);
 	if (step > st->maxstep)
 		st->maxstep = step;
+}
+
+/* ---- the arguments every row repeats: window, modes, nsteps, stages ------ */
+
+/*
+ * Whether the transition function's arguments first..last (the aggregate's
+ * first - 1 .. last - 1) are constants; if not, every row's are compared
+ * with the first row's, so that no plan can pick one row's silently.
+ */
+static bool
+FaArgsConst(FunctionCallInfo fcinfo, int first, int last)
+{
+	for (int i = first; i <= last; i++)
+		if (!lk_agg_arg_is_const(fcinfo, i - 1))
+			return false;
+	return true;
+}
+
+/* The window (argument wi) and the modes (wi + 1, when given) of a row. */
+static void
+FaWindowModes(FunctionCallInfo fcinfo, int wi, LkFunnelParams *p)
+{
+	if (PG_ARGISNULL(wi))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("funnel_agg: the window must not be null")));
+	p->window = lk_funnel_window_usec(PG_GETARG_INTERVAL_P(wi), "funnel_agg");
+	p->modes = 0;
+	if (PG_NARGS() > wi + 1 && !PG_ARGISNULL(wi + 1))
+	{
+		text	   *m = PG_GETARG_TEXT_PP(wi + 1);
+
+		p->modes = lk_funnel_parse_modes(VARDATA_ANY(m), VARSIZE_ANY_EXHDR(m));
+	}
+}
+
+/* funnel_agg(entity, ts, step, window [, modes [, nsteps]]): a row's */
+static void
+FaStepParams(FunctionCallInfo fcinfo, LkFunnelParams *p)
+{
+	FaWindowModes(fcinfo, 4, p);
+	p->nsteps = 0;
+	if (PG_NARGS() > 6)
+	{
+		if (PG_ARGISNULL(6))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("funnel_agg: nsteps must not be null")));
+		lk_funnel_check_nsteps(PG_GETARG_INT32(6), "funnel_agg");
+		p->nsteps = PG_GETARG_INT32(6);
+	}
+}
+
+/*
+ * funnel_agg_accum(state, entity, ts, step, window [, modes [, nsteps]]).
+ * Rows with a null entity or ts are ignored; a null or 0 step is a row that
+ * matched no step (the entity still counts, at level 0 if nothing else).
+ */
+PG_FUNCTION_INFO_V1(funnel_agg_accum);
+Datum
+funnel_agg_accum(PG_FUNCTION_ARGS)
+{
+	MemoryContext aggcxt;
+	FaState    *st = PG_ARGISNULL(0) ? NULL : (FaState *) PG_GETARG_POINTER(0);
+	LkFunnelParams p;
+
+	if (!AggCheckCallContext(fcinfo, &aggcxt))
+		elog(ERROR, "funnel_agg_accum called in non-aggregate context");
+	if (st == NULL)
+	{
+		FaStepParams(fcinfo, &p);
+		st = FaNew(aggcxt, FaKeyKind(fcinfo), &p);
+		st->check_args = !FaArgsConst(fcinfo, 4, PG_NARGS() - 1);
+	}
+	else if (st->check_args)
+	{
+		FaStepParams(fcinfo, &p);
+		if (p.window != st->p.window || p.modes != st->p.modes || p.nsteps != st->p.nsteps)
+			lk_funnel_args_differ("funnel_agg", "window, modes and nsteps");
+	}
+	if (PG_ARGISNULL(1) || PG_ARGISNULL(2))
+		PG_RETURN_POINTER(st);
+	FaAddRow(fcinfo, st, PG_ARGISNULL(3) ? 0 : PG_GETARG_INT32(3));
+	PG_RETURN_POINTER(st);
+}
+
+/* The stages (argument 4) of a row, checked: one-dimensional, not null. */
+static ArrayType *
+FaStagesArg(FunctionCallInfo fcinfo)
+{
+	ArrayType  *arr;
+
+	if (PG_ARGISNULL(4) || PG_ARGISNULL(5))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("funnel_agg: the stages and the window must not be null")));
+	arr = PG_GETARG_ARRAYTYPE_P(4);
+	if (ARR_NDIM(arr) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("funnel_agg: stages must be a one-dimensional array")));
+	return arr;
+}
+
+/* Keeps the stage names of the first row; nsteps is their number. */
+static void
+FaSetStages(FaState *st, ArrayType *arr)
+{
+	Datum	   *names;
+	bool	   *nulls;
+	int			n;
+
+	deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &names, &nulls, &n);
+	lk_funnel_check_nsteps(n, "funnel_agg");
+	for (int i = 0; i < n; i++)
+	{
+		text	   *t;
+
+		if (nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("funnel_agg: stage %d is null", i + 1),
+					 errhint("List every stage of the funnel by name, in order.")));
+		t = DatumGetTextPP(names[i]);
+		st->stage_len[i] = VARSIZE_ANY_EXHDR(t);
+		st->stage_name[i] = MemoryContextAlloc(st->cxt, st->stage_len[i] + 1);
+		memcpy(st->stage_name[i], VARDATA_ANY(t), st->stage_len[i]);
+		for (int j = 0; j < i; j++)
+			if (st->stage_len[j] == st->stage_len[i] &&
+				memcmp(st->stage_name[j], st->stage_name[i], st->stage_len[i]) == 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("funnel_agg: stage \"%.*s\" is listed twice",
+								st->stage_len[i], st->stage_name[i])));
+	}
+	st->nstages = n;
+	st->p.nsteps = n;
+	st->stages = MemoryContextAlloc(st->cxt, VARSIZE(arr));
+	memcpy(st->stages, arr, VARSIZE(arr));
+}
+
+/* Whether a row's stages are the first row's: the same bytes, or names. */
+static bool
+FaSameStages(const FaState *st, ArrayType *arr)
+{
+	Datum	   *names;
+	bool	   *nulls;
+	int			n;
+
+	if (VARSIZE(arr) == VARSIZE(st->stages) &&
+		memcmp(arr, st->stages, VARSIZE(arr)) == 0)
+		return true;
+	deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &names, &nulls, &n);
+	if (n != st->nstages)
+		return false;
+	for (int i = 0; i < n; i++)
+	{
+		text	   *t = nulls[i] ? NULL : DatumGetTextPP(names[i]);
+
+		if (t == NULL || (int32) VARSIZE_ANY_EXHDR(t) != st->stage_len[i] ||
+			memcmp(VARDATA_ANY(t), st->stage_name[i], st->stage_len[i]) != 0)
+			return false;
+	}
+	return true;
+}
+
+/* The step of a stage name: its position in the stages, or 0. */
+static int32
+FaStageStep(const FaState *st, text *stage)
+{
+	const char *b = VARDATA_ANY(stage);
+	int32		len = VARSIZE_ANY_EXHDR(stage);
+
+	for (int i = 0; i < st->nstages; i++)
+		if (st->stage_len[i] == len && memcmp(st->stage_name[i], b, len) == 0)
+			return i + 1;
+	return 0;
 }
 
 /*
@@ -274,90 +456,48 @@ funnel_agg_stage_accum(PG_FUNCTION_ARGS)
 {
 	MemoryContext aggcxt;
 	FaState    *st = PG_ARGISNULL(0) ? NULL : (FaState *) PG_GETARG_POINTER(0);
-	int32		step = 0;
+	LkFunnelParams p;
 
 	if (!AggCheckCallContext(fcinfo, &aggcxt))
 		elog(ERROR, "funnel_agg_stage_accum called in non-aggregate context");
 	if (st == NULL)
 	{
-		LkFunnelParams p;
-		ArrayType  *arr;
-		Datum	   *names;
-		bool	   *nulls;
-		int			n;
+		ArrayType  *arr = FaStagesArg(fcinfo);
 
-		if (PG_ARGISNULL(4) || PG_ARGISNULL(5))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("funnel_agg: the stages and the window must not be null")));
-		arr = PG_GETARG_ARRAYTYPE_P(4);
-		if (ARR_NDIM(arr) > 1)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("funnel_agg: stages must be a one-dimensional array")));
-		deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &names, &nulls, &n);
-		lk_funnel_check_nsteps(n, "funnel_agg");
-		p.window = lk_funnel_window_usec(PG_GETARG_INTERVAL_P(5), "funnel_agg");
-		p.modes = 0;
-		if (PG_NARGS() > 6 && !PG_ARGISNULL(6))
-		{
-			text	   *m = PG_GETARG_TEXT_PP(6);
-
-			p.modes = lk_funnel_parse_modes(VARDATA_ANY(m), VARSIZE_ANY_EXHDR(m));
-		}
-		p.nsteps = n;
+		FaWindowModes(fcinfo, 5, &p);
 		st = FaNew(aggcxt, FaKeyKind(fcinfo), &p);
-		for (int i = 0; i < n; i++)
-		{
-			text	   *t;
+		FaSetStages(st, arr);
+		st->check_args = !FaArgsConst(fcinfo, 4, PG_NARGS() - 1);
+	}
+	else if (st->check_args)
+	{
+		ArrayType  *arr = FaStagesArg(fcinfo);
 
-			if (nulls[i])
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("funnel_agg: stage %d is null", i + 1),
-						 errhint("List every stage of the funnel by name, in order.")));
-			t = DatumGetTextPP(names[i]);
-			st->stage_len[i] = VARSIZE_ANY_EXHDR(t);
-			st->stage_name[i] = MemoryContextAlloc(aggcxt, st->stage_len[i] + 1);
-			memcpy(st->stage_name[i], VARDATA_ANY(t), st->stage_len[i]);
-			for (int j = 0; j < i; j++)
-				if (st->stage_len[j] == st->stage_len[i] &&
-					memcmp(st->stage_name[j], st->stage_name[i], st->stage_len[i]) == 0)
-					ereport(ERROR,
-							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-							 errmsg("funnel_agg: stage \"%.*s\" is listed twice",
-									st->stage_len[i], st->stage_name[i])));
-		}
-		st->nstages = n;
+		FaWindowModes(fcinfo, 5, &p);
+		if (p.window != st->p.window || p.modes != st->p.modes || !FaSameStages(st, arr))
+			lk_funnel_args_differ("funnel_agg", "window, modes and stages");
 	}
 	if (PG_ARGISNULL(1) || PG_ARGISNULL(2))
 		PG_RETURN_POINTER(st);
-
-	if (!PG_ARGISNULL(3))
-	{
-		text	   *t = PG_GETARG_TEXT_PP(3);	/* packed values are not copied */
-		const char *b = VARDATA_ANY(t);
-		int32		len = VARSIZE_ANY_EXHDR(t);
-
-		for (int i = 0; i < st->nstages; i++)
-			if (st->stage_len[i] == len && memcmp(st->stage_name[i], b, len) == 0)
-			{
-				step = i + 1;
-				break;
-			}
-	}
-	FaAddRow(fcinfo, st, step);
+	/* packed stage values are read in place, not copied */
+	FaAddRow(fcinfo, st, PG_ARGISNULL(3) ? 0 : FaStageStep(st, PG_GETARG_TEXT_PP(3)));
 	PG_RETURN_POINTER(st);
 }
+
+/* ---- combine, serialize, deserialize -------------------------------------- */
 
 static void
 FaCheckSame(const FaState *a, const FaState *b)
 {
-	if (a->p.window != b->p.window || a->p.modes != b->p.modes ||
-		a->p.nsteps != b->p.nsteps || a->keykind != b->keykind)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("funnel_agg: window, modes and nsteps must be the same in every row")));
+	bool		same = a->p.window == b->p.window && a->p.modes == b->p.modes &&
+		a->p.nsteps == b->p.nsteps && a->keykind == b->keykind &&
+		a->nstages == b->nstages;
+
+	for (int i = 0; same && i < a->nstages; i++)
+		same = a->stage_len[i] == b->stage_len[i] &&
+			memcmp(a->stage_name[i], b->stage_name[i], a->stage_len[i]) == 0;
+	if (!same)
+		lk_funnel_args_differ("funnel_agg", "window, modes, nsteps and stages");
 }
 
 PG_FUNCTION_INFO_V1(funnel_agg_combine);
@@ -376,14 +516,15 @@ funnel_agg_combine(PG_FUNCTION_ARGS)
 			PG_RETURN_NULL();
 		PG_RETURN_POINTER(a);
 	}
+
+	/*
+	 * b comes from our deserialize function (partial states of aggregates
+	 * with a serial function are always serialized), in the aggregate
+	 * context, and is not used after this call: adopt it, or free its
+	 * arrays once copied.
+	 */
 	if (a == NULL)
-	{
-		/*
-		 * Adopt b: states are only built by our accum and deserialize, in
-		 * the aggregate context, and b is not used after this call.
-		 */
 		PG_RETURN_POINTER(b);
-	}
 	FaCheckSame(a, b);
 	/* entity lists may overlap: the final function groups all rows anyway */
 	FaReserve(a, b->nrows);
@@ -394,34 +535,75 @@ funnel_agg_combine(PG_FUNCTION_ARGS)
 		memcpy(a->arena + a->arena_len, b->arena, b->arena_len);
 		a->arena_len += b->arena_len;
 	}
-	for (int64 i = 0; i < b->nrows; i++)
+	for (int64 s = 0; s < b->nrows; s += FA_CFI_ROWS)
 	{
-		FaRow	   *r = &a->rows[a->nrows++];
+		CHECK_FOR_INTERRUPTS();
+		for (int64 i = s; i < Min(b->nrows, s + FA_CFI_ROWS); i++)
+		{
+			FaRow	   *r = &a->rows[a->nrows++];
 
-		*r = b->rows[i];
-		if (a->keykind != FA_KEY_INT8)
-			r->key += shift;
+			*r = b->rows[i];
+			if (a->keykind != FA_KEY_INT8)
+				r->key += shift;
+		}
 	}
 	a->maxstep = Max(a->maxstep, b->maxstep);
+	pfree(b->rows);
+	if (b->arena)
+		pfree(b->arena);
+	b->rows = NULL;
+	b->arena = NULL;
+	b->nrows = b->cap = 0;
+	b->arena_len = b->arena_cap = 0;
 	PG_RETURN_POINTER(a);
 }
 
 /*
  * Wire form: version, key kind, modes, window, nsteps, maxstep, row count,
- * arena length and arena bytes, then per row its key (int64 or arena
- * offset), ts and step.  Hashes are recomputed on receipt.
+ * arena length, the stage count and names (a uint32 length and the bytes
+ * each), the arena bytes, then per row its key (int64 or arena offset), ts
+ * and step.  Hashes are recomputed on receipt.
  */
+#define FA_HEADER_BYTES (1 + 1 + 4 + 8 + 4 + 4 + 8 + 8 + 1)
+#define FA_ROW_BYTES 17
+
+/* The rows, written straight into buf, which has room for them. */
+static void
+FaSendRows(StringInfo buf, const FaState *st)
+{
+	char	   *w = buf->data + buf->len;
+
+	for (int64 s = 0; s < st->nrows; s += FA_CFI_ROWS)
+	{
+		CHECK_FOR_INTERRUPTS();
+		for (int64 i = s; i < Min(st->nrows, s + FA_CFI_ROWS); i++)
+		{
+			uint64		k = pg_hton64(st->rows[i].key);
+			uint64		t = pg_hton64((uint64) st->rows[i].ts);
+
+			memcpy(w, &k, 8);
+			memcpy(w + 8, &t, 8);
+			w[16] = (char) st->rows[i].step;
+			w += FA_ROW_BYTES;
+		}
+	}
+	buf->len += (int) (st->nrows * FA_ROW_BYTES);
+	buf->data[buf->len] = '\0';
+}
+
 PG_FUNCTION_INFO_V1(funnel_agg_serialize);
 Datum
 funnel_agg_serialize(PG_FUNCTION_ARGS)
 {
 	FaState    *st = (FaState *) PG_GETARG_POINTER(0);
 	StringInfoData buf;
-	Size		need = 64 + st->arena_len + (Size) st->nrows * 17;
+	Size		need = FA_HEADER_BYTES + st->arena_len + (Size) st->nrows * FA_ROW_BYTES;
 
 	if (!AggCheckCallContext(fcinfo, NULL))
 		elog(ERROR, "funnel_agg_serialize called in non-aggregate context");
-	if (need >= MaxAllocSize)
+	for (int i = 0; i < st->nstages; i++)
+		need += 4 + st->stage_len[i];
+	if (need >= MaxAllocSize - VARHDRSZ)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("funnel_agg: a partial state of a parallel worker exceeds 1 GB"),
@@ -436,34 +618,109 @@ funnel_agg_serialize(PG_FUNCTION_ARGS)
 	pq_sendint32(&buf, st->maxstep);
 	pq_sendint64(&buf, st->nrows);
 	pq_sendint64(&buf, st->arena_len);
+	pq_sendbyte(&buf, st->nstages);
+	for (int i = 0; i < st->nstages; i++)
+	{
+		pq_sendint32(&buf, st->stage_len[i]);
+		pq_sendbytes(&buf, st->stage_name[i], st->stage_len[i]);
+	}
 	if (st->arena_len > 0)
 		pq_sendbytes(&buf, st->arena, st->arena_len);
-	/* the rows, written directly: `need` reserved room for all of them */
-	{
-		char	   *w = buf.data + buf.len;
-
-		for (int64 i = 0; i < st->nrows; i++)
-		{
-			uint64		k = pg_hton64(st->rows[i].key);
-			uint64		t = pg_hton64((uint64) st->rows[i].ts);
-
-			memcpy(w, &k, 8);
-			memcpy(w + 8, &t, 8);
-			w[16] = (char) st->rows[i].step;
-			w += 17;
-		}
-		buf.len += (int) (st->nrows * 17);
-		buf.data[buf.len] = '\0';
-	}
+	FaSendRows(&buf, st);
 	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
 }
 
-static void
+pg_noreturn static void
 FaCorrupt(const char *msg)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
 			 errmsg("invalid funnel_agg state: %s", msg)));
+}
+
+/* The header of a partial state, up to the stage names; st from it. */
+static FaState *
+FaRecvHeader(StringInfo buf, MemoryContext cxt, int64 *nrows, int64 *alen)
+{
+	LkFunnelParams p;
+	FaState    *st;
+	int			kind;
+	int32		maxstep;
+	const char *msg;
+
+	if (buf->len < FA_HEADER_BYTES)
+		FaCorrupt("truncated header");
+	if (pq_getmsgbyte(buf) != FA_VERSION)
+		FaCorrupt("unknown version");
+	kind = pq_getmsgbyte(buf);
+	if (kind > FA_KEY_UUID)
+		FaCorrupt("unknown key kind");
+	p.modes = pq_getmsgint(buf, 4);
+	if ((msg = lk_funnel_modes_check(p.modes)) != NULL)
+		FaCorrupt(msg);
+	p.window = pq_getmsgint64(buf);
+	p.nsteps = pq_getmsgint(buf, 4);
+	maxstep = pq_getmsgint(buf, 4);
+	*nrows = pq_getmsgint64(buf);
+	*alen = pq_getmsgint64(buf);
+	if (p.window < 0 || p.nsteps < 0 || p.nsteps > LK_FUNNEL_MAX_STEPS ||
+		maxstep < 0 || maxstep > LK_FUNNEL_MAX_STEPS ||
+		(p.nsteps > 0 && maxstep > p.nsteps))
+		FaCorrupt("header field out of range");
+	st = FaNew(cxt, kind, &p);
+	st->maxstep = maxstep;
+	st->nstages = pq_getmsgbyte(buf);
+	if (st->nstages != 0 && st->nstages != p.nsteps)
+		FaCorrupt("stage count out of range");
+	for (int i = 0; i < st->nstages; i++)
+	{
+		uint32		len;
+
+		if (buf->len - buf->cursor < 4)
+			FaCorrupt("truncated stage name");
+		len = pq_getmsgint(buf, 4);
+		if (len > (uint32) (buf->len - buf->cursor))
+			FaCorrupt("truncated stage name");
+		st->stage_len[i] = (int32) len;
+		st->stage_name[i] = MemoryContextAlloc(cxt, len + 1);
+		memcpy(st->stage_name[i], pq_getmsgbytes(buf, len), len);
+	}
+	return st;
+}
+
+/* One row of the wire form; hash_of_prev caches the last byte key's hash. */
+static void
+FaRecvRow(FaState *st, const unsigned char *rd, int64 alen, FaRow *r,
+		  uint64 *prev_off, uint32 *prev_hash)
+{
+	uint64		key;
+	int64		ts;
+
+	memcpy(&key, rd, 8);
+	key = pg_ntoh64(key);
+	memcpy(&ts, rd + 8, 8);
+	r->key = key;
+	r->ts = (int64) pg_ntoh64((uint64) ts);
+	r->step = rd[16];
+	if (r->step > st->maxstep)
+		FaCorrupt("step out of range");
+	if (st->keykind == FA_KEY_INT8)
+		r->hash = HashInt64(key);
+	else if (key == *prev_off)
+		r->hash = *prev_hash;
+	else
+	{
+		uint32		len;
+
+		if (key > (uint64) alen || (uint64) alen - key < 4)
+			FaCorrupt("key offset out of range");
+		len = ArenaLen(st->arena, key);
+		if (len > (uint64) alen - key - 4 || (st->keykind == FA_KEY_UUID && len != 16))
+			FaCorrupt("key length out of range");
+		r->hash = hash_bytes((const unsigned char *) st->arena + key + 4, len);
+		*prev_off = key;
+		*prev_hash = r->hash;
+	}
 }
 
 PG_FUNCTION_INFO_V1(funnel_agg_deserialize);
@@ -473,44 +730,21 @@ funnel_agg_deserialize(PG_FUNCTION_ARGS)
 	bytea	   *b = PG_GETARG_BYTEA_PP(0);
 	MemoryContext aggcxt;
 	StringInfoData buf;
-	LkFunnelParams p;
 	FaState    *st;
-	int			kind;
-	int32		maxstep;
 	int64		nrows,
 				alen;
-	const char *msg;
 	uint64		prev_off = PG_UINT64_MAX;
 	uint32		prev_hash = 0;
 
 	if (!AggCheckCallContext(fcinfo, &aggcxt))
 		elog(ERROR, "funnel_agg_deserialize called in non-aggregate context");
 	lk_read_bytes(&buf, b);
-	if (buf.len < 1 + 1 + 4 + 8 + 4 + 4 + 8 + 8)
-		FaCorrupt("truncated header");
-	if (pq_getmsgbyte(&buf) != FA_VERSION)
-		FaCorrupt("unknown version");
-	kind = pq_getmsgbyte(&buf);
-	if (kind > FA_KEY_UUID)
-		FaCorrupt("unknown key kind");
-	p.modes = pq_getmsgint(&buf, 4);
-	if ((msg = lk_funnel_modes_check(p.modes)) != NULL)
-		FaCorrupt(msg);
-	p.window = pq_getmsgint64(&buf);
-	p.nsteps = pq_getmsgint(&buf, 4);
-	maxstep = pq_getmsgint(&buf, 4);
-	nrows = pq_getmsgint64(&buf);
-	alen = pq_getmsgint64(&buf);
-	if (p.window < 0 || p.nsteps < 0 || p.nsteps > LK_FUNNEL_MAX_STEPS ||
-		maxstep < 0 || maxstep > LK_FUNNEL_MAX_STEPS ||
-		(p.nsteps > 0 && maxstep > p.nsteps))
-		FaCorrupt("header field out of range");
-	if (alen < 0 || alen > buf.len - buf.cursor || (kind == FA_KEY_INT8 && alen != 0))
+	st = FaRecvHeader(&buf, aggcxt, &nrows, &alen);
+	if (alen < 0 || alen > buf.len - buf.cursor || (st->keykind == FA_KEY_INT8 && alen != 0))
 		FaCorrupt("key bytes out of range");
-	if (nrows < 0 || nrows > FA_MAX_ROWS || nrows * 17 != buf.len - buf.cursor - alen)
+	if (nrows < 0 || nrows > FA_MAX_ROWS ||
+		nrows * FA_ROW_BYTES != buf.len - buf.cursor - alen)
 		FaCorrupt("row count does not match the length");
-	st = FaNew(aggcxt, kind, &p);
-	st->maxstep = maxstep;
 	if (alen > 0)
 	{
 		FaArenaReserve(st, alen);
@@ -518,56 +752,19 @@ funnel_agg_deserialize(PG_FUNCTION_ARGS)
 		st->arena_len = alen;
 	}
 	FaReserve(st, nrows);
-	for (int64 i = 0; i < nrows; i++)
+	for (int64 s = 0; s < nrows; s += FA_CFI_ROWS)
 	{
-		/* the length was checked above: read the 17 bytes directly */
-		const unsigned char *rd = (const unsigned char *) buf.data + buf.cursor + i * 17;
-		uint64		key;
-		int64		ts;
-		int			step = rd[16];
-		uint32		hash;
-		FaRow	   *r;
-
-		memcpy(&key, rd, 8);
-		key = pg_ntoh64(key);
-		memcpy(&ts, rd + 8, 8);
-		ts = (int64) pg_ntoh64((uint64) ts);
-
-		if (step > maxstep)
-			FaCorrupt("step out of range");
-		if (kind == FA_KEY_INT8)
-			hash = HashInt64(key);
-		else if (key == prev_off)
-			hash = prev_hash;
-		else
-		{
-			uint32		len;
-
-			if (key > (uint64) alen || (uint64) alen - key < 4)
-				FaCorrupt("key offset out of range");
-			len = ArenaLen(st->arena, key);
-			if (len > (uint64) alen - key - 4 || (kind == FA_KEY_UUID && len != 16))
-				FaCorrupt("key length out of range");
-			hash = hash_bytes((const unsigned char *) st->arena + key + 4, len);
-			prev_off = key;
-			prev_hash = hash;
-		}
-		r = &st->rows[i];
-		r->key = key;
-		r->hash = hash;
-		r->ts = ts;
-		r->step = step;
-		if ((i & 0xFFFF) == 0xFFFF)
-			CHECK_FOR_INTERRUPTS();
+		CHECK_FOR_INTERRUPTS();
+		/* the length was checked above: read the rows in place */
+		for (int64 i = s; i < Min(nrows, s + FA_CFI_ROWS); i++)
+			FaRecvRow(st, (const unsigned char *) buf.data + buf.cursor + i * FA_ROW_BYTES,
+					  alen, &st->rows[i], &prev_off, &prev_hash);
 	}
 	st->nrows = nrows;
 	PG_RETURN_POINTER(st);
 }
 
 /* ---- the final function: partition, group, match, summarize ------------- */
-
-/* Loops over rows check for interrupts once per this many rows. */
-#define FA_CFI_ROWS 65536
 
 static inline bool
 FaKeyEq(const FaState *st, uint64 a, uint64 b)
@@ -643,6 +840,12 @@ FaPartition(const FaState *st, FaParts *parts)
  * Work space for one partition, sized for the largest: an open-addressing
  * table of entities, each row's entity, and the partition's events grouped
  * by entity (entity e's events end at entend[e]).
+ *
+ * lib/simplehash.h was measured in this place and lost: its Robin Hood
+ * insert and 16-byte entries cost 23 more instructions per event (callgrind,
+ * funnel_agg over 1M events: 1,293M against 1,270M in all) and 2-3% more CPU
+ * time, while this table only ever inserts, with linear probing over int32
+ * slots, and is sized for the partition up front.
  */
 typedef struct FaGroups
 {

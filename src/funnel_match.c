@@ -115,6 +115,15 @@ lk_funnel_modes_out(StringInfo buf, uint32 modes)
 }
 
 void
+lk_funnel_args_differ(const char *fn, const char *what)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("%s: the %s must be the same in every row of a group", fn, what),
+			 errhint("Pass the window, the modes and the steps or stages as constants; to compare several funnels, group by what differs.")));
+}
+
+void
 lk_funnel_check_nsteps(int64 nsteps, const char *fn)
 {
 	if (nsteps < 1 || nsteps > LK_FUNNEL_MAX_STEPS)
@@ -169,8 +178,8 @@ EventCmp(const LkFunnelEvent *a, const LkFunnelEvent *b)
 #define ST_DEFINE
 #include "lib/sort_template.h"
 
-bool
-lk_funnel_sorted(const LkFunnelEvent *ev, int64 n)
+static inline bool
+EventsSorted(const LkFunnelEvent *ev, int64 n)
 {
 	for (int64 i = 1; i < n; i++)
 	{
@@ -182,6 +191,12 @@ lk_funnel_sorted(const LkFunnelEvent *ev, int64 n)
 	return true;
 }
 
+bool
+lk_funnel_sorted(const LkFunnelEvent *ev, int64 n)
+{
+	return EventsSorted(ev, n);
+}
+
 /*
  * CRM histories are short and usually arrive in order.  The template checks
  * for that too, but only after a call and its set-up, which made the sort
@@ -191,7 +206,7 @@ lk_funnel_sorted(const LkFunnelEvent *ev, int64 n)
 void
 lk_funnel_sort(LkFunnelEvent *ev, int64 n)
 {
-	if (!lk_funnel_sorted(ev, n))
+	if (!EventsSorted(ev, n))
 		EventSort(ev, (size_t) n);
 }
 

@@ -58,6 +58,13 @@ extern void lk_funnel_modes_out(StringInfo buf, uint32 modes);
 /* Checks a mode bitmask read from storage; NULL when valid, else a message. */
 extern const char *lk_funnel_modes_check(uint32 modes);
 
+/*
+ * Errors (22023): the window, modes, steps or stages (`what`) of one group
+ * differ between its rows.  A funnel takes them from every row, so that a
+ * serial and a parallel plan agree.
+ */
+pg_noreturn extern void lk_funnel_args_differ(const char *fn, const char *what);
+
 /* Errors (22023) unless 1 <= nsteps <= LK_FUNNEL_MAX_STEPS. */
 extern void lk_funnel_check_nsteps(int64 nsteps, const char *fn);
 

@@ -4,11 +4,62 @@
  */
 #include "leadkpi.h"
 
+#include <limits.h>
+
 #include "common/hashfn.h"
 #include "libpq/pqformat.h"
+#include "nodes/primnodes.h"
+#include "utils/builtins.h"
 #include "utils/date.h"
+#include "utils/guc.h"
 
 PG_MODULE_MAGIC;
+
+void		_PG_init(void);
+
+int			lk_funnel_memory_limit = 2 * 1024 * 1024;
+
+void
+_PG_init(void)
+{
+	DefineCustomIntVariable("leadkpi.funnel_memory_limit",
+							"Sets the most memory one group of window_funnel or funnel_agg may use.",
+							"Its transition state and its final function's work space together; a group that needs more is an error (54000).",
+							&lk_funnel_memory_limit,
+							2 * 1024 * 1024, 64, MAX_KILOBYTES,
+							PGC_USERSET, GUC_UNIT_KB,
+							NULL, NULL, NULL);
+
+	/*
+	 * No MarkGUCPrefixReserved("leadkpi"): the report layer keeps state of
+	 * its own in a leadkpi.regrant placeholder.
+	 */
+}
+
+void
+lk_check_funnel_memory(const char *fn, Size bytes, int64 events)
+{
+	if (bytes <= (Size) lk_funnel_memory_limit * 1024)
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+			 errmsg("%s: one group needs more memory than leadkpi.funnel_memory_limit (%d kB)",
+					fn, lk_funnel_memory_limit),
+			 errdetail("The group would hold " INT64_FORMAT " events.", events),
+			 errhint("Split the input, e.g. by campaign or cohort of first contact, and roll the summaries up; or raise leadkpi.funnel_memory_limit if the server has the memory.")));
+}
+
+bool
+lk_agg_arg_is_const(FunctionCallInfo fcinfo, int argno)
+{
+	Aggref	   *aggref = AggGetAggref(fcinfo);
+	Expr	   *e;
+
+	if (aggref == NULL || argno >= list_length(aggref->args))
+		return false;
+	e = ((TargetEntry *) list_nth(aggref->args, argno))->expr;
+	return IsA(e, Const) || (IsA(e, Param) && ((Param *) e)->paramkind == PARAM_EXTERN);
+}
 
 int64
 lk_timestamp_diff(Timestamp a, Timestamp b, const char *fn)

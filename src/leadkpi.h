@@ -51,6 +51,27 @@ lk_add_count(int64 a, int64 b)
 	return r;
 }
 
+/*
+ * leadkpi.funnel_memory_limit (kB): the most memory one group of a funnel
+ * aggregate may take, its transition state and its final function's work
+ * space together.  See doc/funnel.md.
+ */
+extern int	lk_funnel_memory_limit;
+
+/*
+ * Errors 54000 unless `bytes` fit in leadkpi.funnel_memory_limit; `fn` and
+ * `events` (how many the group would then hold) go into the message.
+ */
+extern void lk_check_funnel_memory(const char *fn, Size bytes, int64 events);
+
+/*
+ * Whether argument `argno` of the aggregate call (0-based, as written) is the
+ * same in every row: a constant or an external parameter.  false when not
+ * known, e.g. for a window-function call, and then the transition function
+ * compares each row's value with the first row's.
+ */
+extern bool lk_agg_arg_is_const(FunctionCallInfo fcinfo, int argno);
+
 /* Microseconds from a to b, for finite timestamps; errors on infinity. */
 extern int64 lk_timestamp_diff(Timestamp a, Timestamp b, const char *fn);
 
