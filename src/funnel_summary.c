@@ -213,11 +213,9 @@ funnel_summary_send(PG_FUNCTION_ARGS)
 	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
 }
 
-PG_FUNCTION_INFO_V1(funnel_summary_recv);
-Datum
-funnel_summary_recv(PG_FUNCTION_ARGS)
+static FunnelSummary *
+FsRecv(StringInfo buf)
 {
-	StringInfo	buf = (StringInfo) PG_GETARG_POINTER(0);
 	int			nsteps;
 	uint32		modes;
 	int64		window,
@@ -249,7 +247,26 @@ funnel_summary_recv(PG_FUNCTION_ARGS)
 		FsCorrupt("binary input", "trailing bytes");
 	if ((err = FsValidate(nsteps, modes, window, entities, reached, sk)) != NULL)
 		FsCorrupt("binary input", err);
-	PG_RETURN_POINTER(fs_build(nsteps, modes, window, entities, reached, sk));
+	return fs_build(nsteps, modes, window, entities, reached, sk);
+}
+
+PG_FUNCTION_INFO_V1(funnel_summary_recv);
+Datum
+funnel_summary_recv(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_POINTER(FsRecv((StringInfo) PG_GETARG_POINTER(0)));
+}
+
+/* funnel_summary_from_bytes(bytea): the binary form, e.g. from funnel_summary_send() */
+PG_FUNCTION_INFO_V1(funnel_summary_from_bytes);
+Datum
+funnel_summary_from_bytes(PG_FUNCTION_ARGS)
+{
+	StringInfoData buf;
+
+	/* read in place: FsRecv only uses the pq_getmsg* readers of fixed sizes */
+	lk_read_bytes(&buf, PG_GETARG_BYTEA_PP(0));
+	PG_RETURN_POINTER(FsRecv(&buf));
 }
 
 /* ---- merging: rollup, and the combine of both funnel_agg forms ------------ */

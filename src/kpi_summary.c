@@ -391,12 +391,10 @@ PG_FUNCTION_INFO_V1(kpi_summary_from_bytes);
 Datum
 kpi_summary_from_bytes(PG_FUNCTION_ARGS)
 {
-	bytea	   *b = PG_GETARG_BYTEA_PP(0);
 	StringInfoData buf;
 
-	/* PG 15 has no initReadOnlyStringInfo; a NUL-terminated copy is enough */
-	initStringInfo(&buf);
-	appendBinaryStringInfo(&buf, VARDATA_ANY(b), VARSIZE_ANY_EXHDR(b));
+	/* read in place: KsRecv only uses the pq_getmsg* readers of fixed sizes */
+	lk_read_bytes(&buf, PG_GETARG_BYTEA_PP(0));
 	PG_RETURN_POINTER(KsRecv(&buf));
 }
 

@@ -6,3 +6,8 @@
 -- install, member by member.
 
 \echo Use "ALTER EXTENSION leadkpi UPDATE TO '0.2.0'" to load this file. \quit
+
+-- funnel_summary_from_bytes: the binary input as a function, like kpi_summary_from_bytes
+CREATE FUNCTION funnel_summary_from_bytes(bytea) RETURNS funnel_summary
+AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION funnel_summary_from_bytes(bytea) IS 'A funnel_summary from its binary form (funnel_summary_send''s output); validates every field (22P02).';
