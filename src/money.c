@@ -77,31 +77,23 @@ Scale(int128 x, int k, const char *what)
 	return r;
 }
 
-void
-lk_money_add_numeric(LkMoney *m, Datum num, const char *what)
+/* An on-disk numeric's fields: sign, display scale, weight, NBASE digits. */
+typedef struct NumDigits
 {
-	struct varlena *v = (struct varlena *) DatumGetPointer(num);
-	struct varlena *copy = NULL;
-	const char *data;
-	Size		len;
-	uint16		header;
 	bool		neg;
-	int			dscale,
-				weight,
-				ndigits;
-	const char *digits;
-	int128		acc = 0;
-	int			target;
-	int			rep;
+	int			dscale;
+	int			weight;
+	int			ndigits;
+	const char *digits;			/* int16 each, not aligned */
+} NumDigits;
 
-	InitPow10();
-	/* toasted values are rare for amounts; packed (1-byte header) ones are read in place */
-	if (VARATT_IS_EXTERNAL(v) || VARATT_IS_COMPRESSED(v))
-		v = copy = pg_detoast_datum_packed(v);
-	data = VARDATA_ANY(v);
-	len = VARSIZE_ANY_EXHDR(v);
+/* Reads a numeric's header; NaN and infinities are errors. */
+static inline void
+NumRead(const char *data, Size len, NumDigits *n, const char *what)
+{
+	uint16		header;
+
 	memcpy(&header, data, sizeof(uint16));
-
 	if ((header & NUM_SIGN_MASK) == NUM_SPECIAL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -110,120 +102,148 @@ lk_money_add_numeric(LkMoney *m, Datum num, const char *what)
 				 errhint("Filter out or replace the 'NaN' and 'Infinity' amounts.")));
 	if (header & NUM_SHORT)
 	{
-		neg = (header & NUM_SHORT_SIGN_MASK) != 0;
-		dscale = (header & NUM_SHORT_DSCALE_MASK) >> NUM_SHORT_DSCALE_SHIFT;
-		weight = (header & NUM_SHORT_WEIGHT_SIGN) ? (~NUM_SHORT_WEIGHT_MASK | (header & NUM_SHORT_WEIGHT_MASK))
+		n->neg = (header & NUM_SHORT_SIGN_MASK) != 0;
+		n->dscale = (header & NUM_SHORT_DSCALE_MASK) >> NUM_SHORT_DSCALE_SHIFT;
+		n->weight = (header & NUM_SHORT_WEIGHT_SIGN) ? (~NUM_SHORT_WEIGHT_MASK | (header & NUM_SHORT_WEIGHT_MASK))
 			: (header & NUM_SHORT_WEIGHT_MASK);
-		digits = data + sizeof(uint16);
-		ndigits = (len - sizeof(uint16)) / sizeof(int16);
+		n->digits = data + sizeof(uint16);
+		n->ndigits = (len - sizeof(uint16)) / sizeof(int16);
 	}
 	else
 	{
 		int16		w;
 
-		neg = (header & NUM_SIGN_MASK) == NUM_NEG;
-		dscale = header & NUM_DSCALE_MASK;
+		n->neg = (header & NUM_SIGN_MASK) == NUM_NEG;
+		n->dscale = header & NUM_DSCALE_MASK;
 		memcpy(&w, data + sizeof(uint16), sizeof(int16));
-		weight = w;
-		digits = data + 2 * sizeof(uint16);
-		ndigits = (len - 2 * sizeof(uint16)) / sizeof(int16);
+		n->weight = w;
+		n->digits = data + 2 * sizeof(uint16);
+		n->ndigits = (len - 2 * sizeof(uint16)) / sizeof(int16);
 	}
+}
 
-	/*
-	 * Fast path for everyday amounts (up to 16 digits, scale not above the
-	 * running one): int64 arithmetic, no overflow checks needed.
-	 */
-	if (ndigits <= 4 && dscale <= m->dscale)
-	{
-		int64		a = 0;
-		int			r = 4 * (ndigits - weight - 1);	/* a = |value| * 10^r */
+/*
+ * The fast path for everyday amounts (up to 16 digits, scale not above the
+ * running one): int64 arithmetic, no overflow checks needed.  false, having
+ * changed nothing, for any other amount.
+ */
+static inline bool
+AddSmall(LkMoney *m, const NumDigits *n, const char *what)
+{
+	int64		a = 0;
+	int			r = 4 * (n->ndigits - n->weight - 1);	/* a = |value| * 10^r */
+	int			k;
+	int128		sum = m->sum;
 
-		for (int i = 0; i < ndigits; i++)
-		{
-			int16		d;
-
-			memcpy(&d, digits + i * sizeof(int16), sizeof(int16));
-			a = a * NBASE + d;
-		}
-		/* a last group that runs past dscale ends in zeros: drop them */
-		switch (r - dscale)
-		{
-			case 3:
-				a /= 1000, r = dscale;
-				break;
-			case 2:
-				a /= 100, r = dscale;
-				break;
-			case 1:
-				a /= 10, r = dscale;
-				break;
-		}
-		if (r <= m->dscale && m->dscale - r <= 2)
-		{
-			int128		sum = m->sum;
-			int			k = m->dscale - r;
-
-			/* a < 10^16, so a * 10^2 still fits in int64 */
-			a *= (k == 0) ? 1 : (k == 1) ? 10 : 100;
-			if (copy)
-				pfree(copy);
-			if (__builtin_add_overflow(sum, (int128) (neg ? -a : a), &sum))
-				OutOfRange(what);
-			PutSum(m, sum, what);
-			return;
-		}
-	}
-
-	/*
-	 * acc = |value| * 10^rep.  Digits past dscale are zero, so the last
-	 * fraction group is only read as far as dscale: a 38-digit amount then
-	 * fits even when its last group would carry it past 38 digits.
-	 */
-	rep = 4 * (ndigits - weight - 1);
-	for (int i = 0; i < ndigits; i++)
+	if (n->ndigits > 4 || n->dscale > m->dscale)
+		return false;
+	for (int i = 0; i < n->ndigits; i++)
 	{
 		int16		d;
-		int			frac_group = i - weight;	/* 1 for the first fraction group */
 
-		memcpy(&d, digits + i * sizeof(int16), sizeof(int16));
-		if (frac_group > 0 && 4 * frac_group > dscale)
+		memcpy(&d, n->digits + i * sizeof(int16), sizeof(int16));
+		a = a * NBASE + d;
+	}
+	/* a last group that runs past dscale ends in zeros: drop them */
+	switch (r - n->dscale)
+	{
+		case 3:
+			a /= 1000, r = n->dscale;
+			break;
+		case 2:
+			a /= 100, r = n->dscale;
+			break;
+		case 1:
+			a /= 10, r = n->dscale;
+			break;
+	}
+	if (r > m->dscale || m->dscale - r > 2)
+		return false;
+	k = m->dscale - r;
+	/* a < 10^16, so a * 10^2 still fits in int64 */
+	a *= (k == 0) ? 1 : (k == 1) ? 10 : 100;
+	if (__builtin_add_overflow(sum, (int128) (n->neg ? -a : a), &sum))
+		OutOfRange(what);
+	PutSum(m, sum, what);
+	return true;
+}
+
+/*
+ * |value| * 10^rep, and rep.  Digits past dscale are zero, so the last
+ * fraction group is only read as far as dscale: a 38-digit amount then fits
+ * even when its last group would carry it past 38 digits.
+ */
+static int128
+NumMagnitude(const NumDigits *n, int *rep, const char *what)
+{
+	int128		acc = 0;
+
+	*rep = 4 * (n->ndigits - n->weight - 1);
+	for (int i = 0; i < n->ndigits; i++)
+	{
+		int16		d;
+		int			frac_group = i - n->weight; /* 1 for the first fraction group */
+
+		memcpy(&d, n->digits + i * sizeof(int16), sizeof(int16));
+		if (frac_group > 0 && 4 * frac_group > n->dscale)
 		{
-			int			keep = dscale - 4 * (frac_group - 1);	/* 0..3 */
+			int			keep = n->dscale - 4 * (frac_group - 1);	/* 0..3 */
 
 			acc = Scale(acc, keep, what);
 			if (__builtin_add_overflow(acc, d / (int) Pow10[4 - keep], &acc))
 				OutOfRange(what);
-			rep = dscale;
+			*rep = n->dscale;
 			break;
 		}
 		if (__builtin_mul_overflow(acc, NBASE, &acc) ||
 			__builtin_add_overflow(acc, d, &acc))
 			OutOfRange(what);
 	}
-	if (copy)
-		pfree(copy);
+	return acc;
+}
 
-	target = Max(dscale, m->dscale);
+/* m += the amount, exactly, at the larger of the two scales. */
+static void
+AddScaled(LkMoney *m, const NumDigits *n, const char *what)
+{
+	int			rep;
+	int128		acc = NumMagnitude(n, &rep, what);
+	int			target = Max(n->dscale, m->dscale);
+	int128		sum = m->sum;
+
 	acc = Scale(acc, target - rep, what);
-	if (neg)
+	if (n->neg)
 		acc = -acc;
-
 	if (m->dscale < 0)
 	{
 		m->dscale = target;
 		PutSum(m, acc, what);
+		return;
 	}
-	else
-	{
-		int128		sum = m->sum;
+	if (target > m->dscale)
+		sum = Scale(sum, target - m->dscale, what);
+	if (__builtin_add_overflow(sum, acc, &sum))
+		OutOfRange(what);
+	PutSum(m, sum, what);
+	m->dscale = target;
+}
 
-		if (target > m->dscale)
-			sum = Scale(sum, target - m->dscale, what);
-		if (__builtin_add_overflow(sum, acc, &sum))
-			OutOfRange(what);
-		PutSum(m, sum, what);
-		m->dscale = target;
-	}
+void
+lk_money_add_numeric(LkMoney *m, Datum num, const char *what)
+{
+	struct varlena *v = (struct varlena *) DatumGetPointer(num);
+	struct varlena *copy = NULL;
+	NumDigits	n;
+
+	InitPow10();
+	/* toasted values are rare for amounts; packed (1-byte header) ones are read in place */
+	if (VARATT_IS_EXTERNAL(v) || VARATT_IS_COMPRESSED(v))
+		v = copy = pg_detoast_datum_packed(v);
+	NumRead(VARDATA_ANY(v), VARSIZE_ANY_EXHDR(v), &n, what);
+	if (!AddSmall(m, &n, what))
+		AddScaled(m, &n, what);
+	if (copy)
+		pfree(copy);
 }
 
 /* m += other at different scales: rescale to the larger one first */
