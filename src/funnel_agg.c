@@ -274,13 +274,10 @@ FaAddRow(FunctionCallInfo fcinfo, FaState *st, int32 step)
  * first - 1 .. last - 1) are constants; if not, every row's are compared
  * with the first row's, so that no plan can pick one row's silently.
  */
-static bool
+static inline bool
 FaArgsConst(FunctionCallInfo fcinfo, int first, int last)
 {
-	for (int i = first; i <= last; i++)
-		if (!lk_agg_arg_is_const(fcinfo, i - 1))
-			return false;
-	return true;
+	return lk_agg_args_const(fcinfo, first - 1, last - 1);
 }
 
 /* The window (argument wi) and the modes (wi + 1, when given) of a row. */
@@ -938,7 +935,7 @@ FaGroup(const FaState *st, const FaRow *r, int32 m, FaGroups *g)
 typedef struct FaTally
 {
 	LkFunnelParams p;			/* nsteps resolved */
-	LkFunnelMatcher *matcher;
+	LkFunnelMatcher matcher;
 	int64		entities;
 	int64		levels[LK_FUNNEL_MAX_STEPS + 1];
 	/* per step, its times to convert: zero ones, and counts by sketch bucket */
@@ -953,7 +950,7 @@ FaTallyInit(FaTally *t, const FaState *st)
 	t->p = st->p;
 	if (t->p.nsteps == 0)
 		t->p.nsteps = Max(st->maxstep, 1);
-	t->matcher = lk_funnel_matcher_new(&t->p);
+	lk_funnel_matcher_init(&t->matcher, &t->p);
 	t->ttc = palloc0(t->p.nsteps * sizeof(*t->ttc));
 }
 
@@ -990,7 +987,7 @@ FaMatch(const FaGroups *g, FaTally *t)
 		if ((e & 0x3FF) == 0x3FF)
 			CHECK_FOR_INTERRUPTS();
 		lk_funnel_sort(g->ev + begin, end - begin);
-		level = lk_funnel_match(t->matcher, g->ev + begin, end - begin, path);
+		level = lk_funnel_match(&t->matcher, g->ev + begin, end - begin, path);
 		FaTallyEntity(t, level, path);
 		begin = end;
 	}

@@ -407,7 +407,7 @@ typedef struct OnceChain
 } OnceChain;
 
 /* The cur chains, ONCE_CAP per level 0..nsteps: about 4 kB per step. */
-typedef struct OnceState
+struct OnceState
 {
 	int			ncur[LK_FUNNEL_MAX_STEPS + 1];
 	OnceChain  *cur;
@@ -415,21 +415,14 @@ typedef struct OnceState
 	uint32		oldmask;
 	int64		old_start[LK_FUNNEL_MAX_STEPS + 1];
 	int64		old_path[LK_FUNNEL_MAX_STEPS + 1][LK_FUNNEL_MAX_STEPS];
-} OnceState;
+};
+typedef struct OnceState OnceState;
 
 #define CUR(st, L) (&(st)->cur[(L) * ONCE_CAP])
 
-struct LkFunnelMatcher
+void
+lk_funnel_matcher_init(LkFunnelMatcher *m, const LkFunnelParams *p)
 {
-	LkFunnelParams p;
-	OnceState  *once;			/* strict_once only */
-};
-
-LkFunnelMatcher *
-lk_funnel_matcher_new(const LkFunnelParams *p)
-{
-	LkFunnelMatcher *m = palloc(sizeof(LkFunnelMatcher));
-
 	m->p = *p;
 	m->once = NULL;
 	if (p->modes & LK_FM_STRICT_ONCE)
@@ -437,7 +430,6 @@ lk_funnel_matcher_new(const LkFunnelParams *p)
 		m->once = palloc(sizeof(OnceState));
 		m->once->cur = palloc((p->nsteps + 1) * ONCE_CAP * sizeof(OnceChain));
 	}
-	return m;
 }
 
 static void

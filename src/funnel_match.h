@@ -81,13 +81,17 @@ extern void lk_funnel_sort(LkFunnelEvent *ev, int64 n);
 extern bool lk_funnel_sorted(const LkFunnelEvent *ev, int64 n);
 
 /*
- * The matcher of one funnel and its scratch memory (strict_once: about 4 kB
- * per step), palloc'd in the current memory context: create it once per
- * final-function call and match any number of entities with it.
+ * The matcher of one funnel.  Its scratch memory (strict_once only: about
+ * 4 kB per step) is palloc'd in the current memory context, so set it up
+ * once per final-function call and match any number of entities with it.
  */
-typedef struct LkFunnelMatcher LkFunnelMatcher;
+typedef struct LkFunnelMatcher
+{
+	LkFunnelParams p;
+	struct OnceState *once;		/* strict_once only */
+} LkFunnelMatcher;
 
-extern LkFunnelMatcher *lk_funnel_matcher_new(const LkFunnelParams *p);
+extern void lk_funnel_matcher_init(LkFunnelMatcher *m, const LkFunnelParams *p);
 
 /*
  * The level of one entity.  `ev` must be sorted by lk_funnel_sort.  Returns

@@ -49,16 +49,34 @@ lk_check_funnel_memory(const char *fn, Size bytes, int64 events)
 			 errhint("Split the input, e.g. by campaign or cohort of first contact, and roll the summaries up; or raise leadkpi.funnel_memory_limit if the server has the memory.")));
 }
 
-bool
-lk_agg_arg_is_const(FunctionCallInfo fcinfo, int argno)
+static bool
+ArgIsConst(Aggref *aggref, int argno)
 {
-	Aggref	   *aggref = AggGetAggref(fcinfo);
 	Expr	   *e;
 
 	if (aggref == NULL || argno >= list_length(aggref->args))
 		return false;
 	e = ((TargetEntry *) list_nth(aggref->args, argno))->expr;
 	return IsA(e, Const) || (IsA(e, Param) && ((Param *) e)->paramkind == PARAM_EXTERN);
+}
+
+bool
+lk_agg_args_const(FunctionCallInfo fcinfo, int first, int last)
+{
+	FmgrInfo   *fl = fcinfo->flinfo;
+
+	/* the transition function's own FmgrInfo: one per aggregate call */
+	if (fl->fn_extra == NULL)
+	{
+		Aggref	   *aggref = AggGetAggref(fcinfo);
+		bool	   *c = MemoryContextAlloc(fl->fn_mcxt, sizeof(bool));
+
+		*c = true;
+		for (int i = first; i <= last; i++)
+			*c = *c && ArgIsConst(aggref, i);
+		fl->fn_extra = c;
+	}
+	return *(bool *) fl->fn_extra;
 }
 
 int64

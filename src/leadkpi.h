@@ -65,12 +65,13 @@ extern int	lk_funnel_memory_limit;
 extern void lk_check_funnel_memory(const char *fn, Size bytes, int64 events);
 
 /*
- * Whether argument `argno` of the aggregate call (0-based, as written) is the
- * same in every row: a constant or an external parameter.  false when not
- * known, e.g. for a window-function call, and then the transition function
- * compares each row's value with the first row's.
+ * Whether arguments first..last of the aggregate call (0-based, as written)
+ * are the same in every row: constants or external parameters.  false when
+ * not known, e.g. for a window-function call, and then the transition
+ * function compares each row's values with the first row's.  Worked out
+ * once per query and kept in fn_extra: groups start often.
  */
-extern bool lk_agg_arg_is_const(FunctionCallInfo fcinfo, int argno);
+extern bool lk_agg_args_const(FunctionCallInfo fcinfo, int first, int last);
 
 /* Microseconds from a to b, for finite timestamps; errors on infinity. */
 extern int64 lk_timestamp_diff(Timestamp a, Timestamp b, const char *fn);

@@ -50,19 +50,23 @@ WfNew(MemoryContext cxt, const LkFunnelParams *p)
  * grows by doubling, but never past leadkpi.funnel_memory_limit.
  */
 static void
-WfReserve(WfState *st, int64 more)
+WfGrow(WfState *st, int64 need)
 {
-	int64		need = st->n + more;
 	int64		cap = st->cap;
 	int64		fit = (int64) (((Size) lk_funnel_memory_limit * 1024) / WF_BYTES_PER_EVENT);
 
-	if (need <= cap)
-		return;
 	lk_check_funnel_memory("window_funnel", need * WF_BYTES_PER_EVENT, need);
 	while (cap < need)
 		cap *= 2;
 	st->cap = Min(cap, Max(fit, need));
 	st->ev = repalloc_huge(st->ev, st->cap * sizeof(LkFunnelEvent));
+}
+
+static inline void
+WfReserve(WfState *st, int64 more)
+{
+	if (unlikely(st->n + more > st->cap))
+		WfGrow(st, st->n + more);
 }
 
 /* Reads the window and the modes of the current row. */
@@ -112,8 +116,7 @@ WfStateFor(FunctionCallInfo fcinfo, WfState *st, int nsteps, bool with_modes)
 	{
 		WfParams(fcinfo, nsteps, with_modes, &p);
 		st = WfNew(aggcxt, &p);
-		st->check_args = !lk_agg_arg_is_const(fcinfo, 0) ||
-			(with_modes && !lk_agg_arg_is_const(fcinfo, 1));
+		st->check_args = !lk_agg_args_const(fcinfo, 0, with_modes ? 1 : 0);
 		return st;
 	}
 	if (nsteps != st->p.nsteps)
@@ -377,6 +380,7 @@ window_funnel_final(PG_FUNCTION_ARGS)
 {
 	WfState    *st = PG_ARGISNULL(0) ? NULL : (WfState *) PG_GETARG_POINTER(0);
 	LkFunnelEvent *ev;
+	LkFunnelMatcher m;
 
 	if (!AggCheckCallContext(fcinfo, NULL))
 		elog(ERROR, "window_funnel_final called in non-aggregate context");
@@ -389,5 +393,6 @@ window_funnel_final(PG_FUNCTION_ARGS)
 		memcpy(ev, st->ev, st->n * sizeof(LkFunnelEvent));
 		lk_funnel_sort(ev, st->n);
 	}
-	PG_RETURN_INT32(lk_funnel_match(lk_funnel_matcher_new(&st->p), ev, st->n, NULL));
+	lk_funnel_matcher_init(&m, &st->p);
+	PG_RETURN_INT32(lk_funnel_match(&m, ev, st->n, NULL));
 }
