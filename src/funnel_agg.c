@@ -250,18 +250,20 @@ FaAddRow(FunctionCallInfo fcinfo, FaState *st, int32 step)
 		key = (uint64) PG_GETARG_INT64(1);
 		hash = HashInt64(key);
 	}
-	else if (st->keykind == FA_KEY_UUID)
-		key = FaByteKey(st, DatumGetPointer(PG_GETARG_DATUM(1)), 16, &hash);
 	else
 	{
-		text	   *t = PG_GETARG_TEXT_PP(1);
+		if (st->keykind == FA_KEY_UUID)
+			key = FaByteKey(st, DatumGetPointer(PG_GETARG_DATUM(1)), 16, &hash);
+		else
+		{
+			text	   *t = PG_GETARG_TEXT_PP(1);
 
-		key = FaByteKey(st, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), &hash);
+			key = FaByteKey(st, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), &hash);
+		}
+		/* rows of byte keys are checked one by one: the keys grow in between */
+		if (unlikely(FaBytes(st->nrows + 1, st->arena_len) > (Size) lk_funnel_memory_limit * 1024))
+			lk_check_funnel_memory("funnel_agg", FaBytes(st->nrows + 1, st->arena_len), st->nrows + 1);
 	}
-	/* rows of byte keys are checked one by one: the keys grow in between */
-	if (st->arena_len > 0 &&
-		unlikely(FaBytes(st->nrows + 1, st->arena_len) > (Size) lk_funnel_memory_limit * 1024))
-		lk_check_funnel_memory("funnel_agg", FaBytes(st->nrows + 1, st->arena_len), st->nrows + 1);
 	FaAppend(st, key, hash, PG_GETARG_INT64(2), step);
 	if (step > st->maxstep)
 		st->maxstep = step;
@@ -435,8 +437,10 @@ FaStageStep(const FaState *st, text *stage)
 	const char *b = VARDATA_ANY(stage);
 	int32		len = VARSIZE_ANY_EXHDR(stage);
 
+	/* names are short: compare a first byte before calling memcmp */
 	for (int i = 0; i < st->nstages; i++)
-		if (st->stage_len[i] == len && memcmp(st->stage_name[i], b, len) == 0)
+		if (st->stage_len[i] == len &&
+			(len == 0 || (st->stage_name[i][0] == b[0] && memcmp(st->stage_name[i], b, len) == 0)))
 			return i + 1;
 	return 0;
 }
@@ -534,8 +538,10 @@ funnel_agg_combine(PG_FUNCTION_ARGS)
 	}
 	for (int64 s = 0; s < b->nrows; s += FA_CFI_ROWS)
 	{
+		int64		end = Min(b->nrows, s + FA_CFI_ROWS);
+
 		CHECK_FOR_INTERRUPTS();
-		for (int64 i = s; i < Min(b->nrows, s + FA_CFI_ROWS); i++)
+		for (int64 i = s; i < end; i++)
 		{
 			FaRow	   *r = &a->rows[a->nrows++];
 
@@ -572,8 +578,10 @@ FaSendRows(StringInfo buf, const FaState *st)
 
 	for (int64 s = 0; s < st->nrows; s += FA_CFI_ROWS)
 	{
+		int64		end = Min(st->nrows, s + FA_CFI_ROWS);
+
 		CHECK_FOR_INTERRUPTS();
-		for (int64 i = s; i < Min(st->nrows, s + FA_CFI_ROWS); i++)
+		for (int64 i = s; i < end; i++)
 		{
 			uint64		k = pg_hton64(st->rows[i].key);
 			uint64		t = pg_hton64((uint64) st->rows[i].ts);
@@ -751,9 +759,11 @@ funnel_agg_deserialize(PG_FUNCTION_ARGS)
 	FaReserve(st, nrows);
 	for (int64 s = 0; s < nrows; s += FA_CFI_ROWS)
 	{
+		int64		end = Min(nrows, s + FA_CFI_ROWS);
+
 		CHECK_FOR_INTERRUPTS();
 		/* the length was checked above: read the rows in place */
-		for (int64 i = s; i < Min(nrows, s + FA_CFI_ROWS); i++)
+		for (int64 i = s; i < end; i++)
 			FaRecvRow(st, (const unsigned char *) buf.data + buf.cursor + i * FA_ROW_BYTES,
 					  alen, &st->rows[i], &prev_off, &prev_hash);
 	}
@@ -795,40 +805,47 @@ typedef struct FaParts
 static void
 FaPartition(const FaState *st, FaParts *parts)
 {
+	const FaRow *rows = st->rows;
 	int64		n = st->nrows;
 	int			bits = 0;
+	int64	   *start;
 	int64	   *fill;
+	FaRow	   *out;
 
 	while (bits < 16 && ((int64) FA_PART_ROWS << bits) < n)
 		bits++;
 	parts->nparts = (int64) 1 << bits;
-	parts->start = palloc0((parts->nparts + 1) * sizeof(int64));
+	parts->start = start = palloc0((parts->nparts + 1) * sizeof(int64));
 	parts->rows = st->rows;
 	parts->maxpart = n;
-	parts->start[1] = n;
+	start[1] = n;
 	if (bits == 0)
 		return;
-	parts->start[1] = 0;
+	start[1] = 0;
 	for (int64 b = 0; b < n; b += FA_CFI_ROWS)
 	{
+		int64		end = Min(n, b + FA_CFI_ROWS);
+
 		CHECK_FOR_INTERRUPTS();
-		for (int64 i = b; i < Min(n, b + FA_CFI_ROWS); i++)
-			parts->start[(st->rows[i].hash >> (32 - bits)) + 1]++;
+		for (int64 i = b; i < end; i++)
+			start[(rows[i].hash >> (32 - bits)) + 1]++;
 	}
 	parts->maxpart = 0;
 	for (int64 q = 0; q < parts->nparts; q++)
 	{
-		parts->maxpart = Max(parts->maxpart, parts->start[q + 1]);
-		parts->start[q + 1] += parts->start[q];
+		parts->maxpart = Max(parts->maxpart, start[q + 1]);
+		start[q + 1] += start[q];
 	}
 	fill = palloc(parts->nparts * sizeof(int64));
-	memcpy(fill, parts->start, parts->nparts * sizeof(int64));
-	parts->rows = MemoryContextAllocHuge(CurrentMemoryContext, n * sizeof(FaRow));
+	memcpy(fill, start, parts->nparts * sizeof(int64));
+	parts->rows = out = MemoryContextAllocHuge(CurrentMemoryContext, n * sizeof(FaRow));
 	for (int64 b = 0; b < n; b += FA_CFI_ROWS)
 	{
+		int64		end = Min(n, b + FA_CFI_ROWS);
+
 		CHECK_FOR_INTERRUPTS();
-		for (int64 i = b; i < Min(n, b + FA_CFI_ROWS); i++)
-			parts->rows[fill[st->rows[i].hash >> (32 - bits)]++] = st->rows[i];
+		for (int64 i = b; i < end; i++)
+			out[fill[rows[i].hash >> (32 - bits)]++] = rows[i];
 	}
 	pfree(fill);
 }
@@ -869,63 +886,80 @@ FaGroupsInit(FaGroups *g, int64 maxpart)
 	g->ev = palloc_extended(m * sizeof(LkFunnelEvent), MCXT_ALLOC_HUGE);
 }
 
-/* Groups the m rows of one partition by entity, into g->ev. */
-static void
-FaGroup(const FaState *st, const FaRow *r, int32 m, FaGroups *g)
+/*
+ * Numbers the entities of the m rows of one partition: rowent[i] is row i's,
+ * entend[e] counts entity e's rows.  Returns the number of entities.
+ */
+static int32
+FaNumberEntities(const FaState *st, const FaRow *r, int32 m, FaGroups *g)
 {
+	int32	   *table = g->table,
+			   *rowent = g->rowent,
+			   *entrow = g->entrow,
+			   *entend = g->entend;
 	uint64		tmask = 15;
 	int32		ne = 0;
 
 	while (tmask + 1 < 2 * (uint64) m)
 		tmask = tmask * 2 + 1;
-	memset(g->table, 0, (tmask + 1) * sizeof(int32));
+	memset(table, 0, (tmask + 1) * sizeof(int32));
 	for (int64 b = 0; b < m; b += FA_CFI_ROWS)
 	{
+		int64		end = Min(m, b + FA_CFI_ROWS);
+
 		CHECK_FOR_INTERRUPTS();
-		for (int32 i = (int32) b; i < Min(m, b + FA_CFI_ROWS); i++)
+		for (int32 i = (int32) b; i < end; i++)
 		{
 			/* low bits: the top ones chose the partition */
 			uint64		h = r[i].hash & tmask;
 			int32		e;
 
-			for (;;)
-			{
-				e = g->table[h] - 1;
-				if (e < 0)
-				{
-					e = ne++;
-					g->table[h] = e + 1;
-					g->entrow[e] = i;
-					g->entend[e] = 0;
-					break;
-				}
-				if (r[g->entrow[e]].hash == r[i].hash &&
-					FaKeyEq(st, r[g->entrow[e]].key, r[i].key))
-					break;
+			while ((e = table[h] - 1) >= 0 &&
+				   !(r[entrow[e]].hash == r[i].hash && FaKeyEq(st, r[entrow[e]].key, r[i].key)))
 				h = (h + 1) & tmask;
+			if (e < 0)
+			{
+				e = ne++;
+				table[h] = e + 1;
+				entrow[e] = i;
+				entend[e] = 0;
 			}
-			g->rowent[i] = e;
-			g->entend[e]++;
+			rowent[i] = e;
+			entend[e]++;
 		}
 	}
+	return ne;
+}
+
+/* Groups the m rows of one partition by entity, into g->ev. */
+static void
+FaGroup(const FaState *st, const FaRow *r, int32 m, FaGroups *g)
+{
+	int32	   *rowent = g->rowent,
+			   *entend = g->entend;
+	LkFunnelEvent *ev = g->ev;
+	int32		ne = FaNumberEntities(st, r, m, g);
+
 	/* counts to start positions, then the scatter moves them to the ends */
 	for (int32 e = 0, at = 0; e < ne; e++)
 	{
-		int32		cnt = g->entend[e];
+		int32		cnt = entend[e];
 
-		g->entend[e] = at;
+		entend[e] = at;
 		at += cnt;
 	}
 	for (int64 b = 0; b < m; b += FA_CFI_ROWS)
 	{
-		CHECK_FOR_INTERRUPTS();
-		for (int32 i = (int32) b; i < Min(m, b + FA_CFI_ROWS); i++)
-		{
-			int32		at = g->entend[g->rowent[i]]++;
+		int64		end = Min(m, b + FA_CFI_ROWS);
 
-			g->ev[at].ts = r[i].ts;
-			g->ev[at].step = r[i].step;
-			g->ev[at].row = (uint32) at;	/* one row, one event */
+		CHECK_FOR_INTERRUPTS();
+		for (int32 i = (int32) b; i < end; i++)
+		{
+			int32		at = entend[rowent[i]]++;
+
+			ev[at].ts = r[i].ts;
+			ev[at].step = r[i].step;
+			ev[at].row = (uint32) at;	/* one row, one event */
 		}
 	}
 	g->nents = ne;
