@@ -212,7 +212,12 @@ lk_funnel_sort(LkFunnelEvent *ev, int64 n)
 
 /* ---- the rules every mode shares ------------------------------------------ */
 
-#define BIT(level) (((uint32) 1) << ((level) - 1))
+/* the bit of a level (1-based) in a set of reached levels */
+static inline uint32
+Bit(int level)
+{
+	return (uint32) 1 << (level - 1);
+}
 
 /* What one event does to the scan, before any chain is looked at. */
 typedef enum EventAction
@@ -230,7 +235,7 @@ typedef enum EventAction
 static inline EventAction
 Classify(uint32 modes, int nsteps, int k, uint32 reached)
 {
-	bool		started = (reached & BIT(1)) != 0;
+	bool		started = (reached & Bit(1)) != 0;
 
 	if (k <= 0)
 	{
@@ -241,9 +246,9 @@ Classify(uint32 modes, int nsteps, int k, uint32 reached)
 		return EV_SKIP;			/* callers never pass these */
 	if (k == 1)
 		return EV_START;
-	if ((modes & LK_FM_STRICT_DEDUP) && (reached & BIT(k)))
+	if ((modes & LK_FM_STRICT_DEDUP) && (reached & Bit(k)))
 		return EV_STOP;			/* a repeated step ends the scan */
-	if ((modes & LK_FM_STRICT_ORDER) && started && !(reached & BIT(k - 1)))
+	if ((modes & LK_FM_STRICT_ORDER) && started && !(reached & Bit(k - 1)))
 	{
 		/* out of order: skipped under allow_reentry, else the end */
 		return (modes & LK_FM_ALLOW_REENTRY) ? EV_SKIP : EV_STOP;
@@ -287,7 +292,7 @@ GreedyStart(Greedy *g, int64 t)
 	g->start[1] = g->last[1] = t;
 	if (g->want_path)
 		g->chain[1][0] = t;
-	g->reached |= BIT(1);
+	g->reached |= Bit(1);
 }
 
 /* Extends level k - 1's chain to level k; false when t is not allowed. */
@@ -296,7 +301,7 @@ GreedyExtend(Greedy *g, int k, int64 t, const LkFunnelParams *p)
 {
 	int64		s = g->start[k - 1];
 
-	if (!(g->reached & BIT(k - 1)) || !InWindow(t, s, p->window))
+	if (!(g->reached & Bit(k - 1)) || !InWindow(t, s, p->window))
 		return false;
 	if ((p->modes & LK_FM_STRICT_INCREASE) && !(g->last[k - 1] < t))
 		return false;
@@ -307,7 +312,7 @@ GreedyExtend(Greedy *g, int k, int64 t, const LkFunnelParams *p)
 		memcpy(g->chain[k], g->chain[k - 1], (k - 1) * sizeof(int64));
 		g->chain[k][k - 1] = t;
 	}
-	g->reached |= BIT(k);
+	g->reached |= Bit(k);
 	return true;
 }
 
@@ -321,12 +326,12 @@ GreedyBackfill(Greedy *g, int k, int64 t, int64 window)
 	int			j = k - 1;
 	int64		s;
 
-	while (j >= 1 && !((g->reached & BIT(j)) && InWindow(t, g->start[j], window)))
+	while (j >= 1 && !((g->reached & Bit(j)) && InWindow(t, g->start[j], window)))
 		j--;
 	s = (j >= 1) ? g->start[j] : t;
 	for (int m = j + 1; m <= k; m++)
 	{
-		if ((g->reached & BIT(m)) && g->start[m] > s)
+		if ((g->reached & Bit(m)) && g->start[m] > s)
 			continue;			/* keep a later-starting chain */
 		g->start[m] = s;
 		g->last[m] = t;
@@ -337,7 +342,7 @@ GreedyBackfill(Greedy *g, int k, int64 t, int64 window)
 			for (int q = Max(j, 0); q < m; q++)
 				g->chain[m][q] = t;
 		}
-		g->reached |= BIT(m);
+		g->reached |= Bit(m);
 	}
 }
 
@@ -460,7 +465,7 @@ OnceFold(OnceState *st, int N, int64 gts)
 
 		if (o < 0)
 			continue;
-		if ((st->oldmask & BIT(L)) && st->old_start[L] > nstart[L])
+		if ((st->oldmask & Bit(L)) && st->old_start[L] > nstart[L])
 			continue;
 		/* the origin level o < L is not yet overwritten: we go downwards */
 		if (o > 0)
@@ -468,7 +473,7 @@ OnceFold(OnceState *st, int N, int64 gts)
 		for (int q = o; q < L; q++)
 			st->old_path[L][q] = gts;
 		st->old_start[L] = nstart[L];
-		st->oldmask |= BIT(L);
+		st->oldmask |= Bit(L);
 	}
 	for (int L = 1; L <= N; L++)
 		st->ncur[L] = 0;
@@ -510,7 +515,7 @@ OnceExtend(OnceState *st, int k, int64 t, uint32 r, const LkFunnelParams *p)
 	bool		ok = false;
 
 	/* old chains end before t: no row conflict, strictly earlier */
-	if ((st->oldmask & BIT(k - 1)) && InWindow(t, st->old_start[k - 1], p->window))
+	if ((st->oldmask & Bit(k - 1)) && InWindow(t, st->old_start[k - 1], p->window))
 	{
 		OnceAdd(st, k, k - 1, NULL, 0, r);
 		ok = true;
@@ -566,14 +571,14 @@ MatchOnce(OnceState *st, const LkFunnelEvent *ev, int64 n,
 				break;
 			case EV_START:
 				OnceAdd(st, 1, 0, NULL, 0, ev[i].row);
-				reached |= BIT(1);
+				reached |= Bit(1);
 				if (N == 1)
 					break;
 				continue;
 			case EV_EXTEND:
 				if (!OnceExtend(st, k, t, ev[i].row, p))
 					continue;
-				reached |= BIT(k);
+				reached |= Bit(k);
 				if (k == N)
 					break;
 				continue;
