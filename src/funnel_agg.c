@@ -31,10 +31,10 @@
  */
 typedef struct FaRow
 {
-	uint64		key;			/* the bigint, or the arena offset of the key */
-	int64		ts;
-	uint32		hash;
-	int32		step;			/* 0 = matched no step */
+	uint64 key; /* the bigint, or the arena offset of the key */
+	int64  ts;
+	uint32 hash;
+	int32  step; /* 0 = matched no step */
 } FaRow;
 
 /* key kinds, also on the wire */
@@ -64,26 +64,26 @@ typedef struct FaRow
 
 typedef struct FaState
 {
-	MemoryContext cxt;
-	int			keykind;
-	LkFunnelParams p;			/* p.nsteps = the fixed count, or 0 */
-	bool		check_args;		/* window, modes, ... not constant: compare */
-	int32		maxstep;
-	FaRow	   *rows;
-	int64		nrows,
-				cap;
+	MemoryContext  cxt;
+	int			   keykind;
+	LkFunnelParams p;		   /* p.nsteps = the fixed count, or 0 */
+	bool		   check_args; /* window, modes, ... not constant: compare */
+	int32		   maxstep;
+	FaRow		  *rows;
+	int64		   nrows;
+	int64		   cap;
 	/* byte keys: a uint32 length then the bytes, not aligned */
-	char	   *arena;
-	Size		arena_len,
-				arena_cap;
-	bool		has_last;		/* last key appended, to share equal keys */
-	uint64		last_off;
-	uint32		last_hash;
+	char  *arena;
+	Size   arena_len;
+	Size   arena_cap;
+	bool   has_last; /* last key appended, to share equal keys */
+	uint64 last_off;
+	uint32 last_hash;
 	/* the stage names of funnel_agg(entity, ts, stage, stages, ...), or 0 */
-	int			nstages;
-	int32		stage_len[LK_FUNNEL_MAX_STEPS];
-	char	   *stage_name[LK_FUNNEL_MAX_STEPS];
-	ArrayType  *stages;			/* the first row's array, to compare rows with */
+	int		   nstages;
+	int32	   stage_len[LK_FUNNEL_MAX_STEPS];
+	char	  *stage_name[LK_FUNNEL_MAX_STEPS];
+	ArrayType *stages; /* the first row's array, to compare rows with */
 } FaState;
 
 /* common/hashfn.h has murmurhash64 from PostgreSQL 17 on */
@@ -91,7 +91,7 @@ typedef struct FaState
 static inline uint64
 murmurhash64(uint64 data)
 {
-	uint64		h = data;
+	uint64 h = data;
 
 	h ^= h >> 33;
 	h *= UINT64CONST(0xff51afd7ed558ccd);
@@ -119,8 +119,8 @@ FaBytes(int64 rows, Size arena)
 static FaState *
 FaNew(MemoryContext cxt, int keykind, const LkFunnelParams *p)
 {
-	FaState    *st = MemoryContextAllocZero(cxt, sizeof(FaState));
-	int64		fit = (int64) (((Size) lk_funnel_memory_limit * 1024) / FA_BYTES_PER_EVENT);
+	FaState *st = MemoryContextAllocZero(cxt, sizeof(FaState));
+	int64	 fit = (int64) (((Size) lk_funnel_memory_limit * 1024) / FA_BYTES_PER_EVENT);
 
 	st->cxt = cxt;
 	st->keykind = keykind;
@@ -138,9 +138,9 @@ FaNew(MemoryContext cxt, int keykind, const LkFunnelParams *p)
 static void
 FaReserve(FaState *st, int64 more)
 {
-	int64		need = st->nrows + more;
-	int64		cap = st->cap;
-	Size		limit = (Size) lk_funnel_memory_limit * 1024;
+	int64 need = st->nrows + more;
+	int64 cap = st->cap;
+	Size  limit = (Size) lk_funnel_memory_limit * 1024;
 
 	if (need <= cap)
 		return;
@@ -160,9 +160,9 @@ FaReserve(FaState *st, int64 more)
 static void
 FaArenaReserve(FaState *st, Size more)
 {
-	Size		need = st->arena_len + more;
-	Size		cap;
-	Size		limit = (Size) lk_funnel_memory_limit * 1024;
+	Size need = st->arena_len + more;
+	Size cap;
+	Size limit = (Size) lk_funnel_memory_limit * 1024;
 
 	if (need <= st->arena_cap)
 		return;
@@ -172,14 +172,14 @@ FaArenaReserve(FaState *st, Size more)
 		cap *= 2;
 	cap = Min(cap, Max(need, limit - FaBytes(st->nrows, 0)));
 	st->arena = st->arena ? repalloc_huge(st->arena, cap) :
-		MemoryContextAllocHuge(st->cxt, cap);
+							MemoryContextAllocHuge(st->cxt, cap);
 	st->arena_cap = cap;
 }
 
 static inline uint32
 ArenaLen(const char *arena, uint64 off)
 {
-	uint32		len;
+	uint32 len;
 
 	memcpy(&len, arena + off, sizeof(len));
 	return len;
@@ -189,7 +189,7 @@ ArenaLen(const char *arena, uint64 off)
 static inline uint64
 FaByteKey(FaState *st, const char *b, uint32 n, uint32 *hash)
 {
-	uint64		off;
+	uint64 off;
 
 	if (st->has_last && ArenaLen(st->arena, st->last_off) == n &&
 		memcmp(st->arena + st->last_off + 4, b, n) == 0)
@@ -212,7 +212,7 @@ FaByteKey(FaState *st, const char *b, uint32 n, uint32 *hash)
 static inline void
 FaAppend(FaState *st, uint64 key, uint32 hash, int64 ts, int32 step)
 {
-	FaRow	   *r;
+	FaRow *r;
 
 	if (unlikely(st->nrows == st->cap))
 		FaReserve(st, 1);
@@ -226,17 +226,18 @@ FaAppend(FaState *st, uint64 key, uint32 hash, int64 ts, int32 step)
 static int
 FaKeyKind(FunctionCallInfo fcinfo)
 {
-	Oid			ktype = get_fn_expr_argtype(fcinfo->flinfo, 1);
+	Oid ktype = get_fn_expr_argtype(fcinfo->flinfo, 1);
 
-	return ktype == INT8OID ? FA_KEY_INT8 : ktype == UUIDOID ? FA_KEY_UUID : FA_KEY_TEXT;
+	return ktype == INT8OID ? FA_KEY_INT8 : ktype == UUIDOID ? FA_KEY_UUID :
+															   FA_KEY_TEXT;
 }
 
 /* Checks the step, then appends the row of arguments 1 (entity) and 2 (ts). */
 static void
 FaAddRow(FunctionCallInfo fcinfo, FaState *st, int32 step)
 {
-	uint64		key;
-	uint32		hash;
+	uint64 key;
+	uint32 hash;
 
 	if (step < 0 || step > LK_FUNNEL_MAX_STEPS ||
 		(st->p.nsteps > 0 && step > st->p.nsteps))
@@ -256,7 +257,7 @@ FaAddRow(FunctionCallInfo fcinfo, FaState *st, int32 step)
 			key = FaByteKey(st, DatumGetPointer(PG_GETARG_DATUM(1)), 16, &hash);
 		else
 		{
-			text	   *t = PG_GETARG_TEXT_PP(1);
+			text *t = PG_GETARG_TEXT_PP(1);
 
 			key = FaByteKey(st, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), &hash);
 		}
@@ -294,7 +295,7 @@ FaWindowModes(FunctionCallInfo fcinfo, int wi, LkFunnelParams *p)
 	p->modes = 0;
 	if (PG_NARGS() > wi + 1 && !PG_ARGISNULL(wi + 1))
 	{
-		text	   *m = PG_GETARG_TEXT_PP(wi + 1);
+		text *m = PG_GETARG_TEXT_PP(wi + 1);
 
 		p->modes = lk_funnel_parse_modes(VARDATA_ANY(m), VARSIZE_ANY_EXHDR(m));
 	}
@@ -326,8 +327,8 @@ PG_FUNCTION_INFO_V1(funnel_agg_accum);
 Datum
 funnel_agg_accum(PG_FUNCTION_ARGS)
 {
-	MemoryContext aggcxt;
-	FaState    *st = PG_ARGISNULL(0) ? NULL : (FaState *) PG_GETARG_POINTER(0);
+	MemoryContext  aggcxt;
+	FaState		  *st = PG_ARGISNULL(0) ? NULL : (FaState *) PG_GETARG_POINTER(0);
 	LkFunnelParams p;
 
 	if (!AggCheckCallContext(fcinfo, &aggcxt))
@@ -354,7 +355,7 @@ funnel_agg_accum(PG_FUNCTION_ARGS)
 static ArrayType *
 FaStagesArg(FunctionCallInfo fcinfo)
 {
-	ArrayType  *arr;
+	ArrayType *arr;
 
 	if (PG_ARGISNULL(4) || PG_ARGISNULL(5))
 		ereport(ERROR,
@@ -372,15 +373,15 @@ FaStagesArg(FunctionCallInfo fcinfo)
 static void
 FaSetStages(FaState *st, ArrayType *arr)
 {
-	Datum	   *names;
-	bool	   *nulls;
-	int			n;
+	Datum *names;
+	bool  *nulls;
+	int	   n;
 
 	deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &names, &nulls, &n);
 	lk_funnel_check_nsteps(n, "funnel_agg");
 	for (int i = 0; i < n; i++)
 	{
-		text	   *t;
+		text *t;
 
 		if (nulls[i])
 			ereport(ERROR,
@@ -409,9 +410,9 @@ FaSetStages(FaState *st, ArrayType *arr)
 static bool
 FaSameStages(const FaState *st, ArrayType *arr)
 {
-	Datum	   *names;
-	bool	   *nulls;
-	int			n;
+	Datum *names;
+	bool  *nulls;
+	int	   n;
 
 	if (VARSIZE(arr) == VARSIZE(st->stages) &&
 		memcmp(arr, st->stages, VARSIZE(arr)) == 0)
@@ -421,7 +422,7 @@ FaSameStages(const FaState *st, ArrayType *arr)
 		return false;
 	for (int i = 0; i < n; i++)
 	{
-		text	   *t = nulls[i] ? NULL : DatumGetTextPP(names[i]);
+		text *t = nulls[i] ? NULL : DatumGetTextPP(names[i]);
 
 		if (t == NULL || (int32) VARSIZE_ANY_EXHDR(t) != st->stage_len[i] ||
 			memcmp(VARDATA_ANY(t), st->stage_name[i], st->stage_len[i]) != 0)
@@ -455,15 +456,15 @@ PG_FUNCTION_INFO_V1(funnel_agg_stage_accum);
 Datum
 funnel_agg_stage_accum(PG_FUNCTION_ARGS)
 {
-	MemoryContext aggcxt;
-	FaState    *st = PG_ARGISNULL(0) ? NULL : (FaState *) PG_GETARG_POINTER(0);
+	MemoryContext  aggcxt;
+	FaState		  *st = PG_ARGISNULL(0) ? NULL : (FaState *) PG_GETARG_POINTER(0);
 	LkFunnelParams p;
 
 	if (!AggCheckCallContext(fcinfo, &aggcxt))
 		elog(ERROR, "funnel_agg_stage_accum called in non-aggregate context");
 	if (st == NULL)
 	{
-		ArrayType  *arr = FaStagesArg(fcinfo);
+		ArrayType *arr = FaStagesArg(fcinfo);
 
 		FaWindowModes(fcinfo, 5, &p);
 		st = FaNew(aggcxt, FaKeyKind(fcinfo), &p);
@@ -472,7 +473,7 @@ funnel_agg_stage_accum(PG_FUNCTION_ARGS)
 	}
 	else if (st->check_args)
 	{
-		ArrayType  *arr = FaStagesArg(fcinfo);
+		ArrayType *arr = FaStagesArg(fcinfo);
 
 		FaWindowModes(fcinfo, 5, &p);
 		if (p.window != st->p.window || p.modes != st->p.modes || !FaSameStages(st, arr))
@@ -490,13 +491,13 @@ funnel_agg_stage_accum(PG_FUNCTION_ARGS)
 static void
 FaCheckSame(const FaState *a, const FaState *b)
 {
-	bool		same = a->p.window == b->p.window && a->p.modes == b->p.modes &&
-		a->p.nsteps == b->p.nsteps && a->keykind == b->keykind &&
-		a->nstages == b->nstages;
+	bool same = a->p.window == b->p.window && a->p.modes == b->p.modes &&
+				a->p.nsteps == b->p.nsteps && a->keykind == b->keykind &&
+				a->nstages == b->nstages;
 
 	for (int i = 0; same && i < a->nstages; i++)
 		same = a->stage_len[i] == b->stage_len[i] &&
-			memcmp(a->stage_name[i], b->stage_name[i], a->stage_len[i]) == 0;
+			   memcmp(a->stage_name[i], b->stage_name[i], a->stage_len[i]) == 0;
 	if (!same)
 		lk_funnel_args_differ("funnel_agg", "window, modes, nsteps and stages");
 }
@@ -505,9 +506,9 @@ PG_FUNCTION_INFO_V1(funnel_agg_combine);
 Datum
 funnel_agg_combine(PG_FUNCTION_ARGS)
 {
-	FaState    *a = PG_ARGISNULL(0) ? NULL : (FaState *) PG_GETARG_POINTER(0);
-	FaState    *b = PG_ARGISNULL(1) ? NULL : (FaState *) PG_GETARG_POINTER(1);
-	uint64		shift;
+	FaState *a = PG_ARGISNULL(0) ? NULL : (FaState *) PG_GETARG_POINTER(0);
+	FaState *b = PG_ARGISNULL(1) ? NULL : (FaState *) PG_GETARG_POINTER(1);
+	uint64	 shift;
 
 	if (!AggCheckCallContext(fcinfo, NULL))
 		elog(ERROR, "funnel_agg_combine called in non-aggregate context");
@@ -538,12 +539,12 @@ funnel_agg_combine(PG_FUNCTION_ARGS)
 	}
 	for (int64 s = 0; s < b->nrows; s += FA_CFI_ROWS)
 	{
-		int64		end = Min(b->nrows, s + FA_CFI_ROWS);
+		int64 end = Min(b->nrows, s + FA_CFI_ROWS);
 
 		CHECK_FOR_INTERRUPTS();
 		for (int64 i = s; i < end; i++)
 		{
-			FaRow	   *r = &a->rows[a->nrows++];
+			FaRow *r = &a->rows[a->nrows++];
 
 			*r = b->rows[i];
 			if (a->keykind != FA_KEY_INT8)
@@ -574,17 +575,17 @@ funnel_agg_combine(PG_FUNCTION_ARGS)
 static void
 FaSendRows(StringInfo buf, const FaState *st)
 {
-	char	   *w = buf->data + buf->len;
+	char *w = buf->data + buf->len;
 
 	for (int64 s = 0; s < st->nrows; s += FA_CFI_ROWS)
 	{
-		int64		end = Min(st->nrows, s + FA_CFI_ROWS);
+		int64 end = Min(st->nrows, s + FA_CFI_ROWS);
 
 		CHECK_FOR_INTERRUPTS();
 		for (int64 i = s; i < end; i++)
 		{
-			uint64		k = pg_hton64(st->rows[i].key);
-			uint64		t = pg_hton64((uint64) st->rows[i].ts);
+			uint64 k = pg_hton64(st->rows[i].key);
+			uint64 t = pg_hton64((uint64) st->rows[i].ts);
 
 			memcpy(w, &k, 8);
 			memcpy(w + 8, &t, 8);
@@ -600,9 +601,9 @@ PG_FUNCTION_INFO_V1(funnel_agg_serialize);
 Datum
 funnel_agg_serialize(PG_FUNCTION_ARGS)
 {
-	FaState    *st = (FaState *) PG_GETARG_POINTER(0);
+	FaState		  *st = (FaState *) PG_GETARG_POINTER(0);
 	StringInfoData buf;
-	Size		need = FA_HEADER_BYTES + st->arena_len + (Size) st->nrows * FA_ROW_BYTES;
+	Size		   need = FA_HEADER_BYTES + st->arena_len + (Size) st->nrows * FA_ROW_BYTES;
 
 	if (!AggCheckCallContext(fcinfo, NULL))
 		elog(ERROR, "funnel_agg_serialize called in non-aggregate context");
@@ -648,10 +649,10 @@ static FaState *
 FaRecvHeader(StringInfo buf, MemoryContext cxt, int64 *nrows, int64 *alen)
 {
 	LkFunnelParams p;
-	FaState    *st;
-	int			kind;
-	int32		maxstep;
-	const char *msg;
+	FaState		  *st;
+	int			   kind;
+	int32		   maxstep;
+	const char	  *msg;
 
 	if (buf->len < FA_HEADER_BYTES)
 		FaCorrupt("truncated header");
@@ -679,7 +680,7 @@ FaRecvHeader(StringInfo buf, MemoryContext cxt, int64 *nrows, int64 *alen)
 		FaCorrupt("stage count out of range");
 	for (int i = 0; i < st->nstages; i++)
 	{
-		uint32		len;
+		uint32 len;
 
 		if (buf->len - buf->cursor < 4)
 			FaCorrupt("truncated stage name");
@@ -698,8 +699,8 @@ static void
 FaRecvRow(FaState *st, const unsigned char *rd, int64 alen, FaRow *r,
 		  uint64 *prev_off, uint32 *prev_hash)
 {
-	uint64		key;
-	int64		ts;
+	uint64 key;
+	int64  ts;
 
 	memcpy(&key, rd, 8);
 	key = pg_ntoh64(key);
@@ -715,7 +716,7 @@ FaRecvRow(FaState *st, const unsigned char *rd, int64 alen, FaRow *r,
 		r->hash = *prev_hash;
 	else
 	{
-		uint32		len;
+		uint32 len;
 
 		if (key > (uint64) alen || (uint64) alen - key < 4)
 			FaCorrupt("key offset out of range");
@@ -732,14 +733,14 @@ PG_FUNCTION_INFO_V1(funnel_agg_deserialize);
 Datum
 funnel_agg_deserialize(PG_FUNCTION_ARGS)
 {
-	bytea	   *b = PG_GETARG_BYTEA_PP(0);
-	MemoryContext aggcxt;
+	bytea		  *b = PG_GETARG_BYTEA_PP(0);
+	MemoryContext  aggcxt;
 	StringInfoData buf;
-	FaState    *st;
-	int64		nrows,
-				alen;
-	uint64		prev_off = PG_UINT64_MAX;
-	uint32		prev_hash = 0;
+	FaState		  *st;
+	int64		   nrows;
+	int64		   alen;
+	uint64		   prev_off = PG_UINT64_MAX;
+	uint32		   prev_hash = 0;
 
 	if (!AggCheckCallContext(fcinfo, &aggcxt))
 		elog(ERROR, "funnel_agg_deserialize called in non-aggregate context");
@@ -759,7 +760,7 @@ funnel_agg_deserialize(PG_FUNCTION_ARGS)
 	FaReserve(st, nrows);
 	for (int64 s = 0; s < nrows; s += FA_CFI_ROWS)
 	{
-		int64		end = Min(nrows, s + FA_CFI_ROWS);
+		int64 end = Min(nrows, s + FA_CFI_ROWS);
 
 		CHECK_FOR_INTERRUPTS();
 		/* the length was checked above: read the rows in place */
@@ -776,8 +777,8 @@ funnel_agg_deserialize(PG_FUNCTION_ARGS)
 static inline bool
 FaKeyEq(const FaState *st, uint64 a, uint64 b)
 {
-	uint32		la,
-				lb;
+	uint32 la;
+	uint32 lb;
 
 	if (a == b)
 		return true;
@@ -791,10 +792,10 @@ FaKeyEq(const FaState *st, uint64 a, uint64 b)
 /* The rows in partitions by the top bits of their hash. */
 typedef struct FaParts
 {
-	int64		nparts;
-	int64	   *start;			/* partition q is rows[start[q] .. start[q + 1]) */
-	FaRow	   *rows;			/* the state's own rows, or a partitioned copy */
-	int64		maxpart;		/* rows in the largest partition */
+	int64  nparts;
+	int64 *start;	/* partition q is rows[start[q] .. start[q + 1]) */
+	FaRow *rows;	/* the state's own rows, or a partitioned copy */
+	int64  maxpart; /* rows in the largest partition */
 } FaParts;
 
 /*
@@ -806,11 +807,11 @@ static void
 FaPartition(const FaState *st, FaParts *parts)
 {
 	const FaRow *rows = st->rows;
-	int64		n = st->nrows;
-	int			bits = 0;
-	int64	   *start;
-	int64	   *fill;
-	FaRow	   *out;
+	int64		 n = st->nrows;
+	int			 bits = 0;
+	int64		*start;
+	int64		*fill;
+	FaRow		*out;
 
 	while (bits < 16 && ((int64) FA_PART_ROWS << bits) < n)
 		bits++;
@@ -824,7 +825,7 @@ FaPartition(const FaState *st, FaParts *parts)
 	start[1] = 0;
 	for (int64 b = 0; b < n; b += FA_CFI_ROWS)
 	{
-		int64		end = Min(n, b + FA_CFI_ROWS);
+		int64 end = Min(n, b + FA_CFI_ROWS);
 
 		CHECK_FOR_INTERRUPTS();
 		for (int64 i = b; i < end; i++)
@@ -841,7 +842,7 @@ FaPartition(const FaState *st, FaParts *parts)
 	parts->rows = out = MemoryContextAllocHuge(CurrentMemoryContext, n * sizeof(FaRow));
 	for (int64 b = 0; b < n; b += FA_CFI_ROWS)
 	{
-		int64		end = Min(n, b + FA_CFI_ROWS);
+		int64 end = Min(n, b + FA_CFI_ROWS);
 
 		CHECK_FOR_INTERRUPTS();
 		for (int64 i = b; i < end; i++)
@@ -863,19 +864,19 @@ FaPartition(const FaState *st, FaParts *parts)
  */
 typedef struct FaGroups
 {
-	int32	   *table;			/* entity + 1, or 0 for a free slot */
-	int32	   *rowent;
-	int32	   *entrow;			/* a row of each entity, for its key */
-	int32	   *entend;
+	int32		  *table; /* entity + 1, or 0 for a free slot */
+	int32		  *rowent;
+	int32		  *entrow; /* a row of each entity, for its key */
+	int32		  *entend;
 	LkFunnelEvent *ev;
-	int32		nents;
+	int32		   nents;
 } FaGroups;
 
 static void
 FaGroupsInit(FaGroups *g, int64 maxpart)
 {
-	int64		tsize = 16;
-	int64		m = Max(maxpart, 1);
+	int64 tsize = 16;
+	int64 m = Max(maxpart, 1);
 
 	while (tsize < 2 * m)
 		tsize *= 2;
@@ -893,26 +894,26 @@ FaGroupsInit(FaGroups *g, int64 maxpart)
 static int32
 FaNumberEntities(const FaState *st, const FaRow *r, int32 m, FaGroups *g)
 {
-	int32	   *table = g->table,
-			   *rowent = g->rowent,
-			   *entrow = g->entrow,
-			   *entend = g->entend;
-	uint64		tmask = 15;
-	int32		ne = 0;
+	int32 *table = g->table,
+		  *rowent = g->rowent,
+		  *entrow = g->entrow,
+		  *entend = g->entend;
+	uint64 tmask = 15;
+	int32  ne = 0;
 
 	while (tmask + 1 < 2 * (uint64) m)
 		tmask = tmask * 2 + 1;
 	memset(table, 0, (tmask + 1) * sizeof(int32));
 	for (int64 b = 0; b < m; b += FA_CFI_ROWS)
 	{
-		int64		end = Min(m, b + FA_CFI_ROWS);
+		int64 end = Min(m, b + FA_CFI_ROWS);
 
 		CHECK_FOR_INTERRUPTS();
 		for (int32 i = (int32) b; i < end; i++)
 		{
 			/* low bits: the top ones chose the partition */
-			uint64		h = r[i].hash & tmask;
-			int32		e;
+			uint64 h = r[i].hash & tmask;
+			int32  e;
 
 			while ((e = table[h] - 1) >= 0 &&
 				   !(r[entrow[e]].hash == r[i].hash && FaKeyEq(st, r[entrow[e]].key, r[i].key)))
@@ -935,31 +936,31 @@ FaNumberEntities(const FaState *st, const FaRow *r, int32 m, FaGroups *g)
 static void
 FaGroup(const FaState *st, const FaRow *r, int32 m, FaGroups *g)
 {
-	int32	   *rowent = g->rowent,
-			   *entend = g->entend;
+	int32 *rowent = g->rowent,
+		  *entend = g->entend;
 	LkFunnelEvent *ev = g->ev;
-	int32		ne = FaNumberEntities(st, r, m, g);
+	int32		   ne = FaNumberEntities(st, r, m, g);
 
 	/* counts to start positions, then the scatter moves them to the ends */
 	for (int32 e = 0, at = 0; e < ne; e++)
 	{
-		int32		cnt = entend[e];
+		int32 cnt = entend[e];
 
 		entend[e] = at;
 		at += cnt;
 	}
 	for (int64 b = 0; b < m; b += FA_CFI_ROWS)
 	{
-		int64		end = Min(m, b + FA_CFI_ROWS);
+		int64 end = Min(m, b + FA_CFI_ROWS);
 
 		CHECK_FOR_INTERRUPTS();
 		for (int32 i = (int32) b; i < end; i++)
 		{
-			int32		at = entend[rowent[i]]++;
+			int32 at = entend[rowent[i]]++;
 
 			ev[at].ts = r[i].ts;
 			ev[at].step = r[i].step;
-			ev[at].row = (uint32) at;	/* one row, one event */
+			ev[at].row = (uint32) at; /* one row, one event */
 		}
 	}
 	g->nents = ne;
@@ -968,13 +969,13 @@ FaGroup(const FaState *st, const FaRow *r, int32 m, FaGroups *g)
 /* What the final function adds up over every entity. */
 typedef struct FaTally
 {
-	LkFunnelParams p;			/* nsteps resolved */
+	LkFunnelParams	p; /* nsteps resolved */
 	LkFunnelMatcher matcher;
-	int64		entities;
-	int64		levels[LK_FUNNEL_MAX_STEPS + 1];
+	int64			entities;
+	int64			levels[LK_FUNNEL_MAX_STEPS + 1];
 	/* per step, its times to convert: zero ones, and counts by sketch bucket */
-	int64		ttc_zero[LK_FUNNEL_MAX_STEPS];
-	int64		(*ttc)[LK_SKETCH_MAX_INDEX + 1];
+	int64 ttc_zero[LK_FUNNEL_MAX_STEPS];
+	int64 (*ttc)[LK_SKETCH_MAX_INDEX + 1];
 } FaTally;
 
 static void
@@ -995,10 +996,10 @@ FaTallyEntity(FaTally *t, int level, const int64 *path)
 	t->levels[level]++;
 	for (int s = 1; s < level; s++)
 	{
-		int64		d;
+		int64 d;
 
 		if (__builtin_sub_overflow(path[s], path[s - 1], &d))
-			d = PG_INT64_MAX;	/* infinite timestamps */
+			d = PG_INT64_MAX; /* infinite timestamps */
 		if (d <= 0)
 			t->ttc_zero[s]++;
 		else
@@ -1010,13 +1011,13 @@ FaTallyEntity(FaTally *t, int level, const int64 *path)
 static void
 FaMatch(const FaGroups *g, FaTally *t)
 {
-	int32		begin = 0;
+	int32 begin = 0;
 
 	for (int32 e = 0; e < g->nents; e++)
 	{
-		int32		end = g->entend[e];
-		int64		path[LK_FUNNEL_MAX_STEPS];
-		int			level;
+		int32 end = g->entend[e];
+		int64 path[LK_FUNNEL_MAX_STEPS];
+		int	  level;
 
 		if ((e & 0x3FF) == 0x3FF)
 			CHECK_FOR_INTERRUPTS();
@@ -1031,9 +1032,9 @@ FaMatch(const FaGroups *g, FaTally *t)
 static FunnelSummary *
 FaSummarize(const FaTally *t)
 {
-	int64		reached[LK_FUNNEL_MAX_STEPS];
-	LkSketch   *sk[LK_FUNNEL_MAX_STEPS];
-	int64		below = 0;
+	int64	  reached[LK_FUNNEL_MAX_STEPS];
+	LkSketch *sk[LK_FUNNEL_MAX_STEPS];
+	int64	  below = 0;
 
 	/* reached[k] = entities whose level is at least k + 1 */
 	for (int k = t->p.nsteps; k >= 1; k--)
@@ -1050,10 +1051,10 @@ PG_FUNCTION_INFO_V1(funnel_agg_final);
 Datum
 funnel_agg_final(PG_FUNCTION_ARGS)
 {
-	FaState    *st = PG_ARGISNULL(0) ? NULL : (FaState *) PG_GETARG_POINTER(0);
-	FaTally		t;
-	FaParts		parts;
-	FaGroups	g;
+	FaState *st = PG_ARGISNULL(0) ? NULL : (FaState *) PG_GETARG_POINTER(0);
+	FaTally	 t;
+	FaParts	 parts;
+	FaGroups g;
 
 	if (!AggCheckCallContext(fcinfo, NULL))
 		elog(ERROR, "funnel_agg_final called in non-aggregate context");
@@ -1065,7 +1066,7 @@ funnel_agg_final(PG_FUNCTION_ARGS)
 	FaGroupsInit(&g, parts.maxpart);
 	for (int64 q = 0; q < parts.nparts; q++)
 	{
-		int32		m = (int32) (parts.start[q + 1] - parts.start[q]);
+		int32 m = (int32) (parts.start[q + 1] - parts.start[q]);
 
 		if (m == 0)
 			continue;

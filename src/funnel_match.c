@@ -19,12 +19,12 @@ typedef struct ModeName
 } ModeName;
 
 static const ModeName mode_names[] = {
-	{"strict_order", LK_FM_STRICT_ORDER},
-	{"strict_deduplication", LK_FM_STRICT_DEDUP},
-	{"strict_increase", LK_FM_STRICT_INCREASE},
-	{"strict_once", LK_FM_STRICT_ONCE},
-	{"allow_reentry", LK_FM_ALLOW_REENTRY},
-	{"crm_backfill", LK_FM_CRM_BACKFILL},
+	{ "strict_order", LK_FM_STRICT_ORDER },
+	{ "strict_deduplication", LK_FM_STRICT_DEDUP },
+	{ "strict_increase", LK_FM_STRICT_INCREASE },
+	{ "strict_once", LK_FM_STRICT_ONCE },
+	{ "allow_reentry", LK_FM_ALLOW_REENTRY },
+	{ "crm_backfill", LK_FM_CRM_BACKFILL },
 };
 
 uint32
@@ -60,9 +60,9 @@ lk_funnel_parse_modes(const char *s, int len)
 
 	while (i < len)
 	{
-		int			b,
-					e;
-		uint32		bit;
+		int	   b;
+		int	   e;
+		uint32 bit;
 
 		/* one comma-separated token, spaces trimmed */
 		while (i < len && s[i] == ' ')
@@ -82,7 +82,7 @@ lk_funnel_parse_modes(const char *s, int len)
 					 errhint("Valid modes are strict_order, strict_deduplication, strict_increase, strict_once, allow_reentry and crm_backfill, separated by commas.")));
 		if (i < len)
 		{
-			i++;				/* the comma */
+			i++; /* the comma */
 			if (i == len)
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -100,7 +100,7 @@ lk_funnel_parse_modes(const char *s, int len)
 void
 lk_funnel_modes_out(StringInfo buf, uint32 modes)
 {
-	bool		first = true;
+	bool first = true;
 
 	for (int m = 0; m < (int) lengthof(mode_names); m++)
 	{
@@ -136,9 +136,9 @@ lk_funnel_check_nsteps(int64 nsteps, const char *fn)
 int64
 lk_funnel_window_usec(const Interval *w, const char *fn)
 {
-	int128		usec = (int128) w->time +
-		(int128) w->day * USECS_PER_DAY +
-		(int128) w->month * DAYS_PER_MONTH * USECS_PER_DAY;
+	int128 usec = (int128) w->time +
+				  (int128) w->day * USECS_PER_DAY +
+				  (int128) w->month * DAYS_PER_MONTH * USECS_PER_DAY;
 
 	if (usec < 0)
 		ereport(ERROR,
@@ -222,10 +222,10 @@ Bit(int level)
 /* What one event does to the scan, before any chain is looked at. */
 typedef enum EventAction
 {
-	EV_SKIP,					/* ignore the event */
-	EV_STOP,					/* end the scan: the level so far stands */
-	EV_START,					/* step 1: starts a chain */
-	EV_EXTEND					/* step k > 1: may extend a chain at k - 1 */
+	EV_SKIP,  /* ignore the event */
+	EV_STOP,  /* end the scan: the level so far stands */
+	EV_START, /* step 1: starts a chain */
+	EV_EXTEND /* step k > 1: may extend a chain at k - 1 */
 } EventAction;
 
 /*
@@ -235,7 +235,7 @@ typedef enum EventAction
 static inline EventAction
 Classify(uint32 modes, int nsteps, int k, uint32 reached)
 {
-	bool		started = (reached & Bit(1)) != 0;
+	bool started = (reached & Bit(1)) != 0;
 
 	if (k <= 0)
 	{
@@ -243,11 +243,11 @@ Classify(uint32 modes, int nsteps, int k, uint32 reached)
 		return ((modes & LK_FM_STRICT_ORDER) && started) ? EV_STOP : EV_SKIP;
 	}
 	if (k > nsteps)
-		return EV_SKIP;			/* callers never pass these */
+		return EV_SKIP; /* callers never pass these */
 	if (k == 1)
 		return EV_START;
 	if ((modes & LK_FM_STRICT_DEDUP) && (reached & Bit(k)))
-		return EV_STOP;			/* a repeated step ends the scan */
+		return EV_STOP; /* a repeated step ends the scan */
 	if ((modes & LK_FM_STRICT_ORDER) && started && !(reached & Bit(k - 1)))
 	{
 		/* out of order: skipped under allow_reentry, else the end */
@@ -279,11 +279,11 @@ HighestLevel(uint32 reached)
  */
 typedef struct Greedy
 {
-	uint32		reached;
-	bool		want_path;
-	int64		start[LK_FUNNEL_MAX_STEPS + 1];
-	int64		last[LK_FUNNEL_MAX_STEPS + 1];
-	int64		chain[LK_FUNNEL_MAX_STEPS + 1][LK_FUNNEL_MAX_STEPS];
+	uint32 reached;
+	bool   want_path;
+	int64  start[LK_FUNNEL_MAX_STEPS + 1];
+	int64  last[LK_FUNNEL_MAX_STEPS + 1];
+	int64  chain[LK_FUNNEL_MAX_STEPS + 1][LK_FUNNEL_MAX_STEPS];
 } Greedy;
 
 static inline void
@@ -299,7 +299,7 @@ GreedyStart(Greedy *g, int64 t)
 static inline bool
 GreedyExtend(Greedy *g, int k, int64 t, const LkFunnelParams *p)
 {
-	int64		s = g->start[k - 1];
+	int64 s = g->start[k - 1];
 
 	if (!(g->reached & Bit(k - 1)) || !InWindow(t, s, p->window))
 		return false;
@@ -323,8 +323,8 @@ GreedyExtend(Greedy *g, int k, int64 t, const LkFunnelParams *p)
 static void
 GreedyBackfill(Greedy *g, int k, int64 t, int64 window)
 {
-	int			j = k - 1;
-	int64		s;
+	int	  j = k - 1;
+	int64 s;
 
 	while (j >= 1 && !((g->reached & Bit(j)) && InWindow(t, g->start[j], window)))
 		j--;
@@ -332,7 +332,7 @@ GreedyBackfill(Greedy *g, int k, int64 t, int64 window)
 	for (int m = j + 1; m <= k; m++)
 	{
 		if ((g->reached & Bit(m)) && g->start[m] > s)
-			continue;			/* keep a later-starting chain */
+			continue; /* keep a later-starting chain */
 		g->start[m] = s;
 		g->last[m] = t;
 		if (g->want_path)
@@ -350,17 +350,17 @@ static int
 MatchGreedy(const LkFunnelEvent *ev, int64 n, const LkFunnelParams *p,
 			int64 *path)
 {
-	Greedy		g;
-	int			N = p->nsteps;
-	bool		backfill = (p->modes & LK_FM_CRM_BACKFILL) != 0;
-	int			level;
+	Greedy g;
+	int	   N = p->nsteps;
+	bool   backfill = (p->modes & LK_FM_CRM_BACKFILL) != 0;
+	int	   level;
 
 	g.reached = 0;
 	g.want_path = (path != NULL);
 	for (int64 i = 0; i < n; i++)
 	{
-		int64		t = ev[i].ts;
-		int			k = ev[i].step;
+		int64 t = ev[i].ts;
+		int	  k = ev[i].step;
 
 		if ((i & 0xFFFF) == 0xFFFF)
 			CHECK_FOR_INTERRUPTS();
@@ -384,7 +384,7 @@ MatchGreedy(const LkFunnelEvent *ev, int64 n, const LkFunnelParams *p,
 					break;
 				continue;
 		}
-		break;					/* EV_STOP, or the last step reached */
+		break; /* EV_STOP, or the last step reached */
 	}
 	level = HighestLevel(g.reached);
 	if (path && level > 0)
@@ -403,27 +403,27 @@ MatchGreedy(const LkFunnelEvent *ev, int64 n, const LkFunnelParams *p,
  * ("old") and the chains formed at the current timestamp ("cur", with the
  * rows they used there), and fold cur into old when the timestamp changes.
  */
-#define ONCE_CAP 32				/* cur chains kept per level and timestamp */
+#define ONCE_CAP 32 /* cur chains kept per level and timestamp */
 
 typedef struct OnceChain
 {
-	int32		origin;			/* old level it extends, 0 = started here */
-	uint32		rows[LK_FUNNEL_MAX_STEPS];	/* rows for steps origin+1.. */
+	int32  origin;					  /* old level it extends, 0 = started here */
+	uint32 rows[LK_FUNNEL_MAX_STEPS]; /* rows for steps origin+1.. */
 } OnceChain;
 
 /* The cur chains, ONCE_CAP per level 0..nsteps: about 4 kB per step. */
 struct OnceState
 {
-	int			ncur[LK_FUNNEL_MAX_STEPS + 1];
-	OnceChain  *cur;
+	int		   ncur[LK_FUNNEL_MAX_STEPS + 1];
+	OnceChain *cur;
 	/* the old chains */
-	uint32		oldmask;
-	int64		old_start[LK_FUNNEL_MAX_STEPS + 1];
-	int64		old_path[LK_FUNNEL_MAX_STEPS + 1][LK_FUNNEL_MAX_STEPS];
+	uint32 oldmask;
+	int64  old_start[LK_FUNNEL_MAX_STEPS + 1];
+	int64  old_path[LK_FUNNEL_MAX_STEPS + 1][LK_FUNNEL_MAX_STEPS];
 };
 typedef struct OnceState OnceState;
 
-#define CUR(st, L) (&(st)->cur[(L) * ONCE_CAP])
+#define CUR(st, L) (&(st)->cur[(L) *ONCE_CAP])
 
 void
 lk_funnel_matcher_init(LkFunnelMatcher *m, const LkFunnelParams *p)
@@ -440,8 +440,8 @@ lk_funnel_matcher_init(LkFunnelMatcher *m, const LkFunnelParams *p)
 static void
 OnceFold(OnceState *st, int N, int64 gts)
 {
-	int64		nstart[LK_FUNNEL_MAX_STEPS + 1];
-	int			norigin[LK_FUNNEL_MAX_STEPS + 1];
+	int64 nstart[LK_FUNNEL_MAX_STEPS + 1];
+	int	  norigin[LK_FUNNEL_MAX_STEPS + 1];
 
 	/* decide from the pre-fold state, then assign, highest level first */
 	for (int L = 1; L <= N; L++)
@@ -449,8 +449,8 @@ OnceFold(OnceState *st, int N, int64 gts)
 		norigin[L] = -1;
 		for (int c = 0; c < st->ncur[L]; c++)
 		{
-			int			o = CUR(st, L)[c].origin;
-			int64		s = (o == 0) ? gts : st->old_start[o];
+			int	  o = CUR(st, L)[c].origin;
+			int64 s = (o == 0) ? gts : st->old_start[o];
 
 			if (norigin[L] < 0 || s > nstart[L])
 			{
@@ -461,7 +461,7 @@ OnceFold(OnceState *st, int N, int64 gts)
 	}
 	for (int L = N; L >= 1; L--)
 	{
-		int			o = norigin[L];
+		int o = norigin[L];
 
 		if (o < 0)
 			continue;
@@ -483,14 +483,14 @@ static void
 OnceAdd(OnceState *st, int L, int origin, const uint32 *prefix, int nprefix,
 		uint32 row)
 {
-	OnceChain  *c;
+	OnceChain *c;
 
 	if (st->ncur[L] >= ONCE_CAP)
-		return;					/* documented bound, see doc/funnel.md */
+		return; /* documented bound, see doc/funnel.md */
 	/* an identical chain adds nothing */
 	for (int i = 0; i < st->ncur[L]; i++)
 	{
-		OnceChain  *d = &CUR(st, L)[i];
+		OnceChain *d = &CUR(st, L)[i];
 
 		if (d->origin == origin &&
 			(nprefix == 0 ||
@@ -512,7 +512,7 @@ OnceAdd(OnceState *st, int L, int origin, const uint32 *prefix, int nprefix,
 static bool
 OnceExtend(OnceState *st, int k, int64 t, uint32 r, const LkFunnelParams *p)
 {
-	bool		ok = false;
+	bool ok = false;
 
 	/* old chains end before t: no row conflict, strictly earlier */
 	if ((st->oldmask & Bit(k - 1)) && InWindow(t, st->old_start[k - 1], p->window))
@@ -525,9 +525,9 @@ OnceExtend(OnceState *st, int k, int64 t, uint32 r, const LkFunnelParams *p)
 		return ok;
 	for (int c = 0; c < st->ncur[k - 1]; c++)
 	{
-		OnceChain  *pc = &CUR(st, k - 1)[c];
-		int			nused = (k - 1) - pc->origin;
-		bool		clash = false;
+		OnceChain *pc = &CUR(st, k - 1)[c];
+		int		   nused = (k - 1) - pc->origin;
+		bool	   clash = false;
 
 		for (int q = 0; q < nused; q++)
 			clash |= (pc->rows[q] == r);
@@ -545,18 +545,18 @@ static int
 MatchOnce(OnceState *st, const LkFunnelEvent *ev, int64 n,
 		  const LkFunnelParams *p, int64 *path)
 {
-	uint32		reached = 0;
-	int			N = p->nsteps;
-	int64		gts = 0;
-	int			level;
+	uint32 reached = 0;
+	int	   N = p->nsteps;
+	int64  gts = 0;
+	int	   level;
 
 	st->oldmask = 0;
 	for (int L = 0; L <= N; L++)
 		st->ncur[L] = 0;
 	for (int64 i = 0; i < n; i++)
 	{
-		int64		t = ev[i].ts;
-		int			k = ev[i].step;
+		int64 t = ev[i].ts;
+		int	  k = ev[i].step;
 
 		if ((i & 0xFFFF) == 0xFFFF)
 			CHECK_FOR_INTERRUPTS();
@@ -583,7 +583,7 @@ MatchOnce(OnceState *st, const LkFunnelEvent *ev, int64 n,
 					break;
 				continue;
 		}
-		break;					/* EV_STOP, or the last step reached */
+		break; /* EV_STOP, or the last step reached */
 	}
 	if (n > 0)
 		OnceFold(st, N, gts);

@@ -12,16 +12,16 @@
 #include "leadkpi.h"
 
 /* at least 32 steps, as ClickHouse allows; a uint32 holds the reached set */
-#define LK_FUNNEL_MAX_STEPS		32
+#define LK_FUNNEL_MAX_STEPS 32
 
 /* mode bits, parsed from the comma-separated `modes` text */
-#define LK_FM_STRICT_ORDER		0x01
-#define LK_FM_STRICT_DEDUP		0x02
-#define LK_FM_STRICT_INCREASE	0x04
-#define LK_FM_STRICT_ONCE		0x08
-#define LK_FM_ALLOW_REENTRY		0x10
-#define LK_FM_CRM_BACKFILL		0x20
-#define LK_FM_ALL				0x3F
+#define LK_FM_STRICT_ORDER 0x01
+#define LK_FM_STRICT_DEDUP 0x02
+#define LK_FM_STRICT_INCREASE 0x04
+#define LK_FM_STRICT_ONCE 0x08
+#define LK_FM_ALLOW_REENTRY 0x10
+#define LK_FM_CRM_BACKFILL 0x20
+#define LK_FM_ALL 0x3F
 
 /*
  * One event: a (row, step) pair.  A row that satisfies several steps gives
@@ -30,17 +30,17 @@
  */
 typedef struct LkFunnelEvent
 {
-	int64		ts;
-	uint32		row;			/* only strict_once looks at it */
-	int32		step;			/* 0..LK_FUNNEL_MAX_STEPS */
+	int64  ts;
+	uint32 row;	 /* only strict_once looks at it */
+	int32  step; /* 0..LK_FUNNEL_MAX_STEPS */
 } LkFunnelEvent;
 
 /* Parameters of one funnel, fixed for the whole aggregate. */
 typedef struct LkFunnelParams
 {
-	int64		window;			/* >= 0, in the timestamps' unit */
-	int			nsteps;			/* 1..LK_FUNNEL_MAX_STEPS */
-	uint32		modes;			/* LK_FM_* bits */
+	int64  window; /* >= 0, in the timestamps' unit */
+	int	   nsteps; /* 1..LK_FUNNEL_MAX_STEPS */
+	uint32 modes;  /* LK_FM_* bits */
 } LkFunnelParams;
 
 /*
@@ -87,8 +87,8 @@ extern bool lk_funnel_sorted(const LkFunnelEvent *ev, int64 n);
  */
 typedef struct LkFunnelMatcher
 {
-	LkFunnelParams p;
-	struct OnceState *once;		/* strict_once only */
+	LkFunnelParams	  p;
+	struct OnceState *once; /* strict_once only */
 } LkFunnelMatcher;
 
 extern void lk_funnel_matcher_init(LkFunnelMatcher *m, const LkFunnelParams *p);
@@ -100,7 +100,7 @@ extern void lk_funnel_matcher_init(LkFunnelMatcher *m, const LkFunnelParams *p);
  * path[0..level-1].  Uses a few kB of stack and the matcher's scratch memory,
  * never memory per event; CHECK_FOR_INTERRUPTS runs every 64k events.
  */
-extern int	lk_funnel_match(LkFunnelMatcher *m, const LkFunnelEvent *ev, int64 n,
-							int64 *path);
+extern int lk_funnel_match(LkFunnelMatcher *m, const LkFunnelEvent *ev, int64 n,
+						   int64 *path);
 
-#endif							/* LEADKPI_FUNNEL_MATCH_H */
+#endif /* LEADKPI_FUNNEL_MATCH_H */

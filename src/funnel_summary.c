@@ -16,7 +16,7 @@
 static LkSketch *
 FsSketch(const FunnelSummary *fs, int k)
 {
-	char	   *p = FS_SKETCHES(fs);
+	char *p = FS_SKETCHES(fs);
 
 	for (int i = 1; i < k; i++)
 		p += LK_SKETCH_SIZE(((LkSketch *) p)->capacity);
@@ -25,11 +25,11 @@ FsSketch(const FunnelSummary *fs, int k)
 
 FunnelSummary *
 fs_build(int nsteps, uint32 modes, int64 window, int64 entities,
-		const int64 *reached, LkSketch *const *sketches)
+		 const int64 *reached, LkSketch *const *sketches)
 {
-	Size		size = offsetof(FunnelSummary, reached) + nsteps * sizeof(int64);
+	Size		   size = offsetof(FunnelSummary, reached) + nsteps * sizeof(int64);
 	FunnelSummary *fs;
-	char	   *p;
+	char		  *p;
 
 	for (int k = 0; k < nsteps; k++)
 		size += LK_SKETCH_SIZE(sketches && sketches[k] ? sketches[k]->nbuckets : 0);
@@ -44,7 +44,7 @@ fs_build(int nsteps, uint32 modes, int64 window, int64 entities,
 	p = FS_SKETCHES(fs);
 	for (int k = 0; k < nsteps; k++)
 	{
-		LkSketch   *dst = (LkSketch *) p;
+		LkSketch	   *dst = (LkSketch *) p;
 		const LkSketch *src = sketches ? sketches[k] : NULL;
 
 		if (src)
@@ -76,7 +76,7 @@ FsValidate(int nsteps, uint32 modes, int64 window, int64 entities,
 		return "negative entity count";
 	for (int k = 0; k < nsteps; k++)
 	{
-		int64		prev = (k == 0) ? entities : reached[k - 1];
+		int64 prev = (k == 0) ? entities : reached[k - 1];
 
 		if (reached[k] < 0 || reached[k] > prev)
 			return "reached counts must not increase from step to step";
@@ -130,15 +130,14 @@ funnel_summary_out(PG_FUNCTION_ARGS)
 	PG_RETURN_CSTRING(buf.data);
 }
 
-
 PG_FUNCTION_INFO_V1(funnel_summary_in);
 Datum
 funnel_summary_in(PG_FUNCTION_ARGS)
 {
 	const char *p = PG_GETARG_CSTRING(0);
-	int64		nsteps,
-				window,
-				entities;
+	int64		nsteps;
+	int64		window;
+	int64		entities;
 	int64		reached[LK_FUNNEL_MAX_STEPS];
 	LkSketch   *sk[LK_FUNNEL_MAX_STEPS];
 	uint32		modes = 0;
@@ -218,8 +217,8 @@ FsRecv(StringInfo buf)
 {
 	int			nsteps;
 	uint32		modes;
-	int64		window,
-				entities;
+	int64		window;
+	int64		entities;
 	int64		reached[LK_FUNNEL_MAX_STEPS];
 	LkSketch   *sk[LK_FUNNEL_MAX_STEPS];
 	const char *err;
@@ -274,8 +273,8 @@ funnel_summary_from_bytes(PG_FUNCTION_ARGS)
 static FunnelSummary *
 FsMerge(const FunnelSummary *a, const FunnelSummary *b)
 {
-	int64		reached[LK_FUNNEL_MAX_STEPS];
-	LkSketch   *sk[LK_FUNNEL_MAX_STEPS];
+	int64	  reached[LK_FUNNEL_MAX_STEPS];
+	LkSketch *sk[LK_FUNNEL_MAX_STEPS];
 
 	if (a->nsteps != b->nsteps)
 		ereport(ERROR,
@@ -290,9 +289,9 @@ FsMerge(const FunnelSummary *a, const FunnelSummary *b)
 				 errhint("Build every summary of one funnel with the same window and modes.")));
 	for (int k = 0; k < a->nsteps; k++)
 	{
-		LkSketch   *sa = FsSketch(a, k + 1);
-		LkSketch   *sb = FsSketch(b, k + 1);
-		int32		n = lk_sketch_union_buckets(sa, sb);
+		LkSketch *sa = FsSketch(a, k + 1);
+		LkSketch *sb = FsSketch(b, k + 1);
+		int32	  n = lk_sketch_union_buckets(sa, sb);
 
 		reached[k] = lk_add_count(a->reached[k], b->reached[k]);
 		sk[k] = palloc0(LK_SKETCH_SIZE(n));
@@ -300,7 +299,7 @@ FsMerge(const FunnelSummary *a, const FunnelSummary *b)
 		lk_sketch_merge(sk[k], sa, sb);
 	}
 	return fs_build(a->nsteps, a->modes, a->window,
-				   lk_add_count(a->entities, b->entities), reached, sk);
+					lk_add_count(a->entities, b->entities), reached, sk);
 }
 
 /*
@@ -337,10 +336,10 @@ PG_FUNCTION_INFO_V1(funnel_agg_level_accum);
 Datum
 funnel_agg_level_accum(PG_FUNCTION_ARGS)
 {
-	MemoryContext aggcxt;
+	MemoryContext  aggcxt;
 	FunnelSummary *fs;
-	int32		level,
-				nsteps;
+	int32		   level;
+	int32		   nsteps;
 
 	if (!AggCheckCallContext(fcinfo, &aggcxt))
 		elog(ERROR, "funnel_agg_level_accum called in non-aggregate context");
@@ -352,13 +351,13 @@ funnel_agg_level_accum(PG_FUNCTION_ARGS)
 	lk_funnel_check_nsteps(nsteps, "funnel_agg");
 	if (PG_ARGISNULL(0))
 	{
-		int64		zeros[LK_FUNNEL_MAX_STEPS] = {0};
+		int64 zeros[LK_FUNNEL_MAX_STEPS] = { 0 };
 
 		/* nodeAgg copies this first state into the aggregate context */
 		fs = fs_build(nsteps, 0, -1, 0, zeros, NULL);
 	}
 	else
-		fs = (FunnelSummary *) PG_GETARG_POINTER(0);	/* ours: update in place */
+		fs = (FunnelSummary *) PG_GETARG_POINTER(0); /* ours: update in place */
 	if (fs->nsteps != nsteps)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -414,7 +413,7 @@ Datum
 funnel_reached(PG_FUNCTION_ARGS)
 {
 	FunnelSummary *fs = PG_GETARG_FS(0);
-	int32		step = PG_GETARG_INT32(1);
+	int32		   step = PG_GETARG_INT32(1);
 
 	CheckStep(fs, step, "reached");
 	PG_RETURN_INT64(fs->reached[step - 1]);
@@ -425,8 +424,8 @@ Datum
 funnel_conversion_rate(PG_FUNCTION_ARGS)
 {
 	FunnelSummary *fs = PG_GETARG_FS(0);
-	int32		from = PG_GETARG_INT32(1);
-	int32		to = PG_GETARG_INT32(2);
+	int32		   from = PG_GETARG_INT32(1);
+	int32		   to = PG_GETARG_INT32(2);
 
 	CheckStep(fs, from, "conversion_rate");
 	CheckStep(fs, to, "conversion_rate");
@@ -444,8 +443,8 @@ Datum
 funnel_drop_off(PG_FUNCTION_ARGS)
 {
 	FunnelSummary *fs = PG_GETARG_FS(0);
-	int32		step = PG_GETARG_INT32(1);
-	int64		prev;
+	int32		   step = PG_GETARG_INT32(1);
+	int64		   prev;
 
 	CheckStep(fs, step, "drop_off");
 	prev = (step == 1) ? fs->entities : fs->reached[step - 2];
@@ -457,15 +456,15 @@ Datum
 funnel_bottleneck(PG_FUNCTION_ARGS)
 {
 	FunnelSummary *fs = PG_GETARG_FS(0);
-	int			best = 0;
-	double		best_rate = 0.0;
+	int			   best = 0;
+	double		   best_rate = 0.0;
 
 	for (int k = 2; k <= fs->nsteps; k++)
 	{
-		double		rate;
+		double rate;
 
 		if (fs->reached[k - 2] == 0)
-			continue;			/* no conversion to judge */
+			continue; /* no conversion to judge */
 		rate = (double) fs->reached[k - 1] / (double) fs->reached[k - 2];
 		if (best == 0 || rate < best_rate)
 		{
@@ -483,8 +482,8 @@ Datum
 funnel_time_to_convert_median(PG_FUNCTION_ARGS)
 {
 	FunnelSummary *fs = PG_GETARG_FS(0);
-	int32		step = PG_GETARG_INT32(1);
-	LkSketch   *s;
+	int32		   step = PG_GETARG_INT32(1);
+	LkSketch	  *s;
 
 	CheckStep(fs, step, "time_to_convert_median");
 	s = FsSketch(fs, step);

@@ -19,14 +19,14 @@
  */
 typedef struct FunnelSummary
 {
-	int32		vl_len_;
-	uint8		version;
-	uint8		nsteps;
-	uint16		modes;
-	int32		pad;			/* always 0 */
-	int64		window;			/* usec; -1 when built from levels */
-	int64		entities;		/* entities seen, level 0 included */
-	int64		reached[FLEXIBLE_ARRAY_MEMBER];
+	int32  vl_len_;
+	uint8  version;
+	uint8  nsteps;
+	uint16 modes;
+	int32  pad;		 /* always 0 */
+	int64  window;	 /* usec; -1 when built from levels */
+	int64  entities; /* entities seen, level 0 included */
+	int64  reached[FLEXIBLE_ARRAY_MEMBER];
 } FunnelSummary;
 
 #define PG_GETARG_FS(n) ((FunnelSummary *) PG_DETOAST_DATUM(PG_GETARG_DATUM(n)))
@@ -38,4 +38,4 @@ typedef struct FunnelSummary
 extern FunnelSummary *fs_build(int nsteps, uint32 modes, int64 window, int64 entities,
 							   const int64 *reached, LkSketch *const *sketches);
 
-#endif							/* LEADKPI_FUNNEL_SUMMARY_H */
+#endif /* LEADKPI_FUNNEL_SUMMARY_H */

@@ -18,11 +18,11 @@
  * summaries on disk must keep reading the same.
  */
 StaticAssertDecl(offsetof(KpiSummary, leads) == 16 &&
-				 offsetof(KpiSummary, cycle_sum) == 64 &&
-				 offsetof(KpiSummary, cost) == 80 &&
-				 offsetof(KpiSummary, revenue) == 104 &&
-				 offsetof(KpiSummary, sketch) == 128 &&
-				 offsetof(LkMoney, dscale) == 16 && sizeof(LkMoney) == 24,
+					 offsetof(KpiSummary, cycle_sum) == 64 &&
+					 offsetof(KpiSummary, cost) == 80 &&
+					 offsetof(KpiSummary, revenue) == 104 &&
+					 offsetof(KpiSummary, sketch) == 128 &&
+					 offsetof(LkMoney, dscale) == 16 && sizeof(LkMoney) == 24,
 				 "kpi_summary's stored layout changed: bump KPI_SUMMARY_VERSION");
 
 /* ---------------------------------------------------------------------------
@@ -96,7 +96,7 @@ ks_add_lead(KpiSummary *s, bool converted, int64 cycle)
 
 	if (!(s->flags & KS_NO_SKETCH))
 	{
-		int32		idx = cycle > 0 ? lk_sketch_index(cycle) : -1;
+		int32 idx = cycle > 0 ? lk_sketch_index(cycle) : -1;
 
 		if (!lk_sketch_add_index(&s->sketch, idx, 1))
 		{
@@ -158,7 +158,7 @@ ks_merge(KpiSummary *a, const KpiSummary *b)
 	}
 	else
 	{
-		int32		need = lk_sketch_union_buckets(&a->sketch, &b->sketch);
+		int32 need = lk_sketch_union_buckets(&a->sketch, &b->sketch);
 
 		if (need > a->sketch.capacity)
 			a = KsGrow(a, need);
@@ -299,12 +299,11 @@ PG_FUNCTION_INFO_V1(kpi_summary_out);
 Datum
 kpi_summary_out(PG_FUNCTION_ARGS)
 {
-	KpiSummary *s = PG_GETARG_KPI_SUMMARY(0);
+	KpiSummary	  *s = PG_GETARG_KPI_SUMMARY(0);
 	StringInfoData buf;
 
 	initStringInfo(&buf);
-	appendStringInfo(&buf, "v%d leads=" INT64_FORMAT " conversions=" INT64_FORMAT
-					 " cycles=" INT64_FORMAT " excluded=" INT64_FORMAT " cycle_sum_us=",
+	appendStringInfo(&buf, "v%d leads=" INT64_FORMAT " conversions=" INT64_FORMAT " cycles=" INT64_FORMAT " excluded=" INT64_FORMAT " cycle_sum_us=",
 					 KPI_SUMMARY_VERSION, s->leads, s->conversions, s->cycle_n,
 					 s->cycle_excluded);
 	lk_append_int128(&buf, s->cycle_sum);
@@ -402,7 +401,7 @@ PG_FUNCTION_INFO_V1(kpi_summary_send);
 Datum
 kpi_summary_send(PG_FUNCTION_ARGS)
 {
-	KpiSummary *s = PG_GETARG_KPI_SUMMARY(0);
+	KpiSummary	  *s = PG_GETARG_KPI_SUMMARY(0);
 	StringInfoData buf;
 
 	pq_begintypsend(&buf);
@@ -435,7 +434,7 @@ KpiAggAccum(FunctionCallInfo fcinfo, bool is_date)
 	int64		cycle = 0;
 
 	if (PG_ARGISNULL(1))
-		PG_RETURN_POINTER(s);	/* no first contact: not a lead */
+		PG_RETURN_POINTER(s); /* no first contact: not a lead */
 	converted = !PG_ARGISNULL(2);
 	if (is_date)
 	{
@@ -514,7 +513,7 @@ PG_FUNCTION_INFO_V1(kpi_summary_add);
 Datum
 kpi_summary_add(PG_FUNCTION_ARGS)
 {
-	KpiSummary *a = KsCompact(PG_GETARG_KPI_SUMMARY(0));	/* a copy we own */
+	KpiSummary *a = KsCompact(PG_GETARG_KPI_SUMMARY(0)); /* a copy we own */
 	KpiSummary *b = PG_GETARG_KPI_SUMMARY(1);
 
 	PG_RETURN_POINTER(KsCompact(ks_merge(a, b)));
@@ -657,8 +656,8 @@ Datum
 kpi_roi(PG_FUNCTION_ARGS)
 {
 	KpiSummary *s = PG_GETARG_KPI_SUMMARY(0);
-	Datum		cost,
-				rev;
+	Datum		cost;
+	Datum		rev;
 
 	if (!lk_money_present(&s->cost) || !lk_money_present(&s->revenue) ||
 		s->cost.sum == 0)
@@ -680,7 +679,7 @@ kpi_sales_cycle_avg(PG_FUNCTION_ARGS)
 	if (s->cycle_n == 0)
 		PG_RETURN_NULL();
 	PG_RETURN_INTERVAL_P(lk_interval_from_usec(lk_div_round(s->cycle_sum,
-															 s->cycle_n)));
+															s->cycle_n)));
 }
 
 PG_FUNCTION_INFO_V1(kpi_sales_cycle_min);
@@ -708,8 +707,8 @@ kpi_sales_cycle_max(PG_FUNCTION_ARGS)
 static Datum
 CyclePercentile(FunctionCallInfo fcinfo, KpiSummary *s, double fraction)
 {
-	double		v;
-	int64		usec;
+	double v;
+	int64  usec;
 
 	if (isnan(fraction) || fraction < 0 || fraction > 1)
 		ereport(ERROR,

@@ -15,9 +15,9 @@
 
 PG_MODULE_MAGIC;
 
-void		_PG_init(void);
+void _PG_init(void);
 
-int			lk_funnel_memory_limit = 2 * 1024 * 1024;
+int lk_funnel_memory_limit = 2 * 1024 * 1024;
 
 void
 _PG_init(void)
@@ -52,7 +52,7 @@ lk_check_funnel_memory(const char *fn, Size bytes, int64 events)
 static bool
 ArgIsConst(Aggref *aggref, int argno)
 {
-	Expr	   *e;
+	Expr *e;
 
 	if (aggref == NULL || argno >= list_length(aggref->args))
 		return false;
@@ -63,13 +63,13 @@ ArgIsConst(Aggref *aggref, int argno)
 bool
 lk_agg_args_const(FunctionCallInfo fcinfo, int first, int last)
 {
-	FmgrInfo   *fl = fcinfo->flinfo;
+	FmgrInfo *fl = fcinfo->flinfo;
 
 	/* the transition function's own FmgrInfo: one per aggregate call */
 	if (fl->fn_extra == NULL)
 	{
-		Aggref	   *aggref = AggGetAggref(fcinfo);
-		bool	   *c = MemoryContextAlloc(fl->fn_mcxt, sizeof(bool));
+		Aggref *aggref = AggGetAggref(fcinfo);
+		bool   *c = MemoryContextAlloc(fl->fn_mcxt, sizeof(bool));
 
 		*c = true;
 		for (int i = first; i <= last; i++)
@@ -82,7 +82,7 @@ lk_agg_args_const(FunctionCallInfo fcinfo, int first, int last)
 int64
 lk_timestamp_diff(Timestamp a, Timestamp b, const char *fn)
 {
-	int64		r;
+	int64 r;
 
 	if (TIMESTAMP_NOT_FINITE(a) || TIMESTAMP_NOT_FINITE(b))
 		ereport(ERROR,
@@ -106,7 +106,7 @@ lk_date_diff(int32 a, int32 b, const char *fn)
 				 errhint("Filter out rows whose first contact or close is 'infinity' or '-infinity'.")));
 	{
 		/* dates span 2^32 days, more than int64 microseconds hold */
-		int64		usec;
+		int64 usec;
 
 		if (__builtin_mul_overflow((int64) b - (int64) a, USECS_PER_DAY, &usec))
 			ereport(ERROR,
@@ -120,7 +120,7 @@ lk_date_diff(int32 a, int32 b, const char *fn)
 Interval *
 lk_interval_from_usec(int64 usec)
 {
-	Interval   *result = (Interval *) palloc(sizeof(Interval));
+	Interval *result = (Interval *) palloc(sizeof(Interval));
 
 	result->month = 0;
 	result->day = (int32) (usec / USECS_PER_DAY);
@@ -131,8 +131,8 @@ lk_interval_from_usec(int64 usec)
 int64
 lk_div_round(int128 num, int64 den)
 {
-	int128		q = num / den;
-	int128		r = num % den;
+	int128 q = num / den;
+	int128 r = num % den;
 
 	/* round half away from zero, as numeric's round() does */
 	if (r != 0 && (r < 0 ? -r : r) * 2 >= den)
@@ -143,9 +143,9 @@ lk_div_round(int128 num, int64 den)
 void
 lk_append_int128(StringInfo buf, int128 v)
 {
-	char		tmp[48];
-	int			i = sizeof(tmp);
-	uint128		u = (v < 0) ? -(uint128) v : (uint128) v;
+	char	tmp[48];
+	int		i = sizeof(tmp);
+	uint128 u = (v < 0) ? -(uint128) v : (uint128) v;
 
 	tmp[--i] = '\0';
 	do
@@ -168,8 +168,8 @@ lk_send_int128(StringInfo buf, int128 v)
 int128
 lk_getmsg_int128(StringInfo buf)
 {
-	uint64		hi = (uint64) pq_getmsgint64(buf);
-	uint64		lo = (uint64) pq_getmsgint64(buf);
+	uint64 hi = (uint64) pq_getmsgint64(buf);
+	uint64 lo = (uint64) pq_getmsgint64(buf);
 
 	return (int128) (((uint128) hi << 64) | lo);
 }
@@ -177,7 +177,7 @@ lk_getmsg_int128(StringInfo buf)
 bool
 lk_parse_lit(const char **p, const char *lit)
 {
-	size_t		n = strlen(lit);
+	size_t n = strlen(lit);
 
 	if (strncmp(*p, lit, n) != 0)
 		return false;
@@ -218,17 +218,17 @@ lk_parse_int128(const char **p, int128 *out, int128 lo, int128 hi)
 bool
 lk_send_equal(PGFunction send, Datum a, Datum b)
 {
-	bytea	   *x = DatumGetByteaPP(DirectFunctionCall1(send, a));
-	bytea	   *y = DatumGetByteaPP(DirectFunctionCall1(send, b));
+	bytea *x = DatumGetByteaPP(DirectFunctionCall1(send, a));
+	bytea *y = DatumGetByteaPP(DirectFunctionCall1(send, b));
 
 	return VARSIZE_ANY_EXHDR(x) == VARSIZE_ANY_EXHDR(y) &&
-		memcmp(VARDATA_ANY(x), VARDATA_ANY(y), VARSIZE_ANY_EXHDR(x)) == 0;
+		   memcmp(VARDATA_ANY(x), VARDATA_ANY(y), VARSIZE_ANY_EXHDR(x)) == 0;
 }
 
 uint32
 lk_send_hash(PGFunction send, Datum a)
 {
-	bytea	   *x = DatumGetByteaPP(DirectFunctionCall1(send, a));
+	bytea *x = DatumGetByteaPP(DirectFunctionCall1(send, a));
 
 	return hash_bytes((const unsigned char *) VARDATA_ANY(x), VARSIZE_ANY_EXHDR(x));
 }

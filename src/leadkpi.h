@@ -34,14 +34,14 @@
  * same (kpi_summary.c asserts the offsets).  On the wire an int128 is two
  * big-endian int64, high half first.
  */
-extern void lk_send_int128(StringInfo buf, int128 v);
+extern void	  lk_send_int128(StringInfo buf, int128 v);
 extern int128 lk_getmsg_int128(StringInfo buf);
 
 /* Adds two counts; a count past int64 is an error, never a wraparound. */
 static inline int64
 lk_add_count(int64 a, int64 b)
 {
-	int64		r;
+	int64 r;
 
 	if (unlikely(__builtin_add_overflow(a, b, &r)))
 		ereport(ERROR,
@@ -56,7 +56,7 @@ lk_add_count(int64 a, int64 b)
  * aggregate may take, its transition state and its final function's work
  * space together.  See doc/funnel.md.
  */
-extern int	lk_funnel_memory_limit;
+extern int lk_funnel_memory_limit;
 
 /*
  * Errors 54000 unless `bytes` fit in leadkpi.funnel_memory_limit; `fn` and
@@ -99,7 +99,7 @@ extern bool lk_parse_int128(const char **p, int128 *out, int128 lo, int128 hi);
 static inline bool
 lk_parse_int64(const char **p, int64 *out, int64 lo, int64 hi)
 {
-	int128		v;
+	int128 v;
 
 	if (!lk_parse_int128(p, &v, lo, hi))
 		return false;
@@ -130,7 +130,7 @@ lk_read_bytes(StringInfo buf, bytea *b)
  * spare or zero-count buckets), so two summaries are equal exactly when they
  * print the same, and equal summaries hash alike.
  */
-extern bool lk_send_equal(PGFunction send, Datum a, Datum b);
+extern bool	  lk_send_equal(PGFunction send, Datum a, Datum b);
 extern uint32 lk_send_hash(PGFunction send, Datum a);
 
-#endif							/* LEADKPI_H */
+#endif /* LEADKPI_H */

@@ -12,17 +12,17 @@
 #include "utils/builtins.h"
 #include "utils/numeric.h"
 
-#define NBASE				10000
-#define NUM_SIGN_MASK		0xC000
-#define NUM_NEG				0x4000
-#define NUM_SHORT			0x8000
-#define NUM_SPECIAL			0xC000
-#define NUM_SHORT_SIGN_MASK	0x2000
-#define NUM_SHORT_DSCALE_MASK	0x1F80
-#define NUM_SHORT_DSCALE_SHIFT	7
-#define NUM_SHORT_WEIGHT_SIGN	0x0040
-#define NUM_SHORT_WEIGHT_MASK	0x003F
-#define NUM_DSCALE_MASK		0x3FFF
+#define NBASE 10000
+#define NUM_SIGN_MASK 0xC000
+#define NUM_NEG 0x4000
+#define NUM_SHORT 0x8000
+#define NUM_SPECIAL 0xC000
+#define NUM_SHORT_SIGN_MASK 0x2000
+#define NUM_SHORT_DSCALE_MASK 0x1F80
+#define NUM_SHORT_DSCALE_SHIFT 7
+#define NUM_SHORT_WEIGHT_SIGN 0x0040
+#define NUM_SHORT_WEIGHT_MASK 0x003F
+#define NUM_DSCALE_MASK 0x3FFF
 
 /* 10^0 .. 10^38: every power of ten an int128 holds */
 static int128 Pow10[39];
@@ -68,7 +68,7 @@ PutSum(LkMoney *m, int128 v, const char *what)
 static int128
 Scale(int128 x, int k, const char *what)
 {
-	int128		r;
+	int128 r;
 
 	if (x == 0)
 		return 0;
@@ -84,14 +84,14 @@ typedef struct NumDigits
 	int			dscale;
 	int			weight;
 	int			ndigits;
-	const char *digits;			/* int16 each, not aligned */
+	const char *digits; /* int16 each, not aligned */
 } NumDigits;
 
 /* Reads a numeric's header; NaN and infinities are errors. */
 static inline void
 NumRead(const char *data, Size len, NumDigits *n, const char *what)
 {
-	uint16		header;
+	uint16 header;
 
 	memcpy(&header, data, sizeof(uint16));
 	if ((header & NUM_SIGN_MASK) == NUM_SPECIAL)
@@ -104,14 +104,13 @@ NumRead(const char *data, Size len, NumDigits *n, const char *what)
 	{
 		n->neg = (header & NUM_SHORT_SIGN_MASK) != 0;
 		n->dscale = (header & NUM_SHORT_DSCALE_MASK) >> NUM_SHORT_DSCALE_SHIFT;
-		n->weight = (header & NUM_SHORT_WEIGHT_SIGN) ? (~NUM_SHORT_WEIGHT_MASK | (header & NUM_SHORT_WEIGHT_MASK))
-			: (header & NUM_SHORT_WEIGHT_MASK);
+		n->weight = (header & NUM_SHORT_WEIGHT_SIGN) ? (~NUM_SHORT_WEIGHT_MASK | (header & NUM_SHORT_WEIGHT_MASK)) : (header & NUM_SHORT_WEIGHT_MASK);
 		n->digits = data + sizeof(uint16);
 		n->ndigits = (len - sizeof(uint16)) / sizeof(int16);
 	}
 	else
 	{
-		int16		w;
+		int16 w;
 
 		n->neg = (header & NUM_SIGN_MASK) == NUM_NEG;
 		n->dscale = header & NUM_DSCALE_MASK;
@@ -130,16 +129,16 @@ NumRead(const char *data, Size len, NumDigits *n, const char *what)
 static inline bool
 AddSmall(LkMoney *m, const NumDigits *n, const char *what)
 {
-	int64		a = 0;
-	int			r = 4 * (n->ndigits - n->weight - 1);	/* a = |value| * 10^r */
-	int			k;
-	int128		sum = m->sum;
+	int64  a = 0;
+	int	   r = 4 * (n->ndigits - n->weight - 1); /* a = |value| * 10^r */
+	int	   k;
+	int128 sum = m->sum;
 
 	if (n->ndigits > 4 || n->dscale > m->dscale)
 		return false;
 	for (int i = 0; i < n->ndigits; i++)
 	{
-		int16		d;
+		int16 d;
 
 		memcpy(&d, n->digits + i * sizeof(int16), sizeof(int16));
 		a = a * NBASE + d;
@@ -161,7 +160,8 @@ AddSmall(LkMoney *m, const NumDigits *n, const char *what)
 		return false;
 	k = m->dscale - r;
 	/* a < 10^16, so a * 10^2 still fits in int64 */
-	a *= (k == 0) ? 1 : (k == 1) ? 10 : 100;
+	a *= (k == 0) ? 1 : (k == 1) ? 10 :
+								   100;
 	if (__builtin_add_overflow(sum, (int128) (n->neg ? -a : a), &sum))
 		OutOfRange(what);
 	PutSum(m, sum, what);
@@ -176,18 +176,18 @@ AddSmall(LkMoney *m, const NumDigits *n, const char *what)
 static int128
 NumMagnitude(const NumDigits *n, int *rep, const char *what)
 {
-	int128		acc = 0;
+	int128 acc = 0;
 
 	*rep = 4 * (n->ndigits - n->weight - 1);
 	for (int i = 0; i < n->ndigits; i++)
 	{
-		int16		d;
-		int			frac_group = i - n->weight; /* 1 for the first fraction group */
+		int16 d;
+		int	  frac_group = i - n->weight; /* 1 for the first fraction group */
 
 		memcpy(&d, n->digits + i * sizeof(int16), sizeof(int16));
 		if (frac_group > 0 && 4 * frac_group > n->dscale)
 		{
-			int			keep = n->dscale - 4 * (frac_group - 1);	/* 0..3 */
+			int keep = n->dscale - 4 * (frac_group - 1); /* 0..3 */
 
 			acc = Scale(acc, keep, what);
 			if (__builtin_add_overflow(acc, d / (int) Pow10[4 - keep], &acc))
@@ -206,10 +206,10 @@ NumMagnitude(const NumDigits *n, int *rep, const char *what)
 static void
 AddScaled(LkMoney *m, const NumDigits *n, const char *what)
 {
-	int			rep;
-	int128		acc = NumMagnitude(n, &rep, what);
-	int			target = Max(n->dscale, m->dscale);
-	int128		sum = m->sum;
+	int	   rep;
+	int128 acc = NumMagnitude(n, &rep, what);
+	int	   target = Max(n->dscale, m->dscale);
+	int128 sum = m->sum;
 
 	acc = Scale(acc, target - rep, what);
 	if (n->neg)
@@ -233,7 +233,7 @@ lk_money_add_numeric(LkMoney *m, Datum num, const char *what)
 {
 	struct varlena *v = (struct varlena *) DatumGetPointer(num);
 	struct varlena *copy = NULL;
-	NumDigits	n;
+	NumDigits		n;
 
 	InitPow10();
 	/* toasted values are rare for amounts; packed (1-byte header) ones are read in place */
@@ -250,9 +250,9 @@ lk_money_add_numeric(LkMoney *m, Datum num, const char *what)
 static pg_noinline void
 MoneyAddRescaled(LkMoney *m, const LkMoney *other, const char *what)
 {
-	int128		a,
-				b;
-	int			target;
+	int128 a;
+	int128 b;
+	int	   target;
 
 	InitPow10();
 	target = Max(m->dscale, other->dscale);
@@ -272,7 +272,7 @@ MoneyAddRescaled(LkMoney *m, const LkMoney *other, const char *what)
 void
 lk_money_add(LkMoney *m, const LkMoney *other, const char *what)
 {
-	int128		a;
+	int128 a;
 
 	if (!lk_money_present(other))
 		return;
@@ -295,9 +295,9 @@ void
 lk_money_out(StringInfo buf, const LkMoney *m)
 {
 	StringInfoData digits;
-	int128		v;
-	int			n;
-	const char *d;
+	int128		   v;
+	int			   n;
+	const char	  *d;
 
 	if (!lk_money_present(m))
 	{
@@ -336,7 +336,7 @@ Datum
 lk_money_numeric(const LkMoney *m)
 {
 	StringInfoData buf;
-	Datum		result;
+	Datum		   result;
 
 	Assert(lk_money_present(m));
 	initStringInfo(&buf);

@@ -14,12 +14,12 @@
 
 typedef struct LkMoney
 {
-	int128		sum;			/* value * 10^dscale */
-	int32		dscale;			/* -1 while no amount has been added */
-	int32		pad;
+	int128 sum;	   /* value * 10^dscale */
+	int32  dscale; /* -1 while no amount has been added */
+	int32  pad;
 } LkMoney;
 
-#define LK_MONEY_MAX_DSCALE 16383	/* numeric's own limit */
+#define LK_MONEY_MAX_DSCALE 16383 /* numeric's own limit */
 
 static inline void
 lk_money_init(LkMoney *m)
@@ -59,4 +59,4 @@ extern bool lk_money_recv(StringInfo buf, LkMoney *m);
  */
 extern const char *lk_money_validate(const LkMoney *m);
 
-#endif							/* LEADKPI_MONEY_H */
+#endif /* LEADKPI_MONEY_H */

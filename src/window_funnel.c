@@ -27,17 +27,17 @@
 typedef struct WfState
 {
 	LkFunnelParams p;
-	bool		check_args;		/* window or modes not constant: compare */
-	uint32		nrows;			/* rows seen: the next row id */
-	int64		n;				/* events used */
-	int64		cap;			/* events allocated */
+	bool		   check_args; /* window or modes not constant: compare */
+	uint32		   nrows;	   /* rows seen: the next row id */
+	int64		   n;		   /* events used */
+	int64		   cap;		   /* events allocated */
 	LkFunnelEvent *ev;
 } WfState;
 
 static WfState *
 WfNew(MemoryContext cxt, const LkFunnelParams *p)
 {
-	WfState    *st = MemoryContextAllocZero(cxt, sizeof(WfState));
+	WfState *st = MemoryContextAllocZero(cxt, sizeof(WfState));
 
 	st->p = *p;
 	st->cap = 4;
@@ -52,8 +52,8 @@ WfNew(MemoryContext cxt, const LkFunnelParams *p)
 static void
 WfGrow(WfState *st, int64 need)
 {
-	int64		cap = st->cap;
-	int64		fit = (int64) (((Size) lk_funnel_memory_limit * 1024) / WF_BYTES_PER_EVENT);
+	int64 cap = st->cap;
+	int64 fit = (int64) (((Size) lk_funnel_memory_limit * 1024) / WF_BYTES_PER_EVENT);
 
 	lk_check_funnel_memory("window_funnel", need * WF_BYTES_PER_EVENT, need);
 	while (cap < need)
@@ -73,7 +73,7 @@ WfReserve(WfState *st, int64 more)
 static void
 WfParams(FunctionCallInfo fcinfo, int nsteps, bool with_modes, LkFunnelParams *p)
 {
-	Oid			wtype = get_fn_expr_argtype(fcinfo->flinfo, 1);
+	Oid wtype = get_fn_expr_argtype(fcinfo->flinfo, 1);
 
 	if (PG_ARGISNULL(1))
 		ereport(ERROR,
@@ -92,7 +92,7 @@ WfParams(FunctionCallInfo fcinfo, int nsteps, bool with_modes, LkFunnelParams *p
 	p->modes = 0;
 	if (with_modes && !PG_ARGISNULL(2))
 	{
-		text	   *m = PG_GETARG_TEXT_PP(2);
+		text *m = PG_GETARG_TEXT_PP(2);
 
 		p->modes = lk_funnel_parse_modes(VARDATA_ANY(m), VARSIZE_ANY_EXHDR(m));
 	}
@@ -107,7 +107,7 @@ WfParams(FunctionCallInfo fcinfo, int nsteps, bool with_modes, LkFunnelParams *p
 static WfState *
 WfStateFor(FunctionCallInfo fcinfo, WfState *st, int nsteps, bool with_modes)
 {
-	MemoryContext aggcxt;
+	MemoryContext  aggcxt;
 	LkFunnelParams p;
 
 	if (!AggCheckCallContext(fcinfo, &aggcxt))
@@ -137,10 +137,10 @@ WfStateFor(FunctionCallInfo fcinfo, WfState *st, int nsteps, bool with_modes)
 static int
 WfRowSteps(ArrayType *arr, int nsteps, int32 *steps)
 {
-	const bool *vals;
+	const bool	*vals;
 	const bits8 *nulls = ARR_NULLBITMAP(arr);
-	int			di = 0;			/* data index: nulls take no space */
-	int			k = 0;
+	int			 di = 0; /* data index: nulls take no space */
+	int			 k = 0;
 
 	/*
 	 * bool elements are 1 byte with no padding: read them in place.  The
@@ -169,15 +169,15 @@ PG_FUNCTION_INFO_V1(window_funnel_accum);
 Datum
 window_funnel_accum(PG_FUNCTION_ARGS)
 {
-	WfState    *st = PG_ARGISNULL(0) ? NULL : (WfState *) PG_GETARG_POINTER(0);
-	bool		with_modes = (PG_NARGS() == 5);
-	int			tsarg = with_modes ? 3 : 2;
-	int			steparg = tsarg + 1;
-	ArrayType  *arr;
-	int			nsteps;
-	int32		steps[LK_FUNNEL_MAX_STEPS];
-	int			k;
-	int64		ts;
+	WfState	  *st = PG_ARGISNULL(0) ? NULL : (WfState *) PG_GETARG_POINTER(0);
+	bool	   with_modes = (PG_NARGS() == 5);
+	int		   tsarg = with_modes ? 3 : 2;
+	int		   steparg = tsarg + 1;
+	ArrayType *arr;
+	int		   nsteps;
+	int32	   steps[LK_FUNNEL_MAX_STEPS];
+	int		   k;
+	int64	   ts;
 
 	if (PG_ARGISNULL(steparg))
 	{
@@ -204,7 +204,7 @@ window_funnel_accum(PG_FUNCTION_ARGS)
 
 	k = WfRowSteps(arr, nsteps, steps);
 	if (k == 0 && (st->p.modes & LK_FM_STRICT_ORDER))
-		steps[k++] = 0;			/* a row matching no step stops strict_order */
+		steps[k++] = 0; /* a row matching no step stops strict_order */
 	WfReserve(st, k);
 	for (int i = 0; i < k; i++)
 	{
@@ -222,8 +222,8 @@ PG_FUNCTION_INFO_V1(window_funnel_combine);
 Datum
 window_funnel_combine(PG_FUNCTION_ARGS)
 {
-	WfState    *a = PG_ARGISNULL(0) ? NULL : (WfState *) PG_GETARG_POINTER(0);
-	WfState    *b = PG_ARGISNULL(1) ? NULL : (WfState *) PG_GETARG_POINTER(1);
+	WfState *a = PG_ARGISNULL(0) ? NULL : (WfState *) PG_GETARG_POINTER(0);
+	WfState *b = PG_ARGISNULL(1) ? NULL : (WfState *) PG_GETARG_POINTER(1);
 
 	if (!AggCheckCallContext(fcinfo, NULL))
 		elog(ERROR, "window_funnel_combine called in non-aggregate context");
@@ -276,7 +276,7 @@ PG_FUNCTION_INFO_V1(window_funnel_serialize);
 Datum
 window_funnel_serialize(PG_FUNCTION_ARGS)
 {
-	WfState    *st = (WfState *) PG_GETARG_POINTER(0);
+	WfState		  *st = (WfState *) PG_GETARG_POINTER(0);
 	StringInfoData buf;
 
 	if (!AggCheckCallContext(fcinfo, NULL))
@@ -317,14 +317,14 @@ PG_FUNCTION_INFO_V1(window_funnel_deserialize);
 Datum
 window_funnel_deserialize(PG_FUNCTION_ARGS)
 {
-	bytea	   *b = PG_GETARG_BYTEA_PP(0);
-	MemoryContext aggcxt;
+	bytea		  *b = PG_GETARG_BYTEA_PP(0);
+	MemoryContext  aggcxt;
 	StringInfoData buf;
 	LkFunnelParams p;
-	WfState    *st;
-	uint32		nrows;
-	int64		n;
-	const char *msg;
+	WfState		  *st;
+	uint32		   nrows;
+	int64		   n;
+	const char	  *msg;
 
 	if (!AggCheckCallContext(fcinfo, &aggcxt))
 		elog(ERROR, "window_funnel_deserialize called in non-aggregate context");
@@ -378,8 +378,8 @@ PG_FUNCTION_INFO_V1(window_funnel_final);
 Datum
 window_funnel_final(PG_FUNCTION_ARGS)
 {
-	WfState    *st = PG_ARGISNULL(0) ? NULL : (WfState *) PG_GETARG_POINTER(0);
-	LkFunnelEvent *ev;
+	WfState		   *st = PG_ARGISNULL(0) ? NULL : (WfState *) PG_GETARG_POINTER(0);
+	LkFunnelEvent  *ev;
 	LkFunnelMatcher m;
 
 	if (!AggCheckCallContext(fcinfo, NULL))
