@@ -11,6 +11,10 @@
 #include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "utils/timestamp.h"
+#if PG_VERSION_NUM >= 160000
+/* the varlena macros left postgres.h for varatt.h in PostgreSQL 16 */
+#include "varatt.h"
+#endif
 
 #ifndef HAVE_INT128
 #error "leadkpi needs a compiler with a 128-bit integer type (gcc or clang)"
