@@ -318,39 +318,6 @@ FaStepParams(FunctionCallInfo fcinfo, LkFunnelParams *p)
 	}
 }
 
-/*
- * funnel_agg_accum(state, entity, ts, step, window [, modes [, nsteps]]).
- * Rows with a null entity or ts are ignored; a null or 0 step is a row that
- * matched no step (the entity still counts, at level 0 if nothing else).
- */
-PG_FUNCTION_INFO_V1(funnel_agg_accum);
-Datum
-funnel_agg_accum(PG_FUNCTION_ARGS)
-{
-	MemoryContext  aggcxt;
-	FaState		  *st = PG_ARGISNULL(0) ? NULL : (FaState *) PG_GETARG_POINTER(0);
-	LkFunnelParams p;
-
-	if (!AggCheckCallContext(fcinfo, &aggcxt))
-		elog(ERROR, "funnel_agg_accum called in non-aggregate context");
-	if (st == NULL)
-	{
-		FaStepParams(fcinfo, &p);
-		st = FaNew(aggcxt, FaKeyKind(fcinfo), &p);
-		st->check_args = !FaArgsConst(fcinfo, 4, PG_NARGS() - 1);
-	}
-	else if (st->check_args)
-	{
-		FaStepParams(fcinfo, &p);
-		if (p.window != st->p.window || p.modes != st->p.modes || p.nsteps != st->p.nsteps)
-			lk_funnel_args_differ("funnel_agg", "window, modes and nsteps");
-	}
-	if (PG_ARGISNULL(1) || PG_ARGISNULL(2))
-		PG_RETURN_POINTER(st);
-	FaAddRow(fcinfo, st, PG_ARGISNULL(3) ? 0 : PG_GETARG_INT32(3));
-	PG_RETURN_POINTER(st);
-}
-
 /* The stages (argument 4) of a row, checked: one-dimensional, not null. */
 static ArrayType *
 FaStagesArg(FunctionCallInfo fcinfo)
@@ -447,6 +414,60 @@ FaStageStep(const FaState *st, text *stage)
 }
 
 /*
+ * The state of a transition call: new on a group's first row; on later rows
+ * the window, the modes and nsteps or the stages must be the first row's,
+ * unless they are constants (see FaArgsConst).
+ */
+static FaState *
+FaStateFor(FunctionCallInfo fcinfo, bool with_stages, const char *fn)
+{
+	MemoryContext  aggcxt;
+	FaState		  *st = PG_ARGISNULL(0) ? NULL : (FaState *) PG_GETARG_POINTER(0);
+	LkFunnelParams p;
+	ArrayType	  *arr = NULL;
+
+	if (!AggCheckCallContext(fcinfo, &aggcxt))
+		elog(ERROR, "%s called in non-aggregate context", fn);
+	if (st != NULL && !st->check_args)
+		return st;
+	if (with_stages)
+	{
+		arr = FaStagesArg(fcinfo);
+		FaWindowModes(fcinfo, 5, &p);
+	}
+	else
+		FaStepParams(fcinfo, &p);
+	if (st == NULL)
+	{
+		st = FaNew(aggcxt, FaKeyKind(fcinfo), &p);
+		if (with_stages)
+			FaSetStages(st, arr);
+		st->check_args = !FaArgsConst(fcinfo, 4, PG_NARGS() - 1);
+	}
+	else if (p.window != st->p.window || p.modes != st->p.modes ||
+			 (with_stages ? !FaSameStages(st, arr) : p.nsteps != st->p.nsteps))
+		lk_funnel_args_differ("funnel_agg", with_stages ? "window, modes and stages" : "window, modes and nsteps");
+	return st;
+}
+
+/*
+ * funnel_agg_accum(state, entity, ts, step, window [, modes [, nsteps]]).
+ * Rows with a null entity or ts are ignored; a null or 0 step is a row that
+ * matched no step (the entity still counts, at level 0 if nothing else).
+ */
+PG_FUNCTION_INFO_V1(funnel_agg_accum);
+Datum
+funnel_agg_accum(PG_FUNCTION_ARGS)
+{
+	FaState *st = FaStateFor(fcinfo, false, "funnel_agg_accum");
+
+	if (PG_ARGISNULL(1) || PG_ARGISNULL(2))
+		PG_RETURN_POINTER(st);
+	FaAddRow(fcinfo, st, PG_ARGISNULL(3) ? 0 : PG_GETARG_INT32(3));
+	PG_RETURN_POINTER(st);
+}
+
+/*
  * funnel_agg_stage_accum(state, entity, ts, stage, stages, window [, modes]):
  * the same with stage names, mapped here rather than by array_position() per
  * row (which costs more than the whole funnel).  A stage outside `stages`, or
@@ -456,29 +477,8 @@ PG_FUNCTION_INFO_V1(funnel_agg_stage_accum);
 Datum
 funnel_agg_stage_accum(PG_FUNCTION_ARGS)
 {
-	MemoryContext  aggcxt;
-	FaState		  *st = PG_ARGISNULL(0) ? NULL : (FaState *) PG_GETARG_POINTER(0);
-	LkFunnelParams p;
+	FaState *st = FaStateFor(fcinfo, true, "funnel_agg_stage_accum");
 
-	if (!AggCheckCallContext(fcinfo, &aggcxt))
-		elog(ERROR, "funnel_agg_stage_accum called in non-aggregate context");
-	if (st == NULL)
-	{
-		ArrayType *arr = FaStagesArg(fcinfo);
-
-		FaWindowModes(fcinfo, 5, &p);
-		st = FaNew(aggcxt, FaKeyKind(fcinfo), &p);
-		FaSetStages(st, arr);
-		st->check_args = !FaArgsConst(fcinfo, 4, PG_NARGS() - 1);
-	}
-	else if (st->check_args)
-	{
-		ArrayType *arr = FaStagesArg(fcinfo);
-
-		FaWindowModes(fcinfo, 5, &p);
-		if (p.window != st->p.window || p.modes != st->p.modes || !FaSameStages(st, arr))
-			lk_funnel_args_differ("funnel_agg", "window, modes and stages");
-	}
 	if (PG_ARGISNULL(1) || PG_ARGISNULL(2))
 		PG_RETURN_POINTER(st);
 	/* packed stage values are read in place, not copied */
@@ -506,27 +506,17 @@ PG_FUNCTION_INFO_V1(funnel_agg_combine);
 Datum
 funnel_agg_combine(PG_FUNCTION_ARGS)
 {
-	FaState *a = PG_ARGISNULL(0) ? NULL : (FaState *) PG_GETARG_POINTER(0);
-	FaState *b = PG_ARGISNULL(1) ? NULL : (FaState *) PG_GETARG_POINTER(1);
+	FaState *a;
+	FaState *b;
 	uint64	 shift;
 
-	if (!AggCheckCallContext(fcinfo, NULL))
-		elog(ERROR, "funnel_agg_combine called in non-aggregate context");
-	if (b == NULL)
+	/* b, ours, is adopted when a is missing, and freed once copied */
+	if (!lk_combine_states(fcinfo, "funnel_agg_combine", (void **) &a, (void **) &b))
 	{
 		if (a == NULL)
 			PG_RETURN_NULL();
 		PG_RETURN_POINTER(a);
 	}
-
-	/*
-	 * b comes from our deserialize function (partial states of aggregates
-	 * with a serial function are always serialized), in the aggregate
-	 * context, and is not used after this call: adopt it, or free its
-	 * arrays once copied.
-	 */
-	if (a == NULL)
-		PG_RETURN_POINTER(b);
 	FaCheckSame(a, b);
 	/* entity lists may overlap: the final function groups all rows anyway */
 	FaReserve(a, b->nrows);

@@ -49,6 +49,20 @@ lk_check_funnel_memory(const char *fn, Size bytes, int64 events)
 			 errhint("Split the input, e.g. by campaign or cohort of first contact, and roll the summaries up; or raise leadkpi.funnel_memory_limit if the server has the memory.")));
 }
 
+bool
+lk_combine_states(FunctionCallInfo fcinfo, const char *fn, void **a, void **b)
+{
+	if (!AggCheckCallContext(fcinfo, NULL))
+		elog(ERROR, "%s called in non-aggregate context", fn);
+	*a = PG_ARGISNULL(0) ? NULL : PG_GETARG_POINTER(0);
+	*b = PG_ARGISNULL(1) ? NULL : PG_GETARG_POINTER(1);
+	if (*a != NULL && *b != NULL)
+		return true;
+	if (*a == NULL)
+		*a = *b;
+	return false;
+}
+
 static bool
 ArgIsConst(Aggref *aggref, int argno)
 {

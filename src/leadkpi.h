@@ -77,6 +77,16 @@ extern void lk_check_funnel_memory(const char *fn, Size bytes, int64 events);
  */
 extern bool lk_agg_args_const(FunctionCallInfo fcinfo, int first, int last);
 
+/*
+ * The start every combine function of our internal-state aggregates shares:
+ * checks the context and reads both states.  When one is missing it sets *a
+ * to the other (NULL for none) and returns false: return *a as it is.  The
+ * second state comes from our deserialize function (partial states of
+ * aggregates with a serial function are always serialized), is ours and is
+ * not used after the call, so it may be adopted or freed.
+ */
+extern bool lk_combine_states(FunctionCallInfo fcinfo, const char *fn, void **a, void **b);
+
 /* Microseconds from a to b, for finite timestamps; errors on infinity. */
 extern int64 lk_timestamp_diff(Timestamp a, Timestamp b, const char *fn);
 

@@ -222,24 +222,16 @@ PG_FUNCTION_INFO_V1(window_funnel_combine);
 Datum
 window_funnel_combine(PG_FUNCTION_ARGS)
 {
-	WfState *a = PG_ARGISNULL(0) ? NULL : (WfState *) PG_GETARG_POINTER(0);
-	WfState *b = PG_ARGISNULL(1) ? NULL : (WfState *) PG_GETARG_POINTER(1);
+	WfState *a;
+	WfState *b;
 
-	if (!AggCheckCallContext(fcinfo, NULL))
-		elog(ERROR, "window_funnel_combine called in non-aggregate context");
-	if (b == NULL)
+	/* b, ours, is adopted when a is missing, and freed once copied */
+	if (!lk_combine_states(fcinfo, "window_funnel_combine", (void **) &a, (void **) &b))
 	{
 		if (a == NULL)
 			PG_RETURN_NULL();
 		PG_RETURN_POINTER(a);
 	}
-	/*
-	 * b comes from our deserialize function (the partial states of these
-	 * aggregates are always serialized), is ours, and is not used after
-	 * this call: adopt it, or free its events once copied.
-	 */
-	if (a == NULL)
-		PG_RETURN_POINTER(b);
 	if (a->p.nsteps != b->p.nsteps || a->p.window != b->p.window ||
 		a->p.modes != b->p.modes)
 		lk_funnel_args_differ("window_funnel", "window, modes and number of steps");
