@@ -32,7 +32,7 @@ fs_build(int nsteps, uint32 modes, int64 window, int64 entities,
 	char		  *p;
 
 	for (int k = 0; k < nsteps; k++)
-		size += LK_SKETCH_SIZE(sketches && sketches[k] ? sketches[k]->nbuckets : 0);
+		size += LK_SKETCH_SIZE(sketches && sketches[k] ? lk_sketch_used_buckets(sketches[k]) : 0);
 	fs = palloc0(size);
 	SET_VARSIZE(fs, size);
 	fs->version = FS_VERSION;
@@ -48,11 +48,7 @@ fs_build(int nsteps, uint32 modes, int64 window, int64 entities,
 		const LkSketch *src = sketches ? sketches[k] : NULL;
 
 		if (src)
-		{
-			dst->zero_count = src->zero_count;
-			dst->nbuckets = src->nbuckets;
-			memcpy(dst->buckets, src->buckets, src->nbuckets * sizeof(LkSketchBucket));
-		}
+			lk_sketch_copy_used(dst, src);
 		dst->capacity = dst->nbuckets;
 		p += LK_SKETCH_SIZE(dst->capacity);
 	}
@@ -294,8 +290,7 @@ FsMerge(const FunnelSummary *a, const FunnelSummary *b)
 		int32	  n = lk_sketch_union_buckets(sa, sb);
 
 		reached[k] = lk_add_count(a->reached[k], b->reached[k]);
-		sk[k] = palloc0(LK_SKETCH_SIZE(n));
-		sk[k]->capacity = n;
+		sk[k] = lk_sketch_new(n);
 		lk_sketch_merge(sk[k], sa, sb);
 	}
 	return fs_build(a->nsteps, a->modes, a->window,

@@ -257,6 +257,15 @@ lk_sketch_add_index(LkSketch *s, int32 index, int64 count)
 }
 
 LkSketch *
+lk_sketch_new(int32 capacity)
+{
+	LkSketch *s = palloc0(LK_SKETCH_SIZE(capacity));
+
+	s->capacity = capacity;
+	return s;
+}
+
+LkSketch *
 lk_sketch_from_counts(int64 zero_count, const int64 *counts)
 {
 	int32	  n = 0;
@@ -264,9 +273,8 @@ lk_sketch_from_counts(int64 zero_count, const int64 *counts)
 
 	for (int32 i = 0; i <= LK_SKETCH_MAX_INDEX; i++)
 		n += (counts[i] != 0);
-	s = palloc0(LK_SKETCH_SIZE(n));
+	s = lk_sketch_new(n);
 	s->zero_count = zero_count;
-	s->capacity = n;
 	for (int32 i = 0; i <= LK_SKETCH_MAX_INDEX; i++)
 	{
 		if (counts[i] != 0)

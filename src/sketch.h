@@ -52,6 +52,9 @@ extern int32 lk_sketch_index(int64 usec);
  */
 extern bool lk_sketch_add_index(LkSketch *s, int32 index, int64 count);
 
+/* An empty sketch with room for `capacity` buckets, palloc'd. */
+extern LkSketch *lk_sketch_new(int32 capacity);
+
 /*
  * A sketch from counts by bucket: zero_count zero durations and counts[i]
  * values in bucket i, for i in 0..LK_SKETCH_MAX_INDEX.  palloc'd, holding
