@@ -98,7 +98,8 @@ extern void lk_funnel_matcher_init(LkFunnelMatcher *m, const LkFunnelParams *p);
  * the level (0 when step 1 never happened) and, when `path` is not NULL, the
  * timestamps of the steps 1..level of the chain that gave that level in
  * path[0..level-1].  Uses a few kB of stack and the matcher's scratch memory,
- * never memory per event; CHECK_FOR_INTERRUPTS runs every 64k events.
+ * never memory per event; CHECK_FOR_INTERRUPTS runs every 64k events (1k
+ * under strict_once, whose events cost more).
  */
 extern int lk_funnel_match(LkFunnelMatcher *m, const LkFunnelEvent *ev, int64 n,
 						   int64 *path);
