@@ -418,18 +418,12 @@ FaStageStep(const FaState *st, text *stage)
  * the window, the modes and nsteps or the stages must be the first row's,
  * unless they are constants (see FaArgsConst).
  */
-static FaState *
-FaStateFor(FunctionCallInfo fcinfo, bool with_stages, const char *fn)
+static pg_noinline FaState *
+FaStateNewOrCheck(FunctionCallInfo fcinfo, FaState *st, MemoryContext aggcxt, bool with_stages)
 {
-	MemoryContext  aggcxt;
-	FaState		  *st = PG_ARGISNULL(0) ? NULL : (FaState *) PG_GETARG_POINTER(0);
 	LkFunnelParams p;
 	ArrayType	  *arr = NULL;
 
-	if (!AggCheckCallContext(fcinfo, &aggcxt))
-		elog(ERROR, "%s called in non-aggregate context", fn);
-	if (st != NULL && !st->check_args)
-		return st;
 	if (with_stages)
 	{
 		arr = FaStagesArg(fcinfo);
@@ -448,6 +442,20 @@ FaStateFor(FunctionCallInfo fcinfo, bool with_stages, const char *fn)
 			 (with_stages ? !FaSameStages(st, arr) : p.nsteps != st->p.nsteps))
 		lk_funnel_args_differ("funnel_agg", with_stages ? "window, modes and stages" : "window, modes and nsteps");
 	return st;
+}
+
+/* The per-row path: the state as it is, when its arguments are constants. */
+static inline FaState *
+FaStateFor(FunctionCallInfo fcinfo, bool with_stages, const char *fn)
+{
+	MemoryContext aggcxt;
+	FaState		 *st = PG_ARGISNULL(0) ? NULL : (FaState *) PG_GETARG_POINTER(0);
+
+	if (!AggCheckCallContext(fcinfo, &aggcxt))
+		elog(ERROR, "%s called in non-aggregate context", fn);
+	if (likely(st != NULL && !st->check_args))
+		return st;
+	return FaStateNewOrCheck(fcinfo, st, aggcxt, with_stages);
 }
 
 /*
