@@ -72,6 +72,7 @@ typedef struct FaState
 	FaRow		  *rows;
 	int64		   nrows;
 	int64		   cap;
+	int64		   room; /* rows that fit: allocated, and within the limit */
 	/* byte keys: a uint32 length then the bytes, not aligned */
 	char  *arena;
 	Size   arena_len;
@@ -125,7 +126,7 @@ FaNew(MemoryContext cxt, int keykind, const LkFunnelParams *p)
 	st->cxt = cxt;
 	st->keykind = keykind;
 	st->p = *p;
-	st->cap = Max(Min(1024, fit), 1);
+	st->cap = st->room = Max(Min(1024, fit), 1);
 	st->rows = MemoryContextAllocHuge(cxt, st->cap * sizeof(FaRow));
 	return st;
 }
@@ -135,6 +136,21 @@ FaNew(MemoryContext cxt, int keykind, const LkFunnelParams *p)
  * more than leadkpi.funnel_memory_limit, or FA_MAX_ROWS rows, is an error
  * before anything is allocated, and doubling stops at the limit.
  */
+/*
+ * The rows the state takes before FaReserve must look again: what is
+ * allocated, but no more than fits in the limit beside the key bytes
+ * allocated (at least the bytes in use: this errs on the safe side, and
+ * FaReserve checks exactly), so that the per-row path compares one number.
+ */
+static void
+FaSetRoom(FaState *st)
+{
+	Size  limit = (Size) lk_funnel_memory_limit * 1024;
+	int64 fit = st->arena_cap < limit ? (int64) ((limit - st->arena_cap) / FA_BYTES_PER_EVENT) : 0;
+
+	st->room = Min(st->cap, Max(fit, st->nrows));
+}
+
 static void
 FaReserve(FaState *st, int64 more)
 {
@@ -142,7 +158,7 @@ FaReserve(FaState *st, int64 more)
 	int64 cap = st->cap;
 	Size  limit = (Size) lk_funnel_memory_limit * 1024;
 
-	if (need <= cap)
+	if (need <= st->room)
 		return;
 	if (need > FA_MAX_ROWS)
 		ereport(ERROR,
@@ -150,11 +166,15 @@ FaReserve(FaState *st, int64 more)
 				 errmsg("funnel_agg: more than " INT64_FORMAT " events in one group", FA_MAX_ROWS),
 				 errhint("Split the input, e.g. by campaign or cohort, and roll the summaries up.")));
 	lk_check_funnel_memory("funnel_agg", FaBytes(need, st->arena_len), need);
-	while (cap < need)
-		cap *= 2;
-	cap = Min(cap, Max(need, (int64) ((limit - st->arena_len) / FA_BYTES_PER_EVENT)));
-	st->cap = Min(cap, FA_MAX_ROWS);
-	st->rows = repalloc_huge(st->rows, st->cap * sizeof(FaRow));
+	if (need > cap)
+	{
+		while (cap < need)
+			cap *= 2;
+		cap = Min(cap, Max(need, (int64) ((limit - st->arena_len) / FA_BYTES_PER_EVENT)));
+		st->cap = Min(cap, FA_MAX_ROWS);
+		st->rows = repalloc_huge(st->rows, st->cap * sizeof(FaRow));
+	}
+	FaSetRoom(st);
 }
 
 static void
@@ -174,6 +194,7 @@ FaArenaReserve(FaState *st, Size more)
 	st->arena = st->arena ? repalloc_huge(st->arena, cap) :
 							MemoryContextAllocHuge(st->cxt, cap);
 	st->arena_cap = cap;
+	FaSetRoom(st);
 }
 
 static inline uint32
@@ -214,7 +235,7 @@ FaAppend(FaState *st, uint64 key, uint32 hash, int64 ts, int32 step)
 {
 	FaRow *r;
 
-	if (unlikely(st->nrows == st->cap))
+	if (unlikely(st->nrows >= st->room))
 		FaReserve(st, 1);
 	r = &st->rows[st->nrows++];
 	r->key = key;
@@ -261,9 +282,6 @@ FaAddRow(FunctionCallInfo fcinfo, FaState *st, int32 step)
 
 			key = FaByteKey(st, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), &hash);
 		}
-		/* rows of byte keys are checked one by one: the keys grow in between */
-		if (unlikely(FaBytes(st->nrows + 1, st->arena_len) > (Size) lk_funnel_memory_limit * 1024))
-			lk_check_funnel_memory("funnel_agg", FaBytes(st->nrows + 1, st->arena_len), st->nrows + 1);
 	}
 	FaAppend(st, key, hash, PG_GETARG_INT64(2), step);
 	if (step > st->maxstep)
@@ -526,6 +544,8 @@ funnel_agg_combine(PG_FUNCTION_ARGS)
 		PG_RETURN_POINTER(a);
 	}
 	FaCheckSame(a, b);
+	lk_check_funnel_memory("funnel_agg", FaBytes(a->nrows + b->nrows, a->arena_len + b->arena_len),
+						   a->nrows + b->nrows);
 	/* entity lists may overlap: the final function groups all rows anyway */
 	FaReserve(a, b->nrows);
 	shift = a->arena_len;
@@ -555,7 +575,7 @@ funnel_agg_combine(PG_FUNCTION_ARGS)
 		pfree(b->arena);
 	b->rows = NULL;
 	b->arena = NULL;
-	b->nrows = b->cap = 0;
+	b->nrows = b->cap = b->room = 0;
 	b->arena_len = b->arena_cap = 0;
 	PG_RETURN_POINTER(a);
 }
