@@ -83,7 +83,7 @@ MoneyDouble(const LkMoney *m)
 {
 	if (!lk_money_present(m))
 		return 0.0;
-	return (double) lk_i128_get(&m->sum) / pow(10.0, m->dscale);
+	return (double) m->sum / pow(10.0, m->dscale);
 }
 
 /* The first cell of block k or later (cells are sorted by block). */

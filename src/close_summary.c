@@ -336,7 +336,7 @@ CsMerge(CloseSummary *a, const CloseSummary *b, const char *fn)
 static bool
 MoneyNonNegative(const LkMoney *m)
 {
-	return !lk_money_present(m) || lk_i128_get(&m->sum) >= 0;
+	return !lk_money_present(m) || m->sum >= 0;
 }
 
 /* NULL when s is a valid canonical summary, else what is wrong. */
