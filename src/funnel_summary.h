@@ -38,4 +38,15 @@ typedef struct FunnelSummary
 extern FunnelSummary *fs_build(int nsteps, uint32 modes, int64 window, int64 entities,
 							   const int64 *reached, LkSketch *const *sketches);
 
+/*
+ * a += b, on an aggregate's own state (rollup, and the combine function of
+ * funnel_agg), updated in place; returns a, or a grown copy in the current
+ * memory context, which nodeAgg then copies into the aggregate context in
+ * place of the old state.  Errors (22023) unless both have the same steps,
+ * window and modes.  A sketch grows only when b has a bucket it lacks, and
+ * then to exactly the union, so a summary without spare capacity stays
+ * without: rollup has no final function, so its state is its result.
+ */
+extern FunnelSummary *fs_merge(FunnelSummary *a, const FunnelSummary *b);
+
 #endif /* LEADKPI_FUNNEL_SUMMARY_H */
