@@ -132,7 +132,8 @@ lk_funnel_check_nsteps(int64 nsteps, const char *fn)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("%s: a funnel needs between 1 and %d steps, got " INT64_FORMAT,
-						fn, LK_FUNNEL_MAX_STEPS, nsteps)));
+						fn, LK_FUNNEL_MAX_STEPS, nsteps),
+				 errhint("Pass between 1 and %d steps or stages; split a longer funnel into two.", LK_FUNNEL_MAX_STEPS)));
 }
 
 int64
@@ -145,7 +146,8 @@ lk_funnel_window_usec(const Interval *w, const char *fn)
 	if (usec < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s: the funnel window must not be negative", fn)));
+				 errmsg("%s: the funnel window must not be negative", fn),
+				 errhint("Pass a conversion window of zero or more, e.g. interval '90 days'.")));
 	/* months and days up to 2^31 can exceed int64 microseconds */
 	if (usec > PG_INT64_MAX)
 		ereport(ERROR,
@@ -183,7 +185,8 @@ lk_funnel_stages_set(LkFunnelStages *s, ArrayType *arr, MemoryContext cxt, const
 			if (s->len[j] == s->len[i] && memcmp(s->name[j], s->name[i], s->len[i]) == 0)
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("%s: stage \"%.*s\" is listed twice", fn, s->len[i], s->name[i])));
+						 errmsg("%s: stage \"%.*s\" is listed twice", fn, s->len[i], s->name[i]),
+						 errhint("List each stage once, in funnel order.")));
 	}
 	s->n = n;
 	s->arr = MemoryContextAlloc(cxt, VARSIZE(arr));
