@@ -298,29 +298,11 @@ FaArgsConst(FunctionCallInfo fcinfo, int first, int last)
 	return lk_agg_args_const(fcinfo, first - 1, last - 1);
 }
 
-/* The window (argument wi) and the modes (wi + 1, when given) of a row. */
-static void
-FaWindowModes(FunctionCallInfo fcinfo, int wi, LkFunnelParams *p)
-{
-	if (PG_ARGISNULL(wi))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("funnel_agg: the window must not be null")));
-	p->window = lk_funnel_window_usec(PG_GETARG_INTERVAL_P(wi), "funnel_agg");
-	p->modes = 0;
-	if (PG_NARGS() > wi + 1 && !PG_ARGISNULL(wi + 1))
-	{
-		text *m = PG_GETARG_TEXT_PP(wi + 1);
-
-		p->modes = lk_funnel_parse_modes(VARDATA_ANY(m), VARSIZE_ANY_EXHDR(m));
-	}
-}
-
 /* funnel_agg(entity, ts, step, window [, modes [, nsteps]]): a row's */
 static void
 FaStepParams(FunctionCallInfo fcinfo, LkFunnelParams *p)
 {
-	FaWindowModes(fcinfo, 4, p);
+	lk_funnel_window_modes_arg(fcinfo, 4, p, "funnel_agg");
 	p->nsteps = 0;
 	if (PG_NARGS() > 6)
 	{
@@ -365,7 +347,7 @@ FaStateNewOrCheck(FunctionCallInfo fcinfo, FaState *st, MemoryContext aggcxt, bo
 	if (with_stages)
 	{
 		arr = FaStagesArg(fcinfo);
-		FaWindowModes(fcinfo, 5, &p);
+		lk_funnel_window_modes_arg(fcinfo, 5, &p, "funnel_agg");
 	}
 	else
 		FaStepParams(fcinfo, &p);
@@ -921,14 +903,12 @@ FaTallyEntity(FaTally *t, int level, const int64 *path)
 	t->levels[level]++;
 	for (int s = 1; s < level; s++)
 	{
-		int64 d;
+		int32 i = fs_ttc_index(path[s - 1], path[s]);
 
-		if (__builtin_sub_overflow(path[s], path[s - 1], &d))
-			d = PG_INT64_MAX; /* infinite timestamps */
-		if (d <= 0)
+		if (i < 0)
 			t->ttc_zero[s]++;
 		else
-			t->ttc[s][lk_sketch_index(d)]++;
+			t->ttc[s][i]++;
 	}
 }
 

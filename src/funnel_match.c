@@ -157,6 +157,24 @@ lk_funnel_window_usec(const Interval *w, const char *fn)
 	return (int64) usec;
 }
 
+void
+lk_funnel_window_modes_arg(FunctionCallInfo fcinfo, int wi, LkFunnelParams *p, const char *fn)
+{
+	if (PG_ARGISNULL(wi))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s: the window must not be null", fn),
+				 errhint("Pass the conversion window as an interval, e.g. interval '90 days'.")));
+	p->window = lk_funnel_window_usec(PG_GETARG_INTERVAL_P(wi), fn);
+	p->modes = 0;
+	if (PG_NARGS() > wi + 1 && !PG_ARGISNULL(wi + 1))
+	{
+		text *m = PG_GETARG_TEXT_PP(wi + 1);
+
+		p->modes = lk_funnel_parse_modes(VARDATA_ANY(m), VARSIZE_ANY_EXHDR(m));
+	}
+}
+
 /* ---- stage names ----------------------------------------------------------- */
 
 void

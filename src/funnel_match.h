@@ -72,8 +72,8 @@ extern bool lk_funnel_stages_same(const LkFunnelStages *s, ArrayType *arr);
 extern bool lk_funnel_stages_equal(const LkFunnelStages *a, const LkFunnelStages *b);
 
 /* Wire form: the count (a byte), then per name a uint32 length and the bytes. */
-extern Size		   lk_funnel_stages_wire_bytes(const LkFunnelStages *s);
-extern void		   lk_funnel_stages_send(StringInfo buf, const LkFunnelStages *s);
+extern Size lk_funnel_stages_wire_bytes(const LkFunnelStages *s);
+extern void lk_funnel_stages_send(StringInfo buf, const LkFunnelStages *s);
 /* Reads the wire form into s (names in cxt, arr NULL); NULL, or a message. */
 extern const char *lk_funnel_stages_recv(StringInfo buf, LkFunnelStages *s, MemoryContext cxt);
 
@@ -118,6 +118,14 @@ extern void lk_funnel_check_nsteps(int64 nsteps, const char *fn);
 
 /* A window interval in microseconds (months count 30 days); errors if < 0. */
 extern int64 lk_funnel_window_usec(const Interval *w, const char *fn);
+
+/*
+ * A row's window (argument wi, an interval) and modes (argument wi + 1, when
+ * the call has one; NULL means none) into p; errors (22023) on a null or
+ * negative window and on bad modes.
+ */
+extern void lk_funnel_window_modes_arg(FunctionCallInfo fcinfo, int wi, LkFunnelParams *p,
+									   const char *fn);
 
 /*
  * Sorts events by (ts, step, row), the order every mode is defined on, with

@@ -372,6 +372,46 @@ fs_merge(FunnelSummary *a, const FunnelSummary *b)
 	return a;
 }
 
+FunnelSummary *
+fs_add_entity(FunnelSummary *fs, int level, const int64 *path)
+{
+	Size off;
+
+	Assert(level >= 0 && level <= fs->nsteps);
+	fs->entities = lk_add_count(fs->entities, 1);
+	for (int k = 0; k < level; k++)
+		fs->reached[k] = lk_add_count(fs->reached[k], 1);
+	/* step 1's sketch is always empty: start at step 2's */
+	off = (Size) (FS_SKETCHES(fs) - (char *) fs);
+	if (level >= 2)
+		off += LK_SKETCH_SIZE(((LkSketch *) ((char *) fs + off))->capacity);
+	for (int s = 1; s < level; s++)
+	{
+		LkSketch *sk = (LkSketch *) ((char *) fs + off);
+		int32	  index = fs_ttc_index(path[s - 1], path[s]);
+
+		if (!lk_sketch_add_index(sk, index, 1))
+		{
+			/* doubling: the state grows a few times per step, then stays */
+			fs = FsGrowSketch(fs, off, Min(Max(8, sk->capacity * 2), LK_SKETCH_MAX_INDEX + 1));
+			sk = (LkSketch *) ((char *) fs + off);
+			(void) lk_sketch_add_index(sk, index, 1);
+		}
+		off += LK_SKETCH_SIZE(sk->capacity);
+	}
+	return fs;
+}
+
+FunnelSummary *
+fs_compact(const FunnelSummary *fs)
+{
+	LkSketch *sk[LK_FUNNEL_MAX_STEPS];
+
+	for (int k = 0; k < fs->nsteps; k++)
+		sk[k] = FsSketch(fs, k + 1);
+	return fs_build(fs->nsteps, fs->modes, fs->window, fs->entities, fs->reached, sk);
+}
+
 /*
  * funnel_summary_combine(state, summary): rollup's transition function and
  * the combine function of rollup and of both funnel_agg forms.
