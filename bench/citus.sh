@@ -16,7 +16,8 @@
 # Output: bench/out/citus.txt (also printed).
 #
 # Environment: CITUS_SRC (see test/citus/citus.sh), BENCH_CITUS_SCALE,
-# BENCH_CITUS_TRAFFIC_SCALES (empty for none), RUNS (3), KEEP=1.
+# BENCH_CITUS_TRAFFIC_SCALES (empty for none), RUNS (3), KEEP=1,
+# BENCH_CITUS_QUERIES (some of the names below, default all).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -45,12 +46,18 @@ psql_q -c "CREATE EXTENSION leadkpi" -f bench/citus.sql >/dev/null
 shards=$(psql_q -c "SHOW citus.shard_count")
 
 # The queries, @ standing for the schema: crm. (distributed) or local. (one node)
-names=(funnel_agg two_level_levels two_level_summaries kpi_report funnel_report)
+all_names=(funnel_agg two_level_paths two_level_levels two_level_summaries kpi_report funnel_report)
+read -r -a names <<< "${BENCH_CITUS_QUERIES:-${all_names[*]}}"
 declare -A sql what
 what[funnel_agg]="funnel_agg by campaign (events joined to leads)"
 sql[funnel_agg]="SELECT l.campaign, funnel_agg(e.lead_id, e.occurred_at, e.stage,
                    ARRAY['lead','mql','sql','opportunity','customer'], interval '90 days') AS fs
                  FROM @stage_events e JOIN @leads l USING (lead_id) GROUP BY 1"
+what[two_level_paths]="funnel_path per lead, funnel_agg(path, 5, window) by campaign"
+sql[two_level_paths]="SELECT campaign, funnel_agg(path, 5, interval '90 days') AS fs FROM (
+                   SELECT lead_id, funnel_path(occurred_at, stage, ARRAY['lead','mql','sql','opportunity','customer'],
+                                               interval '90 days') AS path
+                   FROM @stage_events GROUP BY lead_id) p JOIN @leads USING (lead_id) GROUP BY campaign"
 what[two_level_levels]="window_funnel per lead, funnel_agg(level, 5) by campaign"
 sql[two_level_levels]="SELECT campaign, funnel_agg(level, 5) AS fs FROM (
                    SELECT e.lead_id, l.campaign,
@@ -67,7 +74,7 @@ sql[kpi_report]="SELECT * FROM rep_@kpi_by_campaign"
 what[funnel_report]="funnel report by campaign (create_reports' funnel_by_campaign)"
 sql[funnel_report]="SELECT * FROM rep_@funnel_by_campaign"
 # how the bytes are counted: Citus's EXPLAIN ANALYZE, or the tasks re-run
-declare -A bytes_by=([funnel_agg]=explain [funnel_report]=explain
+declare -A bytes_by=([funnel_agg]=explain [funnel_report]=explain [two_level_paths]=tasks
                      [two_level_levels]=tasks [two_level_summaries]=tasks [kpi_report]=tasks)
 q_of() { local q=${sql[$1]}; q=${q//rep_@/rep_$2.}; echo "${q//@/$2.}"; }
 
@@ -77,7 +84,9 @@ load() {   # load LEADS: the sample CRM, distributed, with its one-node copy and
         | psql_q -v scale="$1" >/dev/null
     psql_q -f test/citus/setup.sql >/dev/null
     for s in crm local; do
-        PGOPTIONS="-c client_min_messages=error" psql_q -c "SELECT count(*) FROM create_reports('rep_$s', leads => '$s.leads',
+        # sequential: see test/citus/t/worker_fault.sh (create_reports' check
+        # query over all shards, then CREATE SCHEMA, on a loaded machine)
+        PGOPTIONS="-c client_min_messages=error -c citus.multi_shard_modify_mode=sequential" psql_q -c "SELECT count(*) FROM create_reports('rep_$s', leads => '$s.leads',
             stage_events => '$s.stage_events', spend => '$s.spend', orders => '$s.orders',
             stages => ARRAY['lead','mql','sql','opportunity','customer'], conversion_window => '90 days', time_zone => 'UTC')" >/dev/null
     done
@@ -90,6 +99,18 @@ same() {   # same NAME: the query gives the same rows on both
     a=$(psql_q -c "SELECT md5(string_agg(t::text, '|' ORDER BY t::text)) FROM ($(q_of "$1" crm)) t")
     b=$(psql_q -c "SELECT md5(string_agg(t::text, '|' ORDER BY t::text)) FROM ($(q_of "$1" local)) t")
     [ "$a" = "$b" ] || { lk_log "MISMATCH: $1 differs between Citus and one node"; exit 1; }
+}
+
+same_as() {   # same_as NAME OTHER: NAME on Citus gives OTHER's rows on one node
+    local a b
+    a=$(psql_q -c "SELECT md5(string_agg(t::text, '|' ORDER BY t::text)) FROM ($(q_of "$1" crm)) t")
+    b=$(psql_q -c "SELECT md5(string_agg(t::text, '|' ORDER BY t::text)) FROM ($(q_of "$2" local)) t")
+    [ "$a" = "$b" ] || { lk_log "MISMATCH: $1 on Citus differs from $2 on one node"; exit 1; }
+}
+check_all() {   # every query the same on both; the two-level funnel the one-pass one
+    local n
+    for n in "${names[@]}"; do same "$n"; done
+    if [[ " ${names[*]} " == *" two_level_paths "* ]]; then same_as two_level_paths funnel_agg; fi
 }
 
 traffic() {   # traffic NAME: "rows bytes" the coordinator received
@@ -151,7 +172,7 @@ load "$scale"
 events=$(psql_q -c "SELECT count(*) FROM crm.stage_events")
 leads=$(psql_q -c "SELECT count(*) FROM crm.leads")
 ncamp=$(psql_q -c "SELECT count(DISTINCT campaign) FROM crm.leads")
-for n in "${names[@]}"; do same "$n"; done
+check_all
 lk_log "results equal on Citus and on one node; timing $runs interleaved runs"
 declare -A t_local t_citus c_local c_citus
 run_one() {   # run_one NAME SCHEMA: appends wall ms and CPU s
@@ -192,7 +213,7 @@ traffic_line() {   # one line: leads, events, then rows / bytes of every query
 lines=("$(traffic_line)")
 for s in $traffic_scales; do
     load "$s"
-    for n in "${names[@]}"; do same "$n"; done
+    check_all
     lines+=("$(traffic_line)")
 done
 {

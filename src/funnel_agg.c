@@ -80,11 +80,8 @@ typedef struct FaState
 	bool   has_last; /* last key appended, to share equal keys */
 	uint64 last_off;
 	uint32 last_hash;
-	/* the stage names of funnel_agg(entity, ts, stage, stages, ...), or 0 */
-	int		   nstages;
-	int32	   stage_len[LK_FUNNEL_MAX_STEPS];
-	char	  *stage_name[LK_FUNNEL_MAX_STEPS];
-	ArrayType *stages; /* the first row's array, to compare rows with */
+	/* the stage names of funnel_agg(entity, ts, stage, stages, ...), or none */
+	LkFunnelStages stages;
 } FaState;
 
 /* common/hashfn.h has murmurhash64 from PostgreSQL 17 on */
@@ -301,29 +298,11 @@ FaArgsConst(FunctionCallInfo fcinfo, int first, int last)
 	return lk_agg_args_const(fcinfo, first - 1, last - 1);
 }
 
-/* The window (argument wi) and the modes (wi + 1, when given) of a row. */
-static void
-FaWindowModes(FunctionCallInfo fcinfo, int wi, LkFunnelParams *p)
-{
-	if (PG_ARGISNULL(wi))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("funnel_agg: the window must not be null")));
-	p->window = lk_funnel_window_usec(PG_GETARG_INTERVAL_P(wi), "funnel_agg");
-	p->modes = 0;
-	if (PG_NARGS() > wi + 1 && !PG_ARGISNULL(wi + 1))
-	{
-		text *m = PG_GETARG_TEXT_PP(wi + 1);
-
-		p->modes = lk_funnel_parse_modes(VARDATA_ANY(m), VARSIZE_ANY_EXHDR(m));
-	}
-}
-
 /* funnel_agg(entity, ts, step, window [, modes [, nsteps]]): a row's */
 static void
 FaStepParams(FunctionCallInfo fcinfo, LkFunnelParams *p)
 {
-	FaWindowModes(fcinfo, 4, p);
+	lk_funnel_window_modes_arg(fcinfo, 4, p, "funnel_agg");
 	p->nsteps = 0;
 	if (PG_NARGS() > 6)
 	{
@@ -354,83 +333,6 @@ FaStagesArg(FunctionCallInfo fcinfo)
 	return arr;
 }
 
-/* Keeps the stage names of the first row; nsteps is their number. */
-static void
-FaSetStages(FaState *st, ArrayType *arr)
-{
-	Datum *names;
-	bool  *nulls;
-	int	   n;
-
-	deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &names, &nulls, &n);
-	lk_funnel_check_nsteps(n, "funnel_agg");
-	for (int i = 0; i < n; i++)
-	{
-		text *t;
-
-		if (nulls[i])
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("funnel_agg: stage %d is null", i + 1),
-					 errhint("List every stage of the funnel by name, in order.")));
-		t = DatumGetTextPP(names[i]);
-		st->stage_len[i] = VARSIZE_ANY_EXHDR(t);
-		st->stage_name[i] = MemoryContextAlloc(st->cxt, st->stage_len[i] + 1);
-		memcpy(st->stage_name[i], VARDATA_ANY(t), st->stage_len[i]);
-		for (int j = 0; j < i; j++)
-			if (st->stage_len[j] == st->stage_len[i] &&
-				memcmp(st->stage_name[j], st->stage_name[i], st->stage_len[i]) == 0)
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("funnel_agg: stage \"%.*s\" is listed twice",
-								st->stage_len[i], st->stage_name[i])));
-	}
-	st->nstages = n;
-	st->p.nsteps = n;
-	st->stages = MemoryContextAlloc(st->cxt, VARSIZE(arr));
-	memcpy(st->stages, arr, VARSIZE(arr));
-}
-
-/* Whether a row's stages are the first row's: the same bytes, or names. */
-static bool
-FaSameStages(const FaState *st, ArrayType *arr)
-{
-	Datum *names;
-	bool  *nulls;
-	int	   n;
-
-	if (VARSIZE(arr) == VARSIZE(st->stages) &&
-		memcmp(arr, st->stages, VARSIZE(arr)) == 0)
-		return true;
-	deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &names, &nulls, &n);
-	if (n != st->nstages)
-		return false;
-	for (int i = 0; i < n; i++)
-	{
-		text *t = nulls[i] ? NULL : DatumGetTextPP(names[i]);
-
-		if (t == NULL || (int32) VARSIZE_ANY_EXHDR(t) != st->stage_len[i] ||
-			memcmp(VARDATA_ANY(t), st->stage_name[i], st->stage_len[i]) != 0)
-			return false;
-	}
-	return true;
-}
-
-/* The step of a stage name: its position in the stages, or 0. */
-static int32
-FaStageStep(const FaState *st, text *stage)
-{
-	const char *b = VARDATA_ANY(stage);
-	int32		len = VARSIZE_ANY_EXHDR(stage);
-
-	/* names are short: compare a first byte before calling memcmp */
-	for (int i = 0; i < st->nstages; i++)
-		if (st->stage_len[i] == len &&
-			(len == 0 || (st->stage_name[i][0] == b[0] && memcmp(st->stage_name[i], b, len) == 0)))
-			return i + 1;
-	return 0;
-}
-
 /*
  * The state of a transition call: new on a group's first row; on later rows
  * the window, the modes and nsteps or the stages must be the first row's,
@@ -445,7 +347,7 @@ FaStateNewOrCheck(FunctionCallInfo fcinfo, FaState *st, MemoryContext aggcxt, bo
 	if (with_stages)
 	{
 		arr = FaStagesArg(fcinfo);
-		FaWindowModes(fcinfo, 5, &p);
+		lk_funnel_window_modes_arg(fcinfo, 5, &p, "funnel_agg");
 	}
 	else
 		FaStepParams(fcinfo, &p);
@@ -453,11 +355,14 @@ FaStateNewOrCheck(FunctionCallInfo fcinfo, FaState *st, MemoryContext aggcxt, bo
 	{
 		st = FaNew(aggcxt, FaKeyKind(fcinfo), &p);
 		if (with_stages)
-			FaSetStages(st, arr);
+		{
+			lk_funnel_stages_set(&st->stages, arr, st->cxt, "funnel_agg");
+			st->p.nsteps = st->stages.n;
+		}
 		st->check_args = !FaArgsConst(fcinfo, 4, PG_NARGS() - 1);
 	}
 	else if (p.window != st->p.window || p.modes != st->p.modes ||
-			 (with_stages ? !FaSameStages(st, arr) : p.nsteps != st->p.nsteps))
+			 (with_stages ? !lk_funnel_stages_same(&st->stages, arr) : p.nsteps != st->p.nsteps))
 		lk_funnel_args_differ("funnel_agg", with_stages ? "window, modes and stages" : "window, modes and nsteps");
 	return st;
 }
@@ -508,7 +413,14 @@ funnel_agg_stage_accum(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(1) || PG_ARGISNULL(2))
 		PG_RETURN_POINTER(st);
 	/* packed stage values are read in place, not copied */
-	FaAddRow(fcinfo, st, PG_ARGISNULL(3) ? 0 : FaStageStep(st, PG_GETARG_TEXT_PP(3)));
+	if (PG_ARGISNULL(3))
+		FaAddRow(fcinfo, st, 0);
+	else
+	{
+		text *stage = PG_GETARG_TEXT_PP(3);
+
+		FaAddRow(fcinfo, st, lk_funnel_stage_step(&st->stages, VARDATA_ANY(stage), VARSIZE_ANY_EXHDR(stage)));
+	}
 	PG_RETURN_POINTER(st);
 }
 
@@ -517,14 +429,9 @@ funnel_agg_stage_accum(PG_FUNCTION_ARGS)
 static void
 FaCheckSame(const FaState *a, const FaState *b)
 {
-	bool same = a->p.window == b->p.window && a->p.modes == b->p.modes &&
-				a->p.nsteps == b->p.nsteps && a->keykind == b->keykind &&
-				a->nstages == b->nstages;
-
-	for (int i = 0; same && i < a->nstages; i++)
-		same = a->stage_len[i] == b->stage_len[i] &&
-			   memcmp(a->stage_name[i], b->stage_name[i], a->stage_len[i]) == 0;
-	if (!same)
+	if (a->p.window != b->p.window || a->p.modes != b->p.modes ||
+		a->p.nsteps != b->p.nsteps || a->keykind != b->keykind ||
+		!lk_funnel_stages_equal(&a->stages, &b->stages))
 		lk_funnel_args_differ("funnel_agg", "window, modes, nsteps and stages");
 }
 
@@ -625,8 +532,7 @@ funnel_agg_serialize(PG_FUNCTION_ARGS)
 
 	if (!AggCheckCallContext(fcinfo, NULL))
 		elog(ERROR, "funnel_agg_serialize called in non-aggregate context");
-	for (int i = 0; i < st->nstages; i++)
-		need += 4 + st->stage_len[i];
+	need += lk_funnel_stages_wire_bytes(&st->stages) - 1; /* its count byte is in the header */
 	if (need >= MaxAllocSize - VARHDRSZ)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
@@ -642,12 +548,7 @@ funnel_agg_serialize(PG_FUNCTION_ARGS)
 	pq_sendint32(&buf, st->maxstep);
 	pq_sendint64(&buf, st->nrows);
 	pq_sendint64(&buf, st->arena_len);
-	pq_sendbyte(&buf, st->nstages);
-	for (int i = 0; i < st->nstages; i++)
-	{
-		pq_sendint32(&buf, st->stage_len[i]);
-		pq_sendbytes(&buf, st->stage_name[i], st->stage_len[i]);
-	}
+	lk_funnel_stages_send(&buf, &st->stages);
 	if (st->arena_len > 0)
 		pq_sendbytes(&buf, st->arena, st->arena_len);
 	FaSendRows(&buf, st);
@@ -693,22 +594,10 @@ FaRecvHeader(StringInfo buf, MemoryContext cxt, int64 *nrows, int64 *alen)
 		FaCorrupt("header field out of range");
 	st = FaNew(cxt, kind, &p);
 	st->maxstep = maxstep;
-	st->nstages = pq_getmsgbyte(buf);
-	if (st->nstages != 0 && st->nstages != p.nsteps)
+	if ((msg = lk_funnel_stages_recv(buf, &st->stages, cxt)) != NULL)
+		FaCorrupt(msg);
+	if (st->stages.n != 0 && st->stages.n != p.nsteps)
 		FaCorrupt("stage count out of range");
-	for (int i = 0; i < st->nstages; i++)
-	{
-		uint32 len;
-
-		if (buf->len - buf->cursor < 4)
-			FaCorrupt("truncated stage name");
-		len = pq_getmsgint(buf, 4);
-		if (len > (uint32) (buf->len - buf->cursor))
-			FaCorrupt("truncated stage name");
-		st->stage_len[i] = (int32) len;
-		st->stage_name[i] = MemoryContextAlloc(cxt, len + 1);
-		memcpy(st->stage_name[i], pq_getmsgbytes(buf, len), len);
-	}
 	return st;
 }
 
@@ -1014,14 +903,12 @@ FaTallyEntity(FaTally *t, int level, const int64 *path)
 	t->levels[level]++;
 	for (int s = 1; s < level; s++)
 	{
-		int64 d;
+		int32 i = fs_ttc_index(path[s - 1], path[s]);
 
-		if (__builtin_sub_overflow(path[s], path[s - 1], &d))
-			d = PG_INT64_MAX; /* infinite timestamps */
-		if (d <= 0)
+		if (i < 0)
 			t->ttc_zero[s]++;
 		else
-			t->ttc[s][lk_sketch_index(d)]++;
+			t->ttc[s][i]++;
 	}
 }
 

@@ -1,6 +1,6 @@
 /*
- * funnel_match.c: the chain matcher shared by window_funnel and funnel_agg,
- * mode parsing, and the event sort.
+ * funnel_match.c: the chain matcher shared by window_funnel, funnel_agg and
+ * funnel_path, mode parsing, stage names, and the event sort.
  *
  * Semantics follow ClickHouse's windowFunnel: events are scanned in
  * (ts, step) order; a step-1 event starts a chain; step i extends a chain at
@@ -9,6 +9,8 @@
  */
 #include "funnel_match.h"
 
+#include "catalog/pg_type.h"
+#include "libpq/pqformat.h"
 #include "miscadmin.h"
 #include "utils/memutils.h"
 
@@ -130,7 +132,8 @@ lk_funnel_check_nsteps(int64 nsteps, const char *fn)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("%s: a funnel needs between 1 and %d steps, got " INT64_FORMAT,
-						fn, LK_FUNNEL_MAX_STEPS, nsteps)));
+						fn, LK_FUNNEL_MAX_STEPS, nsteps),
+				 errhint("Pass between 1 and %d steps or stages; split a longer funnel into two.", LK_FUNNEL_MAX_STEPS)));
 }
 
 int64
@@ -143,7 +146,8 @@ lk_funnel_window_usec(const Interval *w, const char *fn)
 	if (usec < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s: the funnel window must not be negative", fn)));
+				 errmsg("%s: the funnel window must not be negative", fn),
+				 errhint("Pass a conversion window of zero or more, e.g. interval '90 days'.")));
 	/* months and days up to 2^31 can exceed int64 microseconds */
 	if (usec > PG_INT64_MAX)
 		ereport(ERROR,
@@ -151,6 +155,141 @@ lk_funnel_window_usec(const Interval *w, const char *fn)
 				 errmsg("%s: the funnel window is too long", fn),
 				 errhint("A window of at most about 290,000 years fits.")));
 	return (int64) usec;
+}
+
+void
+lk_funnel_window_modes_arg(FunctionCallInfo fcinfo, int wi, LkFunnelParams *p, const char *fn)
+{
+	if (PG_ARGISNULL(wi))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s: the window must not be null", fn),
+				 errhint("Pass the conversion window as an interval, e.g. interval '90 days'.")));
+	p->window = lk_funnel_window_usec(PG_GETARG_INTERVAL_P(wi), fn);
+	p->modes = 0;
+	if (PG_NARGS() > wi + 1 && !PG_ARGISNULL(wi + 1))
+	{
+		text *m = PG_GETARG_TEXT_PP(wi + 1);
+
+		p->modes = lk_funnel_parse_modes(VARDATA_ANY(m), VARSIZE_ANY_EXHDR(m));
+	}
+}
+
+/* ---- stage names ----------------------------------------------------------- */
+
+void
+lk_funnel_stages_set(LkFunnelStages *s, ArrayType *arr, MemoryContext cxt, const char *fn)
+{
+	Datum *names;
+	bool  *nulls;
+	int	   n;
+
+	deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &names, &nulls, &n);
+	lk_funnel_check_nsteps(n, fn);
+	for (int i = 0; i < n; i++)
+	{
+		text *t;
+
+		if (nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("%s: stage %d is null", fn, i + 1),
+					 errhint("List every stage of the funnel by name, in order.")));
+		t = DatumGetTextPP(names[i]);
+		s->len[i] = VARSIZE_ANY_EXHDR(t);
+		s->name[i] = MemoryContextAlloc(cxt, s->len[i] + 1);
+		memcpy(s->name[i], VARDATA_ANY(t), s->len[i]);
+		for (int j = 0; j < i; j++)
+			if (s->len[j] == s->len[i] && memcmp(s->name[j], s->name[i], s->len[i]) == 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("%s: stage \"%.*s\" is listed twice", fn, s->len[i], s->name[i]),
+						 errhint("List each stage once, in funnel order.")));
+	}
+	s->n = n;
+	s->arr = MemoryContextAlloc(cxt, VARSIZE(arr));
+	memcpy(s->arr, arr, VARSIZE(arr));
+}
+
+bool
+lk_funnel_stages_same(const LkFunnelStages *s, ArrayType *arr)
+{
+	Datum *names;
+	bool  *nulls;
+	int	   n;
+
+	if (s->arr != NULL && VARSIZE(arr) == VARSIZE(s->arr) &&
+		memcmp(arr, s->arr, VARSIZE(arr)) == 0)
+		return true;
+	deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &names, &nulls, &n);
+	if (n != s->n)
+		return false;
+	for (int i = 0; i < n; i++)
+	{
+		text *t = nulls[i] ? NULL : DatumGetTextPP(names[i]);
+
+		if (t == NULL || (int32) VARSIZE_ANY_EXHDR(t) != s->len[i] ||
+			memcmp(VARDATA_ANY(t), s->name[i], s->len[i]) != 0)
+			return false;
+	}
+	return true;
+}
+
+bool
+lk_funnel_stages_equal(const LkFunnelStages *a, const LkFunnelStages *b)
+{
+	if (a->n != b->n)
+		return false;
+	for (int i = 0; i < a->n; i++)
+		if (a->len[i] != b->len[i] || memcmp(a->name[i], b->name[i], a->len[i]) != 0)
+			return false;
+	return true;
+}
+
+Size
+lk_funnel_stages_wire_bytes(const LkFunnelStages *s)
+{
+	Size n = 1;
+
+	for (int i = 0; i < s->n; i++)
+		n += 4 + s->len[i];
+	return n;
+}
+
+void
+lk_funnel_stages_send(StringInfo buf, const LkFunnelStages *s)
+{
+	pq_sendbyte(buf, s->n);
+	for (int i = 0; i < s->n; i++)
+	{
+		pq_sendint32(buf, s->len[i]);
+		pq_sendbytes(buf, s->name[i], s->len[i]);
+	}
+}
+
+const char *
+lk_funnel_stages_recv(StringInfo buf, LkFunnelStages *s, MemoryContext cxt)
+{
+	if (buf->len - buf->cursor < 1)
+		return "truncated stage count";
+	s->n = pq_getmsgbyte(buf);
+	s->arr = NULL;
+	if (s->n > LK_FUNNEL_MAX_STEPS)
+		return "stage count out of range";
+	for (int i = 0; i < s->n; i++)
+	{
+		uint32 len;
+
+		if (buf->len - buf->cursor < 4)
+			return "truncated stage name";
+		len = pq_getmsgint(buf, 4);
+		if (len > (uint32) (buf->len - buf->cursor))
+			return "truncated stage name";
+		s->len[i] = (int32) len;
+		s->name[i] = MemoryContextAlloc(cxt, len + 1);
+		memcpy(s->name[i], pq_getmsgbytes(buf, len), len);
+	}
+	return NULL;
 }
 
 /* ---- sorting -------------------------------------------------------------- */

@@ -11,6 +11,8 @@
 
 #include "leadkpi.h"
 
+#include "utils/array.h"
+
 /* at least 32 steps, as ClickHouse allows; a uint32 holds the reached set */
 #define LK_FUNNEL_MAX_STEPS 32
 
@@ -44,6 +46,52 @@ typedef struct LkFunnelParams
 } LkFunnelParams;
 
 /*
+ * The stages of a funnel given by name (funnel_agg and funnel_path with a
+ * stages array): step k is name[k - 1].  Names are compared bytewise.
+ */
+typedef struct LkFunnelStages
+{
+	int		   n; /* 0: the funnel's steps are not named */
+	int32	   len[LK_FUNNEL_MAX_STEPS];
+	char	  *name[LK_FUNNEL_MAX_STEPS];
+	ArrayType *arr; /* the array they came from, to compare rows with */
+} LkFunnelStages;
+
+/*
+ * Reads the names of a stages array (one-dimensional) into s, copied into
+ * cxt.  Errors (22023, naming fn) on a null or repeated name, or on a count
+ * outside 1..LK_FUNNEL_MAX_STEPS.
+ */
+extern void lk_funnel_stages_set(LkFunnelStages *s, ArrayType *arr, MemoryContext cxt,
+								 const char *fn);
+
+/* Whether arr names the same stages as s: the same bytes, or the same names. */
+extern bool lk_funnel_stages_same(const LkFunnelStages *s, ArrayType *arr);
+
+/* Whether two stage lists name the same stages (two unnamed lists do). */
+extern bool lk_funnel_stages_equal(const LkFunnelStages *a, const LkFunnelStages *b);
+
+/* Wire form: the count (a byte), then per name a uint32 length and the bytes. */
+extern Size lk_funnel_stages_wire_bytes(const LkFunnelStages *s);
+extern void lk_funnel_stages_send(StringInfo buf, const LkFunnelStages *s);
+/* Reads the wire form into s (names in cxt, arr NULL); NULL, or a message. */
+extern const char *lk_funnel_stages_recv(StringInfo buf, LkFunnelStages *s, MemoryContext cxt);
+
+/*
+ * The step of a stage name: its position in s, or 0.  Inline: it runs once
+ * per row, and names are short, so a first byte is compared before memcmp.
+ */
+static inline int32
+lk_funnel_stage_step(const LkFunnelStages *s, const char *b, int32 len)
+{
+	for (int i = 0; i < s->n; i++)
+		if (s->len[i] == len &&
+			(len == 0 || (s->name[i][0] == b[0] && memcmp(s->name[i], b, len) == 0)))
+			return i + 1;
+	return 0;
+}
+
+/*
  * Parses a comma-separated mode list; errors (22023) on an unknown mode or an
  * invalid combination.  NULL or '' means no modes.
  */
@@ -70,6 +118,14 @@ extern void lk_funnel_check_nsteps(int64 nsteps, const char *fn);
 
 /* A window interval in microseconds (months count 30 days); errors if < 0. */
 extern int64 lk_funnel_window_usec(const Interval *w, const char *fn);
+
+/*
+ * A row's window (argument wi, an interval) and modes (argument wi + 1, when
+ * the call has one; NULL means none) into p; errors (22023) on a null or
+ * negative window and on bad modes.
+ */
+extern void lk_funnel_window_modes_arg(FunctionCallInfo fcinfo, int wi, LkFunnelParams *p,
+									   const char *fn);
 
 /*
  * Sorts events by (ts, step, row), the order every mode is defined on, with

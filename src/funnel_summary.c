@@ -264,14 +264,11 @@ funnel_summary_from_bytes(PG_FUNCTION_ARGS)
 	PG_RETURN_POINTER(FsRecv(&buf));
 }
 
-/* ---- merging: rollup, and the combine of both funnel_agg forms ------------ */
+/* ---- merging: rollup, and the combine of every funnel_agg form ----------- */
 
-static FunnelSummary *
-FsMerge(const FunnelSummary *a, const FunnelSummary *b)
+static void
+FsCheckSame(const FunnelSummary *a, const FunnelSummary *b)
 {
-	int64	  reached[LK_FUNNEL_MAX_STEPS];
-	LkSketch *sk[LK_FUNNEL_MAX_STEPS];
-
 	if (a->nsteps != b->nsteps)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -283,18 +280,136 @@ FsMerge(const FunnelSummary *a, const FunnelSummary *b)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("cannot roll up funnel summaries with different windows or modes"),
 				 errhint("Build every summary of one funnel with the same window and modes.")));
+}
+
+/*
+ * A copy of fs in the current memory context whose sketch at byte offset
+ * `off` has room for `capacity` buckets (at least its used ones); the rest
+ * is copied as it is.  The new slots are zeroed: no byte of a summary is
+ * ever undefined.
+ */
+static FunnelSummary *
+FsGrowSketch(const FunnelSummary *fs, Size off, int32 capacity)
+{
+	const LkSketch *sk = (const LkSketch *) ((const char *) fs + off);
+	Size			old_end = off + LK_SKETCH_SIZE(sk->capacity);
+	Size			new_end = off + LK_SKETCH_SIZE(capacity);
+	Size			size = new_end + (VARSIZE(fs) - old_end);
+	char		   *n = palloc(size);
+
+	Assert(capacity >= sk->nbuckets);
+	memcpy(n, fs, off + LK_SKETCH_SIZE(sk->nbuckets));
+	memset(n + off + LK_SKETCH_SIZE(sk->nbuckets), 0,
+		   (Size) (capacity - sk->nbuckets) * sizeof(LkSketchBucket));
+	memcpy(n + new_end, (const char *) fs + old_end, VARSIZE(fs) - old_end);
+	((LkSketch *) (n + off))->capacity = capacity;
+	SET_VARSIZE(n, size);
+	return (FunnelSummary *) n;
+}
+
+/*
+ * Adds sketch b into a's sketch at offset `off`: in place when a has every
+ * bucket of b, as it does once a rollup has seen the common times; else in
+ * a copy whose sketch has exactly the union of buckets, so that a summary
+ * without spare capacity stays without.  `owned`: a was allocated here and
+ * may be freed once copied.
+ */
+static FunnelSummary *
+FsMergeSketch(FunnelSummary *a, bool *owned, Size off, const LkSketch *b)
+{
+	LkSketch *sa = (LkSketch *) ((char *) a + off);
+	LkSketch *rest;
+	int32	  i;
+
+	sa->zero_count = lk_add_count(sa->zero_count, b->zero_count);
+	for (i = 0; i < b->nbuckets; i++)
+	{
+		if (b->buckets[i].count != 0 &&
+			!lk_sketch_add_index(sa, b->buckets[i].index, b->buckets[i].count))
+			break;
+	}
+	if (i == b->nbuckets)
+		return a;
+
+	/* a new bucket: merge the rest of b into a copy grown to the union */
+	rest = lk_sketch_new(b->nbuckets - i);
+	for (; i < b->nbuckets; i++)
+		if (b->buckets[i].count != 0)
+			rest->buckets[rest->nbuckets++] = b->buckets[i];
+	{
+		FunnelSummary *grown = FsGrowSketch(a, off, lk_sketch_union_buckets(sa, rest));
+
+		if (*owned)
+			pfree(a);
+		a = grown;
+		*owned = true;
+	}
+	sa = (LkSketch *) ((char *) a + off);
+	lk_sketch_merge(sa, sa, rest);
+	pfree(rest);
+	return a;
+}
+
+FunnelSummary *
+fs_merge(FunnelSummary *a, const FunnelSummary *b)
+{
+	bool		owned = false;
+	Size		off = (Size) (FS_SKETCHES(a) - (char *) a);
+	const char *pb = FS_SKETCHES(b);
+
+	FsCheckSame(a, b);
+	a->entities = lk_add_count(a->entities, b->entities);
+	for (int k = 0; k < a->nsteps; k++)
+		a->reached[k] = lk_add_count(a->reached[k], b->reached[k]);
 	for (int k = 0; k < a->nsteps; k++)
 	{
-		LkSketch *sa = FsSketch(a, k + 1);
-		LkSketch *sb = FsSketch(b, k + 1);
-		int32	  n = lk_sketch_union_buckets(sa, sb);
+		const LkSketch *sb = (const LkSketch *) pb;
 
-		reached[k] = lk_add_count(a->reached[k], b->reached[k]);
-		sk[k] = lk_sketch_new(n);
-		lk_sketch_merge(sk[k], sa, sb);
+		a = FsMergeSketch(a, &owned, off, sb);
+		off += LK_SKETCH_SIZE(((LkSketch *) ((char *) a + off))->capacity);
+		pb += LK_SKETCH_SIZE(sb->capacity);
 	}
-	return fs_build(a->nsteps, a->modes, a->window,
-					lk_add_count(a->entities, b->entities), reached, sk);
+	return a;
+}
+
+FunnelSummary *
+fs_add_entity(FunnelSummary *fs, int level, const int64 *path)
+{
+	Size off;
+
+	Assert(level >= 0 && level <= fs->nsteps);
+	fs->entities = lk_add_count(fs->entities, 1);
+	for (int k = 0; k < level; k++)
+		fs->reached[k] = lk_add_count(fs->reached[k], 1);
+	/* step 1's sketch is always empty: start at step 2's */
+	off = (Size) (FS_SKETCHES(fs) - (char *) fs);
+	if (level >= 2)
+		off += LK_SKETCH_SIZE(((LkSketch *) ((char *) fs + off))->capacity);
+	for (int s = 1; s < level; s++)
+	{
+		LkSketch *sk = (LkSketch *) ((char *) fs + off);
+		int32	  index = fs_ttc_index(path[s - 1], path[s]);
+
+		if (!lk_sketch_add_index(sk, index, 1))
+		{
+			/* doubling: the state grows a few times per step, then stays */
+			fs = FsGrowSketch(fs, off, Min(Max(8, sk->capacity * 2), LK_SKETCH_MAX_INDEX + 1));
+			sk = (LkSketch *) ((char *) fs + off);
+			(void) lk_sketch_add_index(sk, index, 1);
+		}
+		off += LK_SKETCH_SIZE(sk->capacity);
+	}
+	return fs;
+}
+
+FunnelSummary *
+fs_compact(const FunnelSummary *fs)
+{
+	LkSketch *sk[LK_FUNNEL_MAX_STEPS];
+
+	for (int k = 0; k < fs->nsteps; k++)
+		sk[k] = FsSketch(fs, k + 1);
+	return fs_build(fs->nsteps, fs->modes, fs->window, fs->entities, fs->reached, sk);
 }
 
 /*
@@ -306,8 +421,11 @@ Datum
 funnel_summary_combine(PG_FUNCTION_ARGS)
 {
 	/*
-	 * Results go to the per-call context: nodeAgg copies a new by-reference
-	 * state into the aggregate context and frees the old one itself.
+	 * The state is the aggregate's own copy: nodeAgg copies a first input
+	 * (and any new by-reference state returned, such as a grown copy, made
+	 * in the per-call context) into the aggregate context and frees the old
+	 * one itself.  So merging updates it in place, growing it only when a
+	 * sketch needs a bucket it lacks.
 	 */
 	if (!AggCheckCallContext(fcinfo, NULL))
 		elog(ERROR, "funnel_summary_combine called in non-aggregate context");
@@ -319,7 +437,8 @@ funnel_summary_combine(PG_FUNCTION_ARGS)
 	}
 	if (PG_ARGISNULL(0))
 		PG_RETURN_POINTER(PG_GETARG_FS(1));
-	PG_RETURN_POINTER(FsMerge(PG_GETARG_FS(0), PG_GETARG_FS(1)));
+	/* the state is ours (see above): merge into it */
+	PG_RETURN_POINTER(fs_merge((FunnelSummary *) PG_GETARG_POINTER(0), PG_GETARG_FS(1)));
 }
 
 /*

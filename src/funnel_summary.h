@@ -1,7 +1,8 @@
 /*
  * funnel_summary.h: the funnel_summary varlena, shared by its type, rollup
- * and accessors (funnel_summary.c) and by funnel_agg over events
- * (funnel_agg.c), which builds it in its final function.
+ * and accessors (funnel_summary.c), by funnel_agg over events (funnel_agg.c),
+ * which builds it in its final function, and by funnel_agg over paths
+ * (funnel_path.c), which keeps it as its state.
  */
 #ifndef LEADKPI_FUNNEL_SUMMARY_H
 #define LEADKPI_FUNNEL_SUMMARY_H
@@ -37,5 +38,43 @@ typedef struct FunnelSummary
  */
 extern FunnelSummary *fs_build(int nsteps, uint32 modes, int64 window, int64 entities,
 							   const int64 *reached, LkSketch *const *sketches);
+
+/*
+ * The three ways a summary grows, each on an aggregate's own state (under
+ * AggCheckCallContext), updated in place; each returns its argument, or a
+ * grown copy in the current memory context, which nodeAgg then copies into
+ * the aggregate context in place of the old state.
+ *
+ * fs_merge: a += b (rollup, and the combine function of every funnel_agg
+ * form).  Errors (22023) unless both have the same steps, window and modes.
+ * A sketch grows only when b has a bucket it lacks, and then to exactly the
+ * union, so a summary without spare capacity stays without: rollup has no
+ * final function, so its state is its result.
+ *
+ * fs_add_entity: one entity of level `level`, its path (the step times of
+ * the chain that gave it its level: path[0 .. level-1]) giving its times to
+ * convert.  Sketches grow by doubling; fs_compact then trims them.
+ *
+ * fs_compact: a copy without spare capacity or empty buckets, as stored.
+ */
+extern FunnelSummary *fs_merge(FunnelSummary *a, const FunnelSummary *b);
+extern FunnelSummary *fs_add_entity(FunnelSummary *fs, int level, const int64 *path);
+extern FunnelSummary *fs_compact(const FunnelSummary *fs);
+
+/*
+ * The sketch bucket of a time to convert: from the previous step's time to
+ * this step's, along an entity's chain; -1 for the zero bucket (also for a
+ * negative difference, which a sorted chain never has).  An overflowing
+ * difference (infinite timestamps) counts as the longest time.
+ */
+static inline int32
+fs_ttc_index(int64 from, int64 to)
+{
+	int64 d;
+
+	if (__builtin_sub_overflow(to, from, &d))
+		d = PG_INT64_MAX;
+	return d <= 0 ? -1 : lk_sketch_index(d);
+}
 
 #endif /* LEADKPI_FUNNEL_SUMMARY_H */

@@ -75,6 +75,17 @@ ArgIsConst(Aggref *aggref, int argno)
 }
 
 bool
+lk_agg_args_const_uncached(FunctionCallInfo fcinfo, int first, int last)
+{
+	Aggref *aggref = AggGetAggref(fcinfo);
+
+	for (int i = first; i <= last; i++)
+		if (!ArgIsConst(aggref, i))
+			return false;
+	return true;
+}
+
+bool
 lk_agg_args_const(FunctionCallInfo fcinfo, int first, int last)
 {
 	FmgrInfo *fl = fcinfo->flinfo;
@@ -82,12 +93,9 @@ lk_agg_args_const(FunctionCallInfo fcinfo, int first, int last)
 	/* the transition function's own FmgrInfo: one per aggregate call */
 	if (fl->fn_extra == NULL)
 	{
-		Aggref *aggref = AggGetAggref(fcinfo);
-		bool   *c = MemoryContextAlloc(fl->fn_mcxt, sizeof(bool));
+		bool *c = MemoryContextAlloc(fl->fn_mcxt, sizeof(bool));
 
-		*c = true;
-		for (int i = first; i <= last; i++)
-			*c = *c && ArgIsConst(aggref, i);
+		*c = lk_agg_args_const_uncached(fcinfo, first, last);
 		fl->fn_extra = c;
 	}
 	return *(bool *) fl->fn_extra;

@@ -86,6 +86,9 @@ extern void lk_check_funnel_memory(const char *fn, Size bytes, int64 events);
  */
 extern bool lk_agg_args_const(FunctionCallInfo fcinfo, int first, int last);
 
+/* The same, worked out anew: for callers that keep a cache of their own in fn_extra. */
+extern bool lk_agg_args_const_uncached(FunctionCallInfo fcinfo, int first, int last);
+
 /*
  * The start every combine function of our internal-state aggregates shares:
  * checks the context and reads both states.  When one is missing it sets *a

@@ -24,3 +24,67 @@ DROP FUNCTION @extschema@._lk_notice_if_empty(text, regclass, text);
 CREATE FUNCTION funnel_summary_from_bytes(bytea) RETURNS funnel_summary
 AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION funnel_summary_from_bytes(bytea) IS 'A funnel_summary from its binary form (funnel_summary_send''s output); validates every field (22P02).';
+
+-- funnel_path and funnel_agg over paths (the funnel in two levels), as in
+-- sql/funnel.sql
+CREATE FUNCTION funnel_path_accum(internal, timestamptz, integer, interval, text, integer)
+RETURNS internal AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION funnel_path_stage_accum(internal, timestamptz, text, text[], interval)
+RETURNS internal AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION funnel_path_stage_accum(internal, timestamptz, text, text[], interval, text)
+RETURNS internal AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION funnel_path_combine(internal, internal)
+RETURNS internal AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION funnel_path_serialize(internal)
+RETURNS bytea AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION funnel_path_deserialize(bytea, internal)
+RETURNS internal AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION funnel_path_final(internal)
+RETURNS timestamptz[] AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION funnel_path_accum(internal, timestamptz, integer, interval, text, integer) IS 'transition function of funnel_path(ts, step, window, modes, nsteps)';
+COMMENT ON FUNCTION funnel_path_stage_accum(internal, timestamptz, text, text[], interval) IS 'transition function of funnel_path with stage names';
+COMMENT ON FUNCTION funnel_path_stage_accum(internal, timestamptz, text, text[], interval, text) IS 'transition function of funnel_path with stage names and modes';
+COMMENT ON FUNCTION funnel_path_combine(internal, internal) IS 'combine function of funnel_path: concatenates two event lists of one entity';
+COMMENT ON FUNCTION funnel_path_serialize(internal) IS 'serializes a funnel_path state for parallel aggregation';
+COMMENT ON FUNCTION funnel_path_deserialize(bytea, internal) IS 'deserializes and validates a funnel_path state';
+COMMENT ON FUNCTION funnel_path_final(internal) IS 'final function of funnel_path: sorts the events, runs the chain matcher and returns the step times of the best chain';
+
+CREATE AGGREGATE funnel_path(ts timestamptz, step integer, "window" interval, modes text, nsteps integer) (
+    SFUNC = funnel_path_accum, STYPE = internal, FINALFUNC = funnel_path_final,
+    COMBINEFUNC = funnel_path_combine, SERIALFUNC = funnel_path_serialize,
+    DESERIALFUNC = funnel_path_deserialize, PARALLEL = SAFE);
+CREATE AGGREGATE funnel_path(ts timestamptz, stage text, stages text[], "window" interval) (
+    SFUNC = funnel_path_stage_accum, STYPE = internal, FINALFUNC = funnel_path_final,
+    COMBINEFUNC = funnel_path_combine, SERIALFUNC = funnel_path_serialize,
+    DESERIALFUNC = funnel_path_deserialize, PARALLEL = SAFE);
+CREATE AGGREGATE funnel_path(ts timestamptz, stage text, stages text[], "window" interval, modes text) (
+    SFUNC = funnel_path_stage_accum, STYPE = internal, FINALFUNC = funnel_path_final,
+    COMBINEFUNC = funnel_path_combine, SERIALFUNC = funnel_path_serialize,
+    DESERIALFUNC = funnel_path_deserialize, PARALLEL = SAFE);
+COMMENT ON AGGREGATE funnel_path(timestamptz, integer, interval, text, integer) IS
+'funnel_path(ts, step, window, modes, nsteps), per entity (GROUP BY the entity): the times at which it reached steps 1..level along the chain that gave it its level, as funnel_agg times it; ''{}'' with no step 1, NULL with no row; step is 1-based (NULL or 0: no step). Feed the paths to funnel_agg(path, nsteps, window, modes)';
+COMMENT ON AGGREGATE funnel_path(timestamptz, text, text[], interval) IS
+'funnel_path(ts, stage, stages, window), per entity: as funnel_path(ts, step, window, modes, nsteps) with step k = stages[k]; a stage outside them (or NULL) matches no step. Feed the paths to funnel_agg(path, cardinality(stages), window)';
+COMMENT ON AGGREGATE funnel_path(timestamptz, text, text[], interval, text) IS
+'funnel_path(ts, stage, stages, window, modes), per entity: funnel_path with stage names and modes';
+
+CREATE FUNCTION funnel_agg_path_accum(funnel_summary, timestamptz[], integer, interval)
+RETURNS funnel_summary AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION funnel_agg_path_accum(funnel_summary, timestamptz[], integer, interval, text)
+RETURNS funnel_summary AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION funnel_agg_path_final(funnel_summary)
+RETURNS funnel_summary AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION funnel_agg_path_accum(funnel_summary, timestamptz[], integer, interval) IS 'transition function of funnel_agg(path, nsteps, window): adds one entity to the summary, in place';
+COMMENT ON FUNCTION funnel_agg_path_accum(funnel_summary, timestamptz[], integer, interval, text) IS 'transition function of funnel_agg(path, nsteps, window, modes): adds one entity to the summary, in place';
+COMMENT ON FUNCTION funnel_agg_path_final(funnel_summary) IS 'final function of funnel_agg over paths: the summary without spare sketch capacity';
+
+CREATE AGGREGATE funnel_agg(path timestamptz[], nsteps integer, "window" interval) (
+    SFUNC = funnel_agg_path_accum, STYPE = funnel_summary, FINALFUNC = funnel_agg_path_final,
+    COMBINEFUNC = funnel_summary_combine, PARALLEL = SAFE);
+CREATE AGGREGATE funnel_agg(path timestamptz[], nsteps integer, "window" interval, modes text) (
+    SFUNC = funnel_agg_path_accum, STYPE = funnel_summary, FINALFUNC = funnel_agg_path_final,
+    COMBINEFUNC = funnel_summary_combine, PARALLEL = SAFE);
+COMMENT ON AGGREGATE funnel_agg(timestamptz[], integer, interval) IS
+'funnel_agg(path, nsteps, window): the funnel_summary of entities from their funnel_path results, exactly the one funnel_agg over their events gives (a NULL path is no entity, ''{}'' an entity at level 0); pass funnel_path''s nsteps and window. Paths are checked (22023)';
+COMMENT ON AGGREGATE funnel_agg(timestamptz[], integer, interval, text) IS
+'funnel_agg(path, nsteps, window, modes): funnel_agg over funnel_path results built with these modes';

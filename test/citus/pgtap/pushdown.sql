@@ -5,7 +5,7 @@
 -- = 'disabled', under which an aggregate Citus cannot push down is an error
 -- instead of a silent pull of every row.
 BEGIN;
-SELECT plan(38);
+SELECT plan(41);
 SET client_min_messages = error;   -- Citus warns that pg_temp functions stay local
 
 -- the whole EXPLAIN VERBOSE output of a query, as one text
@@ -71,6 +71,16 @@ SELECT pg_temp.partial('rollup(public.funnel_summary)',
           SELECT e.lead_id, l.campaign, funnel_agg(e.lead_id, e.occurred_at, e.stage,
                  ARRAY['lead','mql','sql','opportunity','customer'], interval '90 days') AS fs
           FROM crm.stage_events e JOIN crm.leads l USING (lead_id) GROUP BY 1, 2) per_lead GROUP BY 1$$);
+SELECT pg_temp.partial('funnel_agg(timestamp with time zone[],integer,interval)',
+    $$SELECT campaign, funnel_agg(path, 5, interval '90 days')
+      FROM (SELECT lead_id, funnel_path(occurred_at, stage, ARRAY['lead','mql','sql','opportunity','customer'],
+                                        interval '90 days') AS path
+            FROM crm.stage_events GROUP BY lead_id) p JOIN crm.leads USING (lead_id) GROUP BY campaign$$);
+SELECT ok(pg_temp.plan($$SELECT campaign, funnel_agg(path, 5, interval '90 days')
+                         FROM (SELECT lead_id, funnel_path(occurred_at, stage, ARRAY['lead','mql'], interval '90 days') AS path
+                               FROM crm.stage_events GROUP BY lead_id) p JOIN crm.leads USING (lead_id) GROUP BY campaign$$)
+          ~ 'Query: SELECT .*public\.funnel_path\(',
+          'two levels with funnel_path: the workers run funnel_path per lead themselves');
 
 -- the accessors of a pushed-down summary run on the coordinator, after the combine
 SELECT ok(pg_temp.plan($$SELECT campaign, sales_cycle_median(kpi_agg(first_contact_at, converted_at)) FROM crm.leads GROUP BY 1$$)
@@ -151,6 +161,11 @@ SELECT lives_ok($$SELECT campaign, rollup(fs) FROM (
                              ARRAY['lead','mql','sql','opportunity','customer'], interval '90 days') AS fs
                       FROM crm.stage_events e JOIN crm.leads l USING (lead_id) GROUP BY 1, 2) per_lead GROUP BY 1$$,
                 'with coordinator aggregation disabled, the two-level funnel (funnel_agg per lead, rollup) runs');
+SELECT lives_ok($$SELECT campaign, funnel_agg(path, 5, interval '90 days', 'strict_order')
+                  FROM (SELECT lead_id, funnel_path(occurred_at, stage, ARRAY['lead','mql','sql','opportunity','customer'],
+                                                    interval '90 days', 'strict_order') AS path
+                        FROM crm.stage_events GROUP BY lead_id) p JOIN crm.leads USING (lead_id) GROUP BY campaign$$,
+                'with coordinator aggregation disabled, the two-level funnel (funnel_path per lead, funnel_agg of paths) runs');
 SELECT throws_ok($$SELECT l.campaign, funnel_agg(e.lead_id, e.occurred_at, e.stage, ARRAY['lead','mql'], interval '9 days')
                    FROM crm.stage_events e JOIN crm.leads l USING (lead_id) GROUP BY 1$$,
                  'XX000', 'unsupported aggregate function funnel_agg',
@@ -175,14 +190,14 @@ SELECT is((SELECT count(*) FROM pg_dist_object o JOIN pg_proc p ON o.classid = '
 SELECT is((SELECT count(*) FROM pg_aggregate a JOIN pg_proc p ON p.oid = a.aggfnoid
            JOIN pg_depend d ON d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e'
            JOIN pg_extension x ON x.oid = d.refobjid AND x.extname = 'leadkpi'
-           WHERE a.aggcombinefn <> 0 AND a.aggtranstype NOT IN ('internal'::regtype)), 17::bigint,
-          '17 leadkpi aggregates have a combine function and a non-internal state (what Citus needs)');
+           WHERE a.aggcombinefn <> 0 AND a.aggtranstype NOT IN ('internal'::regtype)), 22::bigint,
+          '22 leadkpi aggregates have a combine function and a non-internal state (what Citus needs)');
 SELECT set_eq($$SELECT DISTINCT p.proname::text FROM pg_aggregate a JOIN pg_proc p ON p.oid = a.aggfnoid
                 JOIN pg_depend d ON d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e'
                 JOIN pg_extension x ON x.oid = d.refobjid AND x.extname = 'leadkpi'
                 WHERE a.aggtranstype = 'internal'::regtype$$,
-              ARRAY['window_funnel', 'funnel_agg'],
-              'the aggregates with an internal state, which Citus cannot push down, are window_funnel and funnel_agg (with events)');
+              ARRAY['window_funnel', 'funnel_agg', 'funnel_path'],
+              'the aggregates with an internal state, which Citus cannot push down, are window_funnel, funnel_agg (with events) and funnel_path (run per lead)');
 SELECT is((SELECT result FROM run_command_on_workers($$SELECT extversion FROM pg_extension WHERE extname = 'leadkpi'$$) LIMIT 1),
           (SELECT extversion::text FROM pg_extension WHERE extname = 'leadkpi'),
           'CREATE EXTENSION leadkpi on the coordinator created it on the workers, same version');

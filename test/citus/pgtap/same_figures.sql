@@ -4,7 +4,7 @@
 -- compared through their text form, which prints every field, sketch
 -- buckets included, so percentiles are equal too.
 BEGIN;
-SELECT plan(48);
+SELECT plan(51);
 SET client_min_messages = error;   -- Citus warns that pg_temp functions stay local
 
 -- same(description, query): the query with @ read as crm. and as local.,
@@ -177,6 +177,28 @@ SELECT pg_temp.same('two levels: funnel_agg per lead, then rollup() by campaign 
                             interval '90 days') AS fs
           FROM @stage_events e JOIN @leads l USING (lead_id) GROUP BY 1, 2) per_lead
       GROUP BY 1 ORDER BY 1$$);
+SELECT pg_temp.same('two levels: funnel_path per lead, then funnel_agg(path, nsteps, window) by campaign',
+    $$SELECT campaign, funnel_agg(path, 5, interval '90 days')::text
+      FROM (SELECT lead_id, funnel_path(occurred_at, stage, ARRAY['lead','mql','sql','opportunity','customer'],
+                                        interval '90 days') AS path
+            FROM @stage_events GROUP BY lead_id) p JOIN @leads USING (lead_id)
+      GROUP BY campaign ORDER BY 1$$);
+SELECT results_eq(
+    $$SELECT campaign, funnel_agg(path, 5, interval '90 days')::text
+      FROM (SELECT lead_id, funnel_path(occurred_at, stage, ARRAY['lead','mql','sql','opportunity','customer'],
+                                        interval '90 days') AS path
+            FROM crm.stage_events GROUP BY lead_id) p JOIN crm.leads USING (lead_id)
+      GROUP BY campaign ORDER BY 1$$,
+    $$SELECT l.campaign, funnel_agg(e.lead_id, e.occurred_at, e.stage, ARRAY['lead','mql','sql','opportunity','customer'],
+                                    interval '90 days')::text
+      FROM local.stage_events e JOIN local.leads l USING (lead_id) GROUP BY 1 ORDER BY 1$$,
+    'two levels with funnel_path on the cluster = the one-pass funnel_agg by campaign on one node, times to convert included');
+SELECT pg_temp.same('two levels with modes and step numbers, by channel',
+    $$SELECT channel, funnel_agg(path, 5, interval '30 days', 'strict_once')::text
+      FROM (SELECT lead_id, funnel_path(occurred_at, array_position(ARRAY['lead','mql','sql','opportunity','customer'], stage),
+                                        interval '30 days', 'strict_once', 5) AS path
+            FROM @stage_events GROUP BY lead_id) p JOIN @leads USING (lead_id)
+      GROUP BY channel ORDER BY 1$$);
 SELECT pg_temp.same('every funnel_summary accessor by campaign',
     $$SELECT campaign, funnel_nsteps(f), funnel_entities(f), bottleneck(f),
              reached(f, 1), reached(f, 3), reached(f, 5), drop_off(f, 1), drop_off(f, 2), drop_off(f, 5),

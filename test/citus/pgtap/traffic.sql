@@ -5,7 +5,7 @@
 -- Not in a transaction block: there a worker keeps the last portal of each
 -- connection open until the transaction ends, and pg_stat_statements counts
 -- a query only when its portal closes.
-SELECT plan(9);
+SELECT plan(11);
 SET client_min_messages = error;   -- Citus warns that pg_temp functions stay local
 
 -- rows the workers returned for the shard queries of q
@@ -66,6 +66,18 @@ SELECT is(pg_temp.received($$SELECT campaign, rollup(fs) FROM (
                                  FROM crm.stage_events e JOIN crm.leads l USING (lead_id) GROUP BY 1, 2) per_lead GROUP BY 1$$),
           pg_temp.groups('campaign', '(SELECT DISTINCT l.lead_id, l.campaign FROM local.leads l JOIN local.stage_events USING (lead_id)) x'),
           'two levels, funnel_agg per lead then rollup by campaign: one row per shard and campaign');
+SELECT is(pg_temp.received($$SELECT campaign, funnel_agg(path, 5, '90 days')
+                             FROM (SELECT lead_id, funnel_path(occurred_at, stage, ARRAY['lead','mql','sql','opportunity','customer'],
+                                                               '90 days') AS path
+                                   FROM crm.stage_events GROUP BY lead_id) p JOIN crm.leads USING (lead_id) GROUP BY campaign$$),
+          pg_temp.groups('campaign', '(SELECT DISTINCT l.lead_id, l.campaign FROM local.leads l JOIN local.stage_events USING (lead_id)) x'),
+          'two levels, funnel_path per lead then funnel_agg(path, 5, window) by campaign: one row per shard and campaign');
+SELECT is(pg_temp.received($$SELECT funnel_agg(path, 5, '90 days')
+                             FROM (SELECT lead_id, funnel_path(occurred_at, stage, ARRAY['lead','mql','sql','opportunity','customer'],
+                                                               '90 days') AS path
+                                   FROM crm.stage_events GROUP BY lead_id) p$$),
+          32::bigint,
+          'two levels over all leads: one row per shard');
 SELECT cmp_ok(pg_temp.groups('campaign'), '<', (SELECT count(*) FROM local.stage_events) / 4,
               'shards x campaigns is well below the event count here, so the counts above tell the plans apart');
 

@@ -22,7 +22,11 @@ funnel="SELECT md5(string_agg(campaign || fs::text, ',' ORDER BY campaign)) FROM
                    ARRAY['lead','mql','sql','opportunity','customer'], interval '90 days') AS fs
             FROM crm.stage_events e JOIN crm.leads l USING (lead_id) GROUP BY 1, 2) p GROUP BY 1) c"
 
-PGOPTIONS="-c client_min_messages=error" q -c "SELECT count(*) FROM create_reports('fault_rep', leads => 'crm.leads',
+# sequential: create_reports checks the stage events (a query over all shards)
+# before CREATE SCHEMA, and on a loaded machine Citus's adaptive executor
+# opens a second connection per worker for that query (slow start), after
+# which the schema command fails ("parallel operation ... in the transaction")
+PGOPTIONS="-c client_min_messages=error -c citus.multi_shard_modify_mode=sequential" q -c "SELECT count(*) FROM create_reports('fault_rep', leads => 'crm.leads',
         stage_events => 'crm.stage_events', spend => 'crm.spend',
         stages => ARRAY['lead','mql','sql','opportunity','customer'], materialized => true)" >/dev/null
 kpi0=$(q -c "$kpi"); funnel0=$(q -c "$funnel"); leads0=$(q -c "SELECT count(*) FROM crm.leads")
