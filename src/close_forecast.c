@@ -29,7 +29,7 @@
  * up over members, so a segment's forecast is a sum; the SQL layer combines
  * the variances and calibrates the interval width (sql/forecast.sql).
  */
-#include "close_summary.h"
+#include "close_forecast.h"
 
 #include <math.h>
 
@@ -43,43 +43,11 @@
 #include "utils/float.h"
 #include "utils/memutils.h"
 
-/* What a member, its parent or the root knew at a cutoff: counts, then rates. */
-typedef struct Fit
-{
-	int			S,
-				A,
-				H;
-	double	   *N;				/* [(s*A + a)*H + h-1]: open at a snapshot, window h observed */
-	double	   *W;				/* won in window h */
-	double	   *p;				/* smoothed chance of a win in window h */
-	double	   *a1,				/* [hw-1] arrivals in window 1 with window hw observed */
-			   *w1,				/* of those, won in window hw */
-			   *q1;				/* smoothed */
-	double	   *al,				/* [d] arrivals in window ha >= 2 with window ha+d observed */
-			   *wl,
-			   *ql;
-	double		rev_n,			/* wins with a revenue, in window 1 of the snapshots */
-				rev,
-				rev_sq;
-	double		mu,				/* smoothed mean won revenue */
-				m2;				/* and its second moment */
-} Fit;
 
-typedef struct FcOptions
-{
-	int			horizon;		/* windows forecast */
-	int			lookback;		/* earlier snapshots a fit reads */
-	int			stale_from;		/* first stale age bucket; nages when none */
-	int			run_periods;	/* periods of the run rate and the arrival rate */
-	int			season;			/* snapshots per year for the seasonal factors; 0: none */
-	double		kappa;			/* prior strength of a rate, in leads */
-	double		kappa_amount;	/* prior strength of a mean amount, in wins */
-} FcOptions;
 
-#define IDX(f, s, a, h) ((((Size) (s)) * (f)->A + (a)) * (f)->H + (h) - 1)
 
-static double
-MoneyDouble(const LkMoney *m)
+double
+fc_money_double(const LkMoney *m)
 {
 	if (!lk_money_present(m))
 		return 0.0;
@@ -105,8 +73,8 @@ FirstCell(const CloseSummary *x, int32 k)
 	return lo;
 }
 
-static void
-FitInit(Fit *f, int S, int A, int H)
+void
+fc_fit_init(Fit *f, int S, int A, int H)
 {
 	Size		n = (Size) S * A * H;
 
@@ -144,8 +112,8 @@ FitReset(Fit *f)
  * Counts what x knew at the cutoff c = block j's instant: snapshots j-L..j-1,
  * and of each only the windows that had ended by c.
  */
-static void
-FitCount(Fit *f, const CloseSummary *x, int32 j, int L)
+void
+fc_fit_count(Fit *f, const CloseSummary *x, int32 j, int L)
 {
 	int64		c = cs_block(x, j)->t;
 	int			H = f->H;
@@ -184,8 +152,8 @@ FitCount(Fit *f, const CloseSummary *x, int32 j, int L)
 		if (b->obs >= 1 && CS_END(b, 1) <= c)
 		{
 			f->rev_n += CS_REVENUE_N(x, b, 1);
-			f->rev += MoneyDouble(cs_revenue(x, b, 1));
-			f->rev_sq += MoneyDouble(cs_revenue_sq(x, b, 1));
+			f->rev += fc_money_double(cs_revenue(x, b, 1));
+			f->rev_sq += fc_money_double(cs_revenue_sq(x, b, 1));
 		}
 	}
 }
@@ -201,8 +169,8 @@ Smooth(double won, double n, double prior, double kappa)
  * toward its own stage rate, and that toward its overall rate.  A cell's
  * chances over the windows never add up to more than 1.
  */
-static void
-FitSmooth(Fit *f, const Fit *parent, const FcOptions *o)
+void
+fc_fit_smooth(Fit *f, const Fit *parent, const FcOptions *o)
 {
 	int			S = f->S,
 				A = f->A,
@@ -345,40 +313,12 @@ FixedStageChance(int s, int S)
 	return 0.1 + 0.8 * (s - 1) / (double) (S - 2);
 }
 
-typedef struct Row
-{
-	double		pipeline,
-				pipeline_var,
-				new_leads,
-				new_var,
-				revenue,
-				revenue_var,
-				revenue_pipeline,
-				run_rate,
-				fixed_stage,
-				stage_rate;
-} Row;
 
-/* What a forecast rests on, beside its rows. */
-typedef struct Basis
-{
-	int64		open,
-				stale,
-				with_amount;
-	double		min_cell;		/* -1: no open cell */
-} Basis;
 
-/* The root's fit at a cutoff, with the baselines' stage timing and rates. */
-typedef struct RootFit
-{
-	Fit			f;
-	int			timing[CS_MAX_STAGES];	/* window of a stage's median time to win */
-	double		stage_rate[CS_MAX_STAGES];	/* share of a stage's leads won within H */
-} RootFit;
 
 /* Fits the root at block j: its rates, and per stage the baselines' timing and rate. */
-static void
-FitRoot(RootFit *rf, const CloseSummary *r, int32 j, const FcOptions *o)
+void
+fc_fit_root(RootFit *rf, const CloseSummary *r, int32 j, const FcOptions *o)
 {
 	Fit		   *f = &rf->f;
 	int			S = f->S,
@@ -387,8 +327,8 @@ FitRoot(RootFit *rf, const CloseSummary *r, int32 j, const FcOptions *o)
 	double		n[CS_MAX_STAGES] = {0};
 	double	   *w = palloc0(sizeof(double) * S * H);
 
-	FitCount(f, r, j, o->lookback);
-	FitSmooth(f, NULL, o);
+	fc_fit_count(f, r, j, o->lookback);
+	fc_fit_smooth(f, NULL, o);
 	/* over the snapshots whose every window is known */
 	for (int32 i = 0; i < r->ncells; i++)
 	{
@@ -431,8 +371,8 @@ FitRoot(RootFit *rf, const CloseSummary *r, int32 j, const FcOptions *o)
  * smoothed fit (the root's when m is the root), rf the root's, r the root
  * (for the seasonal factor of arrivals).
  */
-static void
-Forecast(const CloseSummary *m, const Fit *f, const RootFit *rf, const CloseSummary *r, int32 j,
+void
+fc_forecast(const CloseSummary *m, const Fit *f, const RootFit *rf, const CloseSummary *r, int32 j,
 		 const FcOptions *o, Row *rows, Basis *basis)
 {
 	int			S = f->S;
@@ -469,8 +409,8 @@ Forecast(const CloseSummary *m, const Fit *f, const RootFit *rf, const CloseSumm
 			continue;
 		}
 		unknown = n - cell->amount_n;
-		amount = MoneyDouble(&cell->amount) + unknown * f->mu;
-		amount_sq = MoneyDouble(&cell->amount_sq);
+		amount = fc_money_double(&cell->amount) + unknown * f->mu;
+		amount_sq = fc_money_double(&cell->amount_sq);
 		if (basis)
 		{
 			double		obs = f->N[IDX(f, cell->stage, cell->age, 1)];
@@ -536,8 +476,8 @@ CompareDouble(const void *a, const void *b)
 }
 
 /* Scales a row's expectations by k (variances by k squared); baselines stay. */
-static void
-ScaleRow(Row *row, double k)
+void
+fc_scale_row(Row *row, double k)
 {
 	row->pipeline *= k;
 	row->new_leads *= k;
@@ -554,8 +494,8 @@ ArgSummary(FunctionCallInfo fcinfo, int n, const CloseSummary *dflt)
 	return PG_ARGISNULL(n) ? dflt : PG_GETARG_CLOSE_SUMMARY(n);
 }
 
-static void
-CheckSameGrid(const CloseSummary *a, const CloseSummary *b)
+void
+fc_check_same_grid(const CloseSummary *a, const CloseSummary *b)
 {
 	bool		same = a->horizons == b->horizons && a->nages == b->nages && a->nblocks == b->nblocks &&
 		memcmp(a->age_bounds, b->age_bounds, sizeof(int64) * (a->nages - 1)) == 0;
@@ -570,8 +510,8 @@ CheckSameGrid(const CloseSummary *a, const CloseSummary *b)
 }
 
 /* The cutoffs' block indexes; an error for an instant that is not a snapshot. */
-static int32 *
-CutoffBlocks(const CloseSummary *s, ArrayType *ca, int *ncut)
+int32 *
+fc_cutoff_blocks(const CloseSummary *s, ArrayType *ca, int *ncut)
 {
 	int64	   *cutoffs;
 	int32	   *idx;
@@ -599,8 +539,8 @@ CutoffBlocks(const CloseSummary *s, ArrayType *ca, int *ncut)
 }
 
 /* The options from arguments first..first+6 (horizon, lookback, stale_after, season, kappa, kappa_amount, run_periods). */
-static void
-GetOptions(FunctionCallInfo fcinfo, int first, const CloseSummary *m, FcOptions *o)
+void
+fc_options(FunctionCallInfo fcinfo, int first, const CloseSummary *m, FcOptions *o)
 {
 	int			A = m->nages;
 
@@ -657,35 +597,21 @@ GetOptions(FunctionCallInfo fcinfo, int first, const CloseSummary *m, FcOptions 
  * far as it stands out of the other snapshots' distances (their median
  * absolute distance is the noise).  Both are bounded to [1/2, 2].
  */
-PG_FUNCTION_INFO_V1(close_forecast_adjust);
-Datum
-close_forecast_adjust(PG_FUNCTION_ARGS)
+void
+fc_adjust(const CloseSummary *r, const int32 *idx, int ncut, const FcOptions *o, double *out)
 {
-	const CloseSummary *r = PG_GETARG_CLOSE_SUMMARY(0);
-	FcOptions	o;
-	int			ncut;
-	int32	   *idx;
 	Fit			fr;
-	double	   *out;
-	Datum	   *d;
-	int			dims[2],
-				lbs[2] = {1, 1};
 	const double tau = 20;
 	double	   *ak,
 			   *pk;
 
-	if (PG_ARGISNULL(1))
-		PG_RETURN_NULL();
-	GetOptions(fcinfo, 2, r, &o);
-	idx = CutoffBlocks(r, PG_GETARG_ARRAYTYPE_P(1), &ncut);
-	FitInit(&fr, r->nstages, r->nages, r->horizons);
-	out = palloc(sizeof(double) * Max(ncut, 1) * o.horizon);
+	fc_fit_init(&fr, r->nstages, r->nages, r->horizons);
 	ak = palloc0(sizeof(double) * r->nblocks);
 	pk = palloc0(sizeof(double) * r->nblocks);
 	for (int ci = 0; ci < ncut; ci++)
 	{
 		int32		j = idx[ci];
-		int32		k0 = Max(0, j - o.lookback);
+		int32		k0 = Max(0, j - o->lookback);
 		int64		c = cs_block(r, j)->t;
 		double		sw = 0,
 					sx = 0,
@@ -696,8 +622,8 @@ close_forecast_adjust(PG_FUNCTION_ARGS)
 					beta = 0,
 					level;
 
-		FitCount(&fr, r, j, o.lookback);
-		FitSmooth(&fr, NULL, &o);
+		fc_fit_count(&fr, r, j, o->lookback);
+		fc_fit_smooth(&fr, NULL, o);
 		memset(ak, 0, sizeof(double) * r->nblocks);
 		memset(pk, 0, sizeof(double) * r->nblocks);
 		for (int32 i = 0; i < r->ncells; i++)
@@ -740,29 +666,52 @@ close_forecast_adjust(PG_FUNCTION_ARGS)
 					res[nres++] = fabs(log((ak[k] + tau) / (pk[k] + tau)) - (alpha + beta * (k - xm)));
 			qsort(res, nres, sizeof(double), CompareDouble);
 			noise2 = nres > 0 ? pow(1.4826 * res[nres / 2], 2) : 0;
-			for (int h = 1; h <= o.horizon; h++)
+			for (int h = 1; h <= o->horizon; h++)
 			{
-				int32		ky = j - o.season + h - 1;
+				int32		ky = j - o->season + h - 1;
 				double		season = 0;
 
 				/*
 				 * A year-ago distance counts as season only as far as it
 				 * stands out of the noise (positive-part James-Stein).
 				 */
-				if (o.season > 0 && ky >= k0 && ky < j && pk[ky] > 0)
+				if (o->season > 0 && ky >= k0 && ky < j && pk[ky] > 0)
 				{
 					double		d = log((ak[ky] + tau) / (pk[ky] + tau)) - (alpha + beta * (ky - xm));
 
 					season = d * Max(0.0, 1 - noise2 / Max(d * d, 1e-12));
 				}
-				out[ci * o.horizon + h - 1] = exp(Min(Max(level, -M_LN2), M_LN2)) *
+				out[ci * o->horizon + h - 1] = exp(Min(Max(level, -M_LN2), M_LN2)) *
 					exp(Min(Max(season, -M_LN2), M_LN2));
 			}
 		}
 		else
-			for (int h = 1; h <= o.horizon; h++)
-				out[ci * o.horizon + h - 1] = 1.0;
+			for (int h = 1; h <= o->horizon; h++)
+				out[ci * o->horizon + h - 1] = 1.0;
 	}
+	pfree(ak);
+	pfree(pk);
+}
+
+PG_FUNCTION_INFO_V1(close_forecast_adjust);
+Datum
+close_forecast_adjust(PG_FUNCTION_ARGS)
+{
+	const CloseSummary *r = PG_GETARG_CLOSE_SUMMARY(0);
+	FcOptions	o;
+	int			ncut;
+	int32	   *idx;
+	double	   *out;
+	Datum	   *d;
+	int			dims[2],
+				lbs[2] = {1, 1};
+
+	if (PG_ARGISNULL(1))
+		PG_RETURN_NULL();
+	fc_options(fcinfo, 2, r, &o);
+	idx = fc_cutoff_blocks(r, PG_GETARG_ARRAYTYPE_P(1), &ncut);
+	out = palloc(sizeof(double) * Max(ncut, 1) * o.horizon);
+	fc_adjust(r, idx, ncut, &o, out);
 	d = palloc(sizeof(Datum) * Max(ncut, 1) * o.horizon);
 	for (int i = 0; i < ncut * o.horizon; i++)
 		d[i] = Float8GetDatum(out[i]);
@@ -854,8 +803,8 @@ CachedRoot(FcCache *fc, const CloseSummary *r, int ci)
 		MemoryContext old = MemoryContextSwitchTo(fc->cxt);
 		RootFit    *rf = palloc0(sizeof(RootFit));
 
-		FitInit(&rf->f, fc->S, r->nages, r->horizons);
-		FitRoot(rf, r, fc->idx[ci], &fc->o);
+		fc_fit_init(&rf->f, fc->S, r->nages, r->horizons);
+		fc_fit_root(rf, r, fc->idx[ci], &fc->o);
 		fc->roots[ci] = rf;
 		MemoryContextSwitchTo(old);
 	}
@@ -888,9 +837,9 @@ CachedParent(FcCache *fc, const CloseSummary *p, const CloseSummary *r, int ci)
 		MemoryContext old = MemoryContextSwitchTo(fc->cxt);
 		Fit		   *f = palloc0(sizeof(Fit));
 
-		FitInit(f, fc->S, p->nages, p->horizons);
-		FitCount(f, p, fc->idx[ci], fc->o.lookback);
-		FitSmooth(f, &rf->f, &fc->o);
+		fc_fit_init(f, fc->S, p->nages, p->horizons);
+		fc_fit_count(f, p, fc->idx[ci], fc->o.lookback);
+		fc_fit_smooth(f, &rf->f, &fc->o);
 		k->fits[ci] = f;
 		MemoryContextSwitchTo(old);
 	}
@@ -927,10 +876,10 @@ close_forecast(PG_FUNCTION_ARGS)
 	m = PG_GETARG_CLOSE_SUMMARY(0);
 	r = ArgSummary(fcinfo, 2, m);
 	p = ArgSummary(fcinfo, 1, r);
-	CheckSameGrid(m, p);
-	CheckSameGrid(m, r);
-	idx = CutoffBlocks(m, PG_GETARG_ARRAYTYPE_P(3), &ncut);
-	GetOptions(fcinfo, 4, m, &o);
+	fc_check_same_grid(m, p);
+	fc_check_same_grid(m, r);
+	idx = fc_cutoff_blocks(m, PG_GETARG_ARRAYTYPE_P(3), &ncut);
+	fc_options(fcinfo, 4, m, &o);
 	if (!PG_ARGISNULL(11))
 	{
 		adj = PG_GETARG_ARRAYTYPE_P(11);
@@ -948,7 +897,7 @@ close_forecast(PG_FUNCTION_ARGS)
 	fc = GetCache(fcinfo, r, &o, idx, ncut, S);
 	InitMaterializedSRF(fcinfo, 0);
 	rsi = (ReturnSetInfo *) fcinfo->resultinfo;
-	FitInit(&fm, S, m->nages, m->horizons);
+	fc_fit_init(&fm, S, m->nages, m->horizons);
 	rows = palloc(sizeof(Row) * (o.horizon + 1));
 
 	for (int ci = 0; ci < ncut; ci++)
@@ -960,11 +909,11 @@ close_forecast(PG_FUNCTION_ARGS)
 
 		if (m != r)
 		{
-			FitCount(&fm, m, j, o.lookback);
-			FitSmooth(&fm, CachedParent(fc, p, r, ci), &o);
+			fc_fit_count(&fm, m, j, o.lookback);
+			fc_fit_smooth(&fm, CachedParent(fc, p, r, ci), &o);
 			f = &fm;
 		}
-		Forecast(m, f, rf, r, j, &o, rows, &basis);
+		fc_forecast(m, f, rf, r, j, &o, rows, &basis);
 		for (int h = 1; h <= o.horizon; h++)
 		{
 			Row		   *row = &rows[h];
@@ -973,14 +922,14 @@ close_forecast(PG_FUNCTION_ARGS)
 			bool		observed = h <= bj->obs;
 
 			if (adjust)
-				ScaleRow(row, adjust[ci * o.horizon + h - 1]);
+				fc_scale_row(row, adjust[ci * o.horizon + h - 1]);
 			v[0] = TimestampTzGetDatum(bj->t);
 			v[1] = Int32GetDatum(h);
 			v[2] = TimestampTzGetDatum(cs_window_start(bj, h));
 			v[3] = TimestampTzGetDatum(CS_END(bj, h));
 			v[4] = Int64GetDatum(CS_CLOSINGS(m, bj, h));
 			nl[4] = !observed;
-			v[5] = Float8GetDatum(MoneyDouble(cs_revenue(m, bj, h)));
+			v[5] = Float8GetDatum(fc_money_double(cs_revenue(m, bj, h)));
 			nl[5] = !observed;
 			v[6] = Float8GetDatum(row->pipeline);
 			v[7] = Float8GetDatum(row->pipeline_var);

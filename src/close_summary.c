@@ -147,8 +147,8 @@ CsToDense(const CloseSummary *s, int nstages)
  * age), and nstages one more than the highest stage used.  What is stored,
  * printed and compared.  Returns s itself when it is canonical already.
  */
-static CloseSummary *
-CsCompact(const CloseSummary *s)
+CloseSummary *
+cs_compact(const CloseSummary *s)
 {
 	int32		n = 0;
 	int			top = 0;
@@ -327,6 +327,15 @@ CsMerge(CloseSummary *a, const CloseSummary *b, const char *fn)
 		}
 	}
 	return a;
+}
+
+/* acc + b, as a dense summary of our own; acc NULL: a dense copy of b. */
+CloseSummary *
+cs_rollup(CloseSummary *acc, const CloseSummary *b, const char *fn)
+{
+	if (acc == NULL)
+		return CsToDense(b, b->nstages);
+	return CsMerge(acc, b, fn);
 }
 
 /* ---------------------------------------------------------------------------
@@ -1124,8 +1133,8 @@ CsWindow(const CsBlock *b, int64 x)
 }
 
 /* Is the aggregate's grid argument (argument `argno`) the same in every row? */
-static bool
-GridIsConstant(FunctionCallInfo fcinfo, int argno)
+bool
+cs_grid_is_constant(FunctionCallInfo fcinfo, int argno)
 {
 	Aggref	   *ag = AggGetAggref(fcinfo);
 	TargetEntry *te;
@@ -1138,15 +1147,15 @@ GridIsConstant(FunctionCallInfo fcinfo, int argno)
 }
 
 /* Errors unless the grid is the one the state was built from. */
-static void
-CheckGrid(const CloseSummary *state, const CloseSummary *grid)
+void
+cs_check_grid(const CloseSummary *state, const CloseSummary *grid, const char *fn)
 {
-	CsCheckShape(state, grid, "close_agg");
+	CsCheckShape(state, grid, fn);
 	if (state->nblocks != grid->nblocks)
-		GridMismatch("close_agg", "The grid changed between rows");
+		GridMismatch(fn, "The grid changed between rows");
 	for (int32 k = 0; k < grid->nblocks; k++)
 		if (!CsSameBlockShape(state, cs_block(state, k), cs_block(grid, k)))
-			GridMismatch("close_agg", "The grid changed between rows");
+			GridMismatch(fn, "The grid changed between rows");
 }
 
 /* The summary of one amount and of its square in cents, or absent ones for NULL. */
@@ -1159,119 +1168,38 @@ MoneyAndSquare(FunctionCallInfo fcinfo, int argno, LkMoney *m, LkMoney *sq, cons
 	lk_money_square_cents(sq, m, what);
 }
 
-PG_FUNCTION_INFO_V1(close_agg_accum);
-Datum
-close_agg_accum(PG_FUNCTION_ARGS)
+/*
+ * Adds one lead to the dense summary s (see CsLead); returns s, or a copy
+ * with room for more stages when the lead reached a higher one.
+ */
+CloseSummary *
+cs_add_lead(CloseSummary *s, const CsLead *l)
 {
-	CloseSummary *s;
-	CloseSummary *grid;
-	TimestampTz fc,
-				won = 0,
-				lost = 0,
-				close;
-	bool		has_won,
-				has_lost;
-	int64		reach[CS_MAX_STAGES];
-	bool		has_reach[CS_MAX_STAGES];
-	int			nreach = 0;
-	LkMoney		rev,
-				rev_sq,
-				amt,
-				amt_sq;
+	int64		fc = l->fc;
+	int64		won = l->won,
+				lost = l->lost;
+	bool		has_won = won != DT_NOEND,
+				has_lost = !has_won && lost != DT_NOEND;	/* a win outranks a loss */
+	int64		close = has_won ? won : has_lost ? lost : DT_NOEND;
+	int64		last = Max(fc, close);
+	int			H = s->horizons;
 
-	if (!AggCheckCallContext(fcinfo, NULL))
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("close_agg_accum called in non-aggregate context")));
-	if (PG_ARGISNULL(7))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("close_agg: the grid must not be NULL"),
-				 errhint("Pass close_grid(as_of, ...).")));
-	grid = PG_GETARG_CLOSE_SUMMARY(7);
-	if (PG_ARGISNULL(0))
-	{
-		/* the first row: a dense working copy of the grid */
-		if (grid->ncells != 0 || grid->leads != 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("close_agg: the grid must be an empty summary"),
-					 errhint("Pass close_grid(as_of, ...), not a summary with counts.")));
-		s = CsToDense(grid, 1);
-		for (int32 k = 0; k < s->nblocks; k++)
-		{
-			/* a grid value with counts is refused above; make sure of the blocks */
-			CsBlock    *b = cs_block(s, k);
-
-			memset(&CS_ARRIVALS(s, b, 1), 0, sizeof(int64) * (3 * s->horizons + CS_NEW_PAIRS(s->horizons)));
-			CsInitBlockMoney(s, b);
-		}
-	}
-	else
-	{
-		/*
-		 * The state we returned before: ours, dense, in the aggregate context.
-		 * A grid that is not a constant is checked in every row.
-		 */
-		s = (CloseSummary *) PG_GETARG_POINTER(0);
-		if (!GridIsConstant(fcinfo, 7))
-			CheckGrid(s, grid);
-	}
-
-	if (PG_ARGISNULL(1))
-		PG_RETURN_POINTER(s);	/* no first contact: not a lead */
-	fc = PG_GETARG_TIMESTAMPTZ(1);
-	CheckFinite(fc);
-	has_won = !PG_ARGISNULL(2);
-	has_lost = !has_won && !PG_ARGISNULL(3);	/* a win outranks a loss */
-	if (has_won)
-		CheckFinite(won = PG_GETARG_TIMESTAMPTZ(2));
-	if (has_lost)
-		CheckFinite(lost = PG_GETARG_TIMESTAMPTZ(3));
-	close = has_won ? won : has_lost ? lost : DT_NOEND;
+	Assert(s->flags & CS_DENSE);
 	s->leads = lk_add_count(s->leads, 1);
 	if (close < fc)
 		s->excluded = lk_add_count(s->excluded, 1);
-
-	if (!PG_ARGISNULL(5))
-	{
-		ArrayType  *ra = PG_GETARG_ARRAYTYPE_P(5);
-		bits8	   *nulls = ARR_NULLBITMAP(ra);
-		int64	   *v = (int64 *) lk_array_data(ra);
-
-		if (ARR_NDIM(ra) > 1)
-			ereport(ERROR,
-					(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
-					 errmsg("close_agg: reached must be a one-dimensional array")));
-		nreach = ARR_NDIM(ra) == 0 ? 0 : ARR_DIMS(ra)[0];
-		if (nreach > CS_MAX_STAGES - 1)
-			ereport(ERROR,
-					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-					 errmsg("close_agg: more than %d stages", CS_MAX_STAGES - 1),
-					 errhint("Pass at most %d stage times in `reached`.", CS_MAX_STAGES - 1)));
-		for (int i = 0; i < nreach; i++)
-		{
-			has_reach[i + 1] = !nulls || (nulls[i / 8] & (1 << (i % 8)));
-			if (has_reach[i + 1])
-			{
-				CheckFinite(reach[i + 1] = *v++);
-			}
-		}
-	}
-	if (has_won)
-		MoneyAndSquare(fcinfo, 4, &rev, &rev_sq, "revenue");
-	else
-	{
-		lk_money_init(&rev);
-		lk_money_init(&rev_sq);
-	}
-	MoneyAndSquare(fcinfo, 6, &amt, &amt_sq, "expected amount");
 
 	for (int32 k = 0; k < s->nblocks; k++)
 	{
 		CsBlock    *b = cs_block(s, k);
 		int64		t = b->t;
 
+		/* after its first contact and its close: no later snapshot sees it */
+		if (t > last)
+			break;
+		/* its first contact after every window: nothing to count */
+		if (fc >= CS_END(b, H))
+			continue;
 		if (b->obs == 0 && (fc >= t || close < t))
 		{
 			/* nothing observed: only the open pipeline at t is counted */
@@ -1285,9 +1213,9 @@ close_agg_accum(PG_FUNCTION_ARGS)
 			CsCell	   *c;
 			int			h;
 
-			for (int i = 1; i <= nreach; i++)
-				if (has_reach[i] && reach[i] < t)
-					st = i, since = reach[i];
+			for (int i = 1; i <= l->nreach; i++)
+				if (l->reach[i - 1] < t)
+					st = i, since = l->reach[i - 1];
 			if (st >= s->nstages)
 			{
 				s = CsToDense(s, st + 1);
@@ -1295,11 +1223,11 @@ close_agg_accum(PG_FUNCTION_ARGS)
 			}
 			c = cs_dense_cell(s, k, st, cs_age_bucket(s, t - since));
 			c->n++;
-			if (lk_money_present(&amt))
+			if (l->amt)
 			{
 				c->amount_n++;
-				lk_money_add(&c->amount, &amt, "expected amount");
-				lk_money_add(&c->amount_sq, &amt_sq, "expected amount");
+				lk_money_add(&c->amount, l->amt, "expected amount");
+				lk_money_add(&c->amount_sq, l->amt_sq, "expected amount");
 			}
 			if (has_won && (h = CsWindow(b, won)) > 0)
 				CS_WON(s, c, h)++;
@@ -1327,16 +1255,124 @@ close_agg_accum(PG_FUNCTION_ARGS)
 			if (h > 0)
 			{
 				CS_CLOSINGS(s, b, h)++;
-				if (lk_money_present(&rev))
+				if (l->rev)
 				{
 					CS_REVENUE_N(s, b, h)++;
-					lk_money_add(cs_revenue(s, b, h), &rev, "revenue");
-					lk_money_add(cs_revenue_sq(s, b, h), &rev_sq, "revenue");
+					lk_money_add(cs_revenue(s, b, h), l->rev, "revenue");
+					lk_money_add(cs_revenue_sq(s, b, h), l->rev_sq, "revenue");
 				}
 			}
 		}
 	}
-	PG_RETURN_POINTER(s);
+	return s;
+}
+
+/* A dense working copy of an empty grid, the start of an aggregate's state. */
+CloseSummary *
+cs_dense_grid(const CloseSummary *grid, int nstages)
+{
+	CloseSummary *s;
+
+	if (grid->ncells != 0 || grid->leads != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("close_agg: the grid must be an empty summary"),
+				 errhint("Pass close_grid(as_of, ...), not a summary with counts.")));
+	s = CsToDense(grid, nstages);
+	for (int32 k = 0; k < s->nblocks; k++)
+	{
+		/* a grid value with counts is refused above; make sure of the blocks */
+		CsBlock    *b = cs_block(s, k);
+
+		memset(&CS_ARRIVALS(s, b, 1), 0, sizeof(int64) * (3 * s->horizons + CS_NEW_PAIRS(s->horizons)));
+		CsInitBlockMoney(s, b);
+	}
+	return s;
+}
+
+PG_FUNCTION_INFO_V1(close_agg_accum);
+Datum
+close_agg_accum(PG_FUNCTION_ARGS)
+{
+	CloseSummary *s;
+	CloseSummary *grid;
+	CsLead		l = {0};
+	int64		reach[CS_MAX_STAGES];
+	LkMoney		rev,
+				rev_sq,
+				amt,
+				amt_sq;
+
+	if (!AggCheckCallContext(fcinfo, NULL))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("close_agg_accum called in non-aggregate context")));
+	if (PG_ARGISNULL(7))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("close_agg: the grid must not be NULL"),
+				 errhint("Pass close_grid(as_of, ...).")));
+	grid = PG_GETARG_CLOSE_SUMMARY(7);
+	if (PG_ARGISNULL(0))
+		s = cs_dense_grid(grid, 1);	/* the first row */
+	else
+	{
+		/*
+		 * The state we returned before: ours, dense, in the aggregate context.
+		 * A grid that is not a constant is checked in every row.
+		 */
+		s = (CloseSummary *) PG_GETARG_POINTER(0);
+		if (!cs_grid_is_constant(fcinfo, 7))
+			cs_check_grid(s, grid, "close_agg");
+	}
+
+	if (PG_ARGISNULL(1))
+		PG_RETURN_POINTER(s);	/* no first contact: not a lead */
+	l.fc = PG_GETARG_TIMESTAMPTZ(1);
+	CheckFinite(l.fc);
+	l.won = l.lost = DT_NOEND;
+	if (!PG_ARGISNULL(2))
+		CheckFinite(l.won = PG_GETARG_TIMESTAMPTZ(2));
+	else if (!PG_ARGISNULL(3))
+		CheckFinite(l.lost = PG_GETARG_TIMESTAMPTZ(3));
+
+	if (!PG_ARGISNULL(5))
+	{
+		ArrayType  *ra = PG_GETARG_ARRAYTYPE_P(5);
+		bits8	   *nulls = ARR_NULLBITMAP(ra);
+		int64	   *v = (int64 *) lk_array_data(ra);
+
+		if (ARR_NDIM(ra) > 1)
+			ereport(ERROR,
+					(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+					 errmsg("close_agg: reached must be a one-dimensional array")));
+		l.nreach = ARR_NDIM(ra) == 0 ? 0 : ARR_DIMS(ra)[0];
+		if (l.nreach > CS_MAX_STAGES - 1)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("close_agg: more than %d stages", CS_MAX_STAGES - 1),
+					 errhint("Pass at most %d stage times in `reached`.", CS_MAX_STAGES - 1)));
+		for (int i = 0; i < l.nreach; i++)
+		{
+			reach[i] = DT_NOEND;
+			if (!nulls || (nulls[i / 8] & (1 << (i % 8))))
+				CheckFinite(reach[i] = *v++);
+		}
+		l.reach = reach;
+	}
+	if (l.won != DT_NOEND && !PG_ARGISNULL(4))
+	{
+		MoneyAndSquare(fcinfo, 4, &rev, &rev_sq, "revenue");
+		l.rev = &rev;
+		l.rev_sq = &rev_sq;
+	}
+	if (!PG_ARGISNULL(6))
+	{
+		MoneyAndSquare(fcinfo, 6, &amt, &amt_sq, "expected amount");
+		l.amt = &amt;
+		l.amt_sq = &amt_sq;
+	}
+	PG_RETURN_POINTER(cs_add_lead(s, &l));
 }
 
 /*
@@ -1367,7 +1403,7 @@ close_summary_final(PG_FUNCTION_ARGS)
 {
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
-	PG_RETURN_POINTER(CsCompact(PG_GETARG_CLOSE_SUMMARY(0)));
+	PG_RETURN_POINTER(cs_compact(PG_GETARG_CLOSE_SUMMARY(0)));
 }
 
 /* close_summary + close_summary */
@@ -1378,7 +1414,7 @@ close_summary_add(PG_FUNCTION_ARGS)
 	CloseSummary *a = PG_GETARG_CLOSE_SUMMARY(0);
 	CloseSummary *b = PG_GETARG_CLOSE_SUMMARY(1);
 
-	PG_RETURN_POINTER(CsCompact(CsMerge(CsToDense(a, b->nstages), b, "+")));
+	PG_RETURN_POINTER(cs_compact(CsMerge(CsToDense(a, b->nstages), b, "+")));
 }
 
 /* = and <> and the hash opclass: see lk_send_equal */

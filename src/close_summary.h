@@ -163,6 +163,47 @@ cs_age_bucket(const CloseSummary *s, int64 age)
 }
 
 /*
+ * One lead as close_agg counts it: its first contact, its win or loss
+ * (DT_NOEND when none; a win outranks a loss), the first time it reached
+ * each stage 1..nreach (DT_NOEND when never), and its amounts with their
+ * squares in cents (NULL when absent).  Times are finite.
+ */
+typedef struct CsLead
+{
+	int64		fc;
+	int64		won;
+	int64		lost;
+	int			nreach;
+	const int64 *reach;
+	const LkMoney *rev;
+	const LkMoney *rev_sq;
+	const LkMoney *amt;
+	const LkMoney *amt_sq;
+} CsLead;
+
+/* A dense working copy of an empty grid with room for nstages stages. */
+extern CloseSummary *cs_dense_grid(const CloseSummary *grid, int nstages);
+
+/* Adds a lead to a dense summary; returns it, or a copy with room for more stages. */
+extern CloseSummary *cs_add_lead(CloseSummary *s, const CsLead *l);
+
+/* The binary output and input of close_summary, for partial states that carry a grid. */
+extern Datum close_summary_send(PG_FUNCTION_ARGS);
+extern Datum close_summary_recv(PG_FUNCTION_ARGS);
+
+/* Is aggregate argument argno (1-based) the same in every row: a constant or a parameter? */
+extern bool cs_grid_is_constant(FunctionCallInfo fcinfo, int argno);
+
+/* Errors (22023, naming fn) unless grid has the blocks and windows of state. */
+extern void cs_check_grid(const CloseSummary *state, const CloseSummary *grid, const char *fn);
+
+/* acc + b as a dense summary we own (a dense copy of b when acc is NULL); fn names errors. */
+extern CloseSummary *cs_rollup(CloseSummary *acc, const CloseSummary *b, const char *fn);
+
+/* The canonical (stored) form of a summary; s itself when it is already. */
+extern CloseSummary *cs_compact(const CloseSummary *s);
+
+/*
  * The elements of an array (ARR_DATA_PTR, without its signed/unsigned
  * comparison, which -Wextra reports).
  */
