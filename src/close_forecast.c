@@ -54,25 +54,6 @@ fc_money_double(const LkMoney *m)
 	return (double) lk_i128_get(&m->sum) / pow(10.0, m->dscale);
 }
 
-/* The first cell of block k or later (cells are sorted by block). */
-static int32
-FirstCell(const CloseSummary *x, int32 k)
-{
-	int32		lo = 0,
-				hi = x->ncells;
-
-	while (lo < hi)
-	{
-		int32		mid = lo + (hi - lo) / 2;
-
-		if (cs_cell(x, mid)->block < k)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
-}
-
 void
 fc_fit_init(Fit *f, int S, int A, int H)
 {
@@ -109,53 +90,80 @@ FitReset(Fit *f)
 }
 
 /*
- * Counts what x knew at the cutoff c = block j's instant: snapshots j-L..j-1,
- * and of each only the windows that had ended by c.
+ * Counts what x knew at each cutoff, fits[ci] at block idx[ci]'s instant c:
+ * snapshots idx[ci]-L .. idx[ci]-1, and of each only the windows that had
+ * ended by c.  One pass over x's blocks, each read once for every cutoff
+ * that reads it.
  */
+void
+fc_fit_count_many(Fit **fits, const CloseSummary *x, const int32 *idx, int ncut, int L)
+{
+	int			H = x->horizons;
+	CsBlockView *v = palloc(sizeof(CsBlockView));
+	CsCellView	cell;
+	int		   *use = palloc(sizeof(int) * Max(ncut, 1));
+	int64	   *cut = palloc(sizeof(int64) * Max(ncut, 1));
+
+	for (int ci = 0; ci < ncut; ci++)
+	{
+		FitReset(fits[ci]);
+		cut[ci] = cs_block_t(x, idx[ci]);
+	}
+	for (int32 k = 0; k < x->nblocks; k++)
+	{
+		int			nuse = 0;
+
+		for (int ci = 0; ci < ncut; ci++)
+			if (k >= idx[ci] - L && k < idx[ci])
+				use[nuse++] = ci;
+		if (nuse == 0)
+			continue;
+		cs_block_view(x, k, v);
+		for (int u = 0; u < nuse; u++)
+		{
+			Fit		   *f = fits[use[u]];
+			int64		c = cut[use[u]];
+
+			for (int hw = 1; hw <= H && hw <= v->obs && v->end[hw] <= c; hw++)
+			{
+				f->a1[hw - 1] += v->arrivals[1];
+				f->w1[hw - 1] += v->new_won[(hw - 1) * hw / 2];
+				for (int ha = 2; ha <= hw; ha++)
+				{
+					f->al[hw - ha] += v->arrivals[ha];
+					f->wl[hw - ha] += v->new_won[(hw - 1) * hw / 2 + ha - 1];
+				}
+			}
+			if (v->obs >= 1 && v->end[1] <= c)
+			{
+				f->rev_n += v->revenue_n[1];
+				f->rev += fc_money_double(&v->revenue[1]);
+				f->rev_sq += fc_money_double(&v->revenue_sq[1]);
+			}
+		}
+		while (cs_next_cell(v, &cell))
+			for (int u = 0; u < nuse; u++)
+			{
+				Fit		   *f = fits[use[u]];
+				int64		c = cut[use[u]];
+				Size		at = IDX(f, cell.stage, cell.age, 1);
+
+				for (int h = 1; h <= H && h <= v->obs && v->end[h] <= c; h++)
+				{
+					f->N[at + h - 1] += cell.n;
+					f->W[at + h - 1] += cell.won[h];
+				}
+			}
+	}
+	pfree(v);
+	pfree(use);
+	pfree(cut);
+}
+
 void
 fc_fit_count(Fit *f, const CloseSummary *x, int32 j, int L)
 {
-	int64		c = cs_block(x, j)->t;
-	int			H = f->H;
-	int32		k0 = Max(0, j - L);
-
-	FitReset(f);
-	/* cells are sorted by block: start at the first of block k0, stop at j */
-	for (int32 i = FirstCell(x, k0); i < x->ncells && cs_cell(x, i)->block < j; i++)
-	{
-		const CsCell *cell = cs_cell(x, i);
-		const CsBlock *b;
-
-		if (cell->n == 0)
-			continue;
-		b = cs_block(x, cell->block);
-		for (int h = 1; h <= H && h <= b->obs && CS_END(b, h) <= c; h++)
-		{
-			f->N[IDX(f, cell->stage, cell->age, h)] += cell->n;
-			f->W[IDX(f, cell->stage, cell->age, h)] += CS_WON(x, cell, h);
-		}
-	}
-	for (int32 k = k0; k < j; k++)
-	{
-		const CsBlock *b = cs_block(x, k);
-
-		for (int hw = 1; hw <= H && hw <= b->obs && CS_END(b, hw) <= c; hw++)
-		{
-			f->a1[hw - 1] += CS_ARRIVALS(x, b, 1);
-			f->w1[hw - 1] += CS_NEW_WON(x, b, 1, hw);
-			for (int ha = 2; ha <= hw; ha++)
-			{
-				f->al[hw - ha] += CS_ARRIVALS(x, b, ha);
-				f->wl[hw - ha] += CS_NEW_WON(x, b, ha, hw);
-			}
-		}
-		if (b->obs >= 1 && CS_END(b, 1) <= c)
-		{
-			f->rev_n += CS_REVENUE_N(x, b, 1);
-			f->rev += fc_money_double(cs_revenue(x, b, 1));
-			f->rev_sq += fc_money_double(cs_revenue_sq(x, b, 1));
-		}
-	}
+	fc_fit_count_many(&f, x, &j, 1, L);
 }
 
 static inline double
@@ -244,29 +252,36 @@ fc_fit_smooth(Fit *f, const Fit *parent, const FcOptions *o)
 	}
 }
 
-/* Arrivals (or wins, when closings) per usec in windows 1..n of block k, observed by c. */
-static double
-RatePerUsec(const CloseSummary *x, int32 k, int n, int64 c, bool closings, double *count)
+/*
+ * Arrivals and wins per usec in windows 1..n of block k of x, those ended by
+ * c; and their counts.  0 when none had ended.
+ */
+static void
+RatesPerUsec(const CloseSummary *x, int32 k, int n, int64 c, CsBlockView *v,
+			 double *arr_rate, double *arr_n, double *clo_rate, double *clo_n)
 {
-	const CsBlock *b;
-	double		sum = 0;
+	double		arr = 0,
+				clo = 0;
 	int64		end = 0;
 
-	*count = 0;
+	*arr_rate = *arr_n = *clo_rate = *clo_n = 0;
 	if (k < 0)
 		k = 0;
-	b = cs_block(x, k);
-	if (b->t >= c)
-		return 0;
-	for (int h = 1; h <= n && h <= b->obs && CS_END(b, h) <= c; h++)
+	if (cs_block_t(x, k) >= c)
+		return;
+	cs_block_view(x, k, v);
+	for (int h = 1; h <= n && h <= v->obs && v->end[h] <= c; h++)
 	{
-		sum += closings ? CS_CLOSINGS(x, b, h) : CS_ARRIVALS(x, b, h);
-		end = CS_END(b, h);
+		arr += v->arrivals[h];
+		clo += v->closings[h];
+		end = v->end[h];
 	}
 	if (end == 0)
-		return 0;
-	*count = sum;
-	return sum / (double) (end - b->t);
+		return;
+	*arr_n = arr;
+	*clo_n = clo;
+	*arr_rate = arr / (double) (end - v->t);
+	*clo_rate = clo / (double) (end - v->t);
 }
 
 /*
@@ -274,32 +289,43 @@ RatePerUsec(const CloseSummary *x, int32 k, int n, int64 c, bool closings, doubl
  * year earlier in that window over the rate in the run-rate periods before
  * it, a year earlier too.  1 without a full year and more of history.
  */
-static double
-SeasonFactor(const CloseSummary *root, int32 j, int h, const FcOptions *o)
+static void
+SeasonFactors(const CloseSummary *root, int32 j, const FcOptions *o, double *season)
 {
 	int32		ky = j - o->season;
-	int64		c = cs_block(root, j)->t;
-	const CsBlock *b;
-	const CsBlock *base;
+	int64		c = cs_block_t(root, j);
+	CsBlockView *b,
+			   *base;
 	double		base_rate,
-				rate,
-				n;
+				base_n,
+				ignore,
+				ignore_n;
+	bool		history = true;
 
+	for (int h = 1; h <= root->horizons; h++)
+		season[h] = 1.0;
 	if (o->season <= 0 || ky - o->run_periods < 0)
-		return 1.0;
-	b = cs_block(root, ky);
-	base = cs_block(root, ky - o->run_periods);
-	if (h > b->obs || CS_END(b, h) > c || CS_ARRIVALS(root, b, h) == 0)
-		return 1.0;
+		return;
+	b = palloc(sizeof(CsBlockView));
+	base = palloc(sizeof(CsBlockView));
+	cs_block_view(root, ky, b);
+	cs_block_view(root, ky - o->run_periods, base);
 	/* a year ago every base window must have had leads, or history had not begun */
 	for (int i = 1; i <= o->run_periods; i++)
-		if (i > base->obs || CS_ARRIVALS(root, base, i) == 0)
-			return 1.0;
-	rate = CS_ARRIVALS(root, b, h) / (double) (CS_END(b, h) - cs_window_start(b, h));
-	base_rate = RatePerUsec(root, ky - o->run_periods, o->run_periods, b->t, false, &n);
-	if (!(base_rate > 0))
-		return 1.0;
-	return Min(Max(rate / base_rate, 0.25), 4.0);
+		if (i > base->obs || base->arrivals[i] == 0)
+			history = false;
+	RatesPerUsec(root, ky - o->run_periods, o->run_periods, b->t, base, &base_rate, &base_n, &ignore, &ignore_n);
+	for (int h = 1; history && base_rate > 0 && h <= root->horizons; h++)
+	{
+		double		rate;
+
+		if (h > b->obs || b->end[h] > c || b->arrivals[h] == 0)
+			continue;
+		rate = b->arrivals[h] / (double) (b->end[h] - b->end[h - 1]);
+		season[h] = Min(Max(rate / base_rate, 0.25), 4.0);
+	}
+	pfree(b);
+	pfree(base);
 }
 
 /* The fixed stage probabilities of the CRM-style baseline: 10% .. 90%. */
@@ -316,33 +342,38 @@ FixedStageChance(int s, int S)
 
 
 
-/* Fits the root at block j: its rates, and per stage the baselines' timing and rate. */
+/*
+ * Fits the root at block j: its rates, per stage the baselines' timing and
+ * rate, and the seasonal factors of arrivals.
+ */
 void
 fc_fit_root(RootFit *rf, const CloseSummary *r, int32 j, const FcOptions *o)
 {
 	Fit		   *f = &rf->f;
 	int			S = f->S,
 				H = f->H;
-	int64		c = cs_block(r, j)->t;
+	int64		c = cs_block_t(r, j);
 	double		n[CS_MAX_STAGES] = {0};
 	double	   *w = palloc0(sizeof(double) * S * H);
+	CsBlockView *v = palloc(sizeof(CsBlockView));
+	CsCellView	cell;
 
 	fc_fit_count(f, r, j, o->lookback);
 	fc_fit_smooth(f, NULL, o);
 	/* over the snapshots whose every window is known */
-	for (int32 i = 0; i < r->ncells; i++)
+	for (int32 k = Max(0, j - o->lookback); k < j; k++)
 	{
-		const CsCell *cell = cs_cell(r, i);
-		const CsBlock *b;
-
-		if (cell->n == 0 || cell->block < j - o->lookback || cell->block >= j || cell->stage >= S)
+		cs_block_view(r, k, v);
+		if (v->obs < H || v->end[H] > c)
 			continue;
-		b = cs_block(r, cell->block);
-		if (b->obs < H || CS_END(b, H) > c)
-			continue;
-		n[cell->stage] += cell->n;
-		for (int h = 1; h <= H; h++)
-			w[cell->stage * H + h - 1] += CS_WON(r, cell, h);
+		while (cs_next_cell(v, &cell))
+		{
+			if (cell.stage >= S)
+				continue;
+			n[cell.stage] += cell.n;
+			for (int h = 1; h <= H; h++)
+				w[cell.stage * H + h - 1] += cell.won[h];
+		}
 	}
 	for (int st = 0; st < S; st++)
 	{
@@ -363,27 +394,29 @@ fc_fit_root(RootFit *rf, const CloseSummary *r, int32 j, const FcOptions *o)
 			}
 		}
 	}
+	SeasonFactors(r, j, o, rf->season);
 	pfree(w);
+	pfree(v);
 }
 
 /*
  * The forecast of m at block j, rows[1..horizon], unadjusted: f is m's
- * smoothed fit (the root's when m is the root), rf the root's, r the root
- * (for the seasonal factor of arrivals).
+ * smoothed fit (the root's when m is the root), rf the root's.  bj is work
+ * space that holds m's block j after.
  */
 void
-fc_forecast(const CloseSummary *m, const Fit *f, const RootFit *rf, const CloseSummary *r, int32 j,
-		 const FcOptions *o, Row *rows, Basis *basis)
+fc_forecast(const CloseSummary *m, const Fit *f, const RootFit *rf, int32 j,
+			const FcOptions *o, Row *rows, Basis *basis, CsBlockView *bj)
 {
 	int			S = f->S;
-	const CsBlock *bj = cs_block(m, j);
-	int64		c = bj->t;
+	int64		c;
 	double		arr_n,
 				arr_rate,
 				clo_n,
 				clo_rate,
 				sigma2 = Max(f->m2 - f->mu * f->mu, 0.0);
 	double		lambda[CS_MAX_HORIZONS + 1];
+	CsCellView	cell;
 
 	memset(rows, 0, sizeof(Row) * (o->horizon + 1));
 	if (basis)
@@ -391,38 +424,41 @@ fc_forecast(const CloseSummary *m, const Fit *f, const RootFit *rf, const CloseS
 		memset(basis, 0, sizeof(Basis));
 		basis->min_cell = -1;
 	}
+
+	/* leads that do not exist yet: the rates before the cutoff */
+	c = cs_block_t(m, j);
+	RatesPerUsec(m, j - o->run_periods, o->run_periods, c, bj, &arr_rate, &arr_n, &clo_rate, &clo_n);
+
 	/* the open pipeline at the cutoff */
-	for (int32 i = 0; i < m->ncells; i++)
+	cs_block_view(m, j, bj);
+	while (cs_next_cell(bj, &cell))
 	{
-		const CsCell *cell = cs_cell(m, i);
-		double		n = cell->n,
+		double		n = cell.n,
 					unknown,
 					amount,
 					amount_sq;
 
-		if (cell->n == 0 || cell->block != j)
-			continue;
-		if (cell->age >= o->stale_from)
+		if (cell.age >= o->stale_from)
 		{
 			if (basis)
-				basis->stale += cell->n;
+				basis->stale += cell.n;
 			continue;
 		}
-		unknown = n - cell->amount_n;
-		amount = fc_money_double(&cell->amount) + unknown * f->mu;
-		amount_sq = fc_money_double(&cell->amount_sq);
+		unknown = n - cell.amount_n;
+		amount = fc_money_double(&cell.amount) + unknown * f->mu;
+		amount_sq = fc_money_double(&cell.amount_sq);
 		if (basis)
 		{
-			double		obs = f->N[IDX(f, cell->stage, cell->age, 1)];
+			double		obs = f->N[IDX(f, cell.stage, cell.age, 1)];
 
-			basis->open += cell->n;
-			basis->with_amount += cell->amount_n;
+			basis->open += cell.n;
+			basis->with_amount += cell.amount_n;
 			if (basis->min_cell < 0 || obs < basis->min_cell)
 				basis->min_cell = obs;
 		}
 		for (int h = 1; h <= o->horizon; h++)
 		{
-			Size		x = IDX(f, cell->stage, cell->age, h);
+			Size		x = IDX(f, cell.stage, cell.age, h);
 			double		pr = f->p[x];
 			double		rate_var = pr * (1 - pr) / (f->N[x] + o->kappa + 1);
 			Row		   *row = &rows[h];
@@ -434,21 +470,18 @@ fc_forecast(const CloseSummary *m, const Fit *f, const RootFit *rf, const CloseS
 				+ unknown * (pr * (sigma2 + f->mu * f->mu) - pr * pr * f->mu * f->mu)
 				+ amount * amount * rate_var;
 		}
-		if (cell->stage < S && rf->timing[cell->stage] <= o->horizon)
+		if (cell.stage < S && rf->timing[cell.stage] <= o->horizon)
 		{
-			rows[rf->timing[cell->stage]].fixed_stage += n * FixedStageChance(cell->stage, S);
-			rows[rf->timing[cell->stage]].stage_rate += n * rf->stage_rate[cell->stage];
+			rows[rf->timing[cell.stage]].fixed_stage += n * FixedStageChance(cell.stage, S);
+			rows[rf->timing[cell.stage]].stage_rate += n * rf->stage_rate[cell.stage];
 		}
 	}
 
-	/* leads that do not exist yet */
-	arr_rate = RatePerUsec(m, j - o->run_periods, o->run_periods, c, false, &arr_n);
-	clo_rate = RatePerUsec(m, j - o->run_periods, o->run_periods, c, true, &clo_n);
 	for (int ha = 1; ha <= o->horizon; ha++)
 	{
-		int64		len = CS_END(bj, ha) - cs_window_start(bj, ha);
+		int64		len = bj->end[ha] - bj->end[ha - 1];
 
-		lambda[ha] = arr_rate * len * SeasonFactor(r, j, ha, o);
+		lambda[ha] = arr_rate * len * rf->season[ha];
 		rows[ha].run_rate = clo_rate * len;
 	}
 	for (int h = 1; h <= o->horizon; h++)
@@ -501,7 +534,7 @@ fc_check_same_grid(const CloseSummary *a, const CloseSummary *b)
 		memcmp(a->age_bounds, b->age_bounds, sizeof(int64) * (a->nages - 1)) == 0;
 
 	for (int32 k = 0; same && k < a->nblocks; k++)
-		same = cs_block(a, k)->t == cs_block(b, k)->t && cs_block(a, k)->obs == cs_block(b, k)->obs;
+		same = cs_block_t(a, k) == cs_block_t(b, k) && cs_block_obs(a, k) == cs_block_obs(b, k);
 	if (!same)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -527,7 +560,7 @@ fc_cutoff_blocks(const CloseSummary *s, ArrayType *ca, int *ncut)
 	{
 		idx[ci] = -1;
 		for (int32 k = 0; k < s->nblocks; k++)
-			if (cs_block(s, k)->t == cutoffs[ci])
+			if (cs_block_t(s, k) == cutoffs[ci])
 				idx[ci] = k;
 		if (idx[ci] < 0)
 			ereport(ERROR,
@@ -604,15 +637,17 @@ fc_adjust(const CloseSummary *r, const int32 *idx, int ncut, const FcOptions *o,
 	const double tau = 20;
 	double	   *ak,
 			   *pk;
+	CsBlockView *v;
 
 	fc_fit_init(&fr, r->nstages, r->nages, r->horizons);
 	ak = palloc0(sizeof(double) * r->nblocks);
 	pk = palloc0(sizeof(double) * r->nblocks);
+	v = palloc(sizeof(CsBlockView));
 	for (int ci = 0; ci < ncut; ci++)
 	{
 		int32		j = idx[ci];
 		int32		k0 = Max(0, j - o->lookback);
-		int64		c = cs_block(r, j)->t;
+		int64		c = cs_block_t(r, j);
 		double		sw = 0,
 					sx = 0,
 					sy = 0,
@@ -626,18 +661,18 @@ fc_adjust(const CloseSummary *r, const int32 *idx, int ncut, const FcOptions *o,
 		fc_fit_smooth(&fr, NULL, o);
 		memset(ak, 0, sizeof(double) * r->nblocks);
 		memset(pk, 0, sizeof(double) * r->nblocks);
-		for (int32 i = 0; i < r->ncells; i++)
+		for (int32 k = k0; k < j; k++)
 		{
-			const CsCell *cell = cs_cell(r, i);
-			const CsBlock *b;
+			CsCellView	cell;
 
-			if (cell->n == 0 || cell->block < k0 || cell->block >= j)
+			cs_block_view(r, k, v);
+			if (v->obs < 1 || v->end[1] > c)
 				continue;
-			b = cs_block(r, cell->block);
-			if (b->obs < 1 || CS_END(b, 1) > c)
-				continue;
-			ak[cell->block] += CS_WON(r, cell, 1);
-			pk[cell->block] += cell->n * fr.p[IDX(&fr, cell->stage, cell->age, 1)];
+			while (cs_next_cell(v, &cell))
+			{
+				ak[k] += cell.won[1];
+				pk[k] += cell.n * fr.p[IDX(&fr, cell.stage, cell.age, 1)];
+			}
 		}
 		for (int32 k = k0; k < j; k++)
 		{
@@ -691,6 +726,7 @@ fc_adjust(const CloseSummary *r, const int32 *idx, int ncut, const FcOptions *o,
 	}
 	pfree(ak);
 	pfree(pk);
+	pfree(v);
 }
 
 PG_FUNCTION_INFO_V1(close_forecast_adjust);
@@ -870,6 +906,7 @@ close_forecast(PG_FUNCTION_ARGS)
 	ArrayType  *adj = NULL;
 	double	   *adjust = NULL;
 	FcCache    *fc;
+	CsBlockView *bj;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(3))
 		PG_RETURN_NULL();
@@ -899,11 +936,11 @@ close_forecast(PG_FUNCTION_ARGS)
 	rsi = (ReturnSetInfo *) fcinfo->resultinfo;
 	fc_fit_init(&fm, S, m->nages, m->horizons);
 	rows = palloc(sizeof(Row) * (o.horizon + 1));
+	bj = palloc(sizeof(CsBlockView));
 
 	for (int ci = 0; ci < ncut; ci++)
 	{
 		int32		j = idx[ci];
-		const CsBlock *bj = cs_block(m, j);
 		const RootFit *rf = CachedRoot(fc, r, ci);
 		const Fit  *f = &rf->f;
 
@@ -913,7 +950,7 @@ close_forecast(PG_FUNCTION_ARGS)
 			fc_fit_smooth(&fm, CachedParent(fc, p, r, ci), &o);
 			f = &fm;
 		}
-		fc_forecast(m, f, rf, r, j, &o, rows, &basis);
+		fc_forecast(m, f, rf, j, &o, rows, &basis, bj);
 		for (int h = 1; h <= o.horizon; h++)
 		{
 			Row		   *row = &rows[h];
@@ -925,11 +962,11 @@ close_forecast(PG_FUNCTION_ARGS)
 				fc_scale_row(row, adjust[ci * o.horizon + h - 1]);
 			v[0] = TimestampTzGetDatum(bj->t);
 			v[1] = Int32GetDatum(h);
-			v[2] = TimestampTzGetDatum(cs_window_start(bj, h));
-			v[3] = TimestampTzGetDatum(CS_END(bj, h));
-			v[4] = Int64GetDatum(CS_CLOSINGS(m, bj, h));
+			v[2] = TimestampTzGetDatum(bj->end[h - 1]);
+			v[3] = TimestampTzGetDatum(bj->end[h]);
+			v[4] = Int64GetDatum(bj->closings[h]);
 			nl[4] = !observed;
-			v[5] = Float8GetDatum(fc_money_double(cs_revenue(m, bj, h)));
+			v[5] = Float8GetDatum(fc_money_double(&bj->revenue[h]));
 			nl[5] = !observed;
 			v[6] = Float8GetDatum(row->pipeline);
 			v[7] = Float8GetDatum(row->pipeline_var);

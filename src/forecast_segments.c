@@ -256,11 +256,12 @@ close_forecast_segments(PG_FUNCTION_ARGS)
 				H;
 	double	   *adjust;
 	FsSum	   *sums;
-	RootFit		rf;
-	Fit		   *pfit,
-				fm;
+	RootFit    *rf;
+	Fit		  **pfit,
+			  **fm;
 	Row		   *rows;
 	Basis		basis;
+	CsBlockView *bj;
 	ReturnSetInfo *rsi;
 	double	   *z2,
 			   *z2r;
@@ -292,12 +293,9 @@ close_forecast_segments(PG_FUNCTION_ARGS)
 			mem[i].parent = key[i];
 			parents[key[i]] = cs_rollup(parents[key[i]], mem[i].s, "close_forecast_segments");
 		}
+		/* kept dense: they are only read, and every reader reads that form too */
 		for (int p = 0; p < npar; p++)
-		{
 			root = cs_rollup(root, parents[p], "close_forecast_segments");
-			parents[p] = cs_compact(parents[p]);
-		}
-		root = cs_compact(root);
 		seg_first = palloc(sizeof(int) * nmem);
 		if (by == NULL)
 		{
@@ -333,44 +331,58 @@ close_forecast_segments(PG_FUNCTION_ARGS)
 	sums = palloc0(sizeof(FsSum) * nseg * Max(ncut, 1) * H);
 	for (int i = 0; i < nseg * ncut * H; i++)
 		sums[i].min_cell = -1;
-	fc_fit_init(&rf.f, S, root->nages, root->horizons);
-	pfit = palloc(sizeof(Fit) * npar);
-	for (int p = 0; p < npar; p++)
-		fc_fit_init(&pfit[p], S, root->nages, root->horizons);
-	fc_fit_init(&fm, S, root->nages, root->horizons);
-	rows = palloc(sizeof(Row) * (H + 1));
+	/* the root's and parents' fits at every cutoff, then every member's at once */
+	rf = palloc(sizeof(RootFit) * Max(ncut, 1));
+	pfit = palloc(sizeof(Fit *) * npar * Max(ncut, 1));
+	fm = palloc(sizeof(Fit *) * Max(ncut, 1));
 	for (int ci = 0; ci < ncut; ci++)
 	{
-		int32		j = idx[ci];
+		fc_fit_init(&rf[ci].f, S, root->nages, root->horizons);
+		fc_fit_root(&rf[ci], root, idx[ci], &o);
+		fm[ci] = palloc(sizeof(Fit));
+		fc_fit_init(fm[ci], S, root->nages, root->horizons);
+	}
+	for (int p = 0; p < npar; p++)
+	{
+		Fit		  **pf = &pfit[p * ncut];
 
 		CHECK_FOR_INTERRUPTS();
-		fc_fit_root(&rf, root, j, &o);
-		for (int p = 0; p < npar; p++)
+		for (int ci = 0; ci < ncut; ci++)
 		{
-			fc_fit_count(&pfit[p], parents[p], j, o.lookback);
-			fc_fit_smooth(&pfit[p], &rf.f, &o);
+			pf[ci] = palloc(sizeof(Fit));
+			fc_fit_init(pf[ci], S, root->nages, root->horizons);
 		}
-		for (int i = 0; i < nmem; i++)
-		{
-			const CloseSummary *m = mem[i].s;
-			const CsBlock *bj = cs_block(m, j);
+		fc_fit_count_many(pf, parents[p], idx, ncut, o.lookback);
+		for (int ci = 0; ci < ncut; ci++)
+			fc_fit_smooth(pf[ci], &rf[ci].f, &o);
+	}
+	rows = palloc(sizeof(Row) * (H + 1));
+	bj = palloc(sizeof(CsBlockView));
+	for (int i = 0; i < nmem; i++)
+	{
+		const CloseSummary *m = mem[i].s;
 
-			fc_fit_count(&fm, m, j, o.lookback);
-			fc_fit_smooth(&fm, &pfit[mem[i].parent], &o);
-			fc_forecast(m, &fm, &rf, root, j, &o, rows, &basis);
+		CHECK_FOR_INTERRUPTS();
+		fc_fit_count_many(fm, m, idx, ncut, o.lookback);
+		for (int ci = 0; ci < ncut; ci++)
+		{
+			int32		j = idx[ci];
+
+			fc_fit_smooth(fm[ci], pfit[mem[i].parent * ncut + ci], &o);
+			fc_forecast(m, fm[ci], &rf[ci], j, &o, rows, &basis, bj);
 			for (int h = 1; h <= H; h++)
 			{
 				Row		   *row = &rows[h];
 				FsSum	   *a = &sums[((Size) mem[i].segment * ncut + ci) * H + h - 1];
 
 				fc_scale_row(row, adjust[ci * H + h - 1]);
-				a->window_start = cs_window_start(bj, h);
-				a->window_end = CS_END(bj, h);
+				a->window_start = bj->end[h - 1];
+				a->window_end = bj->end[h];
 				if (h <= bj->obs)
 				{
 					a->observed = true;
-					a->actual = lk_add_count(a->actual, CS_CLOSINGS(m, bj, h));
-					a->actual_revenue += fc_money_double(cs_revenue(m, bj, h));
+					a->actual = lk_add_count(a->actual, bj->closings[h]);
+					a->actual_revenue += fc_money_double(&bj->revenue[h]);
 				}
 				a->mean += row->pipeline + row->new_leads;
 				a->var += row->pipeline_var + row->new_var;
@@ -399,7 +411,7 @@ close_forecast_segments(PG_FUNCTION_ARGS)
 		{
 			int32		jt = tidx[ti];
 			int			ct = -1;
-			int64		t = cs_block(root, jt)->t;
+			int64		t = cs_block_t(root, jt);
 
 			for (int ci = 0; ci < ncut; ci++)
 				if (idx[ci] == jt)
