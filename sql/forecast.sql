@@ -284,7 +284,8 @@ CREATE FUNCTION close_forecast(member close_summary, parent close_summary, root 
     OUT new_leads double precision, OUT new_var double precision,
     OUT revenue double precision, OUT revenue_var double precision, OUT revenue_pipeline double precision,
     OUT open_leads bigint, OUT stale_leads bigint, OUT amount_leads bigint, OUT min_cell bigint,
-    OUT run_rate double precision, OUT fixed_stage double precision, OUT stage_rate double precision)
+    OUT run_rate double precision, OUT fixed_stage double precision, OUT stage_rate double precision,
+    OUT actual_pipeline bigint)
 RETURNS SETOF record
     AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE ROWS 100;
 COMMENT ON FUNCTION close_forecast(close_summary, close_summary, close_summary, timestamptz[], integer, integer, interval, integer, double precision, double precision, integer, double precision[]) IS
@@ -301,7 +302,8 @@ CREATE FUNCTION close_forecast_segments(members close_segment[], by text, cutoff
     OUT revenue double precision, OUT revenue_var double precision, OUT revenue_pipeline double precision,
     OUT open_leads bigint, OUT stale_leads bigint, OUT amount_leads bigint, OUT min_cell bigint,
     OUT run_rate double precision, OUT fixed_stage double precision, OUT stage_rate double precision,
-    OUT dispersion double precision, OUT revenue_dispersion double precision)
+    OUT dispersion double precision, OUT revenue_dispersion double precision,
+    OUT actual_pipeline double precision)
 RETURNS SETOF record
     AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE ROWS 100;
 COMMENT ON FUNCTION close_forecast_segments(close_segment[], text, timestamptz[], timestamptz[], integer, integer, integer, interval, integer, double precision, double precision, integer) IS
@@ -639,6 +641,9 @@ BEGIN
         'UNION ALL SELECT ''run_rate'', ''closings'', cutoff, segment, h, actual, run_rate, NULL, NULL FROM b '
         'UNION ALL SELECT ''fixed_stage'', ''closings'', cutoff, segment, h, actual, fixed_stage, NULL, NULL FROM b '
         'UNION ALL SELECT ''stage_rate'', ''closings'', cutoff, segment, h, actual, stage_rate, NULL, NULL FROM b '
+        'UNION ALL SELECT ''leadkpi'', ''pipeline'', cutoff, segment, h, actual_pipeline, pipeline, NULL, NULL FROM b '
+        'UNION ALL SELECT ''fixed_stage'', ''pipeline'', cutoff, segment, h, actual_pipeline, fixed_stage, NULL, NULL FROM b '
+        'UNION ALL SELECT ''stage_rate'', ''pipeline'', cutoff, segment, h, actual_pipeline, stage_rate, NULL, NULL FROM b '
         'UNION ALL SELECT ''leadkpi'', ''revenue'', cutoff, segment, h, actual_revenue, revenue, '
         '@extschema@.forecast_amount_quantile(revenue, revenue_var * revenue_dispersion, (1 - $4) / 2, mean, var * dispersion), '
         '@extschema@.forecast_amount_quantile(revenue, revenue_var * revenue_dispersion, (1 + $4) / 2, mean, var * dispersion) FROM b',

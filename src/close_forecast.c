@@ -328,12 +328,17 @@ SeasonFactors(const CloseSummary *root, int32 j, const FcOptions *o, double *sea
 	pfree(base);
 }
 
-/* The fixed stage probabilities of the CRM-style baseline: 10% .. 90%. */
+/*
+ * The fixed stage probabilities of the CRM-style baseline: 10% for the
+ * first stage rising evenly to 90% for the last, as CRMs' default deal
+ * stages (Salesforce's run from 10% to 90% before closed won); a lead
+ * without a stage is no deal yet (0%).
+ */
 static double
 FixedStageChance(int s, int S)
 {
 	if (s == 0)
-		return 0.05;
+		return 0;
 	if (S <= 2)
 		return 0.5;
 	return 0.1 + 0.8 * (s - 1) / (double) (S - 2);
@@ -343,69 +348,121 @@ FixedStageChance(int s, int S)
 
 
 /*
- * Fits the root at block j: its rates, per stage the baselines' timing and
- * rate, and the seasonal factors of arrivals.
+ * A stage's median time from reaching it to a win: among the leads that had
+ * reached it within the first age bucket (the first week) before a snapshot
+ * and won within the windows observed, the median offset of the win from
+ * the snapshot (linear within its window, whose offsets from the cutoff are
+ * rel[h - 1] .. rel[h]), plus half the first age bucket (their mean age).
+ * From f's counts: W of age bucket 0; stage S: every stage.  -1 without wins.
  */
+static double
+MedianTimeToWin(const Fit *f, int stage, const double *rel, double half_bucket)
+{
+	double		wins[CS_MAX_HORIZONS + 1] = {0};
+	double		total = 0,
+				cum = 0;
+	int			s0 = stage < f->S ? stage : 0,
+				s1 = stage < f->S ? stage + 1 : f->S;
+
+	for (int h = 1; h <= f->H; h++)
+	{
+		for (int s = s0; s < s1; s++)
+			wins[h] += f->W[IDX(f, s, 0, h)];
+		total += wins[h];
+	}
+	if (!(total > 0))
+		return -1;
+	for (int h = 1; h <= f->H; h++)
+	{
+		if (wins[h] > 0 && cum + wins[h] >= total / 2)
+			return half_bucket + rel[h - 1] + (total / 2 - cum) / wins[h] * (rel[h] - rel[h - 1]);
+		cum += wins[h];
+	}
+	return half_bucket + rel[f->H];
+}
+
+/* Fits the root at block j: its rates and the seasonal factors of arrivals. */
 void
 fc_fit_root(RootFit *rf, const CloseSummary *r, int32 j, const FcOptions *o)
 {
-	Fit		   *f = &rf->f;
-	int			S = f->S,
-				H = f->H;
-	int64		c = cs_block_t(r, j);
-	double		n[CS_MAX_STAGES] = {0};
-	double	   *w = palloc0(sizeof(double) * S * H);
-	CsBlockView *v = palloc(sizeof(CsBlockView));
-	CsCellView	cell;
-
-	fc_fit_count(f, r, j, o->lookback);
-	fc_fit_smooth(f, NULL, o);
-	/* over the snapshots whose every window is known */
-	for (int32 k = Max(0, j - o->lookback); k < j; k++)
-	{
-		cs_block_view(r, k, v);
-		if (v->obs < H || v->end[H] > c)
-			continue;
-		while (cs_next_cell(v, &cell))
-		{
-			if (cell.stage >= S)
-				continue;
-			n[cell.stage] += cell.n;
-			for (int h = 1; h <= H; h++)
-				w[cell.stage * H + h - 1] += cell.won[h];
-		}
-	}
-	for (int st = 0; st < S; st++)
-	{
-		double		total = 0,
-					cum = 0;
-
-		for (int h = 1; h <= H; h++)
-			total += w[st * H + h - 1];
-		rf->stage_rate[st] = n[st] > 0 ? total / n[st] : 0;
-		rf->timing[st] = 1;
-		for (int h = 1; h <= H && total > 0; h++)
-		{
-			cum += w[st * H + h - 1];
-			if (cum >= total / 2)
-			{
-				rf->timing[st] = h;
-				break;
-			}
-		}
-	}
+	fc_fit_count(&rf->f, r, j, o->lookback);
+	fc_fit_smooth(&rf->f, NULL, o);
 	SeasonFactors(r, j, o, rf->season);
-	pfree(w);
-	pfree(v);
+}
+
+/*
+ * The baselines' view of the history (see fc_forecast): per stage its
+ * share of leads won in each window (rate[s * H + h - 1]; without the age
+ * buckets stale_after leaves out) and the window in
+ * which a lead of each age bucket is expected to close (close[s * A + a],
+ * 0 when its expected close date has passed or is beyond the horizon).
+ */
+static void
+Baselines(const CloseSummary *m, const Fit *pf, const RootFit *rf, const CsBlockView *bj, const FcOptions *o,
+		  double *rate, int *close)
+{
+	int			horizon = o->horizon;
+	int			S = pf->S,
+				A = pf->A,
+				H = pf->H;
+	double		rel[CS_MAX_HORIZONS + 1];
+	double		half_bucket = A > 1 ? m->age_bounds[0] / 2.0 : 0;
+
+	for (int h = 0; h <= H; h++)
+		rel[h] = (double) (bj->end[h] - bj->t);
+	for (int s = 0; s < S; s++)
+	{
+		double		ttc = MedianTimeToWin(pf, s, rel, half_bucket);
+
+		/* too few fresh leads of the stage won: the segment's, then everyone's */
+		if (ttc < 0)
+			ttc = MedianTimeToWin(pf, S, rel, half_bucket);
+		if (ttc < 0)
+			ttc = MedianTimeToWin(&rf->f, s, rel, half_bucket);
+		for (int h = 1; h <= H; h++)
+		{
+			double		n = 0,
+						w = 0;
+
+			/* the leads forecast from: without the stale ones when they are left out */
+			for (int a = 0; a < A && a < o->stale_from; a++)
+				n += pf->N[IDX(pf, s, a, h)], w += pf->W[IDX(pf, s, a, h)];
+			rate[s * H + h - 1] = n > 0 ? w / n : 0;
+		}
+		for (int a = 0; a < A; a++)
+		{
+			double		age_mid = A == 1 ? 0 : a == 0 ? half_bucket :
+				a < A - 1 ? (m->age_bounds[a - 1] + m->age_bounds[a]) / 2.0 : m->age_bounds[A - 2];
+			double		left = ttc - age_mid;
+
+			close[s * A + a] = 0;
+			for (int h = 1; left >= 0 && h <= horizon; h++)
+				if (left < rel[h])
+				{
+					close[s * A + a] = h;
+					break;
+				}
+		}
+	}
 }
 
 /*
  * The forecast of m at block j, rows[1..horizon], unadjusted: f is m's
- * smoothed fit (the root's when m is the root), rf the root's.  bj is work
- * space that holds m's block j after.
+ * smoothed fit (the root's when m is the root), pf its parent's (the
+ * baselines' history), rf the root's.  bj is work space that holds m's
+ * block j after.
+ *
+ * The baselines are the weighted pipelines of the issue, each open lead at
+ * a chance by its stage, in their most charitable forms: fixed_stage, a
+ * CRM's, at fixed chances (FixedStageChance) in the window of the lead's
+ * expected close date, when it reached its stage plus the stage's median
+ * time to win (a date already past counts in no coming window, as a CRM's
+ * forecast leaves overdue deals in the period they were due); stage_rate
+ * at the stage's own chance of a win in each window, from the parent's
+ * history (all ages together).
  */
 void
-fc_forecast(const CloseSummary *m, const Fit *f, const RootFit *rf, int32 j,
+fc_forecast(const CloseSummary *m, const Fit *f, const Fit *pf, const RootFit *rf, int32 j,
 			const FcOptions *o, Row *rows, Basis *basis, CsBlockView *bj)
 {
 	int			S = f->S;
@@ -417,6 +474,8 @@ fc_forecast(const CloseSummary *m, const Fit *f, const RootFit *rf, int32 j,
 				sigma2 = Max(f->m2 - f->mu * f->mu, 0.0);
 	double		lambda[CS_MAX_HORIZONS + 1];
 	CsCellView	cell;
+	double	   *rate = palloc(sizeof(double) * S * f->H);
+	int		   *close = palloc(sizeof(int) * S * f->A);
 
 	memset(rows, 0, sizeof(Row) * (o->horizon + 1));
 	if (basis)
@@ -431,6 +490,7 @@ fc_forecast(const CloseSummary *m, const Fit *f, const RootFit *rf, int32 j,
 
 	/* the open pipeline at the cutoff */
 	cs_block_view(m, j, bj);
+	Baselines(m, pf, rf, bj, o, rate, close);
 	while (cs_next_cell(bj, &cell))
 	{
 		double		n = cell.n,
@@ -470,10 +530,16 @@ fc_forecast(const CloseSummary *m, const Fit *f, const RootFit *rf, int32 j,
 				+ unknown * (pr * (sigma2 + f->mu * f->mu) - pr * pr * f->mu * f->mu)
 				+ amount * amount * rate_var;
 		}
-		if (cell.stage < S && rf->timing[cell.stage] <= o->horizon)
+		for (int h = 1; h <= o->horizon && h <= bj->obs; h++)
+			rows[h].actual_pipeline += cell.won[h];
+		if (cell.stage < S)
 		{
-			rows[rf->timing[cell.stage]].fixed_stage += n * FixedStageChance(cell.stage, S);
-			rows[rf->timing[cell.stage]].stage_rate += n * rf->stage_rate[cell.stage];
+			int			hc = close[cell.stage * f->A + cell.age];
+
+			if (hc > 0)
+				rows[hc].fixed_stage += n * FixedStageChance(cell.stage, S);
+			for (int h = 1; h <= o->horizon; h++)
+				rows[h].stage_rate += n * rate[cell.stage * f->H + h - 1];
 		}
 	}
 
@@ -497,6 +563,8 @@ fc_forecast(const CloseSummary *m, const Fit *f, const RootFit *rf, int32 j,
 		row->revenue = row->revenue_pipeline + e * f->mu;
 		row->revenue_var += e * (sigma2 + f->mu * f->mu) + e * e * f->mu * f->mu / Max(arr_n, 1.0);
 	}
+	pfree(rate);
+	pfree(close);
 }
 
 static int
@@ -950,12 +1018,12 @@ close_forecast(PG_FUNCTION_ARGS)
 			fc_fit_smooth(&fm, CachedParent(fc, p, r, ci), &o);
 			f = &fm;
 		}
-		fc_forecast(m, f, rf, j, &o, rows, &basis, bj);
+		fc_forecast(m, f, m != r ? CachedParent(fc, p, r, ci) : f, rf, j, &o, rows, &basis, bj);
 		for (int h = 1; h <= o.horizon; h++)
 		{
 			Row		   *row = &rows[h];
-			Datum		v[20];
-			bool		nl[20] = {0};
+			Datum		v[21];
+			bool		nl[21] = {0};
 			bool		observed = h <= bj->obs;
 
 			if (adjust)
@@ -983,6 +1051,8 @@ close_forecast(PG_FUNCTION_ARGS)
 			v[17] = Float8GetDatum(row->run_rate);
 			v[18] = Float8GetDatum(row->fixed_stage);
 			v[19] = Float8GetDatum(row->stage_rate);
+			v[20] = Int64GetDatum((int64) row->actual_pipeline);
+			nl[20] = !observed;
 			tuplestore_putvalues(rsi->setResult, rsi->setDesc, v, nl);
 		}
 	}

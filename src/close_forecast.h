@@ -54,7 +54,8 @@ typedef struct Row
 				revenue_pipeline,
 				run_rate,
 				fixed_stage,
-				stage_rate;
+				stage_rate,
+				actual_pipeline;	/* what the open leads forecast from did win (observed windows) */
 } Row;
 
 /* What a forecast rests on, beside its rows. */
@@ -70,8 +71,6 @@ typedef struct Basis
 typedef struct RootFit
 {
 	Fit			f;
-	int			timing[CS_MAX_STAGES];	/* window of a stage's median time to win */
-	double		stage_rate[CS_MAX_STAGES];	/* share of a stage's leads won within H */
 	double		season[CS_MAX_HORIZONS + 1];	/* seasonal factor of arrivals in window h */
 } RootFit;
 
@@ -81,7 +80,7 @@ extern void fc_fit_count(Fit *f, const CloseSummary *x, int32 j, int L);
 extern void fc_fit_count_many(Fit **fits, const CloseSummary *x, const int32 *idx, int ncut, int L);
 extern void fc_fit_smooth(Fit *f, const Fit *parent, const FcOptions *o);
 extern void fc_fit_root(RootFit *rf, const CloseSummary *r, int32 j, const FcOptions *o);
-extern void fc_forecast(const CloseSummary *m, const Fit *f, const RootFit *rf, int32 j,
+extern void fc_forecast(const CloseSummary *m, const Fit *f, const Fit *pf, const RootFit *rf, int32 j,
 						const FcOptions *o, Row *rows, Basis *basis, CsBlockView *bj);
 extern void fc_scale_row(Row *row, double k);
 extern void fc_adjust(const CloseSummary *r, const int32 *idx, int ncut, const FcOptions *o, double *out);

@@ -48,6 +48,7 @@ typedef struct FsSum
 	bool		observed;
 	int64		actual;
 	double		actual_revenue,
+				actual_pipeline,
 				mean,
 				var,
 				pipeline,
@@ -332,7 +333,7 @@ close_forecast_segments(PG_FUNCTION_ARGS)
 	for (int i = 0; i < nseg * ncut * H; i++)
 		sums[i].min_cell = -1;
 	/* the root's and parents' fits at every cutoff, then every member's at once */
-	rf = palloc(sizeof(RootFit) * Max(ncut, 1));
+	rf = palloc0(sizeof(RootFit) * Max(ncut, 1));
 	pfit = palloc(sizeof(Fit *) * npar * Max(ncut, 1));
 	fm = palloc(sizeof(Fit *) * Max(ncut, 1));
 	for (int ci = 0; ci < ncut; ci++)
@@ -369,7 +370,7 @@ close_forecast_segments(PG_FUNCTION_ARGS)
 			int32		j = idx[ci];
 
 			fc_fit_smooth(fm[ci], pfit[mem[i].parent * ncut + ci], &o);
-			fc_forecast(m, fm[ci], &rf[ci], j, &o, rows, &basis, bj);
+			fc_forecast(m, fm[ci], pfit[mem[i].parent * ncut + ci], &rf[ci], j, &o, rows, &basis, bj);
 			for (int h = 1; h <= H; h++)
 			{
 				Row		   *row = &rows[h];
@@ -383,6 +384,7 @@ close_forecast_segments(PG_FUNCTION_ARGS)
 					a->observed = true;
 					a->actual = lk_add_count(a->actual, bj->closings[h]);
 					a->actual_revenue += fc_money_double(&bj->revenue[h]);
+					a->actual_pipeline += row->actual_pipeline;
 				}
 				a->mean += row->pipeline + row->new_leads;
 				a->var += row->pipeline_var + row->new_var;
@@ -427,6 +429,8 @@ close_forecast_segments(PG_FUNCTION_ARGS)
 							nr = 0,
 							counted = 0,
 							counted_r = 0;
+				double		phi,
+							rev_phi;
 				Datum		v[24];
 				bool		nl[24] = {0};
 				const FsMember *key = &mem[seg_first[g]];
@@ -471,8 +475,21 @@ close_forecast_segments(PG_FUNCTION_ARGS)
 				v[18] = Float8GetDatum(a->run_rate);
 				v[19] = Float8GetDatum(a->fixed_stage);
 				v[20] = Float8GetDatum(a->stage_rate);
-				v[21] = Float8GetDatum(Dispersion(z2, n, counted));
-				v[22] = Float8GetDatum(Dispersion(z2r, nr, counted_r));
+				phi = Dispersion(z2, n, counted);
+				rev_phi = Dispersion(z2r, nr, counted_r);
+
+				/*
+				 * Revenue's interval is never relatively narrower than that of
+				 * closings: a deal that does not close takes its revenue with
+				 * it, so the calibrated count variance, at the mean amount,
+				 * is a floor of revenue's.
+				 */
+				if (a->rev_var > 0 && a->mean > 0)
+					rev_phi = Max(rev_phi, pow(a->rev / a->mean, 2) * a->var * phi / a->rev_var);
+				v[21] = Float8GetDatum(phi);
+				v[22] = Float8GetDatum(rev_phi);
+				v[23] = Float8GetDatum(a->actual_pipeline);
+				nl[23] = !a->observed;
 				tuplestore_putvalues(rsi->setResult, rsi->setDesc, v, nl);
 			}
 		}
