@@ -1151,6 +1151,33 @@ cs_add_lead(CloseSummary *s, const CsLead *l)
 	int64		close = has_won ? won : has_lost ? lost : DT_NOEND;
 	int64		last = Max(fc, close);
 	int			H = s->horizons;
+	/* its stages in the order reached: the furthest one before t only grows with t */
+	int64		rt[CS_MAX_STAGES];
+	int			rs[CS_MAX_STAGES];
+	int			nr = 0,
+				next = 0,
+				st = 0,
+				age = 0;
+	int64		since = fc;
+
+	for (int i = 1; i <= l->nreach; i++)
+	{
+		int			j = nr++;
+
+		if (l->reach[i - 1] == DT_NOEND)
+		{
+			nr--;
+			continue;
+		}
+		while (j > 0 && rt[j - 1] > l->reach[i - 1])
+		{
+			rt[j] = rt[j - 1];
+			rs[j] = rs[j - 1];
+			j--;
+		}
+		rt[j] = l->reach[i - 1];
+		rs[j] = i;
+	}
 
 	Assert(s->flags & CS_DENSE);
 	s->leads = lk_add_count(s->leads, 1);
@@ -1176,20 +1203,24 @@ cs_add_lead(CloseSummary *s, const CsLead *l)
 		if (fc < t && close >= t)
 		{
 			/* open at t: its furthest stage reached before t, and since when */
-			int			st = 0;
-			int64		since = fc;
 			CsCell	   *c;
 			int			h;
 
-			for (int i = 1; i <= l->nreach; i++)
-				if (l->reach[i - 1] < t)
-					st = i, since = l->reach[i - 1];
+			for (; next < nr && rt[next] < t; next++)
+				if (rs[next] > st)
+				{
+					st = rs[next];
+					since = rt[next];
+					age = 0;
+				}
+			while (age < s->nages - 1 && t - since >= s->age_bounds[age])
+				age++;
 			if (st >= s->nstages)
 			{
 				s = CsToDense(s, st + 1);
 				b = cs_block(s, k);
 			}
-			c = cs_dense_cell(s, k, st, cs_age_bucket(s, t - since));
+			c = cs_dense_cell(s, k, st, age);
 			c->n++;
 			if (l->amt)
 			{
