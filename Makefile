@@ -43,7 +43,9 @@ REGRESS      = $(patsubst test/sql/%.sql,%,$(sort $(wildcard test/sql/*.sql)))
 REGRESS_OPTS = --inputdir=test --outputdir=. --load-extension=$(EXTENSION)
 
 PG_CPPFLAGS = -I$(srcdir)/src
-override PG_CFLAGS += -Wall -Wextra
+# -Wextra without -Wunused-parameter: PostgreSQL's own headers (simplehash.h,
+# bufpage.h through guc.h) have unused parameters.
+override PG_CFLAGS += -Wall -Wextra -Wno-unused-parameter
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
@@ -151,3 +153,56 @@ check-dashboard-sql:
 	bash test/harness.sh run examples/dashboard/run.sh sql
 screenshots:
 	bash test/harness.sh run examples/screenshots.sh doc/img $(SCREENSHOT_PRODUCERS)
+
+# ---- Citus: leadkpi on a coordinator and 2 workers (test/citus/, bench/citus.sh,
+# doc/citus.md).  Uses an installed Citus, or builds one once from a source
+# tarball into /var/cache/leadkpi/citus: make test-citus CITUS_SRC=.../citus-13.2.2.tar.xz
+.PHONY: test-citus bench-citus
+test-citus:
+	CITUS_SRC="$(CITUS_SRC)" bash test/citus/run.sh test
+bench-citus:
+	CITUS_SRC="$(CITUS_SRC)" bash bench/citus.sh
+
+# ---- format and lint --------------------------------------------------------
+# make format  clang-format in place over src/ (.clang-format: close to pgindent)
+# make lint    fails when `make format` would change anything, then cppcheck
+#              and clang-tidy over src/ with PostgreSQL's server headers.
+# Both install what they need on Debian when run as root (clang-format,
+# clang-tidy, cppcheck, the server headers), as `make test` does.
+#
+# clang-tidy runs a short list of checks that find real bugs in C and stay
+# quiet on PostgreSQL's macros: sizeof on the wrong thing, memset with its
+# arguments swapped, memcmp/strcmp results used as booleans, int32 products
+# widened after they overflowed, integer division in a floating-point
+# context, signed char used as an integer, unparenthesised macro arguments,
+# redundant expressions (x == x), and the clang static analyzer's core and
+# unix checkers (null and undefined values, malloc/free misuse) plus dead
+# stores.  cppcheck runs its warning, portability and performance classes.
+LINT_SOURCES = $(sort $(wildcard src/*.c src/*.h))
+LINT_INCLUDES = -I$(srcdir)/src -I$(shell $(PG_CONFIG) --includedir-server)
+TIDY_CHECKS = -*,bugprone-sizeof-expression,bugprone-suspicious-memset-usage,bugprone-suspicious-string-compare,bugprone-misplaced-widening-cast,bugprone-integer-division,bugprone-signed-char-misuse,bugprone-macro-parentheses,misc-redundant-expression,clang-analyzer-core.*,clang-analyzer-unix.*,clang-analyzer-deadcode.DeadStores
+
+.PHONY: format lint lint-tools
+lint-tools:
+	@need=""; \
+	for t in clang-format:clang-format clang-tidy:clang-tidy cppcheck:cppcheck; do \
+		command -v $${t%%:*} >/dev/null 2>&1 || need="$$need $${t#*:}"; done; \
+	[ -f "$$($(PG_CONFIG) --includedir-server)/postgres.h" ] || \
+		need="$$need postgresql-server-dev-$$($(PG_CONFIG) --version | sed 's/^PostgreSQL \([0-9]*\).*/\1/')"; \
+	if [ -n "$$need" ]; then \
+		if [ "$$(id -u)" -ne 0 ]; then echo "missing:$$need (apt-get install$$need)"; exit 1; fi; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$need >/dev/null; \
+	fi
+format: lint-tools
+	clang-format -i $(LINT_SOURCES)
+lint: lint-tools
+	clang-format --dry-run --Werror $(LINT_SOURCES)
+	cppcheck --quiet --error-exitcode=1 --enable=warning,portability,performance \
+		--std=c11 --inline-suppr --suppress=missingIncludeSystem -D__GNUC__ $(LINT_INCLUDES) \
+		$(filter %.c,$(LINT_SOURCES))
+	@echo "clang-tidy $(words $(filter %.c,$(LINT_SOURCES))) files"; \
+	clang-tidy --quiet --warnings-as-errors='*' --checks='$(TIDY_CHECKS)' \
+		--header-filter='^$(CURDIR)/src/' $(filter %.c,$(LINT_SOURCES)) -- $(LINT_INCLUDES) \
+		> lint-tidy.log 2>&1; rc=$$?; \
+	grep -v -e 'warnings\? generated\.$$' -e '^Suppressed [0-9]* warnings' -e '^Use -header-filter' lint-tidy.log; \
+	rm -f lint-tidy.log; exit $$rc

@@ -51,7 +51,7 @@ fc_money_double(const LkMoney *m)
 {
 	if (!lk_money_present(m))
 		return 0.0;
-	return (double) lk_i128_get(&m->sum) / pow(10.0, m->dscale);
+	return (double) m->sum / pow(10.0, m->dscale);
 }
 
 void

@@ -89,13 +89,13 @@ GetCount(const uint8 **pp, const uint8 *end)
 static inline int128
 MoneySum(const LkMoney *m)
 {
-	return lk_i128_get(&m->sum);
+	return m->sum;
 }
 
 static inline void
 SetMoneySum(LkMoney *m, int128 v)
 {
-	lk_i128_set(&m->sum, v);
+	m->sum = v;
 }
 
 static void

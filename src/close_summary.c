@@ -322,7 +322,7 @@ cs_rollup(CloseSummary *acc, const CloseSummary *b, const char *fn)
 static bool
 MoneyNonNegative(const LkMoney *m)
 {
-	return !lk_money_present(m) || lk_i128_get(&m->sum) >= 0;
+	return !lk_money_present(m) || m->sum >= 0;
 }
 
 /*

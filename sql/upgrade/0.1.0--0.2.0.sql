@@ -19,3 +19,8 @@ DROP FUNCTION @extschema@.create_reports_hubspot(name, name, text[], text, regcl
 DROP FUNCTION @extschema@._lk_kpi_sql(text, text, text);
 -- replaced by _lk_preset_stages and _lk_report_stages
 DROP FUNCTION @extschema@._lk_notice_if_empty(text, regclass, text);
+
+-- funnel_summary_from_bytes: the binary input as a function, like kpi_summary_from_bytes
+CREATE FUNCTION funnel_summary_from_bytes(bytea) RETURNS funnel_summary
+AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION funnel_summary_from_bytes(bytea) IS 'A funnel_summary from its binary form (funnel_summary_send''s output); validates every field (22P02).';
