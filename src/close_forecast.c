@@ -43,9 +43,6 @@
 #include "utils/float.h"
 #include "utils/memutils.h"
 
-
-
-
 double
 fc_money_double(const LkMoney *m)
 {
@@ -57,7 +54,7 @@ fc_money_double(const LkMoney *m)
 void
 fc_fit_init(Fit *f, int S, int A, int H)
 {
-	Size		n = (Size) S * A * H;
+	Size n = (Size) S * A * H;
 
 	memset(f, 0, sizeof(Fit));
 	f->S = S;
@@ -77,7 +74,7 @@ fc_fit_init(Fit *f, int S, int A, int H)
 static void
 FitReset(Fit *f)
 {
-	Size		n = (Size) f->S * f->A * f->H;
+	Size n = (Size) f->S * f->A * f->H;
 
 	memset(f->N, 0, sizeof(double) * n);
 	memset(f->W, 0, sizeof(double) * n);
@@ -98,11 +95,11 @@ FitReset(Fit *f)
 void
 fc_fit_count_many(Fit **fits, const CloseSummary *x, const int32 *idx, int ncut, int L)
 {
-	int			H = x->horizons;
+	int			 H = x->horizons;
 	CsBlockView *v = palloc(sizeof(CsBlockView));
-	CsCellView	cell;
-	int		   *use = palloc(sizeof(int) * Max(ncut, 1));
-	int64	   *cut = palloc(sizeof(int64) * Max(ncut, 1));
+	CsCellView	 cell;
+	int			*use = palloc(sizeof(int) * Max(ncut, 1));
+	int64		*cut = palloc(sizeof(int64) * Max(ncut, 1));
 
 	for (int ci = 0; ci < ncut; ci++)
 	{
@@ -111,7 +108,7 @@ fc_fit_count_many(Fit **fits, const CloseSummary *x, const int32 *idx, int ncut,
 	}
 	for (int32 k = 0; k < x->nblocks; k++)
 	{
-		int			nuse = 0;
+		int nuse = 0;
 
 		for (int ci = 0; ci < ncut; ci++)
 			if (k >= idx[ci] - L && k < idx[ci])
@@ -121,17 +118,19 @@ fc_fit_count_many(Fit **fits, const CloseSummary *x, const int32 *idx, int ncut,
 		cs_block_view(x, k, v);
 		for (int u = 0; u < nuse; u++)
 		{
-			Fit		   *f = fits[use[u]];
-			int64		c = cut[use[u]];
+			Fit	 *f = fits[use[u]];
+			int64 c = cut[use[u]];
 
 			for (int hw = 1; hw <= H && hw <= v->obs && v->end[hw] <= c; hw++)
 			{
+				int row = (hw - 1) * hw / 2; /* new_won's pairs (ha, hw) of this hw */
+
 				f->a1[hw - 1] += v->arrivals[1];
-				f->w1[hw - 1] += v->new_won[(hw - 1) * hw / 2];
+				f->w1[hw - 1] += v->new_won[row];
 				for (int ha = 2; ha <= hw; ha++)
 				{
 					f->al[hw - ha] += v->arrivals[ha];
-					f->wl[hw - ha] += v->new_won[(hw - 1) * hw / 2 + ha - 1];
+					f->wl[hw - ha] += v->new_won[row + ha - 1];
 				}
 			}
 			if (v->obs >= 1 && v->end[1] <= c)
@@ -144,9 +143,9 @@ fc_fit_count_many(Fit **fits, const CloseSummary *x, const int32 *idx, int ncut,
 		while (cs_next_cell(v, &cell))
 			for (int u = 0; u < nuse; u++)
 			{
-				Fit		   *f = fits[use[u]];
-				int64		c = cut[use[u]];
-				Size		at = IDX(f, cell.stage, cell.age, 1);
+				Fit	 *f = fits[use[u]];
+				int64 c = cut[use[u]];
+				Size  at = IDX(f, cell.stage, cell.age, 1);
 
 				for (int h = 1; h <= H && h <= v->obs && v->end[h] <= c; h++)
 				{
@@ -180,15 +179,15 @@ Smooth(double won, double n, double prior, double kappa)
 void
 fc_fit_smooth(Fit *f, const Fit *parent, const FcOptions *o)
 {
-	int			S = f->S,
-				A = f->A,
-				H = f->H;
+	int S = f->S,
+		A = f->A,
+		H = f->H;
 
 	for (int h = 1; h <= H; h++)
 	{
-		double		n0 = 0,
-					w0 = 0,
-					p0 = 0;
+		double n0 = 0,
+			   w0 = 0,
+			   p0 = 0;
 
 		if (!parent)
 		{
@@ -199,12 +198,12 @@ fc_fit_smooth(Fit *f, const Fit *parent, const FcOptions *o)
 		}
 		for (int s = 0; s < S; s++)
 		{
-			double		ps = 0;
+			double ps = 0;
 
 			if (!parent)
 			{
-				double		ns = 0,
-							ws = 0;
+				double ns = 0,
+					   ws = 0;
 
 				for (int a = 0; a < A; a++)
 					ns += f->N[IDX(f, s, a, h)], ws += f->W[IDX(f, s, a, h)];
@@ -212,8 +211,8 @@ fc_fit_smooth(Fit *f, const Fit *parent, const FcOptions *o)
 			}
 			for (int a = 0; a < A; a++)
 			{
-				Size		i = IDX(f, s, a, h);
-				double		prior = parent ? (s < parent->S ? parent->p[IDX(parent, s, a, h)] : 0) : ps;
+				Size   i = IDX(f, s, a, h);
+				double prior = parent ? (s < parent->S ? parent->p[IDX(parent, s, a, h)] : 0) : ps;
 
 				f->p[i] = Smooth(f->W[i], f->N[i], prior, o->kappa);
 			}
@@ -232,7 +231,7 @@ fc_fit_smooth(Fit *f, const Fit *parent, const FcOptions *o)
 	for (int s = 0; s < S; s++)
 		for (int a = 0; a < A; a++)
 		{
-			double		sum = 0;
+			double sum = 0;
 
 			for (int h = 1; h <= H; h++)
 				sum += f->p[IDX(f, s, a, h)];
@@ -260,9 +259,9 @@ static void
 RatesPerUsec(const CloseSummary *x, int32 k, int n, int64 c, CsBlockView *v,
 			 double *arr_rate, double *arr_n, double *clo_rate, double *clo_n)
 {
-	double		arr = 0,
-				clo = 0;
-	int64		end = 0;
+	double arr = 0,
+		   clo = 0;
+	int64 end = 0;
 
 	*arr_rate = *arr_n = *clo_rate = *clo_n = 0;
 	if (k < 0)
@@ -292,15 +291,15 @@ RatesPerUsec(const CloseSummary *x, int32 k, int n, int64 c, CsBlockView *v,
 static void
 SeasonFactors(const CloseSummary *root, int32 j, const FcOptions *o, double *season)
 {
-	int32		ky = j - o->season;
-	int64		c = cs_block_t(root, j);
+	int32		 ky = j - o->season;
+	int64		 c = cs_block_t(root, j);
 	CsBlockView *b,
-			   *base;
-	double		base_rate,
-				base_n,
-				ignore,
-				ignore_n;
-	bool		history = true;
+		*base;
+	double base_rate,
+		base_n,
+		ignore,
+		ignore_n;
+	bool history = true;
 
 	for (int h = 1; h <= root->horizons; h++)
 		season[h] = 1.0;
@@ -317,7 +316,7 @@ SeasonFactors(const CloseSummary *root, int32 j, const FcOptions *o, double *sea
 	RatesPerUsec(root, ky - o->run_periods, o->run_periods, b->t, base, &base_rate, &base_n, &ignore, &ignore_n);
 	for (int h = 1; history && base_rate > 0 && h <= root->horizons; h++)
 	{
-		double		rate;
+		double rate;
 
 		if (h > b->obs || b->end[h] > c || b->arrivals[h] == 0)
 			continue;
@@ -344,9 +343,6 @@ FixedStageChance(int s, int S)
 	return 0.1 + 0.8 * (s - 1) / (double) (S - 2);
 }
 
-
-
-
 /*
  * A stage's median time from reaching it to a win: among the leads that had
  * reached it within the first age bucket (the first week) before a snapshot
@@ -358,11 +354,11 @@ FixedStageChance(int s, int S)
 static double
 MedianTimeToWin(const Fit *f, int stage, const double *rel, double half_bucket)
 {
-	double		wins[CS_MAX_HORIZONS + 1] = {0};
-	double		total = 0,
-				cum = 0;
-	int			s0 = stage < f->S ? stage : 0,
-				s1 = stage < f->S ? stage + 1 : f->S;
+	double wins[CS_MAX_HORIZONS + 1] = { 0 };
+	double total = 0,
+		   cum = 0;
+	int s0 = stage < f->S ? stage : 0,
+		s1 = stage < f->S ? stage + 1 : f->S;
 
 	for (int h = 1; h <= f->H; h++)
 	{
@@ -401,18 +397,18 @@ static void
 Baselines(const CloseSummary *m, const Fit *pf, const RootFit *rf, const CsBlockView *bj, const FcOptions *o,
 		  double *rate, int *close)
 {
-	int			horizon = o->horizon;
-	int			S = pf->S,
-				A = pf->A,
-				H = pf->H;
-	double		rel[CS_MAX_HORIZONS + 1];
-	double		half_bucket = A > 1 ? m->age_bounds[0] / 2.0 : 0;
+	int horizon = o->horizon;
+	int S = pf->S,
+		A = pf->A,
+		H = pf->H;
+	double rel[CS_MAX_HORIZONS + 1] = { 0 }; /* all of it: the analyzer cannot see horizon <= H */
+	double half_bucket = A > 1 ? m->age_bounds[0] / 2.0 : 0;
 
 	for (int h = 0; h <= H; h++)
 		rel[h] = (double) (bj->end[h] - bj->t);
 	for (int s = 0; s < S; s++)
 	{
-		double		ttc = MedianTimeToWin(pf, s, rel, half_bucket);
+		double ttc = MedianTimeToWin(pf, s, rel, half_bucket);
 
 		/* too few fresh leads of the stage won: the segment's, then everyone's */
 		if (ttc < 0)
@@ -421,8 +417,8 @@ Baselines(const CloseSummary *m, const Fit *pf, const RootFit *rf, const CsBlock
 			ttc = MedianTimeToWin(&rf->f, s, rel, half_bucket);
 		for (int h = 1; h <= H; h++)
 		{
-			double		n = 0,
-						w = 0;
+			double n = 0,
+				   w = 0;
 
 			/* the leads forecast from: without the stale ones when they are left out */
 			for (int a = 0; a < A && a < o->stale_from; a++)
@@ -431,12 +427,13 @@ Baselines(const CloseSummary *m, const Fit *pf, const RootFit *rf, const CsBlock
 		}
 		for (int a = 0; a < A; a++)
 		{
-			double		age_mid = A == 1 ? 0 : a == 0 ? half_bucket :
-				a < A - 1 ? (m->age_bounds[a - 1] + m->age_bounds[a]) / 2.0 : m->age_bounds[A - 2];
-			double		left = ttc - age_mid;
+			double age_mid = A == 1 ? 0 : a == 0 ? half_bucket :
+									  a < A - 1	 ? (m->age_bounds[a - 1] + m->age_bounds[a]) / 2.0 :
+												   m->age_bounds[A - 2];
+			double left = ttc - age_mid;
 
 			close[s * A + a] = 0;
-			for (int h = 1; left >= 0 && h <= horizon; h++)
+			for (int h = 1; left >= 0 && h <= horizon && h <= H; h++)
 				if (left < rel[h])
 				{
 					close[s * A + a] = h;
@@ -465,17 +462,17 @@ void
 fc_forecast(const CloseSummary *m, const Fit *f, const Fit *pf, const RootFit *rf, int32 j,
 			const FcOptions *o, Row *rows, Basis *basis, CsBlockView *bj)
 {
-	int			S = f->S;
-	int64		c;
-	double		arr_n,
-				arr_rate,
-				clo_n,
-				clo_rate,
-				sigma2 = Max(f->m2 - f->mu * f->mu, 0.0);
-	double		lambda[CS_MAX_HORIZONS + 1];
-	CsCellView	cell;
-	double	   *rate = palloc(sizeof(double) * S * f->H);
-	int		   *close = palloc(sizeof(int) * S * f->A);
+	int	   S = f->S;
+	int64  c;
+	double arr_n,
+		arr_rate,
+		clo_n,
+		clo_rate,
+		sigma2 = Max(f->m2 - f->mu * f->mu, 0.0);
+	double	   lambda[CS_MAX_HORIZONS + 1];
+	CsCellView cell;
+	double	  *rate = palloc(sizeof(double) * S * f->H);
+	int		  *close = palloc(sizeof(int) * S * f->A);
 
 	memset(rows, 0, sizeof(Row) * (o->horizon + 1));
 	if (basis)
@@ -493,10 +490,10 @@ fc_forecast(const CloseSummary *m, const Fit *f, const Fit *pf, const RootFit *r
 	Baselines(m, pf, rf, bj, o, rate, close);
 	while (cs_next_cell(bj, &cell))
 	{
-		double		n = cell.n,
-					unknown,
-					amount,
-					amount_sq;
+		double n = cell.n,
+			   unknown,
+			   amount,
+			   amount_sq;
 
 		if (cell.age >= o->stale_from)
 		{
@@ -509,7 +506,7 @@ fc_forecast(const CloseSummary *m, const Fit *f, const Fit *pf, const RootFit *r
 		amount_sq = fc_money_double(&cell.amount_sq);
 		if (basis)
 		{
-			double		obs = f->N[IDX(f, cell.stage, cell.age, 1)];
+			double obs = f->N[IDX(f, cell.stage, cell.age, 1)];
 
 			basis->open += cell.n;
 			basis->with_amount += cell.amount_n;
@@ -518,23 +515,21 @@ fc_forecast(const CloseSummary *m, const Fit *f, const Fit *pf, const RootFit *r
 		}
 		for (int h = 1; h <= o->horizon; h++)
 		{
-			Size		x = IDX(f, cell.stage, cell.age, h);
-			double		pr = f->p[x];
-			double		rate_var = pr * (1 - pr) / (f->N[x] + o->kappa + 1);
-			Row		   *row = &rows[h];
+			Size   x = IDX(f, cell.stage, cell.age, h);
+			double pr = f->p[x];
+			double rate_var = pr * (1 - pr) / (f->N[x] + o->kappa + 1);
+			Row	  *row = &rows[h];
 
 			row->pipeline += n * pr;
 			row->pipeline_var += n * pr * (1 - pr) + n * n * rate_var;
 			row->revenue_pipeline += pr * amount;
-			row->revenue_var += pr * (1 - pr) * amount_sq
-				+ unknown * (pr * (sigma2 + f->mu * f->mu) - pr * pr * f->mu * f->mu)
-				+ amount * amount * rate_var;
+			row->revenue_var += pr * (1 - pr) * amount_sq + unknown * (pr * (sigma2 + f->mu * f->mu) - pr * pr * f->mu * f->mu) + amount * amount * rate_var;
 		}
 		for (int h = 1; h <= o->horizon && h <= bj->obs; h++)
 			rows[h].actual_pipeline += cell.won[h];
 		if (cell.stage < S)
 		{
-			int			hc = close[cell.stage * f->A + cell.age];
+			int hc = close[cell.stage * f->A + cell.age];
 
 			if (hc > 0)
 				rows[hc].fixed_stage += n * FixedStageChance(cell.stage, S);
@@ -545,15 +540,15 @@ fc_forecast(const CloseSummary *m, const Fit *f, const Fit *pf, const RootFit *r
 
 	for (int ha = 1; ha <= o->horizon; ha++)
 	{
-		int64		len = bj->end[ha] - bj->end[ha - 1];
+		int64 len = bj->end[ha] - bj->end[ha - 1];
 
 		lambda[ha] = arr_rate * len * rf->season[ha];
 		rows[ha].run_rate = clo_rate * len;
 	}
 	for (int h = 1; h <= o->horizon; h++)
 	{
-		Row		   *row = &rows[h];
-		double		e = 0;
+		Row	  *row = &rows[h];
+		double e = 0;
 
 		for (int ha = 1; ha <= h; ha++)
 			e += lambda[ha] * (ha == 1 ? f->q1[h - 1] : f->ql[h - ha]);
@@ -570,8 +565,8 @@ fc_forecast(const CloseSummary *m, const Fit *f, const Fit *pf, const RootFit *r
 static int
 CompareDouble(const void *a, const void *b)
 {
-	double		x = *(const double *) a,
-				y = *(const double *) b;
+	double x = *(const double *) a,
+		   y = *(const double *) b;
 
 	return x < y ? -1 : x > y;
 }
@@ -598,8 +593,8 @@ ArgSummary(FunctionCallInfo fcinfo, int n, const CloseSummary *dflt)
 void
 fc_check_same_grid(const CloseSummary *a, const CloseSummary *b)
 {
-	bool		same = a->horizons == b->horizons && a->nages == b->nages && a->nblocks == b->nblocks &&
-		memcmp(a->age_bounds, b->age_bounds, sizeof(int64) * (a->nages - 1)) == 0;
+	bool same = a->horizons == b->horizons && a->nages == b->nages && a->nblocks == b->nblocks &&
+				memcmp(a->age_bounds, b->age_bounds, sizeof(int64) * (a->nages - 1)) == 0;
 
 	for (int32 k = 0; same && k < a->nblocks; k++)
 		same = cs_block_t(a, k) == cs_block_t(b, k) && cs_block_obs(a, k) == cs_block_obs(b, k);
@@ -614,8 +609,8 @@ fc_check_same_grid(const CloseSummary *a, const CloseSummary *b)
 int32 *
 fc_cutoff_blocks(const CloseSummary *s, ArrayType *ca, int *ncut)
 {
-	int64	   *cutoffs;
-	int32	   *idx;
+	int64 *cutoffs;
+	int32 *idx;
 
 	if (ARR_NDIM(ca) > 1 || array_contains_nulls(ca))
 		ereport(ERROR,
@@ -643,7 +638,7 @@ fc_cutoff_blocks(const CloseSummary *s, ArrayType *ca, int *ncut)
 void
 fc_options(FunctionCallInfo fcinfo, int first, const CloseSummary *m, FcOptions *o)
 {
-	int			A = m->nages;
+	int A = m->nages;
 
 	memset(o, 0, sizeof(FcOptions));
 	if (PG_ARGISNULL(first) || PG_ARGISNULL(first + 1))
@@ -655,8 +650,8 @@ fc_options(FunctionCallInfo fcinfo, int first, const CloseSummary *m, FcOptions 
 	o->stale_from = A;
 	if (!PG_ARGISNULL(first + 2))
 	{
-		Interval   *st = PG_GETARG_INTERVAL_P(first + 2);
-		int64		us = (int64) st->day * USECS_PER_DAY + st->time;
+		Interval *st = PG_GETARG_INTERVAL_P(first + 2);
+		int64	  us = (int64) st->day * USECS_PER_DAY + st->time;
 
 		o->stale_from = -1;
 		for (int a = 0; a < A - 1; a++)
@@ -701,10 +696,10 @@ fc_options(FunctionCallInfo fcinfo, int first, const CloseSummary *m, FcOptions 
 void
 fc_adjust(const CloseSummary *r, const int32 *idx, int ncut, const FcOptions *o, double *out)
 {
-	Fit			fr;
+	Fit			 fr;
 	const double tau = 20;
-	double	   *ak,
-			   *pk;
+	double		*ak,
+		*pk;
 	CsBlockView *v;
 
 	fc_fit_init(&fr, r->nstages, r->nages, r->horizons);
@@ -713,17 +708,17 @@ fc_adjust(const CloseSummary *r, const int32 *idx, int ncut, const FcOptions *o,
 	v = palloc(sizeof(CsBlockView));
 	for (int ci = 0; ci < ncut; ci++)
 	{
-		int32		j = idx[ci];
-		int32		k0 = Max(0, j - o->lookback);
-		int64		c = cs_block_t(r, j);
-		double		sw = 0,
-					sx = 0,
-					sy = 0,
-					sxx = 0,
-					sxy = 0,
-					alpha = 0,
-					beta = 0,
-					level;
+		int32  j = idx[ci];
+		int32  k0 = Max(0, j - o->lookback);
+		int64  c = cs_block_t(r, j);
+		double sw = 0,
+			   sx = 0,
+			   sy = 0,
+			   sxx = 0,
+			   sxy = 0,
+			   alpha = 0,
+			   beta = 0,
+			   level;
 
 		fc_fit_count(&fr, r, j, o->lookback);
 		fc_fit_smooth(&fr, NULL, o);
@@ -731,7 +726,7 @@ fc_adjust(const CloseSummary *r, const int32 *idx, int ncut, const FcOptions *o,
 		memset(pk, 0, sizeof(double) * r->nblocks);
 		for (int32 k = k0; k < j; k++)
 		{
-			CsCellView	cell;
+			CsCellView cell;
 
 			cs_block_view(r, k, v);
 			if (v->obs < 1 || v->end[1] > c)
@@ -744,8 +739,8 @@ fc_adjust(const CloseSummary *r, const int32 *idx, int ncut, const FcOptions *o,
 		}
 		for (int32 k = k0; k < j; k++)
 		{
-			double		y,
-						w = pk[k];
+			double y,
+				w = pk[k];
 
 			if (!(w > 0))
 				continue;
@@ -754,11 +749,11 @@ fc_adjust(const CloseSummary *r, const int32 *idx, int ncut, const FcOptions *o,
 		}
 		if (sw > 0)
 		{
-			double		xm = sx / sw,
-						var = sxx / sw - xm * xm,
-						noise2;
-			double		res[CS_MAX_BLOCKS];
-			int			nres = 0;
+			double xm = sx / sw,
+				   var = sxx / sw - xm * xm,
+				   noise2;
+			double res[CS_MAX_BLOCKS];
+			int	   nres = 0;
 
 			alpha = sy / sw;
 			beta = var > 0 ? (sxy / sw - xm * alpha) / var : 0;
@@ -771,8 +766,8 @@ fc_adjust(const CloseSummary *r, const int32 *idx, int ncut, const FcOptions *o,
 			noise2 = nres > 0 ? pow(1.4826 * res[nres / 2], 2) : 0;
 			for (int h = 1; h <= o->horizon; h++)
 			{
-				int32		ky = j - o->season + h - 1;
-				double		season = 0;
+				int32  ky = j - o->season + h - 1;
+				double season = 0;
 
 				/*
 				 * A year-ago distance counts as season only as far as it
@@ -780,12 +775,12 @@ fc_adjust(const CloseSummary *r, const int32 *idx, int ncut, const FcOptions *o,
 				 */
 				if (o->season > 0 && ky >= k0 && ky < j && pk[ky] > 0)
 				{
-					double		d = log((ak[ky] + tau) / (pk[ky] + tau)) - (alpha + beta * (ky - xm));
+					double d = log((ak[ky] + tau) / (pk[ky] + tau)) - (alpha + beta * (ky - xm));
 
 					season = d * Max(0.0, 1 - noise2 / Max(d * d, 1e-12));
 				}
 				out[ci * o->horizon + h - 1] = exp(Min(Max(level, -M_LN2), M_LN2)) *
-					exp(Min(Max(season, -M_LN2), M_LN2));
+											   exp(Min(Max(season, -M_LN2), M_LN2));
 			}
 		}
 		else
@@ -802,13 +797,13 @@ Datum
 close_forecast_adjust(PG_FUNCTION_ARGS)
 {
 	const CloseSummary *r = PG_GETARG_CLOSE_SUMMARY(0);
-	FcOptions	o;
-	int			ncut;
-	int32	   *idx;
-	double	   *out;
-	Datum	   *d;
-	int			dims[2],
-				lbs[2] = {1, 1};
+	FcOptions			o;
+	int					ncut;
+	int32			   *idx;
+	double			   *out;
+	Datum			   *d;
+	int					dims[2],
+		lbs[2] = { 1, 1 };
 
 	if (PG_ARGISNULL(1))
 		PG_RETURN_NULL();
@@ -836,23 +831,23 @@ close_forecast_adjust(PG_FUNCTION_ARGS)
 
 typedef struct FcKept
 {
-	Size		len;
-	char	   *bytes;			/* a copy of the summary */
-	Fit		  **fits;			/* per cutoff, fitted on demand */
+	Size  len;
+	char *bytes; /* a copy of the summary */
+	Fit **fits;	 /* per cutoff, fitted on demand */
 } FcKept;
 
 typedef struct FcCache
 {
 	MemoryContext cxt;
-	FcOptions	o;
-	int			ncut;
-	int32	   *idx;
-	int			S;
-	FcKept		root;
-	RootFit   **roots;			/* per cutoff */
-	int			nparents;
-	int			next;			/* the parent slot to reuse when full */
-	FcKept		parents[FC_CACHED_PARENTS];
+	FcOptions	  o;
+	int			  ncut;
+	int32		 *idx;
+	int			  S;
+	FcKept		  root;
+	RootFit		**roots; /* per cutoff */
+	int			  nparents;
+	int			  next; /* the parent slot to reuse when full */
+	FcKept		  parents[FC_CACHED_PARENTS];
 } FcCache;
 
 static bool
@@ -874,7 +869,7 @@ Keep(MemoryContext cxt, FcKept *k, const CloseSummary *s, int ncut)
 static FcCache *
 GetCache(FunctionCallInfo fcinfo, const CloseSummary *r, const FcOptions *o, int32 *idx, int ncut, int S)
 {
-	FcCache    *fc = (FcCache *) fcinfo->flinfo->fn_extra;
+	FcCache *fc = (FcCache *) fcinfo->flinfo->fn_extra;
 
 	if (fc && fc->ncut == ncut && fc->S == S && memcmp(&fc->o, o, sizeof(FcOptions)) == 0 &&
 		memcmp(fc->idx, idx, sizeof(int32) * ncut) == 0 && KeptIs(&fc->root, r))
@@ -905,7 +900,7 @@ CachedRoot(FcCache *fc, const CloseSummary *r, int ci)
 	if (fc->roots[ci] == NULL)
 	{
 		MemoryContext old = MemoryContextSwitchTo(fc->cxt);
-		RootFit    *rf = palloc0(sizeof(RootFit));
+		RootFit		 *rf = palloc0(sizeof(RootFit));
 
 		fc_fit_init(&rf->f, fc->S, r->nages, r->horizons);
 		fc_fit_root(rf, r, fc->idx[ci], &fc->o);
@@ -918,7 +913,7 @@ CachedRoot(FcCache *fc, const CloseSummary *r, int ci)
 static const Fit *
 CachedParent(FcCache *fc, const CloseSummary *p, const CloseSummary *r, int ci)
 {
-	FcKept	   *k = NULL;
+	FcKept *k = NULL;
 
 	for (int i = 0; i < fc->nparents && !k; i++)
 		if (KeptIs(&fc->parents[i], p))
@@ -938,8 +933,8 @@ CachedParent(FcCache *fc, const CloseSummary *p, const CloseSummary *r, int ci)
 	if (k->fits[ci] == NULL)
 	{
 		const RootFit *rf = CachedRoot(fc, r, ci);
-		MemoryContext old = MemoryContextSwitchTo(fc->cxt);
-		Fit		   *f = palloc0(sizeof(Fit));
+		MemoryContext  old = MemoryContextSwitchTo(fc->cxt);
+		Fit			  *f = palloc0(sizeof(Fit));
 
 		fc_fit_init(f, fc->S, p->nages, p->horizons);
 		fc_fit_count(f, p, fc->idx[ci], fc->o.lookback);
@@ -961,20 +956,20 @@ Datum
 close_forecast(PG_FUNCTION_ARGS)
 {
 	const CloseSummary *m,
-			   *p,
-			   *r;
-	int32	   *idx;
-	int			ncut;
-	FcOptions	o;
-	int			S;
-	Fit			fm;
+		*p,
+		*r;
+	int32		  *idx;
+	int			   ncut;
+	FcOptions	   o;
+	int			   S;
+	Fit			   fm;
 	ReturnSetInfo *rsi;
-	Row		   *rows;
-	Basis		basis;
-	ArrayType  *adj = NULL;
-	double	   *adjust = NULL;
-	FcCache    *fc;
-	CsBlockView *bj;
+	Row			  *rows;
+	Basis		   basis;
+	ArrayType	  *adj = NULL;
+	double		  *adjust = NULL;
+	FcCache		  *fc;
+	CsBlockView	  *bj;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(3))
 		PG_RETURN_NULL();
@@ -1008,9 +1003,9 @@ close_forecast(PG_FUNCTION_ARGS)
 
 	for (int ci = 0; ci < ncut; ci++)
 	{
-		int32		j = idx[ci];
+		int32		   j = idx[ci];
 		const RootFit *rf = CachedRoot(fc, r, ci);
-		const Fit  *f = &rf->f;
+		const Fit	  *f = &rf->f;
 
 		if (m != r)
 		{
@@ -1021,10 +1016,10 @@ close_forecast(PG_FUNCTION_ARGS)
 		fc_forecast(m, f, m != r ? CachedParent(fc, p, r, ci) : f, rf, j, &o, rows, &basis, bj);
 		for (int h = 1; h <= o.horizon; h++)
 		{
-			Row		   *row = &rows[h];
-			Datum		v[21];
-			bool		nl[21] = {0};
-			bool		observed = h <= bj->obs;
+			Row	 *row = &rows[h];
+			Datum v[21];
+			bool  nl[21] = { 0 };
+			bool  observed = h <= bj->obs;
 
 			if (adjust)
 				fc_scale_row(row, adjust[ci * o.horizon + h - 1]);

@@ -31,8 +31,8 @@ Corrupt(const char *detail)
 static inline void
 PutVarint(StringInfo buf, uint64 v)
 {
-	uint8		b[10];
-	int			n = 0;
+	uint8 b[10];
+	int	  n = 0;
 
 	while (v >= 0x80)
 	{
@@ -55,11 +55,11 @@ static inline uint64
 GetVarint(const uint8 **pp, const uint8 *end)
 {
 	const uint8 *p = *pp;
-	uint64		v = 0;
+	uint64		 v = 0;
 
 	for (int shift = 0;; shift += 7)
 	{
-		uint8		b;
+		uint8 b;
 
 		if (p >= end || shift > 63)
 			Corrupt("A number is truncated or too long");
@@ -78,7 +78,7 @@ GetVarint(const uint8 **pp, const uint8 *end)
 static inline int64
 GetCount(const uint8 **pp, const uint8 *end)
 {
-	uint64		v = GetVarint(pp, end);
+	uint64 v = GetVarint(pp, end);
 
 	if (v > (uint64) PG_INT64_MAX)
 		Corrupt("A count is out of range");
@@ -101,10 +101,10 @@ SetMoneySum(LkMoney *m, int128 v)
 static void
 PutMoney(StringInfo buf, const LkMoney *m)
 {
-	int128		x = MoneySum(m);
-	uint128		z = ((uint128) x << 1) ^ (uint128) (x >> 127);	/* zigzag */
-	uint8		b[19];
-	int			n = 0;
+	int128	x = MoneySum(m);
+	uint128 z = ((uint128) x << 1) ^ (uint128) (x >> 127); /* zigzag */
+	uint8	b[19];
+	int		n = 0;
 
 	if (!lk_money_present(m))
 		elog(ERROR, "close_summary: an absent amount cannot be packed");
@@ -121,15 +121,15 @@ PutMoney(StringInfo buf, const LkMoney *m)
 static void
 GetMoney(const uint8 **pp, const uint8 *end, LkMoney *m)
 {
-	uint64		dscale = GetVarint(pp, end);
+	uint64		 dscale = GetVarint(pp, end);
 	const uint8 *p = *pp;
-	uint128		z = 0;
+	uint128		 z = 0;
 
 	if (dscale > LK_MONEY_MAX_DSCALE)
 		Corrupt("An amount's scale is out of range");
 	for (int shift = 0;; shift += 7)
 	{
-		uint8		b;
+		uint8 b;
 
 		if (p >= end || shift > 126)
 			Corrupt("An amount is truncated or too long");
@@ -154,12 +154,12 @@ GetMoney(const uint8 **pp, const uint8 *end, LkMoney *m)
 static int32
 FirstCell(const CloseSummary *s, int32 k)
 {
-	int32		lo = 0,
-				hi = s->ncells;
+	int32 lo = 0,
+		  hi = s->ncells;
 
 	while (lo < hi)
 	{
-		int32		mid = lo + (hi - lo) / 2;
+		int32 mid = lo + (hi - lo) / 2;
 
 		if (cs_cell(s, mid)->block < k)
 			lo = mid + 1;
@@ -173,9 +173,9 @@ FirstCell(const CloseSummary *s, int32 k)
 static const uint8 *
 DecodeBlock(const CloseSummary *s, int64 t, const uint8 *p, const uint8 *end, CsBlockView *v)
 {
-	int			H = s->horizons;
-	uint64		obs = GetVarint(&p, end);
-	int64		prev = t;
+	int	   H = s->horizons;
+	uint64 obs = GetVarint(&p, end);
+	int64  prev = t;
 
 	if (obs > (uint64) H)
 		Corrupt("The observed windows are out of range");
@@ -184,7 +184,7 @@ DecodeBlock(const CloseSummary *s, int64 t, const uint8 *p, const uint8 *end, Cs
 	v->end[0] = t;
 	for (int h = 1; h <= H; h++)
 	{
-		uint64		d = GetVarint(&p, end);
+		uint64 d = GetVarint(&p, end);
 
 		if (d == 0 || d > (uint64) PG_INT64_MAX || __builtin_add_overflow(prev, (int64) d, &prev))
 			Corrupt("A window is empty or out of range");
@@ -217,7 +217,7 @@ DecodeBlock(const CloseSummary *s, int64 t, const uint8 *p, const uint8 *end, Cs
 		}
 	}
 	{
-		uint64		n = GetVarint(&p, end);
+		uint64 n = GetVarint(&p, end);
 
 		if (n > (uint64) s->nstages * s->nages)
 			Corrupt("A snapshot has too many cells");
@@ -229,7 +229,7 @@ DecodeBlock(const CloseSummary *s, int64 t, const uint8 *p, const uint8 *end, Cs
 void
 cs_block_view(const CloseSummary *s, int32 k, CsBlockView *v)
 {
-	int			H = s->horizons;
+	int H = s->horizons;
 
 	v->s = s;
 	v->block = k;
@@ -266,28 +266,28 @@ cs_block_view(const CloseSummary *s, int32 k, CsBlockView *v)
 	}
 	else
 	{
-		int32		i = FirstCell(s, k);
+		int32 i = FirstCell(s, k);
 
 		v->next = i;
 		while (i < s->ncells && cs_cell(s, i)->block == k)
 			i++;
 		v->left = i - v->next;
 	}
-	v->ncells = -1;				/* unknown until read: dense blocks have cells without leads */
+	v->ncells = -1; /* unknown until read: dense blocks have cells without leads */
 }
 
 bool
 cs_next_cell(CsBlockView *v, CsCellView *c)
 {
 	const CloseSummary *s = v->s;
-	int			H = s->horizons;
+	int					H = s->horizons;
 
 	if (!(s->flags & CS_UNPACKED))
 	{
 		const uint8 *p = v->p,
-				   *end = v->pend;
-		int			nb;
-		uint8		bits[(2 * CS_MAX_HORIZONS + 7) / 8];
+					*end = v->pend;
+		int	  nb;
+		uint8 bits[(2 * CS_MAX_HORIZONS + 7) / 8];
 
 		if (v->left == 0)
 			return false;
@@ -320,7 +320,7 @@ cs_next_cell(CsBlockView *v, CsCellView *c)
 			c->won[h] = h <= v->obs && (bits[(h - 1) / 8] & (1 << ((h - 1) % 8))) ? GetCount(&p, end) : 0;
 		for (int h = 1; h <= H; h++)
 		{
-			int			i = v->obs + h - 1;
+			int i = v->obs + h - 1;
 
 			c->lost[h] = h <= v->obs && (bits[i / 8] & (1 << (i % 8))) ? GetCount(&p, end) : 0;
 		}
@@ -388,8 +388,8 @@ PutBlock(StringInfo buf, const CloseSummary *s, CsBlockView *v, int *top, int32 
 	*ncells += n;
 	while (cs_next_cell(v, &c))
 	{
-		uint8		bits[(2 * CS_MAX_HORIZONS + 7) / 8] = {0};
-		int			nb = (2 * v->obs + 7) / 8;
+		uint8 bits[(2 * CS_MAX_HORIZONS + 7) / 8] = { 0 };
+		int	  nb = (2 * v->obs + 7) / 8;
 
 		*top = Max(*top, c.stage);
 		appendStringInfoChar(buf, (char) c.stage);
@@ -422,13 +422,13 @@ CloseSummary *
 cs_pack(const CloseSummary *s)
 {
 	StringInfoData data;
-	int32	   *off = palloc(sizeof(int32) * (s->nblocks + 1));
-	int64	   *ts = palloc(sizeof(int64) * Max(s->nblocks, 1));
-	int			top = 0;
-	int32		ncells = 0;
-	Size		size;
-	CloseSummary *p;
-	CsBlockView *v = palloc(sizeof(CsBlockView));
+	int32		  *off = palloc(sizeof(int32) * (s->nblocks + 1));
+	int64		  *ts = palloc(sizeof(int64) * Max(s->nblocks, 1));
+	int			   top = 0;
+	int32		   ncells = 0;
+	Size		   size;
+	CloseSummary  *p;
+	CsBlockView	  *v = palloc(sizeof(CsBlockView));
 
 	initStringInfo(&data);
 	for (int32 k = 0; k < s->nblocks; k++)
@@ -471,15 +471,15 @@ cs_pack(const CloseSummary *s)
 CloseSummary *
 cs_packed_build(const CloseSummary *h, const int64 *ts, const char *bytes, Size len)
 {
-	Size		size;
+	Size		  size;
 	CloseSummary *p;
-	int32	   *off;
-	const uint8 *data,
-			   *at,
-			   *end;
+	int32		 *off;
+	const uint8	 *data,
+		*at,
+		*end;
 	CsBlockView *v = palloc(sizeof(CsBlockView));
-	CsCellView *c = palloc(sizeof(CsCellView));
-	int64		ncells = 0;
+	CsCellView	*c = palloc(sizeof(CsCellView));
+	int64		 ncells = 0;
 
 	if (len > (Size) PG_INT32_MAX)
 		Corrupt("The value is too long");

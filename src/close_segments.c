@@ -36,18 +36,18 @@
 #include "utils/typcache.h"
 
 /* row kinds */
-#define SG_LEADS	0
-#define SG_EVENTS	1
-#define SG_KEYLESS	2			/* leads without a lead_id: no stage events */
+#define SG_LEADS 0
+#define SG_EVENTS 1
+#define SG_KEYLESS 2 /* leads without a lead_id: no stage events */
 
 /* A lead: its segment in ref.tag. */
 typedef struct SgLead
 {
 	LkEntityRef ref;
 	int64		fc;
-	int64		won;			/* DT_NOEND: none */
+	int64		won; /* DT_NOEND: none */
 	int64		lost;
-	int32		rev;			/* index in the amounts, -1: none */
+	int32		rev; /* index in the amounts, -1: none */
 	int32		amt;
 } SgLead;
 
@@ -61,32 +61,32 @@ typedef struct SgEvent
 /* A segment: campaign, channel, cohort, each possibly NULL. */
 typedef struct SgSegment
 {
-	text	   *campaign;
-	text	   *channel;
-	DateADT		cohort;
-	bool		cohort_null;
-	uint32		hash;
-	LkRowList	leads;			/* its leads' records, in the final function */
+	text	 *campaign;
+	text	 *channel;
+	DateADT	  cohort;
+	bool	  cohort_null;
+	uint32	  hash;
+	LkRowList leads; /* its leads' records, in the final function */
 } SgSegment;
 
 typedef struct SgState
 {
 	MemoryContext cxt;
-	CloseSummary *grid;			/* a copy of the first row's */
-	bool		grid_constant;
+	CloseSummary *grid; /* a copy of the first row's */
+	bool		  grid_constant;
 	LkEntityRows *rows;
-	int32		maxstep;
+	int32		  maxstep;
 	/* segments, and a table of them by hash */
-	SgSegment  *segs;
-	int32		nsegs,
-				segcap;
-	int32	   *segslots;		/* segment + 1, or 0 */
-	uint32		segmask;
-	int32		lastseg;
+	SgSegment *segs;
+	int32	   nsegs,
+		segcap;
+	int32 *segslots; /* segment + 1, or 0 */
+	uint32 segmask;
+	int32  lastseg;
 	/* amounts (revenue of a win, expected amount), referred to by index */
-	LkMoney    *amounts;
-	int32		namounts,
-				amountcap;
+	LkMoney *amounts;
+	int32	 namounts,
+		amountcap;
 } SgState;
 
 pg_noreturn static void
@@ -101,7 +101,7 @@ InfiniteTime(void)
 static inline int64
 FiniteArg(FunctionCallInfo fcinfo, int argno)
 {
-	int64		t = PG_GETARG_TIMESTAMPTZ(argno);
+	int64 t = PG_GETARG_TIMESTAMPTZ(argno);
 
 	if (TIMESTAMP_NOT_FINITE(t))
 		InfiniteTime();
@@ -120,13 +120,13 @@ TextEq(const text *a, const text *b)
 	if (a == NULL || b == NULL)
 		return a == b;
 	return VARSIZE_ANY_EXHDR(a) == VARSIZE_ANY_EXHDR(b) &&
-		memcmp(VARDATA_ANY(a), VARDATA_ANY(b), VARSIZE_ANY_EXHDR(a)) == 0;
+		   memcmp(VARDATA_ANY(a), VARDATA_ANY(b), VARSIZE_ANY_EXHDR(a)) == 0;
 }
 
 static text *
 CopyText(MemoryContext cxt, const text *t)
 {
-	text	   *c;
+	text *c;
 
 	if (t == NULL)
 		return NULL;
@@ -140,13 +140,13 @@ CopyText(MemoryContext cxt, const text *t)
 static void
 SegTableGrow(SgState *st)
 {
-	uint32		size = st->segmask ? 2 * (st->segmask + 1) : 64;
+	uint32 size = st->segmask ? 2 * (st->segmask + 1) : 64;
 
 	st->segslots = MemoryContextAllocZero(st->cxt, sizeof(int32) * size);
 	st->segmask = size - 1;
 	for (int32 g = 0; g < st->nsegs; g++)
 	{
-		uint32		h = st->segs[g].hash & st->segmask;
+		uint32 h = st->segs[g].hash & st->segmask;
 
 		while (st->segslots[h] != 0)
 			h = (h + 1) & st->segmask;
@@ -158,10 +158,10 @@ SegTableGrow(SgState *st)
 static int32
 FindSegment(SgState *st, const text *campaign, const text *channel, bool cohort_null, DateADT cohort)
 {
-	uint32		hash;
-	uint32		h;
-	int32		g;
-	SgSegment  *seg;
+	uint32	   hash;
+	uint32	   h;
+	int32	   g;
+	SgSegment *seg;
 
 	if (cohort_null)
 		cohort = 0;
@@ -225,8 +225,7 @@ NewAmount(SgState *st)
 					 errmsg("close_agg_segments: more than %d amounts in one aggregate", PG_INT32_MAX / 2),
 					 errhint("Split the input, e.g. by campaign, and roll the summaries up.")));
 		st->amountcap = st->amountcap ? 2 * st->amountcap : 1024;
-		st->amounts = st->amounts ? repalloc_huge(st->amounts, sizeof(LkMoney) * st->amountcap)
-			: MemoryContextAllocHuge(st->cxt, sizeof(LkMoney) * st->amountcap);
+		st->amounts = st->amounts ? repalloc_huge(st->amounts, sizeof(LkMoney) * st->amountcap) : MemoryContextAllocHuge(st->cxt, sizeof(LkMoney) * st->amountcap);
 	}
 	return st->namounts++;
 }
@@ -235,7 +234,7 @@ NewAmount(SgState *st)
 static int32
 Amount(FunctionCallInfo fcinfo, SgState *st, int argno, const char *what)
 {
-	int32		i;
+	int32 i;
 
 	if (PG_ARGISNULL(argno))
 		return -1;
@@ -249,8 +248,8 @@ Amount(FunctionCallInfo fcinfo, SgState *st, int argno, const char *what)
 static SgState *
 InitState(MemoryContext aggcxt, const CloseSummary *grid, bool grid_constant, LkEntityKind kind)
 {
-	SgState    *st = MemoryContextAllocZero(aggcxt, sizeof(SgState));
-	Size		width[3] = {sizeof(SgLead), sizeof(SgEvent), sizeof(SgLead)};
+	SgState *st = MemoryContextAllocZero(aggcxt, sizeof(SgState));
+	Size	 width[3] = { sizeof(SgLead), sizeof(SgEvent), sizeof(SgLead) };
 
 	st->cxt = aggcxt;
 	st->grid = MemoryContextAlloc(aggcxt, VARSIZE(grid));
@@ -290,7 +289,7 @@ Datum
 close_agg_segments_accum(PG_FUNCTION_ARGS)
 {
 	MemoryContext aggcxt;
-	SgState    *st = PG_ARGISNULL(0) ? NULL : (SgState *) PG_GETARG_POINTER(0);
+	SgState		 *st = PG_ARGISNULL(0) ? NULL : (SgState *) PG_GETARG_POINTER(0);
 
 	if (!AggCheckCallContext(fcinfo, &aggcxt))
 		ereport(ERROR,
@@ -310,8 +309,8 @@ close_agg_segments_accum(PG_FUNCTION_ARGS)
 	if (!PG_ARGISNULL(2))
 	{
 		/* a stage event */
-		int32		step = PG_GETARG_INT32(2);
-		SgEvent    *e;
+		int32	 step = PG_GETARG_INT32(2);
+		SgEvent *e;
 
 		if (PG_ARGISNULL(1) || PG_ARGISNULL(3))
 			PG_RETURN_POINTER(st);
@@ -328,8 +327,7 @@ close_agg_segments_accum(PG_FUNCTION_ARGS)
 	else if (!PG_ARGISNULL(4))
 	{
 		/* a lead */
-		SgLead	   *l = PG_ARGISNULL(1) ? lk_rows_append_keyless(st->rows, SG_KEYLESS)
-			: lk_rows_append(st->rows, SG_LEADS, PG_GETARG_DATUM(1));
+		SgLead *l = PG_ARGISNULL(1) ? lk_rows_append_keyless(st->rows, SG_KEYLESS) : lk_rows_append(st->rows, SG_LEADS, PG_GETARG_DATUM(1));
 
 		l->ref.tag = Segment(fcinfo, st);
 		l->fc = FiniteArg(fcinfo, 4);
@@ -355,10 +353,10 @@ PG_FUNCTION_INFO_V1(close_agg_segments_combine);
 Datum
 close_agg_segments_combine(PG_FUNCTION_ARGS)
 {
-	SgState    *a = PG_ARGISNULL(0) ? NULL : (SgState *) PG_GETARG_POINTER(0);
-	SgState    *b = PG_ARGISNULL(1) ? NULL : (SgState *) PG_GETARG_POINTER(1);
-	int32	   *segmap;
-	int32		offset;
+	SgState *a = PG_ARGISNULL(0) ? NULL : (SgState *) PG_GETARG_POINTER(0);
+	SgState *b = PG_ARGISNULL(1) ? NULL : (SgState *) PG_GETARG_POINTER(1);
+	int32	*segmap;
+	int32	 offset;
 
 	if (!AggCheckCallContext(fcinfo, NULL))
 		ereport(ERROR,
@@ -385,7 +383,7 @@ close_agg_segments_combine(PG_FUNCTION_ARGS)
 	offset = a->namounts;
 	for (int32 i = 0; i < b->namounts; i++)
 	{
-		int32		x = NewAmount(a);	/* may move a->amounts */
+		int32 x = NewAmount(a); /* may move a->amounts */
 
 		a->amounts[x] = b->amounts[i];
 	}
@@ -393,7 +391,7 @@ close_agg_segments_combine(PG_FUNCTION_ARGS)
 		for (int kind = SG_LEADS; kind <= SG_KEYLESS; kind++)
 			for (LkRowIter it = lk_rows_iter(b->rows, p, kind); kind != SG_EVENTS && lk_rows_next(&it);)
 			{
-				SgLead	   *l = it.row;
+				SgLead *l = it.row;
 
 				l->ref.tag = segmap[l->ref.tag];
 				if (l->rev >= 0)
@@ -445,11 +443,11 @@ PG_FUNCTION_INFO_V1(close_agg_segments_serialize);
 Datum
 close_agg_segments_serialize(PG_FUNCTION_ARGS)
 {
-	SgState    *st = (SgState *) PG_GETARG_POINTER(0);
-	LkEntityRows *rows = st->rows;
-	StringInfoData buf;
-	bytea	   *grid;
-	static const int kinds[3] = {SG_LEADS, SG_KEYLESS, SG_EVENTS};
+	SgState			*st = (SgState *) PG_GETARG_POINTER(0);
+	LkEntityRows	*rows = st->rows;
+	StringInfoData	 buf;
+	bytea			*grid;
+	static const int kinds[3] = { SG_LEADS, SG_KEYLESS, SG_EVENTS };
 
 	if (!AggCheckCallContext(fcinfo, NULL))
 		ereport(ERROR,
@@ -482,7 +480,7 @@ close_agg_segments_serialize(PG_FUNCTION_ARGS)
 		lk_money_send(&buf, &st->amounts[i]);
 	for (int ki = 0; ki < 3; ki++)
 	{
-		int			kind = kinds[ki];
+		int kind = kinds[ki];
 
 		pq_sendint64(&buf, rows->nrows[kind]);
 		for (int p = 0; p < LK_ROWS_NPARTS; p++)
@@ -499,7 +497,7 @@ close_agg_segments_serialize(PG_FUNCTION_ARGS)
 					pq_sendint64(&buf, ((SgEvent *) ref)->at);
 				else
 				{
-					SgLead	   *l = (SgLead *) ref;
+					SgLead *l = (SgLead *) ref;
 
 					pq_sendint64(&buf, l->fc);
 					pq_sendint64(&buf, l->won);
@@ -521,13 +519,18 @@ BadState(const char *msg)
 			 errmsg("invalid close_agg_segments state: %s", msg)));
 }
 
-#define NEED(buf, n) do { if ((buf)->len - (buf)->cursor < (int) (n)) BadState("truncated"); } while (0)
+#define NEED(buf, n) \
+	do \
+	{ \
+		if ((buf)->len - (buf)->cursor < (int) (n)) \
+			BadState("truncated"); \
+	} while (0)
 
 static text *
 RecvText(StringInfo buf, MemoryContext cxt)
 {
-	int32		len;
-	text	   *t;
+	int32 len;
+	text *t;
 
 	NEED(buf, 1);
 	if (pq_getmsgbyte(buf) == 0)
@@ -553,18 +556,18 @@ PG_FUNCTION_INFO_V1(close_agg_segments_deserialize);
 Datum
 close_agg_segments_deserialize(PG_FUNCTION_ARGS)
 {
-	MemoryContext aggcxt;
+	MemoryContext  aggcxt;
 	StringInfoData buf;
 	StringInfoData gbuf;
-	SgState    *st;
-	int			kind;
-	int32		maxstep,
-				nsegs,
-				namounts,
-				glen;
-	bool		grid_constant;
-	CloseSummary *grid;
-	static const int kinds[3] = {SG_LEADS, SG_KEYLESS, SG_EVENTS};
+	SgState		  *st;
+	int			   kind;
+	int32		   maxstep,
+		nsegs,
+		namounts,
+		glen;
+	bool			 grid_constant;
+	CloseSummary	*grid;
+	static const int kinds[3] = { SG_LEADS, SG_KEYLESS, SG_EVENTS };
 
 	if (!AggCheckCallContext(fcinfo, &aggcxt))
 		ereport(ERROR,
@@ -594,10 +597,10 @@ close_agg_segments_deserialize(PG_FUNCTION_ARGS)
 		BadState("negative segment count");
 	for (int32 g = 0; g < nsegs; g++)
 	{
-		text	   *campaign = RecvText(&buf, aggcxt);
-		text	   *channel = RecvText(&buf, aggcxt);
-		bool		has_cohort;
-		DateADT		cohort = 0;
+		text   *campaign = RecvText(&buf, aggcxt);
+		text   *channel = RecvText(&buf, aggcxt);
+		bool	has_cohort;
+		DateADT cohort = 0;
 
 		NEED(&buf, 1);
 		has_cohort = pq_getmsgbyte(&buf) != 0;
@@ -615,15 +618,15 @@ close_agg_segments_deserialize(PG_FUNCTION_ARGS)
 		BadState("negative amount count");
 	for (int32 i = 0; i < namounts; i++)
 	{
-		int32		x = NewAmount(st);	/* may move st->amounts */
+		int32 x = NewAmount(st); /* may move st->amounts */
 
 		if (!lk_money_recv(&buf, &st->amounts[x]))
 			BadState("malformed amount");
 	}
 	for (int ki = 0; ki < 3; ki++)
 	{
-		int			k = kinds[ki];
-		int64		n;
+		int	  k = kinds[ki];
+		int64 n;
 
 		NEED(&buf, 8);
 		n = pq_getmsgint64(&buf);
@@ -644,7 +647,7 @@ close_agg_segments_deserialize(PG_FUNCTION_ARGS)
 			}
 			else
 			{
-				int32		len;
+				int32 len;
 
 				NEED(&buf, 4);
 				len = (int32) pq_getmsgint(&buf, 4);
@@ -657,7 +660,7 @@ close_agg_segments_deserialize(PG_FUNCTION_ARGS)
 			ref->tag = (int32) pq_getmsgint(&buf, 4);
 			if (k == SG_EVENTS)
 			{
-				SgEvent    *e = (SgEvent *) ref;
+				SgEvent *e = (SgEvent *) ref;
 
 				NEED(&buf, 8);
 				e->at = pq_getmsgint64(&buf);
@@ -666,7 +669,7 @@ close_agg_segments_deserialize(PG_FUNCTION_ARGS)
 			}
 			else
 			{
-				SgLead	   *l = (SgLead *) ref;
+				SgLead *l = (SgLead *) ref;
 
 				NEED(&buf, 32);
 				l->fc = pq_getmsgint64(&buf);
@@ -691,12 +694,12 @@ close_agg_segments_deserialize(PG_FUNCTION_ARGS)
 /* A lead filed under its segment: its row's times and amounts, then reach[maxstep]. */
 typedef struct SgRecord
 {
-	int64		fc;
-	int64		won;
-	int64		lost;
-	int32		rev;
-	int32		amt;
-	int64		reach[FLEXIBLE_ARRAY_MEMBER];
+	int64 fc;
+	int64 won;
+	int64 lost;
+	int32 rev;
+	int32 amt;
+	int64 reach[FLEXIBLE_ARRAY_MEMBER];
 } SgRecord;
 
 #define SG_RECORD_SIZE(nstep) MAXALIGN(offsetof(SgRecord, reach) + sizeof(int64) * (nstep))
@@ -704,7 +707,7 @@ typedef struct SgRecord
 static void
 FileLead(SgState *st, MemoryContext cxt, const SgLead *l, const int64 *reach, Size width)
 {
-	SgRecord   *r = lk_row_list_push(cxt, &st->segs[l->ref.tag].leads, width);
+	SgRecord *r = lk_row_list_push(cxt, &st->segs[l->ref.tag].leads, width);
 
 	r->fc = l->fc;
 	r->won = l->won;
@@ -724,12 +727,12 @@ static void
 FileLeads(SgState *st, MemoryContext cxt)
 {
 	LkEntityRows *rows = st->rows;
-	int			S = st->maxstep;
-	Size		width = SG_RECORD_SIZE(S);
-	int64		maxleads = 1;
+	int			  S = st->maxstep;
+	Size		  width = SG_RECORD_SIZE(S);
+	int64		  maxleads = 1;
 	LkEntityTable table;
-	int32	   *ent;
-	int64	   *reach;
+	int32		 *ent;
+	int64		 *reach;
 
 	for (int p = 0; p < LK_ROWS_NPARTS; p++)
 		maxleads = Max(maxleads, rows->parts[p][SG_LEADS].n);
@@ -739,9 +742,9 @@ FileLeads(SgState *st, MemoryContext cxt)
 
 	for (int p = 0; p < LK_ROWS_NPARTS; p++)
 	{
-		int64		n = rows->parts[p][SG_LEADS].n;
-		int32		i = 0;
-		LkRowIter	it;
+		int64	  n = rows->parts[p][SG_LEADS].n;
+		int32	  i = 0;
+		LkRowIter it;
 
 		CHECK_FOR_INTERRUPTS();
 		if (n > 0)
@@ -753,12 +756,12 @@ FileLeads(SgState *st, MemoryContext cxt)
 				reach[k] = DT_NOEND;
 			for (it = lk_rows_iter(rows, p, SG_EVENTS); lk_rows_next(&it);)
 			{
-				SgEvent    *e = it.row;
-				int32		x = lk_entity_table_lookup(&table, rows, &e->ref, false);
+				SgEvent *e = it.row;
+				int32	 x = lk_entity_table_lookup(&table, rows, &e->ref, false);
 
 				if (x >= 0)
 				{
-					int64	   *r = &reach[(int64) x * S + e->ref.tag - 1];
+					int64 *r = &reach[(int64) x * S + e->ref.tag - 1];
 
 					*r = Min(*r, e->at);
 				}
@@ -779,17 +782,17 @@ FileLeads(SgState *st, MemoryContext cxt)
 static CloseSummary *
 SegmentSummary(SgState *st, SgSegment *seg)
 {
-	int			S = st->maxstep;
-	Size		width = SG_RECORD_SIZE(S);
+	int			  S = st->maxstep;
+	Size		  width = SG_RECORD_SIZE(S);
 	CloseSummary *s = cs_dense_grid(st->grid, S + 1);
 	CloseSummary *out;
-	LkMoney		sq[2];
-	int64		n = 0;
+	LkMoney		  sq[2];
+	int64		  n = 0;
 
 	for (LkRowIter it = lk_row_list_iter(&seg->leads, width); lk_rows_next(&it);)
 	{
-		SgRecord   *r = it.row;
-		CsLead		l = {0};
+		SgRecord *r = it.row;
+		CsLead	  l = { 0 };
 
 		if ((++n & 0xFFFF) == 0)
 			CHECK_FOR_INTERRUPTS();
@@ -827,16 +830,16 @@ PG_FUNCTION_INFO_V1(close_agg_segments_final);
 Datum
 close_agg_segments_final(PG_FUNCTION_ARGS)
 {
-	SgState    *st = PG_ARGISNULL(0) ? NULL : (SgState *) PG_GETARG_POINTER(0);
-	Oid			arraytype,
-				rowtype;
-	TupleDesc	desc;
+	SgState *st = PG_ARGISNULL(0) ? NULL : (SgState *) PG_GETARG_POINTER(0);
+	Oid		 arraytype,
+		rowtype;
+	TupleDesc	  desc;
 	MemoryContext work,
-				old;
-	Datum	   *out;
-	int16		typlen;
-	bool		typbyval;
-	char		typalign;
+		old;
+	Datum *out;
+	int16  typlen;
+	bool   typbyval;
+	char   typalign;
 
 	if (!AggCheckCallContext(fcinfo, NULL))
 		ereport(ERROR,
@@ -857,9 +860,9 @@ close_agg_segments_final(PG_FUNCTION_ARGS)
 	out = palloc(sizeof(Datum) * st->nsegs);
 	for (int32 g = 0; g < st->nsegs; g++)
 	{
-		SgSegment  *seg = &st->segs[g];
-		Datum		v[4];
-		bool		nl[4] = {seg->campaign == NULL, seg->channel == NULL, seg->cohort_null, false};
+		SgSegment	 *seg = &st->segs[g];
+		Datum		  v[4];
+		bool		  nl[4] = { seg->campaign == NULL, seg->channel == NULL, seg->cohort_null, false };
 		CloseSummary *s;
 
 		CHECK_FOR_INTERRUPTS();

@@ -27,7 +27,7 @@
 static CloseSummary *
 CsAlloc(int H, int A, int S, int32 B, int32 C, uint8 flags)
 {
-	Size		size = CS_SIZE(H, A, B, C);
+	Size		  size = CS_SIZE(H, A, B, C);
 	CloseSummary *s = palloc0(size);
 
 	SET_VARSIZE(s, size);
@@ -66,7 +66,7 @@ CsInitCell(CsCell *c, int32 k, int stage, int age)
 static void
 CsSetBlockShape(CloseSummary *dst, int32 k, const CsBlockView *v)
 {
-	CsBlock    *d = cs_block(dst, k);
+	CsBlock *d = cs_block(dst, k);
 
 	d->t = v->t;
 	d->obs = v->obs;
@@ -79,7 +79,7 @@ CsSetBlockShape(CloseSummary *dst, int32 k, const CsBlockView *v)
 static void
 CsAddBlock(CloseSummary *dst, CsBlock *d, const CsBlockView *v)
 {
-	int			H = dst->horizons;
+	int H = dst->horizons;
 
 	for (int h = 1; h <= H; h++)
 	{
@@ -124,12 +124,12 @@ CsInitDenseCells(CloseSummary *d, int32 k)
 static CloseSummary *
 CsToDense(const CloseSummary *s, int nstages)
 {
-	int			S = Max(nstages, s->nstages);
-	int			A = s->nages;
-	int32		B = s->nblocks;
+	int			  S = Max(nstages, s->nstages);
+	int			  A = s->nages;
+	int32		  B = s->nblocks;
 	CloseSummary *d;
-	CsBlockView *v = palloc(sizeof(CsBlockView));
-	CsCellView	c;
+	CsBlockView	 *v = palloc(sizeof(CsBlockView));
+	CsCellView	  c;
 
 	if (S > CS_MAX_STAGES)
 		ereport(ERROR,
@@ -207,10 +207,10 @@ CsSameBlockShape(const CloseSummary *a, const CsBlock *x, const CsBlockView *y)
 static CloseSummary *
 CsMerge(CloseSummary *a, const CloseSummary *b, const char *fn)
 {
-	bool		same = (a->nblocks == b->nblocks);
-	int32		k;
+	bool		 same = (a->nblocks == b->nblocks);
+	int32		 k;
 	CsBlockView *v = palloc(sizeof(CsBlockView));
-	CsCellView	c;
+	CsCellView	 c;
 
 	Assert(a->flags & CS_DENSE);
 	CsCheckShape(a, b, fn);
@@ -220,17 +220,17 @@ CsMerge(CloseSummary *a, const CloseSummary *b, const char *fn)
 	if (!same)
 	{
 		/* union of the block instants, both sorted */
-		int32		nb = 0,
-					i = 0,
-					j = 0;
-		int64	   *ts = palloc(sizeof(int64) * (a->nblocks + b->nblocks));
+		int32 nb = 0,
+			  i = 0,
+			  j = 0;
+		int64		 *ts = palloc(sizeof(int64) * (a->nblocks + b->nblocks));
 		CloseSummary *u;
-		int			S = Max(a->nstages, b->nstages);
+		int			  S = Max(a->nstages, b->nstages);
 
 		while (i < a->nblocks || j < b->nblocks)
 		{
-			int64		ta = i < a->nblocks ? cs_block(a, i)->t : PG_INT64_MAX;
-			int64		tb = j < b->nblocks ? cs_block_t(b, j) : PG_INT64_MAX;
+			int64 ta = i < a->nblocks ? cs_block(a, i)->t : PG_INT64_MAX;
+			int64 tb = j < b->nblocks ? cs_block_t(b, j) : PG_INT64_MAX;
 
 			if (ta == tb)
 				ts[nb++] = ta, i++, j++;
@@ -256,7 +256,7 @@ CsMerge(CloseSummary *a, const CloseSummary *b, const char *fn)
 				CsSetBlockShape(u, k, v);
 			}
 			else
-				cs_block(u, k)->t = PG_INT64_MIN;	/* to set from b below */
+				cs_block(u, k)->t = PG_INT64_MIN; /* to set from b below */
 			CsInitDenseCells(u, k);
 		}
 		for (j = 0, k = 0; j < b->nblocks; j++)
@@ -290,7 +290,7 @@ CsMerge(CloseSummary *a, const CloseSummary *b, const char *fn)
 	a->excluded = lk_add_count(a->excluded, b->excluded);
 	for (int32 i = 0, ka = 0; i < b->nblocks; i++)
 	{
-		CsBlock    *d;
+		CsBlock *d;
 
 		while (cs_block(a, ka)->t != cs_block_t(b, i))
 			ka++;
@@ -332,13 +332,13 @@ MoneyNonNegative(const LkMoney *m)
 static const char *
 CsValidate(const CloseSummary *s)
 {
-	int			H = s->horizons;
-	int			top = 0;
-	int64		prev_t = 0;
-	int64	   *won_sum;
-	int64		ncells = 0;
+	int			 H = s->horizons;
+	int			 top = 0;
+	int64		 prev_t = 0;
+	int64		*won_sum;
+	int64		 ncells = 0;
 	CsBlockView *v;
-	CsCellView *c;
+	CsCellView	*c;
 
 	if (H < 1 || H > CS_MAX_HORIZONS)
 		return "horizons out of range";
@@ -384,8 +384,8 @@ CsValidate(const CloseSummary *s)
 	c = palloc(sizeof(CsCellView));
 	for (int32 k = 0; k < s->nblocks; k++)
 	{
-		int			prev_stage = -1,
-					prev_age = -1;
+		int prev_stage = -1,
+			prev_age = -1;
 
 		cs_block_view(s, k, v);
 		if (TIMESTAMP_NOT_FINITE(v->t) || (k > 0 && v->t <= prev_t))
@@ -393,12 +393,12 @@ CsValidate(const CloseSummary *s)
 		prev_t = v->t;
 		for (int h = 1; h <= H; h++)
 		{
-			int64		arr = v->arrivals[h],
-						clo = v->closings[h],
-						rn = v->revenue_n[h];
+			int64 arr = v->arrivals[h],
+				  clo = v->closings[h],
+				  rn = v->revenue_n[h];
 			const LkMoney *rev = &v->revenue[h],
-					   *rsq = &v->revenue_sq[h];
-			int64		new_total = 0;
+						  *rsq = &v->revenue_sq[h];
+			int64 new_total = 0;
 
 			if (TIMESTAMP_NOT_FINITE(v->end[h]) || v->end[h] <= v->end[h - 1])
 				return "window ends must be finite and strictly increasing after the snapshot";
@@ -411,7 +411,7 @@ CsValidate(const CloseSummary *s)
 				return "an unobserved window has counts";
 			for (int hw = h; hw <= H; hw++)
 			{
-				int64		x = v->new_won[(hw - 1) * hw / 2 + h - 1];
+				int64 x = v->new_won[(hw - 1) * hw / 2 + h - 1];
 
 				if (x < 0 || (hw > v->obs && x != 0) || __builtin_add_overflow(new_total, x, &new_total))
 					return "new-lead wins are negative or in an unobserved window";
@@ -422,7 +422,7 @@ CsValidate(const CloseSummary *s)
 		}
 		while (cs_next_cell(v, c))
 		{
-			int64		closed = 0;
+			int64 closed = 0;
 
 			ncells++;
 			if (c->stage < prev_stage || (c->stage == prev_stage && c->age <= prev_age))
@@ -438,8 +438,8 @@ CsValidate(const CloseSummary *s)
 				return "cell amounts disagree with their count";
 			for (int h = 1; h <= H; h++)
 			{
-				int64		w = c->won[h],
-							l = c->lost[h];
+				int64 w = c->won[h],
+					  l = c->lost[h];
 
 				if (w < 0 || l < 0 || (h > v->obs && (w != 0 || l != 0)) ||
 					__builtin_add_overflow(closed, w, &closed) || __builtin_add_overflow(closed, l, &closed))
@@ -520,10 +520,10 @@ OutMoneyList(StringInfo buf, const char *key, int H, const LkMoney *m)
 static void
 CsOut(StringInfo buf, const CloseSummary *s)
 {
-	int			H = s->horizons;
-	int32		ncells = 0;
+	int			 H = s->horizons;
+	int32		 ncells = 0;
 	CsBlockView *v = palloc(sizeof(CsBlockView));
-	CsCellView	c;
+	CsCellView	 c;
 
 	for (int32 k = 0; k < s->nblocks; k++)
 	{
@@ -595,15 +595,15 @@ close_summary_in(PG_FUNCTION_ARGS)
 	const char *input = PG_GETARG_CSTRING(0);
 	const char *p = input;
 	int64		H,
-				B,
-				C,
-				leads,
-				excluded;
-	int64		bounds[CS_MAX_AGES];
-	int			nb = 0;
+		B,
+		C,
+		leads,
+		excluded;
+	int64		  bounds[CS_MAX_AGES];
+	int			  nb = 0;
 	CloseSummary *s;
-	int			top = 0;
-	const char *msg;
+	int			  top = 0;
+	const char	 *msg;
 
 	if (!lk_parse_lit(&p, "v1 "))
 		BadInput(input, "It must start with the format version \"v1\"");
@@ -633,8 +633,8 @@ close_summary_in(PG_FUNCTION_ARGS)
 	memcpy(s->age_bounds, bounds, sizeof(int64) * nb);
 	for (int32 k = 0; k < B; k++)
 	{
-		CsBlock    *b = cs_block(s, k);
-		int64		obs;
+		CsBlock *b = cs_block(s, k);
+		int64	 obs;
 
 		if (!lk_parse_lit(&p, " ; block t=") || !lk_parse_int64(&p, &b->t, PG_INT64_MIN, PG_INT64_MAX) ||
 			!lk_parse_lit(&p, " obs=") || !lk_parse_int64(&p, &obs, 0, H) ||
@@ -650,10 +650,10 @@ close_summary_in(PG_FUNCTION_ARGS)
 	}
 	for (int32 i = 0; i < C; i++)
 	{
-		CsCell	   *c = cs_cell(s, i);
-		int64		k,
-					st,
-					ag;
+		CsCell *c = cs_cell(s, i);
+		int64	k,
+			st,
+			ag;
 
 		if (!lk_parse_lit(&p, " ; cell block=") || !lk_parse_int64(&p, &k, 0, B - 1) ||
 			!lk_parse_lit(&p, " stage=") || !lk_parse_int64(&p, &st, 0, CS_MAX_STAGES - 1) ||
@@ -682,7 +682,7 @@ PG_FUNCTION_INFO_V1(close_summary_out);
 Datum
 close_summary_out(PG_FUNCTION_ARGS)
 {
-	CloseSummary *s = PG_GETARG_CLOSE_SUMMARY(0);
+	CloseSummary  *s = PG_GETARG_CLOSE_SUMMARY(0);
 	StringInfoData buf;
 
 	initStringInfo(&buf);
@@ -703,7 +703,7 @@ static void
 CsSend(StringInfo buf, const CloseSummary *s)
 {
 	const CloseSummary *p = cs_compact(s);
-	const int32 *off = cs_packed_off(p);
+	const int32		   *off = cs_packed_off(p);
 
 	pq_sendbyte(buf, CLOSE_SUMMARY_VERSION);
 	pq_sendbyte(buf, 0);
@@ -726,13 +726,18 @@ static CloseSummary *
 CsRecv(StringInfo buf)
 {
 	CloseSummary *h = palloc0(offsetof(CloseSummary, age_bounds) + sizeof(int64) * CS_MAX_AGES);
-	int64	   *ts;
-	int32		len;
+	int64		 *ts;
+	int32		  len;
 	CloseSummary *s,
-			   *again;
+		*again;
 	const char *msg;
 
-#define NEED(n) do { if (buf->len - buf->cursor < (int) (n)) BadBinary("The value is truncated"); } while (0)
+#define NEED(n) \
+	do \
+	{ \
+		if (buf->len - buf->cursor < (int) (n)) \
+			BadBinary("The value is truncated"); \
+	} while (0)
 	NEED(5 + 16);
 	if (pq_getmsgbyte(buf) != CLOSE_SUMMARY_VERSION)
 		BadBinary("Unknown format version");
@@ -796,7 +801,7 @@ PG_FUNCTION_INFO_V1(close_summary_send);
 Datum
 close_summary_send(PG_FUNCTION_ARGS)
 {
-	CloseSummary *s = PG_GETARG_CLOSE_SUMMARY(0);
+	CloseSummary  *s = PG_GETARG_CLOSE_SUMMARY(0);
 	StringInfoData buf;
 
 	pq_begintypsend(&buf);
@@ -838,15 +843,15 @@ PG_FUNCTION_INFO_V1(close_summary_grid);
 Datum
 close_summary_grid(PG_FUNCTION_ARGS)
 {
-	int			nt,
-				ne,
-				na;
-	int64	   *ts = ArrayInt64(PG_GETARG_ARRAYTYPE_P(0), &nt, "snapshots");
-	int64	   *ends = ArrayInt64(PG_GETARG_ARRAYTYPE_P(1), &ne, "ends");
-	TimestampTz as_of = PG_GETARG_TIMESTAMPTZ(2);
-	ArrayType  *ab = PG_GETARG_ARRAYTYPE_P(3);
-	Interval   *ages;
-	int			H;
+	int nt,
+		ne,
+		na;
+	int64		 *ts = ArrayInt64(PG_GETARG_ARRAYTYPE_P(0), &nt, "snapshots");
+	int64		 *ends = ArrayInt64(PG_GETARG_ARRAYTYPE_P(1), &ne, "ends");
+	TimestampTz	  as_of = PG_GETARG_TIMESTAMPTZ(2);
+	ArrayType	 *ab = PG_GETARG_ARRAYTYPE_P(3);
+	Interval	 *ages;
+	int			  H;
 	CloseSummary *s;
 
 	if (nt < 1 || nt > CS_MAX_BLOCKS)
@@ -854,7 +859,8 @@ close_summary_grid(PG_FUNCTION_ARGS)
 				"Ask for fewer snapshots.");
 	if (ne % nt != 0 || ne / nt < 1 || ne / nt > CS_MAX_HORIZONS)
 		BadGrid(psprintf("%d window ends do not make 1 to %d windows for each of %d snapshots",
-						 ne, CS_MAX_HORIZONS, nt), "Pass horizon times as many ends as snapshots.");
+						 ne, CS_MAX_HORIZONS, nt),
+				"Pass horizon times as many ends as snapshots.");
 	H = ne / nt;
 	if (ARR_NDIM(ab) > 1 || array_contains_nulls(ab))
 		BadGrid("age_bounds must be a one-dimensional array without NULLs", "E.g. ARRAY['7 days', '30 days']::interval[].");
@@ -867,7 +873,7 @@ close_summary_grid(PG_FUNCTION_ARGS)
 	s = CsAlloc(H, na + 1, 1, nt, 0, CS_LIST);
 	for (int a = 0; a < na; a++)
 	{
-		int64		us;
+		int64 us;
 
 		if (ages[a].month != 0 ||
 			__builtin_mul_overflow((int64) ages[a].day, USECS_PER_DAY, &us) ||
@@ -880,8 +886,8 @@ close_summary_grid(PG_FUNCTION_ARGS)
 	}
 	for (int k = 0; k < nt; k++)
 	{
-		CsBlock    *b = cs_block(s, k);
-		int64		prev;
+		CsBlock *b = cs_block(s, k);
+		int64	 prev;
 
 		if (TIMESTAMP_NOT_FINITE(ts[k]) || (k > 0 && ts[k] <= ts[k - 1]) || ts[k] > as_of)
 			BadGrid("snapshots must be finite, strictly increasing and not after as_of",
@@ -890,7 +896,7 @@ close_summary_grid(PG_FUNCTION_ARGS)
 		prev = ts[k];
 		for (int h = 1; h <= H; h++)
 		{
-			int64		e = ends[k * H + h - 1];
+			int64 e = ends[k * H + h - 1];
 
 			if (TIMESTAMP_NOT_FINITE(e) || e <= prev)
 				BadGrid("each snapshot's window ends must be finite and strictly increasing after it",
@@ -918,16 +924,18 @@ close_summary_grid(PG_FUNCTION_ARGS)
 static ArrayType *
 ReachArray(int n)
 {
-	Size		nbytes = ARR_OVERHEAD_NONULLS(1) + sizeof(int64) * n;
-	ArrayType  *a = palloc0(nbytes);
-	int64	   *v;
+	Size	   nbytes = ARR_OVERHEAD_NONULLS(1) + sizeof(int64) * n;
+	ArrayType *a = palloc0(nbytes);
+	int64	  *v;
 
 	SET_VARSIZE(a, nbytes);
 	a->ndim = 1;
 	a->dataoffset = 0;
 	a->elemtype = TIMESTAMPTZOID;
-	ARR_DIMS(a)[0] = n;
-	ARR_LBOUND(a)[0] = 1;
+	ARR_DIMS(a)
+	[0] = n;
+	ARR_LBOUND(a)
+	[0] = 1;
 	v = (int64 *) lk_array_data(a);
 	for (int i = 0; i < n; i++)
 		v[i] = DT_NOEND;
@@ -948,10 +956,10 @@ ReachLength(ArrayType *a)
 static void
 ReachMin(ArrayType *dst, ArrayType *src)
 {
-	int			n = ReachLength(src);
-	bits8	   *nulls = ARR_NULLBITMAP(src);
-	int64	   *v = (int64 *) lk_array_data(src);
-	int64	   *d = (int64 *) lk_array_data(dst);
+	int	   n = ReachLength(src);
+	bits8 *nulls = ARR_NULLBITMAP(src);
+	int64 *v = (int64 *) lk_array_data(src);
+	int64 *d = (int64 *) lk_array_data(dst);
 
 	for (int i = 0; i < n; i++)
 		if (!nulls || (nulls[i / 8] & (1 << (i % 8))))
@@ -965,7 +973,7 @@ ReachMin(ArrayType *dst, ArrayType *src)
 static ArrayType *
 ReachCopy(ArrayType *src, int n)
 {
-	ArrayType  *a = ReachArray(Max(n, ReachLength(src)));
+	ArrayType *a = ReachArray(Max(n, ReachLength(src)));
 
 	ReachMin(a, src);
 	return a;
@@ -1012,8 +1020,8 @@ PG_FUNCTION_INFO_V1(stage_reach_combine);
 Datum
 stage_reach_combine(PG_FUNCTION_ARGS)
 {
-	ArrayType  *a,
-			   *b;
+	ArrayType *a,
+		*b;
 
 	if (!AggCheckCallContext(fcinfo, NULL))
 		ereport(ERROR,
@@ -1036,13 +1044,13 @@ PG_FUNCTION_INFO_V1(stage_reach_final);
 Datum
 stage_reach_final(PG_FUNCTION_ARGS)
 {
-	ArrayType  *a;
-	int			n;
-	int64	   *v;
-	Datum	   *d;
-	bool	   *nulls;
-	int			dims[1],
-				lbs[1] = {1};
+	ArrayType *a;
+	int		   n;
+	int64	  *v;
+	Datum	  *d;
+	bool	  *nulls;
+	int		   dims[1],
+		lbs[1] = { 1 };
 
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
@@ -1092,7 +1100,7 @@ CsWindow(const CsBlock *b, int64 x)
 bool
 cs_grid_is_constant(FunctionCallInfo fcinfo, int argno)
 {
-	Aggref	   *ag = AggGetAggref(fcinfo);
+	Aggref		*ag = AggGetAggref(fcinfo);
 	TargetEntry *te;
 
 	if (ag == NULL || list_length(ag->args) < argno)
@@ -1107,7 +1115,7 @@ void
 cs_check_grid(const CloseSummary *state, const CloseSummary *grid, const char *fn)
 {
 	CsBlockView *x,
-			   *y;
+		*y;
 
 	CsCheckShape(state, grid, fn);
 	if (state->nblocks != grid->nblocks)
@@ -1143,26 +1151,27 @@ MoneyAndSquare(FunctionCallInfo fcinfo, int argno, LkMoney *m, LkMoney *sq, cons
 CloseSummary *
 cs_add_lead(CloseSummary *s, const CsLead *l)
 {
-	int64		fc = l->fc;
-	int64		won = l->won,
-				lost = l->lost;
-	bool		has_won = won != DT_NOEND,
-				has_lost = !has_won && lost != DT_NOEND;	/* a win outranks a loss */
-	int64		close = has_won ? won : has_lost ? lost : DT_NOEND;
-	int64		last = Max(fc, close);
-	int			H = s->horizons;
+	int64 fc = l->fc;
+	int64 won = l->won,
+		  lost = l->lost;
+	bool has_won = won != DT_NOEND,
+		 has_lost = !has_won && lost != DT_NOEND; /* a win outranks a loss */
+	int64 close = has_won ? won : has_lost ? lost :
+											 DT_NOEND;
+	int64 last = Max(fc, close);
+	int	  H = s->horizons;
 	/* its stages in the order reached: the furthest one before t only grows with t */
-	int64		rt[CS_MAX_STAGES];
-	int			rs[CS_MAX_STAGES];
-	int			nr = 0,
-				next = 0,
-				st = 0,
-				age = 0;
-	int64		since = fc;
+	int64 rt[CS_MAX_STAGES];
+	int	  rs[CS_MAX_STAGES];
+	int	  nr = 0,
+		next = 0,
+		st = 0,
+		age = 0;
+	int64 since = fc;
 
 	for (int i = 1; i <= l->nreach; i++)
 	{
-		int			j = nr++;
+		int j = nr++;
 
 		if (l->reach[i - 1] == DT_NOEND)
 		{
@@ -1186,8 +1195,8 @@ cs_add_lead(CloseSummary *s, const CsLead *l)
 
 	for (int32 k = 0; k < s->nblocks; k++)
 	{
-		CsBlock    *b = cs_block(s, k);
-		int64		t = b->t;
+		CsBlock *b = cs_block(s, k);
+		int64	 t = b->t;
 
 		/* after its first contact and its close: no later snapshot sees it */
 		if (t > last)
@@ -1203,8 +1212,8 @@ cs_add_lead(CloseSummary *s, const CsLead *l)
 		if (fc < t && close >= t)
 		{
 			/* open at t: its furthest stage reached before t, and since when */
-			CsCell	   *c;
-			int			h;
+			CsCell *c;
+			int		h;
 
 			for (; next < nr && rt[next] < t; next++)
 				if (rs[next] > st)
@@ -1229,34 +1238,34 @@ cs_add_lead(CloseSummary *s, const CsLead *l)
 				lk_money_add(&c->amount_sq, l->amt_sq, "expected amount");
 			}
 			if (has_won && (h = CsWindow(b, won)) > 0)
-				CS_WON(s, c, h)++;
+				CS_WON(s, c, h) += 1;
 			else if (has_lost && (h = CsWindow(b, lost)) > 0)
-				CS_LOST(s, c, h)++;
+				CS_LOST(s, c, h) += 1;
 		}
 		else if (fc >= t)
 		{
 			/* arrives after t */
-			int			ha = CsWindow(b, fc);
+			int ha = CsWindow(b, fc);
 
 			if (ha > 0)
 			{
-				int			hw;
+				int hw;
 
-				CS_ARRIVALS(s, b, ha)++;
+				CS_ARRIVALS(s, b, ha) += 1;
 				if (has_won && won >= fc && (hw = CsWindow(b, won)) > 0)
-					CS_NEW_WON(s, b, ha, hw)++;
+					CS_NEW_WON(s, b, ha, hw) += 1;
 			}
 		}
 		if (has_won && won >= t && won >= fc)
 		{
-			int			h = CsWindow(b, won);
+			int h = CsWindow(b, won);
 
 			if (h > 0)
 			{
-				CS_CLOSINGS(s, b, h)++;
+				CS_CLOSINGS(s, b, h) += 1;
 				if (l->rev)
 				{
-					CS_REVENUE_N(s, b, h)++;
+					CS_REVENUE_N(s, b, h) += 1;
 					lk_money_add(cs_revenue(s, b, h), l->rev, "revenue");
 					lk_money_add(cs_revenue_sq(s, b, h), l->rev_sq, "revenue");
 				}
@@ -1281,7 +1290,7 @@ cs_dense_grid(const CloseSummary *grid, int nstages)
 	for (int32 k = 0; k < s->nblocks; k++)
 	{
 		/* a grid value with counts is refused above; make sure of the blocks */
-		CsBlock    *b = cs_block(s, k);
+		CsBlock *b = cs_block(s, k);
 
 		memset(&CS_ARRIVALS(s, b, 1), 0, sizeof(int64) * (3 * s->horizons + CS_NEW_PAIRS(s->horizons)));
 		CsInitBlockMoney(s, b);
@@ -1295,12 +1304,12 @@ close_agg_accum(PG_FUNCTION_ARGS)
 {
 	CloseSummary *s;
 	CloseSummary *grid;
-	CsLead		l = {0};
-	int64		reach[CS_MAX_STAGES];
-	LkMoney		rev,
-				rev_sq,
-				amt,
-				amt_sq;
+	CsLead		  l = { 0 };
+	int64		  reach[CS_MAX_STAGES];
+	LkMoney		  rev,
+		rev_sq,
+		amt,
+		amt_sq;
 
 	if (!AggCheckCallContext(fcinfo, NULL))
 		ereport(ERROR,
@@ -1313,7 +1322,7 @@ close_agg_accum(PG_FUNCTION_ARGS)
 				 errhint("Pass close_grid(as_of, ...).")));
 	grid = PG_GETARG_CLOSE_SUMMARY(7);
 	if (PG_ARGISNULL(0))
-		s = cs_dense_grid(grid, 1);	/* the first row */
+		s = cs_dense_grid(grid, 1); /* the first row */
 	else
 	{
 		/*
@@ -1326,7 +1335,7 @@ close_agg_accum(PG_FUNCTION_ARGS)
 	}
 
 	if (PG_ARGISNULL(1))
-		PG_RETURN_POINTER(s);	/* no first contact: not a lead */
+		PG_RETURN_POINTER(s); /* no first contact: not a lead */
 	l.fc = PG_GETARG_TIMESTAMPTZ(1);
 	CheckFinite(l.fc);
 	l.won = l.lost = DT_NOEND;
@@ -1337,9 +1346,9 @@ close_agg_accum(PG_FUNCTION_ARGS)
 
 	if (!PG_ARGISNULL(5))
 	{
-		ArrayType  *ra = PG_GETARG_ARRAYTYPE_P(5);
-		bits8	   *nulls = ARR_NULLBITMAP(ra);
-		int64	   *v = (int64 *) lk_array_data(ra);
+		ArrayType *ra = PG_GETARG_ARRAYTYPE_P(5);
+		bits8	  *nulls = ARR_NULLBITMAP(ra);
+		int64	  *v = (int64 *) lk_array_data(ra);
 
 		if (ARR_NDIM(ra) > 1)
 			ereport(ERROR,
@@ -1469,7 +1478,7 @@ Datum
 close_summary_age_bounds(PG_FUNCTION_ARGS)
 {
 	CloseSummary *s = PG_GETARG_CLOSE_SUMMARY(0);
-	Datum	   *d = palloc(sizeof(Datum) * Max(s->nages - 1, 1));
+	Datum		 *d = palloc(sizeof(Datum) * Max(s->nages - 1, 1));
 
 	for (int a = 0; a < s->nages - 1; a++)
 		d[a] = IntervalPGetDatum(lk_interval_from_usec(s->age_bounds[a]));
@@ -1480,8 +1489,8 @@ close_summary_age_bounds(PG_FUNCTION_ARGS)
 typedef struct SrfOut
 {
 	ReturnSetInfo *rsi;
-	Datum		values[12];
-	bool		nulls[12];
+	Datum		   values[12];
+	bool		   nulls[12];
 } SrfOut;
 
 static void
@@ -1515,9 +1524,9 @@ Datum
 close_summary_history(PG_FUNCTION_ARGS)
 {
 	CloseSummary *s = PG_GETARG_CLOSE_SUMMARY(0);
-	SrfOut		o = {0};
-	CsBlockView *v = palloc(sizeof(CsBlockView));
-	CsCellView	c;
+	SrfOut		  o = { 0 };
+	CsBlockView	 *v = palloc(sizeof(CsBlockView));
+	CsCellView	  c;
 
 	SrfBegin(fcinfo, &o);
 	for (int32 k = 0; k < s->nblocks; k++)
@@ -1548,9 +1557,9 @@ Datum
 close_summary_pipeline(PG_FUNCTION_ARGS)
 {
 	CloseSummary *s = PG_GETARG_CLOSE_SUMMARY(0);
-	SrfOut		o = {0};
-	CsBlockView *v = palloc(sizeof(CsBlockView));
-	CsCellView	c;
+	SrfOut		  o = { 0 };
+	CsBlockView	 *v = palloc(sizeof(CsBlockView));
+	CsCellView	  c;
 
 	SrfBegin(fcinfo, &o);
 	for (int32 k = 0; k < s->nblocks; k++)
@@ -1579,8 +1588,8 @@ Datum
 close_summary_windows(PG_FUNCTION_ARGS)
 {
 	CloseSummary *s = PG_GETARG_CLOSE_SUMMARY(0);
-	SrfOut		o = {0};
-	CsBlockView *v = palloc(sizeof(CsBlockView));
+	SrfOut		  o = { 0 };
+	CsBlockView	 *v = palloc(sizeof(CsBlockView));
 
 	SrfBegin(fcinfo, &o);
 	for (int32 k = 0; k < s->nblocks; k++)
@@ -1613,8 +1622,8 @@ Datum
 close_summary_new_leads(PG_FUNCTION_ARGS)
 {
 	CloseSummary *s = PG_GETARG_CLOSE_SUMMARY(0);
-	SrfOut		o = {0};
-	CsBlockView *v = palloc(sizeof(CsBlockView));
+	SrfOut		  o = { 0 };
+	CsBlockView	 *v = palloc(sizeof(CsBlockView));
 
 	SrfBegin(fcinfo, &o);
 	for (int32 k = 0; k < s->nblocks; k++)

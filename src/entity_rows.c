@@ -28,7 +28,8 @@ HashInt64(uint64 x)
 LkEntityKind
 lk_entity_kind(Oid type)
 {
-	return type == INT8OID ? LK_ENTITY_INT8 : type == UUIDOID ? LK_ENTITY_UUID : LK_ENTITY_TEXT;
+	return type == INT8OID ? LK_ENTITY_INT8 : type == UUIDOID ? LK_ENTITY_UUID :
+																LK_ENTITY_TEXT;
 }
 
 LkEntityRows *
@@ -67,7 +68,7 @@ StoreKey(LkEntityRows *r, const char *b, uint32 n, uint32 *hash)
 	}
 	if (c == NULL || c->cap - c->used < 4 + (Size) n)
 	{
-		Size		cap = Max(LK_KEYS_CHUNK_BYTES, 4 + (Size) n);
+		Size cap = Max(LK_KEYS_CHUNK_BYTES, 4 + (Size) n);
 
 		c = MemoryContextAlloc(r->cxt, MAXALIGN(sizeof(LkKeyChunk)) + cap);
 		c->used = 0;
@@ -94,8 +95,7 @@ lk_row_list_push(MemoryContext cxt, LkRowList *l, Size width)
 
 	if (unlikely(c == NULL || c->n == c->cap))
 	{
-		int32		cap = c == NULL ? LK_ROWS_FIRST_CHUNK
-			: Max(c->cap, Min(2 * c->cap, (int32) (LK_ROWS_CHUNK_BYTES / width)));
+		int32 cap = c == NULL ? LK_ROWS_FIRST_CHUNK : Max(c->cap, Min(2 * c->cap, (int32) (LK_ROWS_CHUNK_BYTES / width)));
 
 		c = MemoryContextAlloc(cxt, MAXALIGN(sizeof(LkRowChunk)) + (Size) cap * width);
 		c->next = NULL;
@@ -135,8 +135,8 @@ lk_rows_append_int8(LkEntityRows *r, int rowkind, int64 key)
 void *
 lk_rows_append_bytes(LkEntityRows *r, int rowkind, const char *b, uint32 len)
 {
-	uint32		hash;
-	uint64		key;
+	uint32 hash;
+	uint64 key;
 
 	Assert(r->kind != LK_ENTITY_INT8);
 	key = StoreKey(r, b, len, &hash);
@@ -151,7 +151,7 @@ lk_rows_append(LkEntityRows *r, int rowkind, Datum d)
 	if (r->kind == LK_ENTITY_UUID)
 		return lk_rows_append_bytes(r, rowkind, DatumGetPointer(d), 16);
 	{
-		text	   *t = DatumGetTextPP(d);
+		text *t = DatumGetTextPP(d);
 
 		return lk_rows_append_bytes(r, rowkind, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
 	}
@@ -176,8 +176,8 @@ lk_rows_absorb(LkEntityRows *dst, LkEntityRows *src)
 	for (int p = 0; p < LK_ROWS_NPARTS; p++)
 		for (int k = 0; k < dst->nkinds; k++)
 		{
-			LkRowList  *d = &dst->parts[p][k],
-					   *s = &src->parts[p][k];
+			LkRowList *d = &dst->parts[p][k],
+					  *s = &src->parts[p][k];
 
 			if (s->head == NULL)
 				continue;
@@ -203,7 +203,7 @@ lk_rows_absorb(LkEntityRows *dst, LkEntityRows *src)
 		src->keys = c->next;
 		c->next = dst->keys ? dst->keys->next : NULL;
 		if (dst->keys)
-			dst->keys->next = c;	/* behind dst's newest, which keeps filling */
+			dst->keys->next = c; /* behind dst's newest, which keeps filling */
 		else
 			dst->keys = c;
 	}
@@ -239,7 +239,7 @@ lk_rows_free_part(LkEntityRows *r, int p)
 void
 lk_entity_table_init(LkEntityTable *t, int64 capacity)
 {
-	uint64		size = 16;
+	uint64 size = 16;
 
 	while (size < 2 * (uint64) Max(capacity, 1))
 		size *= 2;
@@ -255,7 +255,7 @@ lk_entity_table_init(LkEntityTable *t, int64 capacity)
 void
 lk_entity_table_reset(LkEntityTable *t, int64 capacity)
 {
-	uint64		size = 16;
+	uint64 size = 16;
 
 	while (size < 2 * (uint64) Max(capacity, 1))
 		size *= 2;

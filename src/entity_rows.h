@@ -19,9 +19,9 @@
 
 #include "leadkpi.h"
 
-#define LK_ROWS_PART_BITS	8
-#define LK_ROWS_NPARTS		(1 << LK_ROWS_PART_BITS)
-#define LK_ROWS_MAX_KINDS	3
+#define LK_ROWS_PART_BITS 8
+#define LK_ROWS_NPARTS (1 << LK_ROWS_PART_BITS)
+#define LK_ROWS_MAX_KINDS 3
 
 typedef enum LkEntityKind
 {
@@ -33,20 +33,20 @@ typedef enum LkEntityKind
 /* The head of every row; the caller's fields follow. */
 typedef struct LkEntityRef
 {
-	uint64		key;			/* the bigint, or the address of a uint32 length and the bytes */
-	uint32		hash;
-	int32		tag;			/* the caller's (a step, a group) */
+	uint64 key; /* the bigint, or the address of a uint32 length and the bytes */
+	uint32 hash;
+	int32  tag; /* the caller's (a step, a group) */
 } LkEntityRef;
 
 typedef struct LkRowChunk
 {
 	struct LkRowChunk *next;
-	int32		n;
-	int32		cap;
+	int32			   n;
+	int32			   cap;
 	/* rows follow, each MAXALIGNed */
 } LkRowChunk;
 
-#define LK_ROW_CHUNK_DATA(c)	((char *) (c) + MAXALIGN(sizeof(LkRowChunk)))
+#define LK_ROW_CHUNK_DATA(c) ((char *) (c) + MAXALIGN(sizeof(LkRowChunk)))
 
 typedef struct LkRowList
 {
@@ -58,23 +58,23 @@ typedef struct LkRowList
 typedef struct LkKeyChunk
 {
 	struct LkKeyChunk *next;
-	Size		used;
-	Size		cap;
+	Size			   used;
+	Size			   cap;
 	/* bytes follow */
 } LkKeyChunk;
 
 typedef struct LkEntityRows
 {
 	MemoryContext cxt;
-	LkEntityKind kind;
-	int			nkinds;
-	Size		width[LK_ROWS_MAX_KINDS];	/* MAXALIGNed, the head included */
-	int64		nrows[LK_ROWS_MAX_KINDS];
-	LkRowList	parts[LK_ROWS_NPARTS][LK_ROWS_MAX_KINDS];
-	LkKeyChunk *keys;			/* the arena of byte keys, newest chunk first */
-	Size		key_bytes;
-	const char *last_key;		/* the key appended last, to share equal ones */
-	uint32		last_hash;
+	LkEntityKind  kind;
+	int			  nkinds;
+	Size		  width[LK_ROWS_MAX_KINDS]; /* MAXALIGNed, the head included */
+	int64		  nrows[LK_ROWS_MAX_KINDS];
+	LkRowList	  parts[LK_ROWS_NPARTS][LK_ROWS_MAX_KINDS];
+	LkKeyChunk	 *keys; /* the arena of byte keys, newest chunk first */
+	Size		  key_bytes;
+	const char	 *last_key; /* the key appended last, to share equal ones */
+	uint32		  last_hash;
 } LkEntityRows;
 
 /* The kind of entity of a column type: bigint, uuid, anything else as text. */
@@ -111,8 +111,8 @@ extern void lk_row_list_free(LkRowList *l);
 static inline bool
 lk_entity_equal(const LkEntityRows *r, uint64 a, uint64 b)
 {
-	uint32		la,
-				lb;
+	uint32 la,
+		lb;
 
 	if (a == b)
 		return true;
@@ -146,7 +146,7 @@ typedef struct LkRowIter
 static inline LkRowIter
 lk_row_list_iter(const LkRowList *l, Size width)
 {
-	LkRowIter	it;
+	LkRowIter it;
 
 	it.chunk = l->head;
 	it.i = -1;
@@ -186,12 +186,12 @@ lk_rows_next(LkRowIter *it)
  */
 typedef struct LkEntityTable
 {
-	int32	   *slots;			/* entity + 1, or 0 for a free slot */
-	uint64	   *keys;			/* per entity */
-	uint32	   *hashes;
-	uint64		mask;
-	uint64		size;			/* slots allocated */
-	int32		n;
+	int32  *slots; /* entity + 1, or 0 for a free slot */
+	uint64 *keys;  /* per entity */
+	uint32 *hashes;
+	uint64	mask;
+	uint64	size; /* slots allocated */
+	int32	n;
 } LkEntityTable;
 
 extern void lk_entity_table_init(LkEntityTable *t, int64 capacity);
@@ -201,8 +201,8 @@ extern void lk_entity_table_reset(LkEntityTable *t, int64 capacity);
 static inline int32
 lk_entity_table_lookup(LkEntityTable *t, const LkEntityRows *r, const LkEntityRef *row, bool insert)
 {
-	uint64		h = row->hash & t->mask;
-	int32		e;
+	uint64 h = row->hash & t->mask;
+	int32  e;
 
 	while ((e = t->slots[h] - 1) >= 0 &&
 		   !(t->hashes[e] == row->hash && lk_entity_equal(r, t->keys[e], row->key)))
@@ -217,4 +217,4 @@ lk_entity_table_lookup(LkEntityTable *t, const LkEntityRows *r, const LkEntityRe
 	return e;
 }
 
-#endif							/* LEADKPI_ENTITY_ROWS_H */
+#endif /* LEADKPI_ENTITY_ROWS_H */

@@ -35,47 +35,47 @@
 
 typedef struct FsMember
 {
-	text	   *campaign;
-	text	   *channel;
+	text			   *campaign;
+	text			   *channel;
 	const CloseSummary *s;
-	int			parent;			/* its channel's */
-	int			segment;
+	int					parent; /* its channel's */
+	int					segment;
 } FsMember;
 
 /* A segment's sums at one cutoff and window. */
 typedef struct FsSum
 {
-	bool		observed;
-	int64		actual;
-	double		actual_revenue,
-				actual_pipeline,
-				mean,
-				var,
-				pipeline,
-				new_leads,
-				rev,
-				rev_var,
-				rev_pipeline,
-				run_rate,
-				fixed_stage,
-				stage_rate;
-	int64		open,
-				stale,
-				with_amount;
-	double		min_cell;		/* -1: none */
-	int64		window_start,
-				window_end;
+	bool   observed;
+	int64  actual;
+	double actual_revenue,
+		actual_pipeline,
+		mean,
+		var,
+		pipeline,
+		new_leads,
+		rev,
+		rev_var,
+		rev_pipeline,
+		run_rate,
+		fixed_stage,
+		stage_rate;
+	int64 open,
+		stale,
+		with_amount;
+	double min_cell; /* -1: none */
+	int64  window_start,
+		window_end;
 } FsSum;
 
 static int
 TextCmp(const text *a, const text *b)
 {
-	int			la,
-				lb,
-				c;
+	int la,
+		lb,
+		c;
 
 	if (a == NULL || b == NULL)
-		return (a != NULL) - (b != NULL);	/* NULL first */
+		return (a != NULL) - (b != NULL); /* NULL first */
 	la = VARSIZE_ANY_EXHDR(a);
 	lb = VARSIZE_ANY_EXHDR(b);
 	c = memcmp(VARDATA_ANY(a), VARDATA_ANY(b), Min(la, lb));
@@ -86,22 +86,22 @@ static int
 MemberCmp(const void *x, const void *y)
 {
 	const FsMember *a = x,
-			   *b = y;
-	int			c = TextCmp(a->campaign, b->campaign);
+				   *b = y;
+	int c = TextCmp(a->campaign, b->campaign);
 
 	return c != 0 ? c : TextCmp(a->channel, b->channel);
 }
 
 /* Sorting member indexes by a key: the channel, or the segment's key. */
 static const FsMember *sort_members;
-static bool sort_by_channel;
+static bool			   sort_by_channel;
 
 static int
 IndexCmp(const void *x, const void *y)
 {
 	const FsMember *a = &sort_members[*(const int *) x],
-			   *b = &sort_members[*(const int *) y];
-	int			c = sort_by_channel ? TextCmp(a->channel, b->channel) : TextCmp(a->campaign, b->campaign);
+				   *b = &sort_members[*(const int *) y];
+	int c = sort_by_channel ? TextCmp(a->channel, b->channel) : TextCmp(a->campaign, b->campaign);
 
 	return c != 0 ? c : (*(const int *) x > *(const int *) y) - (*(const int *) x < *(const int *) y);
 }
@@ -109,8 +109,8 @@ IndexCmp(const void *x, const void *y)
 static int
 CompareDouble(const void *a, const void *b)
 {
-	double		x = *(const double *) a,
-				y = *(const double *) b;
+	double x = *(const double *) a,
+		   y = *(const double *) b;
 
 	return x < y ? -1 : x > y;
 }
@@ -133,16 +133,16 @@ Median(double *v, int n)
 static FsMember *
 ReadMembers(ArrayType *arr, int *nout)
 {
-	Oid			elemtype = ARR_ELEMTYPE(arr);
-	int16		typlen;
-	bool		typbyval;
-	char		typalign;
-	Datum	   *elems;
-	bool	   *nulls;
-	int			n,
-				m = 0,
-				out = 0;
-	FsMember   *mem;
+	Oid	   elemtype = ARR_ELEMTYPE(arr);
+	int16  typlen;
+	bool   typbyval;
+	char   typalign;
+	Datum *elems;
+	bool  *nulls;
+	int	   n,
+		m = 0,
+		out = 0;
+	FsMember *mem;
 
 	get_typlenbyvalalign(elemtype, &typlen, &typbyval, &typalign);
 	deconstruct_array(arr, elemtype, typlen, typbyval, typalign, &elems, &nulls, &n);
@@ -150,8 +150,8 @@ ReadMembers(ArrayType *arr, int *nout)
 	for (int i = 0; i < n; i++)
 	{
 		HeapTupleHeader t;
-		bool		isnull;
-		Datum		d;
+		bool			isnull;
+		Datum			d;
 
 		if (nulls[i])
 			continue;
@@ -169,7 +169,7 @@ ReadMembers(ArrayType *arr, int *nout)
 	qsort(mem, m, sizeof(FsMember), MemberCmp);
 	for (int i = 0; i < m;)
 	{
-		int			j = i + 1;
+		int j = i + 1;
 
 		while (j < m && MemberCmp(&mem[i], &mem[j]) == 0)
 			j++;
@@ -196,8 +196,8 @@ ReadMembers(ArrayType *arr, int *nout)
 static int
 GroupMembers(FsMember *mem, int n, bool by_channel, int *key, int *first)
 {
-	int		   *order = palloc(sizeof(int) * Max(n, 1));
-	int			g = -1;
+	int *order = palloc(sizeof(int) * Max(n, 1));
+	int	 g = -1;
 
 	for (int i = 0; i < n; i++)
 		order[i] = i;
@@ -208,8 +208,7 @@ GroupMembers(FsMember *mem, int n, bool by_channel, int *key, int *first)
 	{
 		const FsMember *a = &mem[order[i]];
 
-		if (i == 0 || (by_channel ? TextCmp(a->channel, mem[order[i - 1]].channel)
-					   : TextCmp(a->campaign, mem[order[i - 1]].campaign)) != 0)
+		if (i == 0 || (by_channel ? TextCmp(a->channel, mem[order[i - 1]].channel) : TextCmp(a->campaign, mem[order[i - 1]].campaign)) != 0)
 			first[++g] = order[i];
 		key[order[i]] = g;
 	}
@@ -221,8 +220,8 @@ GroupMembers(FsMember *mem, int n, bool by_channel, int *key, int *first)
 static double
 Dispersion(double *z2, int n, int counted)
 {
-	double		med = Median(z2, n);
-	double		k = isnan(med) ? 1.0 : med / CHI2_1_MEDIAN;
+	double med = Median(z2, n);
+	double k = isnan(med) ? 1.0 : med / CHI2_1_MEDIAN;
 
 	return Max(1.0, (counted * k + 2) / (counted + 2));
 }
@@ -238,34 +237,34 @@ PG_FUNCTION_INFO_V1(close_forecast_segments);
 Datum
 close_forecast_segments(PG_FUNCTION_ARGS)
 {
-	FsMember   *mem;
-	int			nmem,
-				npar,
-				nseg;
-	int		   *parent_first,
-			   *seg_first;
+	FsMember *mem;
+	int		  nmem,
+		npar,
+		nseg;
+	int *parent_first,
+		*seg_first;
 	CloseSummary **parents;
-	CloseSummary *root = NULL;
-	const char *by;
-	FcOptions	o;
-	int32	   *idx,
-			   *tidx;
-	int			ncut,
-				ntarget,
-				calibration,
-				S,
-				H;
-	double	   *adjust;
-	FsSum	   *sums;
-	RootFit    *rf;
-	Fit		  **pfit,
-			  **fm;
-	Row		   *rows;
-	Basis		basis;
-	CsBlockView *bj;
+	CloseSummary  *root = NULL;
+	const char	  *by;
+	FcOptions	   o;
+	int32		  *idx,
+		*tidx;
+	int ncut,
+		ntarget,
+		calibration,
+		S,
+		H;
+	double	*adjust;
+	FsSum	*sums;
+	RootFit *rf;
+	Fit	   **pfit,
+		**fm;
+	Row			  *rows;
+	Basis		   basis;
+	CsBlockView	  *bj;
 	ReturnSetInfo *rsi;
-	double	   *z2,
-			   *z2r;
+	double		  *z2,
+		*z2r;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(2) || PG_ARGISNULL(3) || PG_ARGISNULL(4))
 		PG_RETURN_NULL();
@@ -284,7 +283,7 @@ close_forecast_segments(PG_FUNCTION_ARGS)
 
 	/* the parents (channels) and the root */
 	{
-		int		   *key = palloc(sizeof(int) * nmem);
+		int *key = palloc(sizeof(int) * nmem);
 
 		parent_first = palloc(sizeof(int) * nmem);
 		npar = GroupMembers(mem, nmem, true, key, parent_first);
@@ -345,7 +344,7 @@ close_forecast_segments(PG_FUNCTION_ARGS)
 	}
 	for (int p = 0; p < npar; p++)
 	{
-		Fit		  **pf = &pfit[p * ncut];
+		Fit **pf = &pfit[p * ncut];
 
 		CHECK_FOR_INTERRUPTS();
 		for (int ci = 0; ci < ncut; ci++)
@@ -367,14 +366,14 @@ close_forecast_segments(PG_FUNCTION_ARGS)
 		fc_fit_count_many(fm, m, idx, ncut, o.lookback);
 		for (int ci = 0; ci < ncut; ci++)
 		{
-			int32		j = idx[ci];
+			int32 j = idx[ci];
 
 			fc_fit_smooth(fm[ci], pfit[mem[i].parent * ncut + ci], &o);
 			fc_forecast(m, fm[ci], pfit[mem[i].parent * ncut + ci], &rf[ci], j, &o, rows, &basis, bj);
 			for (int h = 1; h <= H; h++)
 			{
-				Row		   *row = &rows[h];
-				FsSum	   *a = &sums[((Size) mem[i].segment * ncut + ci) * H + h - 1];
+				Row	  *row = &rows[h];
+				FsSum *a = &sums[((Size) mem[i].segment * ncut + ci) * H + h - 1];
 
 				fc_scale_row(row, adjust[ci * H + h - 1]);
 				a->window_start = bj->end[h - 1];
@@ -411,9 +410,9 @@ close_forecast_segments(PG_FUNCTION_ARGS)
 	for (int g = 0; g < nseg; g++)
 		for (int ti = 0; ti < ntarget; ti++)
 		{
-			int32		jt = tidx[ti];
-			int			ct = -1;
-			int64		t = cs_block_t(root, jt);
+			int32 jt = tidx[ti];
+			int	  ct = -1;
+			int64 t = cs_block_t(root, jt);
 
 			for (int ci = 0; ci < ncut; ci++)
 				if (idx[ci] == jt)
@@ -425,16 +424,17 @@ close_forecast_segments(PG_FUNCTION_ARGS)
 			for (int h = 1; h <= H; h++)
 			{
 				const FsSum *a = &sums[((Size) g * ncut + ct) * H + h - 1];
-				int			n = 0,
-							nr = 0,
-							counted = 0,
-							counted_r = 0;
-				double		phi,
-							rev_phi;
-				Datum		v[24];
-				bool		nl[24] = {0};
+				int			 n = 0,
+					nr = 0,
+					counted = 0,
+					counted_r = 0;
+				double phi,
+					rev_phi;
+				Datum			v[24];
+				bool			nl[24] = { 0 };
 				const FsMember *key = &mem[seg_first[g]];
-				text	   *segment = by == NULL ? NULL : strcmp(by, "channel") == 0 ? key->channel : key->campaign;
+				text		   *segment = by == NULL ? NULL : strcmp(by, "channel") == 0 ? key->channel :
+																						   key->campaign;
 
 				for (int ci = 0; ci < ncut; ci++)
 				{
