@@ -19,6 +19,8 @@
 #   read    what a forecast from raw tables must read: the leads and the
 #           stage events through the canonical views, the columns it uses
 #           (a floor for "raw")
+#   build   the summaries per campaign and channel from the raw tables, one
+#           pass of close_agg_segments (raw without the method)
 #   events  the stage events grouped by lead with stage_reach (the first
 #           step of the forecast before 0.2.0's one-pass aggregate)
 #   scan    every stored summary read and detoasted, sum(leads(summary))
@@ -41,9 +43,9 @@ PSQL="psql -X -q -v ON_ERROR_STOP=1 -d $DB"
 # noise here), the default plans with up to 2 workers
 SETTINGS="SET max_parallel_workers_per_gather = 2; SET jit = off; SET client_min_messages = warning;"
 SERIAL="SET max_parallel_workers_per_gather = 0;"
-# user + system CPU ticks of this backend, and the clock
-MARK="SELECT 'mark ' || (split_part(s, ' ', 14)::bigint + split_part(s, ' ', 15)::bigint) || ' ' || extract(epoch FROM clock_timestamp()) FROM pg_read_file('/proc/' || pg_backend_pid() || '/stat') AS s;"
-TICK=$(getconf CLK_TCK)
+# the CPU time of this backend (nanoseconds on a CPU, from the scheduler:
+# /proc/PID/schedstat, finer than /proc/PID/stat's 10 ms ticks), and the clock
+MARK="SELECT 'mark ' || split_part(pg_read_file('/proc/' || pg_backend_pid() || '/schedstat'), ' ', 1) || ' ' || extract(epoch FROM clock_timestamp());"
 
 $PSQL <<SQL
 $SETTINGS
@@ -62,9 +64,10 @@ declare -A sql
 sql[raw]="SELECT * FROM forecast_closings('bench_forecast', as_of => '$AS_OF', by => 'campaign') ORDER BY segment, h"
 sql[stored]="SELECT * FROM forecast_closings('bench_forecast', by => 'campaign', summaries => 'bench.forecast_store') ORDER BY segment, h"
 sql[read]="SELECT count(lead_id), count(first_contact_at), count(converted_at), count(lost_at), count(revenue), count(campaign), count(channel) FROM bench_forecast.report_leads; SELECT count(lead_id), count(step), count(occurred_at) FROM bench_forecast.report_stage_events"
+sql[build]="SELECT cardinality(close_agg_segments(u.lead_id, u.step, u.occurred_at, u.first_contact_at, u.converted_at, u.lost_at, u.revenue, NULL::numeric, u.campaign, u.channel, NULL::date, (SELECT forecast_grid('bench_forecast', '$AS_OF')))) FROM (SELECT lead_id, NULL::integer AS step, NULL::timestamptz AS occurred_at, first_contact_at, converted_at, lost_at, revenue, campaign, channel FROM bench_forecast.report_leads UNION ALL SELECT lead_id, step, occurred_at, NULL, NULL, NULL, NULL, NULL, NULL FROM bench_forecast.report_stage_events) u"
 sql[events]="SELECT count(r) FROM (SELECT lead_id, stage_reach(step, occurred_at) AS r FROM bench_forecast.report_stage_events GROUP BY lead_id) x"
 sql[scan]="SELECT sum(leads(summary)) FROM bench.forecast_store"
-queries=(raw stored read events scan)
+queries=(raw stored read build events scan)
 declare -A wall cpu swall
 
 # run <name> <serial?>: prints "wall_ms cpu_ms" of the query (cpu: the serving
@@ -76,7 +79,7 @@ run() {
     local q=$1 mode=$2 o=/dev/null
     [ "$mode" = parallel ] && { [ "$q" = raw ] || [ "$q" = stored ]; } && o="$OUT/forecast_$q.out"
     { echo "$SETTINGS"; [ "$mode" = serial ] && echo "$SERIAL"; echo "$WARMUP"; echo "$MARK"; echo "\\o $o"; echo "${sql[$q]};"; echo "\\o"; echo "$MARK"; } \
-        | $PSQL -At 2>&1 | awk -v tick="$TICK" '/^mark/ { if (n++) printf "%.1f %.1f\n", ($3 - w) * 1000, ($2 - c) * 1000 / tick; c = $2; w = $3 }
+        | $PSQL -At 2>&1 | awk '/^mark/ { if (n++) printf "%.1f %.1f\n", ($3 - w) * 1000, ($2 - c) / 1e6; c = $2; w = $3 }
                                          /ERROR/ { print > "/dev/stderr"; exit 1 }'
 }
 
