@@ -73,6 +73,11 @@ demo)
     # the four KPIs with one aggregate call each, then the report views
     $bindir/psql -X -d leadkpi_demo -v ON_ERROR_STOP=1 -f test/data/demo.sql
     $bindir/psql -X -q -d leadkpi_demo -v ON_ERROR_STOP=1 -f test/data/demo_reports.sql
+    # the self-contained HTML report, kept after the demo cluster is gone
+    report=${DEMO_REPORT:-$PWD/leadkpi-demo-report.html}
+    $bindir/psql -X -At -d leadkpi_demo -v ON_ERROR_STOP=1 \
+        -c "SELECT report_html('reports')" > "$report"
+    log "HTML report: $report (open it in a browser)"
     ;;
 bench)
     $PSQL -d postgres -c "CREATE DATABASE leadkpi_bench"

@@ -67,3 +67,14 @@ UNION ALL
 SELECT 'live (stored + today)', leads, conversions, round(cost, 2) FROM reports_mat.kpi_overview_live
 UNION ALL
 SELECT 'plain view', leads, conversions, round(cost, 2) FROM reports.kpi_overview;
+
+\echo
+\echo '== the funnel in psql: funnel_chart over the same stage events'
+SELECT * FROM funnel_chart(
+    (SELECT funnel_agg(lead_id, occurred_at, stage, ARRAY['lead', 'mql', 'sql', 'opportunity', 'customer'],
+                       interval '180 days', 'crm_backfill')
+     FROM crm.stage_events),
+    ARRAY['lead', 'mql', 'sql', 'opportunity', 'customer']);
+SELECT sparkline(array_agg(leads ORDER BY month)) AS leads_per_month,
+       sparkline(array_agg(conversion_rate ORDER BY month)) AS conversion_rate_per_month
+FROM reports.kpi_by_month;
