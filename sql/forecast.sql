@@ -134,6 +134,61 @@ COMMENT ON AGGREGATE close_agg(timestamptz, timestamptz, timestamptz, numeric, t
 COMMENT ON AGGREGATE rollup(close_summary) IS
 'Merges close summaries of the same grid exactly (associative and commutative): the result equals the summary built from all the leads at once. Summaries of different snapshot instants merge into their union; different windows, horizons or age buckets are an error (22023).';
 
+-- Every segment's summary from the leads and their stage events in one pass:
+-- a UNION ALL of both (see _lk_close_summaries_sql), joined by lead inside.
+CREATE TYPE close_segment AS (campaign text, channel text, cohort date, summary close_summary);
+COMMENT ON TYPE close_segment IS
+'A close summary with its segment: campaign, channel and cohort (month of first contact), each NULL when not given; what close_agg_segments returns and a store of the forecast holds.';
+
+CREATE FUNCTION close_agg_segments_accum(internal, bigint, integer, timestamptz, timestamptz, timestamptz,
+                                         timestamptz, numeric, numeric, text, text, date, close_summary)
+RETURNS internal AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION close_agg_segments_accum(internal, uuid, integer, timestamptz, timestamptz, timestamptz,
+                                         timestamptz, numeric, numeric, text, text, date, close_summary)
+RETURNS internal AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION close_agg_segments_accum(internal, text, integer, timestamptz, timestamptz, timestamptz,
+                                         timestamptz, numeric, numeric, text, text, date, close_summary)
+RETURNS internal AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION close_agg_segments_combine(internal, internal) RETURNS internal
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION close_agg_segments_serialize(internal) RETURNS bytea
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION close_agg_segments_deserialize(bytea, internal) RETURNS internal
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION close_agg_segments_final(internal) RETURNS close_segment[]
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION close_agg_segments_accum(internal, bigint, integer, timestamptz, timestamptz, timestamptz, timestamptz, numeric, numeric, text, text, date, close_summary) IS 'Support: transition function of close_agg_segments (bigint leads).';
+COMMENT ON FUNCTION close_agg_segments_accum(internal, uuid, integer, timestamptz, timestamptz, timestamptz, timestamptz, numeric, numeric, text, text, date, close_summary) IS 'Support: transition function of close_agg_segments (uuid leads).';
+COMMENT ON FUNCTION close_agg_segments_accum(internal, text, integer, timestamptz, timestamptz, timestamptz, timestamptz, numeric, numeric, text, text, date, close_summary) IS 'Support: transition function of close_agg_segments (text leads, compared bytewise).';
+COMMENT ON FUNCTION close_agg_segments_combine(internal, internal) IS 'Support: combine function of close_agg_segments (the leads and events of both, segments matched).';
+COMMENT ON FUNCTION close_agg_segments_serialize(internal) IS 'Support: serializes a partial state of close_agg_segments for parallel aggregation.';
+COMMENT ON FUNCTION close_agg_segments_deserialize(bytea, internal) IS 'Support: deserializes and validates a partial state of close_agg_segments.';
+COMMENT ON FUNCTION close_agg_segments_final(internal) IS 'Support: final function of close_agg_segments: joins the stage events to their leads and builds each segment''s summary.';
+CREATE AGGREGATE close_agg_segments(lead_id bigint, step integer, occurred_at timestamptz,
+    first_contact_at timestamptz, converted_at timestamptz, lost_at timestamptz, revenue numeric,
+    expected_amount numeric, campaign text, channel text, cohort date, grid close_summary) (
+    SFUNC = close_agg_segments_accum, STYPE = internal, FINALFUNC = close_agg_segments_final,
+    FINALFUNC_MODIFY = READ_WRITE, COMBINEFUNC = close_agg_segments_combine,
+    SERIALFUNC = close_agg_segments_serialize, DESERIALFUNC = close_agg_segments_deserialize, PARALLEL = SAFE);
+CREATE AGGREGATE close_agg_segments(lead_id uuid, step integer, occurred_at timestamptz,
+    first_contact_at timestamptz, converted_at timestamptz, lost_at timestamptz, revenue numeric,
+    expected_amount numeric, campaign text, channel text, cohort date, grid close_summary) (
+    SFUNC = close_agg_segments_accum, STYPE = internal, FINALFUNC = close_agg_segments_final,
+    FINALFUNC_MODIFY = READ_WRITE, COMBINEFUNC = close_agg_segments_combine,
+    SERIALFUNC = close_agg_segments_serialize, DESERIALFUNC = close_agg_segments_deserialize, PARALLEL = SAFE);
+CREATE AGGREGATE close_agg_segments(lead_id text, step integer, occurred_at timestamptz,
+    first_contact_at timestamptz, converted_at timestamptz, lost_at timestamptz, revenue numeric,
+    expected_amount numeric, campaign text, channel text, cohort date, grid close_summary) (
+    SFUNC = close_agg_segments_accum, STYPE = internal, FINALFUNC = close_agg_segments_final,
+    FINALFUNC_MODIFY = READ_WRITE, COMBINEFUNC = close_agg_segments_combine,
+    SERIALFUNC = close_agg_segments_serialize, DESERIALFUNC = close_agg_segments_deserialize, PARALLEL = SAFE);
+COMMENT ON AGGREGATE close_agg_segments(bigint, integer, timestamptz, timestamptz, timestamptz, timestamptz, numeric, numeric, text, text, date, close_summary) IS
+'Close summaries of every segment (campaign, channel, cohort) in one pass over the leads and their stage events together, e.g. a UNION ALL: a row with a step is a stage event of lead_id at occurred_at, any other row a lead (first contact, conversion, loss, revenue, expected amount and its segment). Equals close_agg over each segment''s leads with reached = stage_reach of their events, without grouping the events by lead or joining them to the leads in SQL. Returns one close_segment per segment (NULL over no leads).';
+COMMENT ON AGGREGATE close_agg_segments(uuid, integer, timestamptz, timestamptz, timestamptz, timestamptz, numeric, numeric, text, text, date, close_summary) IS
+'close_agg_segments for uuid leads.';
+COMMENT ON AGGREGATE close_agg_segments(text, integer, timestamptz, timestamptz, timestamptz, timestamptz, numeric, numeric, text, text, date, close_summary) IS
+'close_agg_segments for text leads (compared bytewise).';
+
 CREATE FUNCTION close_summary_add(close_summary, close_summary) RETURNS close_summary
     AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION close_summary_add(close_summary, close_summary) IS 'Merges two close summaries, as rollup does; the function behind close_summary + close_summary.';
@@ -229,11 +284,30 @@ CREATE FUNCTION close_forecast(member close_summary, parent close_summary, root 
     OUT new_leads double precision, OUT new_var double precision,
     OUT revenue double precision, OUT revenue_var double precision, OUT revenue_pipeline double precision,
     OUT open_leads bigint, OUT stale_leads bigint, OUT amount_leads bigint, OUT min_cell bigint,
-    OUT run_rate double precision, OUT fixed_stage double precision, OUT stage_rate double precision)
+    OUT run_rate double precision, OUT fixed_stage double precision, OUT stage_rate double precision,
+    OUT actual_pipeline bigint)
 RETURNS SETOF record
     AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE ROWS 100;
 COMMENT ON FUNCTION close_forecast(close_summary, close_summary, close_summary, timestamptz[], integer, integer, interval, integer, double precision, double precision, integer, double precision[]) IS
 'The forecast method on one member''s summary (a campaign and channel), smoothed toward its parent''s (the channel) and the root''s (everything): for each cutoff (a snapshot) and window, expected wins from the open pipeline and from leads that do not exist yet, their variances, expected revenue, what actually closed when observed, and the three baselines; expectations scaled by adjust (close_forecast_adjust of the root). Additive over members; forecast_closings() combines and calibrates them. See doc/forecast.md.';
+
+CREATE FUNCTION close_forecast_segments(members close_segment[], by text, cutoffs timestamptz[],
+    targets timestamptz[], calibration integer, horizon integer, lookback integer,
+    stale_after interval DEFAULT NULL, season integer DEFAULT 0, kappa double precision DEFAULT 20,
+    kappa_amount double precision DEFAULT 20, run_periods integer DEFAULT 3,
+    OUT segment text, OUT cutoff timestamptz, OUT h integer, OUT window_start timestamptz, OUT window_end timestamptz,
+    OUT actual double precision, OUT actual_revenue double precision,
+    OUT mean double precision, OUT var double precision,
+    OUT pipeline double precision, OUT new_leads double precision,
+    OUT revenue double precision, OUT revenue_var double precision, OUT revenue_pipeline double precision,
+    OUT open_leads bigint, OUT stale_leads bigint, OUT amount_leads bigint, OUT min_cell bigint,
+    OUT run_rate double precision, OUT fixed_stage double precision, OUT stage_rate double precision,
+    OUT dispersion double precision, OUT revenue_dispersion double precision,
+    OUT actual_pipeline double precision)
+RETURNS SETOF record
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE ROWS 100;
+COMMENT ON FUNCTION close_forecast_segments(close_segment[], text, timestamptz[], timestamptz[], integer, integer, integer, interval, integer, double precision, double precision, integer) IS
+'The whole forecast over members'' summaries (close_segment: campaign, channel, summary; those of the same campaign and channel are rolled up): close_forecast on every member at every cutoff, smoothed toward its channel and everything, scaled by close_forecast_adjust of everything, summed per segment (by: NULL, ''campaign'' or ''channel''); for each target cutoff (one of the cutoffs) and window the sums, what actually closed when observed, and the dispersion of the variance: the median squared standardized error at the `calibration` cutoffs before the target whose window had ended by it, over that of a chi-square with one degree of freedom, shrunk toward 1 by two pseudo-observations, at least 1 (for closings, and revenue). forecast_closings() and forecast_backtest() add the intervals.';
 
 CREATE FUNCTION forecast_count_quantile(mean double precision, variance double precision, fraction double precision)
 RETURNS bigint
@@ -276,10 +350,11 @@ $$;
 COMMENT ON FUNCTION @extschema@._lk_reports_time_zone(name) IS
 'leadkpi internal: the time zone in which a reports schema cuts days and months (the one place that looks it up)';
 
--- The SQL of the members' close summaries over a reports schema: one row per
--- (campaign, channel[, cohort]) with summary s, for the grid in parameter
--- grid_param (e.g. '$1').  The expected amount comes from
--- report_leads.expected_revenue when that column exists.
+-- The SQL of the members' close summaries over a reports schema: one value,
+-- a close_segment[] with one element per (campaign, channel[, cohort]), from
+-- close_agg_segments over the leads and their stage events together, for
+-- the grid in parameter grid_param (e.g. '$1').  The expected amount comes
+-- from report_leads.expected_revenue when that column exists.
 CREATE OR REPLACE FUNCTION @extschema@._lk_close_summaries_sql(reports_schema name, grid_param text,
                                                              cohort boolean DEFAULT false)
 RETURNS text
@@ -303,21 +378,23 @@ BEGIN
         amount := 'l.expected_revenue::numeric';
     END IF;
     RETURN format(
-        'SELECT l.campaign, l.channel, %s AS cohort, '
-        '@extschema@.close_agg(l.first_contact_at, l.converted_at, l.lost_at, l.revenue, %s, %s, %s) AS s '
-        'FROM %s.report_leads AS l %s GROUP BY 1, 2, 3',
+        'SELECT @extschema@.close_agg_segments(u.lead_id, u.step, u.occurred_at, u.first_contact_at, u.converted_at, '
+        'u.lost_at, u.revenue, u.expected_amount, u.campaign, u.channel, u.cohort, %s) '
+        'FROM (SELECT l.lead_id, NULL::integer AS step, NULL::timestamptz AS occurred_at, l.first_contact_at, '
+        'l.converted_at, l.lost_at, l.revenue, %s AS expected_amount, l.campaign, l.channel, %s AS cohort '
+        'FROM %s.report_leads AS l%s) AS u',
+        grid_param, amount,
         CASE WHEN cohort THEN format('date_trunc(''month'', l.first_contact_at AT TIME ZONE %L)::date', tz)
              ELSE 'NULL::date' END,
-        CASE WHEN has_events THEN 'e.reached' ELSE 'NULL::timestamptz[]' END,
-        amount, grid_param, s,
+        s,
         CASE WHEN has_events THEN format(
-            'LEFT JOIN (SELECT lead_id, @extschema@.stage_reach(step, occurred_at) AS reached '
-            'FROM %s.report_stage_events GROUP BY lead_id) AS e ON e.lead_id = l.lead_id', s)
+            ' UNION ALL SELECT e.lead_id, e.step, e.occurred_at, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL '
+            'FROM %s.report_stage_events AS e', s)
         ELSE '' END);
 END;
 $$;
 COMMENT ON FUNCTION @extschema@._lk_close_summaries_sql(name, text, boolean) IS
-'leadkpi internal: the query building close summaries per campaign and channel (and cohort month) from a reports schema';
+'leadkpi internal: the query giving the close summaries per campaign and channel (and cohort month) of a reports schema as one close_segment[]';
 
 CREATE OR REPLACE FUNCTION @extschema@.close_summaries(reports_schema name, grid close_summary,
                                                      by_cohort boolean DEFAULT false)
@@ -326,7 +403,8 @@ LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    RETURN QUERY EXECUTE @extschema@._lk_close_summaries_sql(reports_schema, '$1', by_cohort) USING grid;
+    RETURN QUERY EXECUTE format('SELECT m.campaign, m.channel, m.cohort, m.summary FROM unnest((%s)) AS m',
+                                @extschema@._lk_close_summaries_sql(reports_schema, '$1', by_cohort)) USING grid;
 END;
 $$;
 COMMENT ON FUNCTION @extschema@.close_summaries(name, close_summary, boolean) IS
@@ -390,78 +468,6 @@ $$;
 COMMENT ON FUNCTION @extschema@.forecast_grid(name, timestamptz, text, integer, interval, integer, integer) IS
 'The grid forecast_closings() (and, with backtest_cutoffs, forecast_backtest()) uses for these arguments, in the reports'' time zone: build a store of close summaries with it, e.g. SELECT * FROM close_summaries(''reports'', forecast_grid(''reports'')).';
 
--- The forecast query: members' summaries (campaign, channel, s) from
--- members_sql, rolled up to channels and the root, close_forecast() per
--- member at the given cutoffs, summed per segment.  Yields segment, cutoff,
--- h, the window, actual, actual_revenue, mean, var, rev, rev_var, the parts
--- and the baselines.
-CREATE OR REPLACE FUNCTION @extschema@._lk_forecast_sql(members_sql text, segment text, cutoffs text,
-    horizon integer, lookback integer, stale_after interval, season integer)
-RETURNS text
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
-RETURN format(
-    'WITH m AS MATERIALIZED (SELECT campaign, channel, @extschema@.rollup(s) AS s FROM (%1$s) AS x GROUP BY 1, 2), '
-    'ch AS MATERIALIZED (SELECT channel, @extschema@.rollup(s) AS s FROM m GROUP BY 1), '
-    'rt AS MATERIALIZED (SELECT s, @extschema@.close_forecast_adjust(s, %3$s, %4$s, %5$s, %6$L::interval, %7$s) AS adjust '
-    'FROM (SELECT @extschema@.rollup(s) AS s FROM m) AS a) '
-    'SELECT %2$s AS segment, f.cutoff, f.h, min(f.window_start) AS window_start, min(f.window_end) AS window_end, '
-    'sum(f.actual)::float8 AS actual, sum(f.actual_revenue) AS actual_revenue, '
-    'sum(f.pipeline + f.new_leads) AS mean, sum(f.pipeline_var + f.new_var) AS var, '
-    'sum(f.pipeline) AS pipeline, sum(f.new_leads) AS new_leads, '
-    'sum(f.revenue) AS rev, sum(f.revenue_var) AS rev_var, sum(f.revenue_pipeline) AS rev_pipeline, '
-    'sum(f.open_leads)::bigint AS open_leads, sum(f.stale_leads)::bigint AS stale_leads, '
-    'sum(f.amount_leads)::bigint AS amount_leads, min(f.min_cell) AS min_cell, '
-    'sum(f.run_rate) AS run_rate, sum(f.fixed_stage) AS fixed_stage, sum(f.stage_rate) AS stage_rate '
-    'FROM m JOIN ch ON coalesce(ch.channel, '''') = coalesce(m.channel, '''') AND (ch.channel IS NULL) = (m.channel IS NULL) CROSS JOIN rt, '
-    'LATERAL @extschema@.close_forecast(m.s, ch.s, rt.s, %3$s, %4$s, %5$s, %6$L::interval, %7$s, adjust => rt.adjust) AS f '
-    'GROUP BY 1, 2, 3',
-    members_sql, segment, cutoffs, horizon, lookback, stale_after, season);
-COMMENT ON FUNCTION @extschema@._lk_forecast_sql(text, text, text, integer, integer, interval, integer) IS
-'leadkpi internal: the forecast query over members'' close summaries, summed per segment';
-
--- Calibration, in one grouped pass over the forecast rows (segment, cutoff,
--- h, window_start, window_end, actual, actual_revenue, mean, var, rev,
--- rev_var, ...): for each target cutoff (the SQL of an array), segment and
--- horizon, the target's own row, and the dispersion of actuals around the
--- forecast at the calibration cutoffs before it (within calibration_span)
--- whose window had ended by it: the median of the squared standardized
--- errors (A - mean)^2 / var over that of a chi-square with one degree of
--- freedom (0.4549), so that a few extreme periods (a December) do not widen
--- every interval; shrunk toward 1 by two pseudo-observations and never below
--- 1 (phi for closings, rev_phi for revenue).
-CREATE OR REPLACE FUNCTION @extschema@._lk_calibrated_sql(rows_sql text, targets text, calibration_span interval)
-RETURNS text
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
-RETURN format(
-    'SELECT r.segment, t.target AS cutoff, r.h, '
-    'min(r.window_start) FILTER (WHERE r.cutoff = t.target) AS window_start, '
-    'min(r.window_end) FILTER (WHERE r.cutoff = t.target) AS window_end, '
-    'min(r.actual) FILTER (WHERE r.cutoff = t.target) AS actual, '
-    'min(r.actual_revenue) FILTER (WHERE r.cutoff = t.target) AS actual_revenue, '
-    'min(r.mean) FILTER (WHERE r.cutoff = t.target) AS mean, min(r.var) FILTER (WHERE r.cutoff = t.target) AS var, '
-    'min(r.pipeline) FILTER (WHERE r.cutoff = t.target) AS pipeline, min(r.new_leads) FILTER (WHERE r.cutoff = t.target) AS new_leads, '
-    'min(r.rev) FILTER (WHERE r.cutoff = t.target) AS rev, min(r.rev_var) FILTER (WHERE r.cutoff = t.target) AS rev_var, '
-    'min(r.rev_pipeline) FILTER (WHERE r.cutoff = t.target) AS rev_pipeline, '
-    'min(r.open_leads) FILTER (WHERE r.cutoff = t.target) AS open_leads, min(r.stale_leads) FILTER (WHERE r.cutoff = t.target) AS stale_leads, '
-    'min(r.amount_leads) FILTER (WHERE r.cutoff = t.target) AS amount_leads, min(r.min_cell) FILTER (WHERE r.cutoff = t.target) AS min_cell, '
-    'min(r.run_rate) FILTER (WHERE r.cutoff = t.target) AS run_rate, min(r.fixed_stage) FILTER (WHERE r.cutoff = t.target) AS fixed_stage, '
-    'min(r.stage_rate) FILTER (WHERE r.cutoff = t.target) AS stage_rate, '
-    'greatest(1.0, (count(*) FILTER (WHERE r.cutoff < t.target AND r.window_end <= t.target AND r.actual IS NOT NULL) '
-    '* coalesce(percentile_cont(0.5) WITHIN GROUP (ORDER BY (r.actual - r.mean) ^ 2 / nullif(r.var, 0)) '
-    'FILTER (WHERE r.cutoff < t.target AND r.window_end <= t.target AND r.actual IS NOT NULL) / 0.454936423119572, 1) + 2) '
-    '/ (count(*) FILTER (WHERE r.cutoff < t.target AND r.window_end <= t.target AND r.actual IS NOT NULL) + 2)) AS phi, '
-    'greatest(1.0, (count(*) FILTER (WHERE r.cutoff < t.target AND r.window_end <= t.target AND r.actual_revenue IS NOT NULL) '
-    '* coalesce(percentile_cont(0.5) WITHIN GROUP (ORDER BY (r.actual_revenue - r.rev) ^ 2 / nullif(r.rev_var, 0)) '
-    'FILTER (WHERE r.cutoff < t.target AND r.window_end <= t.target AND r.actual_revenue IS NOT NULL) / 0.454936423119572, 1) + 2) '
-    '/ (count(*) FILTER (WHERE r.cutoff < t.target AND r.window_end <= t.target AND r.actual_revenue IS NOT NULL) + 2)) AS rev_phi '
-    'FROM unnest(%2$s) AS t(target) JOIN (%1$s) AS r ON r.cutoff <= t.target AND r.cutoff >= t.target - %3$L::interval '
-    'GROUP BY r.segment, t.target, r.h',
-    rows_sql, targets, calibration_span);
-COMMENT ON FUNCTION @extschema@._lk_calibrated_sql(text, text, interval) IS
-'leadkpi internal: the forecast rows of the target cutoffs with their interval calibration (dispersion of earlier forecast errors per segment and horizon)';
-
 -- Validates the arguments common to forecast_closings and the backtest, and
 -- gives what the forecast query reads: the members' summaries (SQL over a
 -- reports schema, on the grid in $1, or over a stored table), the grid, the
@@ -470,7 +476,7 @@ CREATE OR REPLACE FUNCTION @extschema@._lk_forecast_source(reports_schema name, 
     as_of timestamptz, period text, horizon integer, level double precision, by text,
     lookback integer, backtest integer, stale_after interval,
     OUT as_of_used timestamptz, OUT members_sql text, OUT grid @extschema@.close_summary,
-    OUT earlier timestamptz[], OUT segment_sql text, OUT time_zone text, OUT has_amount boolean,
+    OUT earlier timestamptz[], OUT time_zone text, OUT has_amount boolean,
     OUT fit_lookback integer, OUT calibration integer, OUT season integer)
 LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
@@ -492,7 +498,6 @@ BEGIN
     IF as_of IS NOT NULL AND NOT isfinite(as_of) THEN
         RAISE EXCEPTION 'leadkpi: as_of must be a finite instant' USING ERRCODE = '22023', HINT = 'E.g. as_of => now().';
     END IF;
-    segment_sql := CASE by WHEN 'campaign' THEN 'm.campaign' WHEN 'channel' THEN 'm.channel' ELSE 'NULL::text' END;
     time_zone := @extschema@._lk_reports_time_zone(reports_schema);
     fit_lookback := plan.lookback;
     calibration := plan.calibration;
@@ -534,7 +539,8 @@ BEGIN
                 USING ERRCODE = '22023',
                       HINT = 'Build them with forecast_grid() and the same period, horizon, lookback, stale_after and backtest cutoffs.';
         END IF;
-        members_sql := format('SELECT campaign, channel, summary AS s FROM %s', summaries);
+        members_sql := format('SELECT array_agg(ROW(campaign, channel, NULL::date, summary)::@extschema@.close_segment) FROM %s',
+                              summaries);
         has_amount := EXISTS (SELECT FROM @extschema@.close_pipeline(grid) WHERE with_amount > 0)
                       OR EXISTS (SELECT FROM pg_attribute
                                   WHERE attrelid = to_regclass(format('%I.report_leads', reports_schema))
@@ -570,28 +576,27 @@ AS $$
 DECLARE
     src record := @extschema@._lk_forecast_source(reports_schema, summaries, as_of, period, horizon, level, by,
                                                   lookback, 0, stale_after);
-    span interval := src.calibration * ('1 ' || period)::interval;
-    rows_sql text;
 BEGIN
     IF NOT src.has_amount THEN
         RAISE NOTICE 'leadkpi: %.report_leads has no expected_revenue column, so revenue uses each segment''s mean won revenue', quote_ident(reports_schema)
             USING HINT = 'Add the deal amount of open leads as expected_revenue to the leads your reports read.';
     END IF;
-    rows_sql := @extschema@._lk_forecast_sql(src.members_sql, src.segment_sql, '$2', horizon, src.fit_lookback,
-                                             stale_after, src.season);
-    -- the forecast at as_of, and at the calibration snapshots before it
+    -- the forecast at as_of, calibrated on the snapshots before it
     RETURN QUERY EXECUTE format(
-        'WITH r AS MATERIALIZED (%s), c AS (%s) '
-        'SELECT segment, (date_trunc(%L, window_start AT TIME ZONE %L))::date, h, window_start, window_end, '
-        'mean, @extschema@.forecast_count_quantile(mean, var * phi, (1 - $3) / 2), '
-        '@extschema@.forecast_count_quantile(mean, var * phi, (1 + $3) / 2), pipeline, new_leads, '
-        'round(rev::numeric, 2), round(@extschema@.forecast_amount_quantile(rev, rev_var * rev_phi, (1 - $3) / 2, mean, var * phi)::numeric, 2), '
-        'round(@extschema@.forecast_amount_quantile(rev, rev_var * rev_phi, (1 + $3) / 2, mean, var * phi)::numeric, 2), round(rev_pipeline::numeric, 2), '
-        'open_leads, stale_leads, amount_leads, min_cell, '
-        'CASE WHEN NOT $4 OR amount_leads = 0 THEN ''mean won revenue'' WHEN amount_leads = open_leads '
-        'THEN ''expected_revenue'' ELSE ''mixed'' END, phi '
-        'FROM c ORDER BY segment NULLS FIRST, h',
-        rows_sql, @extschema@._lk_calibrated_sql('SELECT * FROM r', 'ARRAY[$5]', span), period, src.time_zone)
+        'SELECT f.segment, (date_trunc(%L, f.window_start AT TIME ZONE %L))::date, f.h, f.window_start, f.window_end, '
+        'f.mean, @extschema@.forecast_count_quantile(f.mean, f.var * f.dispersion, (1 - $3) / 2), '
+        '@extschema@.forecast_count_quantile(f.mean, f.var * f.dispersion, (1 + $3) / 2), f.pipeline, f.new_leads, '
+        'round(f.revenue::numeric, 2), '
+        'round(@extschema@.forecast_amount_quantile(f.revenue, f.revenue_var * f.revenue_dispersion, (1 - $3) / 2, '
+        'f.mean, f.var * f.dispersion)::numeric, 2), '
+        'round(@extschema@.forecast_amount_quantile(f.revenue, f.revenue_var * f.revenue_dispersion, (1 + $3) / 2, '
+        'f.mean, f.var * f.dispersion)::numeric, 2), round(f.revenue_pipeline::numeric, 2), '
+        'f.open_leads, f.stale_leads, f.amount_leads, f.min_cell, '
+        'CASE WHEN NOT $4 OR f.amount_leads = 0 THEN ''mean won revenue'' WHEN f.amount_leads = f.open_leads '
+        'THEN ''expected_revenue'' ELSE ''mixed'' END, f.dispersion '
+        'FROM @extschema@.close_forecast_segments((%s), %L, $2, ARRAY[$5], %s, %s, %s, %L::interval, %s) AS f '
+        'ORDER BY f.segment NULLS FIRST, f.h',
+        period, src.time_zone, src.members_sql, by, src.calibration, horizon, src.fit_lookback, stale_after, src.season)
     USING src.grid,
           ARRAY[src.as_of_used] || src.earlier[1:src.calibration],
           level, src.has_amount, src.as_of_used;
@@ -618,8 +623,6 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     src record;
-    span interval;
-    rows_sql text;
 BEGIN
     IF cutoffs IS NULL OR cutoffs < 1 OR cutoffs > 520 THEN
         RAISE EXCEPTION 'leadkpi: cutoffs must be between 1 and 520, not %', coalesce(cutoffs::text, 'NULL')
@@ -627,23 +630,24 @@ BEGIN
     END IF;
     src := @extschema@._lk_forecast_source(reports_schema, summaries, as_of, period, horizon, level, by,
                                            lookback, cutoffs, stale_after);
-    span := src.calibration * ('1 ' || period)::interval;
-    rows_sql := @extschema@._lk_forecast_sql(src.members_sql, src.segment_sql, '$2', horizon, src.fit_lookback,
-                                             stale_after, src.season);
     -- the last `cutoffs` snapshots before as_of are forecast from; the
     -- calibration ones before them only calibrate
     RETURN QUERY EXECUTE format(
-        'WITH r AS MATERIALIZED (%s), b AS MATERIALIZED (SELECT * FROM (%s) AS c WHERE actual IS NOT NULL) '
+        'WITH b AS MATERIALIZED (SELECT * FROM @extschema@.close_forecast_segments((%s), %L, $2, $3, %s, %s, %s, '
+        '%L::interval, %s) AS f WHERE f.actual IS NOT NULL) '
         'SELECT ''leadkpi'', ''closings'', cutoff, segment, h, actual, mean, '
-        '@extschema@.forecast_count_quantile(mean, var * phi, (1 - $4) / 2)::float8, '
-        '@extschema@.forecast_count_quantile(mean, var * phi, (1 + $4) / 2)::float8 FROM b '
+        '@extschema@.forecast_count_quantile(mean, var * dispersion, (1 - $4) / 2)::float8, '
+        '@extschema@.forecast_count_quantile(mean, var * dispersion, (1 + $4) / 2)::float8 FROM b '
         'UNION ALL SELECT ''run_rate'', ''closings'', cutoff, segment, h, actual, run_rate, NULL, NULL FROM b '
         'UNION ALL SELECT ''fixed_stage'', ''closings'', cutoff, segment, h, actual, fixed_stage, NULL, NULL FROM b '
         'UNION ALL SELECT ''stage_rate'', ''closings'', cutoff, segment, h, actual, stage_rate, NULL, NULL FROM b '
-        'UNION ALL SELECT ''leadkpi'', ''revenue'', cutoff, segment, h, actual_revenue, rev, '
-        '@extschema@.forecast_amount_quantile(rev, rev_var * rev_phi, (1 - $4) / 2, mean, var * phi), '
-        '@extschema@.forecast_amount_quantile(rev, rev_var * rev_phi, (1 + $4) / 2, mean, var * phi) FROM b',
-        rows_sql, @extschema@._lk_calibrated_sql('SELECT * FROM r', '$3', span))
+        'UNION ALL SELECT ''leadkpi'', ''pipeline'', cutoff, segment, h, actual_pipeline, pipeline, NULL, NULL FROM b '
+        'UNION ALL SELECT ''fixed_stage'', ''pipeline'', cutoff, segment, h, actual_pipeline, fixed_stage, NULL, NULL FROM b '
+        'UNION ALL SELECT ''stage_rate'', ''pipeline'', cutoff, segment, h, actual_pipeline, stage_rate, NULL, NULL FROM b '
+        'UNION ALL SELECT ''leadkpi'', ''revenue'', cutoff, segment, h, actual_revenue, revenue, '
+        '@extschema@.forecast_amount_quantile(revenue, revenue_var * revenue_dispersion, (1 - $4) / 2, mean, var * dispersion), '
+        '@extschema@.forecast_amount_quantile(revenue, revenue_var * revenue_dispersion, (1 + $4) / 2, mean, var * dispersion) FROM b',
+        src.members_sql, by, src.calibration, horizon, src.fit_lookback, stale_after, src.season)
     USING src.grid, src.earlier[1:cutoffs + src.calibration], src.earlier[1:cutoffs], level;
 END;
 $$;

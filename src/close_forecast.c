@@ -29,7 +29,7 @@
  * up over members, so a segment's forecast is a sum; the SQL layer combines
  * the variances and calibrates the interval width (sql/forecast.sql).
  */
-#include "close_summary.h"
+#include "close_forecast.h"
 
 #include <math.h>
 
@@ -43,72 +43,18 @@
 #include "utils/float.h"
 #include "utils/memutils.h"
 
-/* What a member, its parent or the root knew at a cutoff: counts, then rates. */
-typedef struct Fit
-{
-	int			S,
-				A,
-				H;
-	double	   *N;				/* [(s*A + a)*H + h-1]: open at a snapshot, window h observed */
-	double	   *W;				/* won in window h */
-	double	   *p;				/* smoothed chance of a win in window h */
-	double	   *a1,				/* [hw-1] arrivals in window 1 with window hw observed */
-			   *w1,				/* of those, won in window hw */
-			   *q1;				/* smoothed */
-	double	   *al,				/* [d] arrivals in window ha >= 2 with window ha+d observed */
-			   *wl,
-			   *ql;
-	double		rev_n,			/* wins with a revenue, in window 1 of the snapshots */
-				rev,
-				rev_sq;
-	double		mu,				/* smoothed mean won revenue */
-				m2;				/* and its second moment */
-} Fit;
-
-typedef struct FcOptions
-{
-	int			horizon;		/* windows forecast */
-	int			lookback;		/* earlier snapshots a fit reads */
-	int			stale_from;		/* first stale age bucket; nages when none */
-	int			run_periods;	/* periods of the run rate and the arrival rate */
-	int			season;			/* snapshots per year for the seasonal factors; 0: none */
-	double		kappa;			/* prior strength of a rate, in leads */
-	double		kappa_amount;	/* prior strength of a mean amount, in wins */
-} FcOptions;
-
-#define IDX(f, s, a, h) ((((Size) (s)) * (f)->A + (a)) * (f)->H + (h) - 1)
-
-static double
-MoneyDouble(const LkMoney *m)
+double
+fc_money_double(const LkMoney *m)
 {
 	if (!lk_money_present(m))
 		return 0.0;
 	return (double) m->sum / pow(10.0, m->dscale);
 }
 
-/* The first cell of block k or later (cells are sorted by block). */
-static int32
-FirstCell(const CloseSummary *x, int32 k)
+void
+fc_fit_init(Fit *f, int S, int A, int H)
 {
-	int32		lo = 0,
-				hi = x->ncells;
-
-	while (lo < hi)
-	{
-		int32		mid = lo + (hi - lo) / 2;
-
-		if (cs_cell(x, mid)->block < k)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
-}
-
-static void
-FitInit(Fit *f, int S, int A, int H)
-{
-	Size		n = (Size) S * A * H;
+	Size n = (Size) S * A * H;
 
 	memset(f, 0, sizeof(Fit));
 	f->S = S;
@@ -128,7 +74,7 @@ FitInit(Fit *f, int S, int A, int H)
 static void
 FitReset(Fit *f)
 {
-	Size		n = (Size) f->S * f->A * f->H;
+	Size n = (Size) f->S * f->A * f->H;
 
 	memset(f->N, 0, sizeof(double) * n);
 	memset(f->W, 0, sizeof(double) * n);
@@ -141,53 +87,82 @@ FitReset(Fit *f)
 }
 
 /*
- * Counts what x knew at the cutoff c = block j's instant: snapshots j-L..j-1,
- * and of each only the windows that had ended by c.
+ * Counts what x knew at each cutoff, fits[ci] at block idx[ci]'s instant c:
+ * snapshots idx[ci]-L .. idx[ci]-1, and of each only the windows that had
+ * ended by c.  One pass over x's blocks, each read once for every cutoff
+ * that reads it.
  */
-static void
-FitCount(Fit *f, const CloseSummary *x, int32 j, int L)
+void
+fc_fit_count_many(Fit **fits, const CloseSummary *x, const int32 *idx, int ncut, int L)
 {
-	int64		c = cs_block(x, j)->t;
-	int			H = f->H;
-	int32		k0 = Max(0, j - L);
+	int			 H = x->horizons;
+	CsBlockView *v = palloc(sizeof(CsBlockView));
+	CsCellView	 cell;
+	int			*use = palloc(sizeof(int) * Max(ncut, 1));
+	int64		*cut = palloc(sizeof(int64) * Max(ncut, 1));
 
-	FitReset(f);
-	/* cells are sorted by block: start at the first of block k0, stop at j */
-	for (int32 i = FirstCell(x, k0); i < x->ncells && cs_cell(x, i)->block < j; i++)
+	for (int ci = 0; ci < ncut; ci++)
 	{
-		const CsCell *cell = cs_cell(x, i);
-		const CsBlock *b;
-
-		if (cell->n == 0)
-			continue;
-		b = cs_block(x, cell->block);
-		for (int h = 1; h <= H && h <= b->obs && CS_END(b, h) <= c; h++)
-		{
-			f->N[IDX(f, cell->stage, cell->age, h)] += cell->n;
-			f->W[IDX(f, cell->stage, cell->age, h)] += CS_WON(x, cell, h);
-		}
+		FitReset(fits[ci]);
+		cut[ci] = cs_block_t(x, idx[ci]);
 	}
-	for (int32 k = k0; k < j; k++)
+	for (int32 k = 0; k < x->nblocks; k++)
 	{
-		const CsBlock *b = cs_block(x, k);
+		int nuse = 0;
 
-		for (int hw = 1; hw <= H && hw <= b->obs && CS_END(b, hw) <= c; hw++)
+		for (int ci = 0; ci < ncut; ci++)
+			if (k >= idx[ci] - L && k < idx[ci])
+				use[nuse++] = ci;
+		if (nuse == 0)
+			continue;
+		cs_block_view(x, k, v);
+		for (int u = 0; u < nuse; u++)
 		{
-			f->a1[hw - 1] += CS_ARRIVALS(x, b, 1);
-			f->w1[hw - 1] += CS_NEW_WON(x, b, 1, hw);
-			for (int ha = 2; ha <= hw; ha++)
+			Fit	 *f = fits[use[u]];
+			int64 c = cut[use[u]];
+
+			for (int hw = 1; hw <= H && hw <= v->obs && v->end[hw] <= c; hw++)
 			{
-				f->al[hw - ha] += CS_ARRIVALS(x, b, ha);
-				f->wl[hw - ha] += CS_NEW_WON(x, b, ha, hw);
+				int row = (hw - 1) * hw / 2; /* new_won's pairs (ha, hw) of this hw */
+
+				f->a1[hw - 1] += v->arrivals[1];
+				f->w1[hw - 1] += v->new_won[row];
+				for (int ha = 2; ha <= hw; ha++)
+				{
+					f->al[hw - ha] += v->arrivals[ha];
+					f->wl[hw - ha] += v->new_won[row + ha - 1];
+				}
+			}
+			if (v->obs >= 1 && v->end[1] <= c)
+			{
+				f->rev_n += v->revenue_n[1];
+				f->rev += fc_money_double(&v->revenue[1]);
+				f->rev_sq += fc_money_double(&v->revenue_sq[1]);
 			}
 		}
-		if (b->obs >= 1 && CS_END(b, 1) <= c)
-		{
-			f->rev_n += CS_REVENUE_N(x, b, 1);
-			f->rev += MoneyDouble(cs_revenue(x, b, 1));
-			f->rev_sq += MoneyDouble(cs_revenue_sq(x, b, 1));
-		}
+		while (cs_next_cell(v, &cell))
+			for (int u = 0; u < nuse; u++)
+			{
+				Fit	 *f = fits[use[u]];
+				int64 c = cut[use[u]];
+				Size  at = IDX(f, cell.stage, cell.age, 1);
+
+				for (int h = 1; h <= H && h <= v->obs && v->end[h] <= c; h++)
+				{
+					f->N[at + h - 1] += cell.n;
+					f->W[at + h - 1] += cell.won[h];
+				}
+			}
 	}
+	pfree(v);
+	pfree(use);
+	pfree(cut);
+}
+
+void
+fc_fit_count(Fit *f, const CloseSummary *x, int32 j, int L)
+{
+	fc_fit_count_many(&f, x, &j, 1, L);
 }
 
 static inline double
@@ -201,18 +176,18 @@ Smooth(double won, double n, double prior, double kappa)
  * toward its own stage rate, and that toward its overall rate.  A cell's
  * chances over the windows never add up to more than 1.
  */
-static void
-FitSmooth(Fit *f, const Fit *parent, const FcOptions *o)
+void
+fc_fit_smooth(Fit *f, const Fit *parent, const FcOptions *o)
 {
-	int			S = f->S,
-				A = f->A,
-				H = f->H;
+	int S = f->S,
+		A = f->A,
+		H = f->H;
 
 	for (int h = 1; h <= H; h++)
 	{
-		double		n0 = 0,
-					w0 = 0,
-					p0 = 0;
+		double n0 = 0,
+			   w0 = 0,
+			   p0 = 0;
 
 		if (!parent)
 		{
@@ -223,12 +198,12 @@ FitSmooth(Fit *f, const Fit *parent, const FcOptions *o)
 		}
 		for (int s = 0; s < S; s++)
 		{
-			double		ps = 0;
+			double ps = 0;
 
 			if (!parent)
 			{
-				double		ns = 0,
-							ws = 0;
+				double ns = 0,
+					   ws = 0;
 
 				for (int a = 0; a < A; a++)
 					ns += f->N[IDX(f, s, a, h)], ws += f->W[IDX(f, s, a, h)];
@@ -236,8 +211,8 @@ FitSmooth(Fit *f, const Fit *parent, const FcOptions *o)
 			}
 			for (int a = 0; a < A; a++)
 			{
-				Size		i = IDX(f, s, a, h);
-				double		prior = parent ? (s < parent->S ? parent->p[IDX(parent, s, a, h)] : 0) : ps;
+				Size   i = IDX(f, s, a, h);
+				double prior = parent ? (s < parent->S ? parent->p[IDX(parent, s, a, h)] : 0) : ps;
 
 				f->p[i] = Smooth(f->W[i], f->N[i], prior, o->kappa);
 			}
@@ -256,7 +231,7 @@ FitSmooth(Fit *f, const Fit *parent, const FcOptions *o)
 	for (int s = 0; s < S; s++)
 		for (int a = 0; a < A; a++)
 		{
-			double		sum = 0;
+			double sum = 0;
 
 			for (int h = 1; h <= H; h++)
 				sum += f->p[IDX(f, s, a, h)];
@@ -276,29 +251,36 @@ FitSmooth(Fit *f, const Fit *parent, const FcOptions *o)
 	}
 }
 
-/* Arrivals (or wins, when closings) per usec in windows 1..n of block k, observed by c. */
-static double
-RatePerUsec(const CloseSummary *x, int32 k, int n, int64 c, bool closings, double *count)
+/*
+ * Arrivals and wins per usec in windows 1..n of block k of x, those ended by
+ * c; and their counts.  0 when none had ended.
+ */
+static void
+RatesPerUsec(const CloseSummary *x, int32 k, int n, int64 c, CsBlockView *v,
+			 double *arr_rate, double *arr_n, double *clo_rate, double *clo_n)
 {
-	const CsBlock *b;
-	double		sum = 0;
-	int64		end = 0;
+	double arr = 0,
+		   clo = 0;
+	int64 end = 0;
 
-	*count = 0;
+	*arr_rate = *arr_n = *clo_rate = *clo_n = 0;
 	if (k < 0)
 		k = 0;
-	b = cs_block(x, k);
-	if (b->t >= c)
-		return 0;
-	for (int h = 1; h <= n && h <= b->obs && CS_END(b, h) <= c; h++)
+	if (cs_block_t(x, k) >= c)
+		return;
+	cs_block_view(x, k, v);
+	for (int h = 1; h <= n && h <= v->obs && v->end[h] <= c; h++)
 	{
-		sum += closings ? CS_CLOSINGS(x, b, h) : CS_ARRIVALS(x, b, h);
-		end = CS_END(b, h);
+		arr += v->arrivals[h];
+		clo += v->closings[h];
+		end = v->end[h];
 	}
 	if (end == 0)
-		return 0;
-	*count = sum;
-	return sum / (double) (end - b->t);
+		return;
+	*arr_n = arr;
+	*clo_n = clo;
+	*arr_rate = arr / (double) (end - v->t);
+	*clo_rate = clo / (double) (end - v->t);
 }
 
 /*
@@ -306,144 +288,191 @@ RatePerUsec(const CloseSummary *x, int32 k, int n, int64 c, bool closings, doubl
  * year earlier in that window over the rate in the run-rate periods before
  * it, a year earlier too.  1 without a full year and more of history.
  */
-static double
-SeasonFactor(const CloseSummary *root, int32 j, int h, const FcOptions *o)
+static void
+SeasonFactors(const CloseSummary *root, int32 j, const FcOptions *o, double *season)
 {
-	int32		ky = j - o->season;
-	int64		c = cs_block(root, j)->t;
-	const CsBlock *b;
-	const CsBlock *base;
-	double		base_rate,
-				rate,
-				n;
+	int32		 ky = j - o->season;
+	int64		 c = cs_block_t(root, j);
+	CsBlockView *b,
+		*base;
+	double base_rate,
+		base_n,
+		ignore,
+		ignore_n;
+	bool history = true;
 
+	for (int h = 1; h <= root->horizons; h++)
+		season[h] = 1.0;
 	if (o->season <= 0 || ky - o->run_periods < 0)
-		return 1.0;
-	b = cs_block(root, ky);
-	base = cs_block(root, ky - o->run_periods);
-	if (h > b->obs || CS_END(b, h) > c || CS_ARRIVALS(root, b, h) == 0)
-		return 1.0;
+		return;
+	b = palloc(sizeof(CsBlockView));
+	base = palloc(sizeof(CsBlockView));
+	cs_block_view(root, ky, b);
+	cs_block_view(root, ky - o->run_periods, base);
 	/* a year ago every base window must have had leads, or history had not begun */
 	for (int i = 1; i <= o->run_periods; i++)
-		if (i > base->obs || CS_ARRIVALS(root, base, i) == 0)
-			return 1.0;
-	rate = CS_ARRIVALS(root, b, h) / (double) (CS_END(b, h) - cs_window_start(b, h));
-	base_rate = RatePerUsec(root, ky - o->run_periods, o->run_periods, b->t, false, &n);
-	if (!(base_rate > 0))
-		return 1.0;
-	return Min(Max(rate / base_rate, 0.25), 4.0);
+		if (i > base->obs || base->arrivals[i] == 0)
+			history = false;
+	RatesPerUsec(root, ky - o->run_periods, o->run_periods, b->t, base, &base_rate, &base_n, &ignore, &ignore_n);
+	for (int h = 1; history && base_rate > 0 && h <= root->horizons; h++)
+	{
+		double rate;
+
+		if (h > b->obs || b->end[h] > c || b->arrivals[h] == 0)
+			continue;
+		rate = b->arrivals[h] / (double) (b->end[h] - b->end[h - 1]);
+		season[h] = Min(Max(rate / base_rate, 0.25), 4.0);
+	}
+	pfree(b);
+	pfree(base);
 }
 
-/* The fixed stage probabilities of the CRM-style baseline: 10% .. 90%. */
+/*
+ * The fixed stage probabilities of the CRM-style baseline: 10% for the
+ * first stage rising evenly to 90% for the last, as CRMs' default deal
+ * stages (Salesforce's run from 10% to 90% before closed won); a lead
+ * without a stage is no deal yet (0%).
+ */
 static double
 FixedStageChance(int s, int S)
 {
 	if (s == 0)
-		return 0.05;
+		return 0;
 	if (S <= 2)
 		return 0.5;
 	return 0.1 + 0.8 * (s - 1) / (double) (S - 2);
 }
 
-typedef struct Row
+/*
+ * A stage's median time from reaching it to a win: among the leads that had
+ * reached it within the first age bucket (the first week) before a snapshot
+ * and won within the windows observed, the median offset of the win from
+ * the snapshot (linear within its window, whose offsets from the cutoff are
+ * rel[h - 1] .. rel[h]), plus half the first age bucket (their mean age).
+ * From f's counts: W of age bucket 0; stage S: every stage.  -1 without wins.
+ */
+static double
+MedianTimeToWin(const Fit *f, int stage, const double *rel, double half_bucket)
 {
-	double		pipeline,
-				pipeline_var,
-				new_leads,
-				new_var,
-				revenue,
-				revenue_var,
-				revenue_pipeline,
-				run_rate,
-				fixed_stage,
-				stage_rate;
-} Row;
+	double wins[CS_MAX_HORIZONS + 1] = { 0 };
+	double total = 0,
+		   cum = 0;
+	int s0 = stage < f->S ? stage : 0,
+		s1 = stage < f->S ? stage + 1 : f->S;
 
-/* What a forecast rests on, beside its rows. */
-typedef struct Basis
-{
-	int64		open,
-				stale,
-				with_amount;
-	double		min_cell;		/* -1: no open cell */
-} Basis;
-
-/* The root's fit at a cutoff, with the baselines' stage timing and rates. */
-typedef struct RootFit
-{
-	Fit			f;
-	int			timing[CS_MAX_STAGES];	/* window of a stage's median time to win */
-	double		stage_rate[CS_MAX_STAGES];	/* share of a stage's leads won within H */
-} RootFit;
-
-/* Fits the root at block j: its rates, and per stage the baselines' timing and rate. */
-static void
-FitRoot(RootFit *rf, const CloseSummary *r, int32 j, const FcOptions *o)
-{
-	Fit		   *f = &rf->f;
-	int			S = f->S,
-				H = f->H;
-	int64		c = cs_block(r, j)->t;
-	double		n[CS_MAX_STAGES] = {0};
-	double	   *w = palloc0(sizeof(double) * S * H);
-
-	FitCount(f, r, j, o->lookback);
-	FitSmooth(f, NULL, o);
-	/* over the snapshots whose every window is known */
-	for (int32 i = 0; i < r->ncells; i++)
+	for (int h = 1; h <= f->H; h++)
 	{
-		const CsCell *cell = cs_cell(r, i);
-		const CsBlock *b;
-
-		if (cell->n == 0 || cell->block < j - o->lookback || cell->block >= j || cell->stage >= S)
-			continue;
-		b = cs_block(r, cell->block);
-		if (b->obs < H || CS_END(b, H) > c)
-			continue;
-		n[cell->stage] += cell->n;
-		for (int h = 1; h <= H; h++)
-			w[cell->stage * H + h - 1] += CS_WON(r, cell, h);
+		for (int s = s0; s < s1; s++)
+			wins[h] += f->W[IDX(f, s, 0, h)];
+		total += wins[h];
 	}
-	for (int st = 0; st < S; st++)
+	if (!(total > 0))
+		return -1;
+	for (int h = 1; h <= f->H; h++)
 	{
-		double		total = 0,
-					cum = 0;
+		if (wins[h] > 0 && cum + wins[h] >= total / 2)
+			return half_bucket + rel[h - 1] + (total / 2 - cum) / wins[h] * (rel[h] - rel[h - 1]);
+		cum += wins[h];
+	}
+	return half_bucket + rel[f->H];
+}
 
+/* Fits the root at block j: its rates and the seasonal factors of arrivals. */
+void
+fc_fit_root(RootFit *rf, const CloseSummary *r, int32 j, const FcOptions *o)
+{
+	fc_fit_count(&rf->f, r, j, o->lookback);
+	fc_fit_smooth(&rf->f, NULL, o);
+	SeasonFactors(r, j, o, rf->season);
+}
+
+/*
+ * The baselines' view of the history (see fc_forecast): per stage its
+ * share of leads won in each window (rate[s * H + h - 1]; without the age
+ * buckets stale_after leaves out) and the window in
+ * which a lead of each age bucket is expected to close (close[s * A + a],
+ * 0 when its expected close date has passed or is beyond the horizon).
+ */
+static void
+Baselines(const CloseSummary *m, const Fit *pf, const RootFit *rf, const CsBlockView *bj, const FcOptions *o,
+		  double *rate, int *close)
+{
+	int horizon = o->horizon;
+	int S = pf->S,
+		A = pf->A,
+		H = pf->H;
+	double rel[CS_MAX_HORIZONS + 1] = { 0 }; /* all of it: the analyzer cannot see horizon <= H */
+	double half_bucket = A > 1 ? m->age_bounds[0] / 2.0 : 0;
+
+	for (int h = 0; h <= H; h++)
+		rel[h] = (double) (bj->end[h] - bj->t);
+	for (int s = 0; s < S; s++)
+	{
+		double ttc = MedianTimeToWin(pf, s, rel, half_bucket);
+
+		/* too few fresh leads of the stage won: the segment's, then everyone's */
+		if (ttc < 0)
+			ttc = MedianTimeToWin(pf, S, rel, half_bucket);
+		if (ttc < 0)
+			ttc = MedianTimeToWin(&rf->f, s, rel, half_bucket);
 		for (int h = 1; h <= H; h++)
-			total += w[st * H + h - 1];
-		rf->stage_rate[st] = n[st] > 0 ? total / n[st] : 0;
-		rf->timing[st] = 1;
-		for (int h = 1; h <= H && total > 0; h++)
 		{
-			cum += w[st * H + h - 1];
-			if (cum >= total / 2)
-			{
-				rf->timing[st] = h;
-				break;
-			}
+			double n = 0,
+				   w = 0;
+
+			/* the leads forecast from: without the stale ones when they are left out */
+			for (int a = 0; a < A && a < o->stale_from; a++)
+				n += pf->N[IDX(pf, s, a, h)], w += pf->W[IDX(pf, s, a, h)];
+			rate[s * H + h - 1] = n > 0 ? w / n : 0;
+		}
+		for (int a = 0; a < A; a++)
+		{
+			double age_mid = A == 1 ? 0 : a == 0 ? half_bucket :
+									  a < A - 1	 ? (m->age_bounds[a - 1] + m->age_bounds[a]) / 2.0 :
+												   m->age_bounds[A - 2];
+			double left = ttc - age_mid;
+
+			close[s * A + a] = 0;
+			for (int h = 1; left >= 0 && h <= horizon && h <= H; h++)
+				if (left < rel[h])
+				{
+					close[s * A + a] = h;
+					break;
+				}
 		}
 	}
-	pfree(w);
 }
 
 /*
  * The forecast of m at block j, rows[1..horizon], unadjusted: f is m's
- * smoothed fit (the root's when m is the root), rf the root's, r the root
- * (for the seasonal factor of arrivals).
+ * smoothed fit (the root's when m is the root), pf its parent's (the
+ * baselines' history), rf the root's.  bj is work space that holds m's
+ * block j after.
+ *
+ * The baselines are the weighted pipelines of the issue, each open lead at
+ * a chance by its stage, in their most charitable forms: fixed_stage, a
+ * CRM's, at fixed chances (FixedStageChance) in the window of the lead's
+ * expected close date, when it reached its stage plus the stage's median
+ * time to win (a date already past counts in no coming window, as a CRM's
+ * forecast leaves overdue deals in the period they were due); stage_rate
+ * at the stage's own chance of a win in each window, from the parent's
+ * history (all ages together).
  */
-static void
-Forecast(const CloseSummary *m, const Fit *f, const RootFit *rf, const CloseSummary *r, int32 j,
-		 const FcOptions *o, Row *rows, Basis *basis)
+void
+fc_forecast(const CloseSummary *m, const Fit *f, const Fit *pf, const RootFit *rf, int32 j,
+			const FcOptions *o, Row *rows, Basis *basis, CsBlockView *bj)
 {
-	int			S = f->S;
-	const CsBlock *bj = cs_block(m, j);
-	int64		c = bj->t;
-	double		arr_n,
-				arr_rate,
-				clo_n,
-				clo_rate,
-				sigma2 = Max(f->m2 - f->mu * f->mu, 0.0);
-	double		lambda[CS_MAX_HORIZONS + 1];
+	int	   S = f->S;
+	int64  c;
+	double arr_n,
+		arr_rate,
+		clo_n,
+		clo_rate,
+		sigma2 = Max(f->m2 - f->mu * f->mu, 0.0);
+	double	   lambda[CS_MAX_HORIZONS + 1];
+	CsCellView cell;
+	double	  *rate = palloc(sizeof(double) * S * f->H);
+	int		  *close = palloc(sizeof(int) * S * f->A);
 
 	memset(rows, 0, sizeof(Row) * (o->horizon + 1));
 	if (basis)
@@ -451,70 +480,75 @@ Forecast(const CloseSummary *m, const Fit *f, const RootFit *rf, const CloseSumm
 		memset(basis, 0, sizeof(Basis));
 		basis->min_cell = -1;
 	}
-	/* the open pipeline at the cutoff */
-	for (int32 i = 0; i < m->ncells; i++)
-	{
-		const CsCell *cell = cs_cell(m, i);
-		double		n = cell->n,
-					unknown,
-					amount,
-					amount_sq;
 
-		if (cell->n == 0 || cell->block != j)
-			continue;
-		if (cell->age >= o->stale_from)
+	/* leads that do not exist yet: the rates before the cutoff */
+	c = cs_block_t(m, j);
+	RatesPerUsec(m, j - o->run_periods, o->run_periods, c, bj, &arr_rate, &arr_n, &clo_rate, &clo_n);
+
+	/* the open pipeline at the cutoff */
+	cs_block_view(m, j, bj);
+	Baselines(m, pf, rf, bj, o, rate, close);
+	while (cs_next_cell(bj, &cell))
+	{
+		double n = cell.n,
+			   unknown,
+			   amount,
+			   amount_sq;
+
+		if (cell.age >= o->stale_from)
 		{
 			if (basis)
-				basis->stale += cell->n;
+				basis->stale += cell.n;
 			continue;
 		}
-		unknown = n - cell->amount_n;
-		amount = MoneyDouble(&cell->amount) + unknown * f->mu;
-		amount_sq = MoneyDouble(&cell->amount_sq);
+		unknown = n - cell.amount_n;
+		amount = fc_money_double(&cell.amount) + unknown * f->mu;
+		amount_sq = fc_money_double(&cell.amount_sq);
 		if (basis)
 		{
-			double		obs = f->N[IDX(f, cell->stage, cell->age, 1)];
+			double obs = f->N[IDX(f, cell.stage, cell.age, 1)];
 
-			basis->open += cell->n;
-			basis->with_amount += cell->amount_n;
+			basis->open += cell.n;
+			basis->with_amount += cell.amount_n;
 			if (basis->min_cell < 0 || obs < basis->min_cell)
 				basis->min_cell = obs;
 		}
 		for (int h = 1; h <= o->horizon; h++)
 		{
-			Size		x = IDX(f, cell->stage, cell->age, h);
-			double		pr = f->p[x];
-			double		rate_var = pr * (1 - pr) / (f->N[x] + o->kappa + 1);
-			Row		   *row = &rows[h];
+			Size   x = IDX(f, cell.stage, cell.age, h);
+			double pr = f->p[x];
+			double rate_var = pr * (1 - pr) / (f->N[x] + o->kappa + 1);
+			Row	  *row = &rows[h];
 
 			row->pipeline += n * pr;
 			row->pipeline_var += n * pr * (1 - pr) + n * n * rate_var;
 			row->revenue_pipeline += pr * amount;
-			row->revenue_var += pr * (1 - pr) * amount_sq
-				+ unknown * (pr * (sigma2 + f->mu * f->mu) - pr * pr * f->mu * f->mu)
-				+ amount * amount * rate_var;
+			row->revenue_var += pr * (1 - pr) * amount_sq + unknown * (pr * (sigma2 + f->mu * f->mu) - pr * pr * f->mu * f->mu) + amount * amount * rate_var;
 		}
-		if (cell->stage < S && rf->timing[cell->stage] <= o->horizon)
+		for (int h = 1; h <= o->horizon && h <= bj->obs; h++)
+			rows[h].actual_pipeline += cell.won[h];
+		if (cell.stage < S)
 		{
-			rows[rf->timing[cell->stage]].fixed_stage += n * FixedStageChance(cell->stage, S);
-			rows[rf->timing[cell->stage]].stage_rate += n * rf->stage_rate[cell->stage];
+			int hc = close[cell.stage * f->A + cell.age];
+
+			if (hc > 0)
+				rows[hc].fixed_stage += n * FixedStageChance(cell.stage, S);
+			for (int h = 1; h <= o->horizon; h++)
+				rows[h].stage_rate += n * rate[cell.stage * f->H + h - 1];
 		}
 	}
 
-	/* leads that do not exist yet */
-	arr_rate = RatePerUsec(m, j - o->run_periods, o->run_periods, c, false, &arr_n);
-	clo_rate = RatePerUsec(m, j - o->run_periods, o->run_periods, c, true, &clo_n);
 	for (int ha = 1; ha <= o->horizon; ha++)
 	{
-		int64		len = CS_END(bj, ha) - cs_window_start(bj, ha);
+		int64 len = bj->end[ha] - bj->end[ha - 1];
 
-		lambda[ha] = arr_rate * len * SeasonFactor(r, j, ha, o);
+		lambda[ha] = arr_rate * len * rf->season[ha];
 		rows[ha].run_rate = clo_rate * len;
 	}
 	for (int h = 1; h <= o->horizon; h++)
 	{
-		Row		   *row = &rows[h];
-		double		e = 0;
+		Row	  *row = &rows[h];
+		double e = 0;
 
 		for (int ha = 1; ha <= h; ha++)
 			e += lambda[ha] * (ha == 1 ? f->q1[h - 1] : f->ql[h - ha]);
@@ -524,20 +558,22 @@ Forecast(const CloseSummary *m, const Fit *f, const RootFit *rf, const CloseSumm
 		row->revenue = row->revenue_pipeline + e * f->mu;
 		row->revenue_var += e * (sigma2 + f->mu * f->mu) + e * e * f->mu * f->mu / Max(arr_n, 1.0);
 	}
+	pfree(rate);
+	pfree(close);
 }
 
 static int
 CompareDouble(const void *a, const void *b)
 {
-	double		x = *(const double *) a,
-				y = *(const double *) b;
+	double x = *(const double *) a,
+		   y = *(const double *) b;
 
 	return x < y ? -1 : x > y;
 }
 
 /* Scales a row's expectations by k (variances by k squared); baselines stay. */
-static void
-ScaleRow(Row *row, double k)
+void
+fc_scale_row(Row *row, double k)
 {
 	row->pipeline *= k;
 	row->new_leads *= k;
@@ -554,14 +590,14 @@ ArgSummary(FunctionCallInfo fcinfo, int n, const CloseSummary *dflt)
 	return PG_ARGISNULL(n) ? dflt : PG_GETARG_CLOSE_SUMMARY(n);
 }
 
-static void
-CheckSameGrid(const CloseSummary *a, const CloseSummary *b)
+void
+fc_check_same_grid(const CloseSummary *a, const CloseSummary *b)
 {
-	bool		same = a->horizons == b->horizons && a->nages == b->nages && a->nblocks == b->nblocks &&
-		memcmp(a->age_bounds, b->age_bounds, sizeof(int64) * (a->nages - 1)) == 0;
+	bool same = a->horizons == b->horizons && a->nages == b->nages && a->nblocks == b->nblocks &&
+				memcmp(a->age_bounds, b->age_bounds, sizeof(int64) * (a->nages - 1)) == 0;
 
 	for (int32 k = 0; same && k < a->nblocks; k++)
-		same = cs_block(a, k)->t == cs_block(b, k)->t && cs_block(a, k)->obs == cs_block(b, k)->obs;
+		same = cs_block_t(a, k) == cs_block_t(b, k) && cs_block_obs(a, k) == cs_block_obs(b, k);
 	if (!same)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -570,11 +606,11 @@ CheckSameGrid(const CloseSummary *a, const CloseSummary *b)
 }
 
 /* The cutoffs' block indexes; an error for an instant that is not a snapshot. */
-static int32 *
-CutoffBlocks(const CloseSummary *s, ArrayType *ca, int *ncut)
+int32 *
+fc_cutoff_blocks(const CloseSummary *s, ArrayType *ca, int *ncut)
 {
-	int64	   *cutoffs;
-	int32	   *idx;
+	int64 *cutoffs;
+	int32 *idx;
 
 	if (ARR_NDIM(ca) > 1 || array_contains_nulls(ca))
 		ereport(ERROR,
@@ -587,7 +623,7 @@ CutoffBlocks(const CloseSummary *s, ArrayType *ca, int *ncut)
 	{
 		idx[ci] = -1;
 		for (int32 k = 0; k < s->nblocks; k++)
-			if (cs_block(s, k)->t == cutoffs[ci])
+			if (cs_block_t(s, k) == cutoffs[ci])
 				idx[ci] = k;
 		if (idx[ci] < 0)
 			ereport(ERROR,
@@ -599,10 +635,10 @@ CutoffBlocks(const CloseSummary *s, ArrayType *ca, int *ncut)
 }
 
 /* The options from arguments first..first+6 (horizon, lookback, stale_after, season, kappa, kappa_amount, run_periods). */
-static void
-GetOptions(FunctionCallInfo fcinfo, int first, const CloseSummary *m, FcOptions *o)
+void
+fc_options(FunctionCallInfo fcinfo, int first, const CloseSummary *m, FcOptions *o)
 {
-	int			A = m->nages;
+	int A = m->nages;
 
 	memset(o, 0, sizeof(FcOptions));
 	if (PG_ARGISNULL(first) || PG_ARGISNULL(first + 1))
@@ -614,8 +650,8 @@ GetOptions(FunctionCallInfo fcinfo, int first, const CloseSummary *m, FcOptions 
 	o->stale_from = A;
 	if (!PG_ARGISNULL(first + 2))
 	{
-		Interval   *st = PG_GETARG_INTERVAL_P(first + 2);
-		int64		us = (int64) st->day * USECS_PER_DAY + st->time;
+		Interval *st = PG_GETARG_INTERVAL_P(first + 2);
+		int64	  us = (int64) st->day * USECS_PER_DAY + st->time;
 
 		o->stale_from = -1;
 		for (int a = 0; a < A - 1; a++)
@@ -657,66 +693,54 @@ GetOptions(FunctionCallInfo fcinfo, int first, const CloseSummary *m, FcOptions 
  * far as it stands out of the other snapshots' distances (their median
  * absolute distance is the noise).  Both are bounded to [1/2, 2].
  */
-PG_FUNCTION_INFO_V1(close_forecast_adjust);
-Datum
-close_forecast_adjust(PG_FUNCTION_ARGS)
+void
+fc_adjust(const CloseSummary *r, const int32 *idx, int ncut, const FcOptions *o, double *out)
 {
-	const CloseSummary *r = PG_GETARG_CLOSE_SUMMARY(0);
-	FcOptions	o;
-	int			ncut;
-	int32	   *idx;
-	Fit			fr;
-	double	   *out;
-	Datum	   *d;
-	int			dims[2],
-				lbs[2] = {1, 1};
+	Fit			 fr;
 	const double tau = 20;
-	double	   *ak,
-			   *pk;
+	double		*ak,
+		*pk;
+	CsBlockView *v;
 
-	if (PG_ARGISNULL(1))
-		PG_RETURN_NULL();
-	GetOptions(fcinfo, 2, r, &o);
-	idx = CutoffBlocks(r, PG_GETARG_ARRAYTYPE_P(1), &ncut);
-	FitInit(&fr, r->nstages, r->nages, r->horizons);
-	out = palloc(sizeof(double) * Max(ncut, 1) * o.horizon);
+	fc_fit_init(&fr, r->nstages, r->nages, r->horizons);
 	ak = palloc0(sizeof(double) * r->nblocks);
 	pk = palloc0(sizeof(double) * r->nblocks);
+	v = palloc(sizeof(CsBlockView));
 	for (int ci = 0; ci < ncut; ci++)
 	{
-		int32		j = idx[ci];
-		int32		k0 = Max(0, j - o.lookback);
-		int64		c = cs_block(r, j)->t;
-		double		sw = 0,
-					sx = 0,
-					sy = 0,
-					sxx = 0,
-					sxy = 0,
-					alpha = 0,
-					beta = 0,
-					level;
+		int32  j = idx[ci];
+		int32  k0 = Max(0, j - o->lookback);
+		int64  c = cs_block_t(r, j);
+		double sw = 0,
+			   sx = 0,
+			   sy = 0,
+			   sxx = 0,
+			   sxy = 0,
+			   alpha = 0,
+			   beta = 0,
+			   level;
 
-		FitCount(&fr, r, j, o.lookback);
-		FitSmooth(&fr, NULL, &o);
+		fc_fit_count(&fr, r, j, o->lookback);
+		fc_fit_smooth(&fr, NULL, o);
 		memset(ak, 0, sizeof(double) * r->nblocks);
 		memset(pk, 0, sizeof(double) * r->nblocks);
-		for (int32 i = 0; i < r->ncells; i++)
+		for (int32 k = k0; k < j; k++)
 		{
-			const CsCell *cell = cs_cell(r, i);
-			const CsBlock *b;
+			CsCellView cell;
 
-			if (cell->n == 0 || cell->block < k0 || cell->block >= j)
+			cs_block_view(r, k, v);
+			if (v->obs < 1 || v->end[1] > c)
 				continue;
-			b = cs_block(r, cell->block);
-			if (b->obs < 1 || CS_END(b, 1) > c)
-				continue;
-			ak[cell->block] += CS_WON(r, cell, 1);
-			pk[cell->block] += cell->n * fr.p[IDX(&fr, cell->stage, cell->age, 1)];
+			while (cs_next_cell(v, &cell))
+			{
+				ak[k] += cell.won[1];
+				pk[k] += cell.n * fr.p[IDX(&fr, cell.stage, cell.age, 1)];
+			}
 		}
 		for (int32 k = k0; k < j; k++)
 		{
-			double		y,
-						w = pk[k];
+			double y,
+				w = pk[k];
 
 			if (!(w > 0))
 				continue;
@@ -725,11 +749,11 @@ close_forecast_adjust(PG_FUNCTION_ARGS)
 		}
 		if (sw > 0)
 		{
-			double		xm = sx / sw,
-						var = sxx / sw - xm * xm,
-						noise2;
-			double		res[CS_MAX_BLOCKS];
-			int			nres = 0;
+			double xm = sx / sw,
+				   var = sxx / sw - xm * xm,
+				   noise2;
+			double res[CS_MAX_BLOCKS];
+			int	   nres = 0;
 
 			alpha = sy / sw;
 			beta = var > 0 ? (sxy / sw - xm * alpha) / var : 0;
@@ -740,29 +764,53 @@ close_forecast_adjust(PG_FUNCTION_ARGS)
 					res[nres++] = fabs(log((ak[k] + tau) / (pk[k] + tau)) - (alpha + beta * (k - xm)));
 			qsort(res, nres, sizeof(double), CompareDouble);
 			noise2 = nres > 0 ? pow(1.4826 * res[nres / 2], 2) : 0;
-			for (int h = 1; h <= o.horizon; h++)
+			for (int h = 1; h <= o->horizon; h++)
 			{
-				int32		ky = j - o.season + h - 1;
-				double		season = 0;
+				int32  ky = j - o->season + h - 1;
+				double season = 0;
 
 				/*
 				 * A year-ago distance counts as season only as far as it
 				 * stands out of the noise (positive-part James-Stein).
 				 */
-				if (o.season > 0 && ky >= k0 && ky < j && pk[ky] > 0)
+				if (o->season > 0 && ky >= k0 && ky < j && pk[ky] > 0)
 				{
-					double		d = log((ak[ky] + tau) / (pk[ky] + tau)) - (alpha + beta * (ky - xm));
+					double d = log((ak[ky] + tau) / (pk[ky] + tau)) - (alpha + beta * (ky - xm));
 
 					season = d * Max(0.0, 1 - noise2 / Max(d * d, 1e-12));
 				}
-				out[ci * o.horizon + h - 1] = exp(Min(Max(level, -M_LN2), M_LN2)) *
-					exp(Min(Max(season, -M_LN2), M_LN2));
+				out[ci * o->horizon + h - 1] = exp(Min(Max(level, -M_LN2), M_LN2)) *
+											   exp(Min(Max(season, -M_LN2), M_LN2));
 			}
 		}
 		else
-			for (int h = 1; h <= o.horizon; h++)
-				out[ci * o.horizon + h - 1] = 1.0;
+			for (int h = 1; h <= o->horizon; h++)
+				out[ci * o->horizon + h - 1] = 1.0;
 	}
+	pfree(ak);
+	pfree(pk);
+	pfree(v);
+}
+
+PG_FUNCTION_INFO_V1(close_forecast_adjust);
+Datum
+close_forecast_adjust(PG_FUNCTION_ARGS)
+{
+	const CloseSummary *r = PG_GETARG_CLOSE_SUMMARY(0);
+	FcOptions			o;
+	int					ncut;
+	int32			   *idx;
+	double			   *out;
+	Datum			   *d;
+	int					dims[2],
+		lbs[2] = { 1, 1 };
+
+	if (PG_ARGISNULL(1))
+		PG_RETURN_NULL();
+	fc_options(fcinfo, 2, r, &o);
+	idx = fc_cutoff_blocks(r, PG_GETARG_ARRAYTYPE_P(1), &ncut);
+	out = palloc(sizeof(double) * Max(ncut, 1) * o.horizon);
+	fc_adjust(r, idx, ncut, &o, out);
 	d = palloc(sizeof(Datum) * Max(ncut, 1) * o.horizon);
 	for (int i = 0; i < ncut * o.horizon; i++)
 		d[i] = Float8GetDatum(out[i]);
@@ -783,23 +831,23 @@ close_forecast_adjust(PG_FUNCTION_ARGS)
 
 typedef struct FcKept
 {
-	Size		len;
-	char	   *bytes;			/* a copy of the summary */
-	Fit		  **fits;			/* per cutoff, fitted on demand */
+	Size  len;
+	char *bytes; /* a copy of the summary */
+	Fit **fits;	 /* per cutoff, fitted on demand */
 } FcKept;
 
 typedef struct FcCache
 {
 	MemoryContext cxt;
-	FcOptions	o;
-	int			ncut;
-	int32	   *idx;
-	int			S;
-	FcKept		root;
-	RootFit   **roots;			/* per cutoff */
-	int			nparents;
-	int			next;			/* the parent slot to reuse when full */
-	FcKept		parents[FC_CACHED_PARENTS];
+	FcOptions	  o;
+	int			  ncut;
+	int32		 *idx;
+	int			  S;
+	FcKept		  root;
+	RootFit		**roots; /* per cutoff */
+	int			  nparents;
+	int			  next; /* the parent slot to reuse when full */
+	FcKept		  parents[FC_CACHED_PARENTS];
 } FcCache;
 
 static bool
@@ -821,7 +869,7 @@ Keep(MemoryContext cxt, FcKept *k, const CloseSummary *s, int ncut)
 static FcCache *
 GetCache(FunctionCallInfo fcinfo, const CloseSummary *r, const FcOptions *o, int32 *idx, int ncut, int S)
 {
-	FcCache    *fc = (FcCache *) fcinfo->flinfo->fn_extra;
+	FcCache *fc = (FcCache *) fcinfo->flinfo->fn_extra;
 
 	if (fc && fc->ncut == ncut && fc->S == S && memcmp(&fc->o, o, sizeof(FcOptions)) == 0 &&
 		memcmp(fc->idx, idx, sizeof(int32) * ncut) == 0 && KeptIs(&fc->root, r))
@@ -852,10 +900,10 @@ CachedRoot(FcCache *fc, const CloseSummary *r, int ci)
 	if (fc->roots[ci] == NULL)
 	{
 		MemoryContext old = MemoryContextSwitchTo(fc->cxt);
-		RootFit    *rf = palloc0(sizeof(RootFit));
+		RootFit		 *rf = palloc0(sizeof(RootFit));
 
-		FitInit(&rf->f, fc->S, r->nages, r->horizons);
-		FitRoot(rf, r, fc->idx[ci], &fc->o);
+		fc_fit_init(&rf->f, fc->S, r->nages, r->horizons);
+		fc_fit_root(rf, r, fc->idx[ci], &fc->o);
 		fc->roots[ci] = rf;
 		MemoryContextSwitchTo(old);
 	}
@@ -865,7 +913,7 @@ CachedRoot(FcCache *fc, const CloseSummary *r, int ci)
 static const Fit *
 CachedParent(FcCache *fc, const CloseSummary *p, const CloseSummary *r, int ci)
 {
-	FcKept	   *k = NULL;
+	FcKept *k = NULL;
 
 	for (int i = 0; i < fc->nparents && !k; i++)
 		if (KeptIs(&fc->parents[i], p))
@@ -885,12 +933,12 @@ CachedParent(FcCache *fc, const CloseSummary *p, const CloseSummary *r, int ci)
 	if (k->fits[ci] == NULL)
 	{
 		const RootFit *rf = CachedRoot(fc, r, ci);
-		MemoryContext old = MemoryContextSwitchTo(fc->cxt);
-		Fit		   *f = palloc0(sizeof(Fit));
+		MemoryContext  old = MemoryContextSwitchTo(fc->cxt);
+		Fit			  *f = palloc0(sizeof(Fit));
 
-		FitInit(f, fc->S, p->nages, p->horizons);
-		FitCount(f, p, fc->idx[ci], fc->o.lookback);
-		FitSmooth(f, &rf->f, &fc->o);
+		fc_fit_init(f, fc->S, p->nages, p->horizons);
+		fc_fit_count(f, p, fc->idx[ci], fc->o.lookback);
+		fc_fit_smooth(f, &rf->f, &fc->o);
 		k->fits[ci] = f;
 		MemoryContextSwitchTo(old);
 	}
@@ -908,29 +956,30 @@ Datum
 close_forecast(PG_FUNCTION_ARGS)
 {
 	const CloseSummary *m,
-			   *p,
-			   *r;
-	int32	   *idx;
-	int			ncut;
-	FcOptions	o;
-	int			S;
-	Fit			fm;
+		*p,
+		*r;
+	int32		  *idx;
+	int			   ncut;
+	FcOptions	   o;
+	int			   S;
+	Fit			   fm;
 	ReturnSetInfo *rsi;
-	Row		   *rows;
-	Basis		basis;
-	ArrayType  *adj = NULL;
-	double	   *adjust = NULL;
-	FcCache    *fc;
+	Row			  *rows;
+	Basis		   basis;
+	ArrayType	  *adj = NULL;
+	double		  *adjust = NULL;
+	FcCache		  *fc;
+	CsBlockView	  *bj;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(3))
 		PG_RETURN_NULL();
 	m = PG_GETARG_CLOSE_SUMMARY(0);
 	r = ArgSummary(fcinfo, 2, m);
 	p = ArgSummary(fcinfo, 1, r);
-	CheckSameGrid(m, p);
-	CheckSameGrid(m, r);
-	idx = CutoffBlocks(m, PG_GETARG_ARRAYTYPE_P(3), &ncut);
-	GetOptions(fcinfo, 4, m, &o);
+	fc_check_same_grid(m, p);
+	fc_check_same_grid(m, r);
+	idx = fc_cutoff_blocks(m, PG_GETARG_ARRAYTYPE_P(3), &ncut);
+	fc_options(fcinfo, 4, m, &o);
 	if (!PG_ARGISNULL(11))
 	{
 		adj = PG_GETARG_ARRAYTYPE_P(11);
@@ -948,39 +997,39 @@ close_forecast(PG_FUNCTION_ARGS)
 	fc = GetCache(fcinfo, r, &o, idx, ncut, S);
 	InitMaterializedSRF(fcinfo, 0);
 	rsi = (ReturnSetInfo *) fcinfo->resultinfo;
-	FitInit(&fm, S, m->nages, m->horizons);
+	fc_fit_init(&fm, S, m->nages, m->horizons);
 	rows = palloc(sizeof(Row) * (o.horizon + 1));
+	bj = palloc(sizeof(CsBlockView));
 
 	for (int ci = 0; ci < ncut; ci++)
 	{
-		int32		j = idx[ci];
-		const CsBlock *bj = cs_block(m, j);
+		int32		   j = idx[ci];
 		const RootFit *rf = CachedRoot(fc, r, ci);
-		const Fit  *f = &rf->f;
+		const Fit	  *f = &rf->f;
 
 		if (m != r)
 		{
-			FitCount(&fm, m, j, o.lookback);
-			FitSmooth(&fm, CachedParent(fc, p, r, ci), &o);
+			fc_fit_count(&fm, m, j, o.lookback);
+			fc_fit_smooth(&fm, CachedParent(fc, p, r, ci), &o);
 			f = &fm;
 		}
-		Forecast(m, f, rf, r, j, &o, rows, &basis);
+		fc_forecast(m, f, m != r ? CachedParent(fc, p, r, ci) : f, rf, j, &o, rows, &basis, bj);
 		for (int h = 1; h <= o.horizon; h++)
 		{
-			Row		   *row = &rows[h];
-			Datum		v[20];
-			bool		nl[20] = {0};
-			bool		observed = h <= bj->obs;
+			Row	 *row = &rows[h];
+			Datum v[21];
+			bool  nl[21] = { 0 };
+			bool  observed = h <= bj->obs;
 
 			if (adjust)
-				ScaleRow(row, adjust[ci * o.horizon + h - 1]);
+				fc_scale_row(row, adjust[ci * o.horizon + h - 1]);
 			v[0] = TimestampTzGetDatum(bj->t);
 			v[1] = Int32GetDatum(h);
-			v[2] = TimestampTzGetDatum(cs_window_start(bj, h));
-			v[3] = TimestampTzGetDatum(CS_END(bj, h));
-			v[4] = Int64GetDatum(CS_CLOSINGS(m, bj, h));
+			v[2] = TimestampTzGetDatum(bj->end[h - 1]);
+			v[3] = TimestampTzGetDatum(bj->end[h]);
+			v[4] = Int64GetDatum(bj->closings[h]);
 			nl[4] = !observed;
-			v[5] = Float8GetDatum(MoneyDouble(cs_revenue(m, bj, h)));
+			v[5] = Float8GetDatum(fc_money_double(&bj->revenue[h]));
 			nl[5] = !observed;
 			v[6] = Float8GetDatum(row->pipeline);
 			v[7] = Float8GetDatum(row->pipeline_var);
@@ -997,6 +1046,8 @@ close_forecast(PG_FUNCTION_ARGS)
 			v[17] = Float8GetDatum(row->run_rate);
 			v[18] = Float8GetDatum(row->fixed_stage);
 			v[19] = Float8GetDatum(row->stage_rate);
+			v[20] = Int64GetDatum((int64) row->actual_pipeline);
+			nl[20] = !observed;
 			tuplestore_putvalues(rsi->setResult, rsi->setDesc, v, nl);
 		}
 	}

@@ -27,7 +27,7 @@
 static CloseSummary *
 CsAlloc(int H, int A, int S, int32 B, int32 C, uint8 flags)
 {
-	Size		size = CS_SIZE(H, A, B, C);
+	Size		  size = CS_SIZE(H, A, B, C);
 	CloseSummary *s = palloc0(size);
 
 	SET_VARSIZE(s, size);
@@ -62,60 +62,74 @@ CsInitCell(CsCell *c, int32 k, int stage, int age)
 	lk_money_init(&c->amount_sq);
 }
 
-/* Copies the block descriptions (t, obs, ends) of src into dst, zero counts. */
+/* Sets block k of dst (dense or list) to the instant and windows of v, zero counts. */
 static void
-CsCopyBlockShape(CloseSummary *dst, int32 kd, const CloseSummary *src, int32 ks)
+CsSetBlockShape(CloseSummary *dst, int32 k, const CsBlockView *v)
 {
-	CsBlock    *d = cs_block(dst, kd);
-	const CsBlock *b = cs_block(src, ks);
+	CsBlock *d = cs_block(dst, k);
 
-	d->t = b->t;
-	d->obs = b->obs;
+	d->t = v->t;
+	d->obs = v->obs;
 	for (int h = 1; h <= dst->horizons; h++)
-		CS_END(d, h) = CS_END(b, h);
+		CS_END(d, h) = v->end[h];
 	CsInitBlockMoney(dst, d);
 }
 
-/* Adds the counts and sums of block b of src into block d of dst. */
+/* Adds the counts and sums of block view v into block d of dst. */
 static void
-CsAddBlock(CloseSummary *dst, CsBlock *d, const CloseSummary *src, const CsBlock *b)
+CsAddBlock(CloseSummary *dst, CsBlock *d, const CsBlockView *v)
 {
-	int			H = dst->horizons;
+	int H = dst->horizons;
 
 	for (int h = 1; h <= H; h++)
 	{
-		CS_ARRIVALS(dst, d, h) = lk_add_count(CS_ARRIVALS(dst, d, h), CS_ARRIVALS(src, b, h));
-		CS_CLOSINGS(dst, d, h) = lk_add_count(CS_CLOSINGS(dst, d, h), CS_CLOSINGS(src, b, h));
-		CS_REVENUE_N(dst, d, h) = lk_add_count(CS_REVENUE_N(dst, d, h), CS_REVENUE_N(src, b, h));
-		lk_money_add(cs_revenue(dst, d, h), cs_revenue(src, b, h), "revenue");
-		lk_money_add(cs_revenue_sq(dst, d, h), cs_revenue_sq(src, b, h), "revenue");
+		CS_ARRIVALS(dst, d, h) = lk_add_count(CS_ARRIVALS(dst, d, h), v->arrivals[h]);
+		CS_CLOSINGS(dst, d, h) = lk_add_count(CS_CLOSINGS(dst, d, h), v->closings[h]);
+		CS_REVENUE_N(dst, d, h) = lk_add_count(CS_REVENUE_N(dst, d, h), v->revenue_n[h]);
+		lk_money_add(cs_revenue(dst, d, h), &v->revenue[h], "revenue");
+		lk_money_add(cs_revenue_sq(dst, d, h), &v->revenue_sq[h], "revenue");
 	}
 	for (int i = 0; i < CS_NEW_PAIRS(H); i++)
-		d->data[4 * H + i] = lk_add_count(d->data[4 * H + i], b->data[4 * H + i]);
+		d->data[4 * H + i] = lk_add_count(d->data[4 * H + i], v->new_won[i]);
 }
 
 static void
-CsAddCell(const CloseSummary *s, CsCell *d, const CsCell *c)
+CsAddCell(const CloseSummary *s, CsCell *d, const CsCellView *c)
 {
 	d->n = lk_add_count(d->n, c->n);
 	d->amount_n = lk_add_count(d->amount_n, c->amount_n);
 	lk_money_add(&d->amount, &c->amount, "expected amount");
 	lk_money_add(&d->amount_sq, &c->amount_sq, "expected amount");
-	for (int i = 0; i < 2 * s->horizons; i++)
-		d->outcome[i] = lk_add_count(d->outcome[i], c->outcome[i]);
+	for (int h = 1; h <= s->horizons; h++)
+	{
+		CS_WON(s, d, h) = lk_add_count(CS_WON(s, d, h), c->won[h]);
+		CS_LOST(s, d, h) = lk_add_count(CS_LOST(s, d, h), c->lost[h]);
+	}
+}
+
+/* Empty dense cells for block k of d. */
+static void
+CsInitDenseCells(CloseSummary *d, int32 k)
+{
+	for (int st = 0; st < d->nstages; st++)
+		for (int a = 0; a < d->nages; a++)
+			CsInitCell(cs_dense_cell(d, k, st, a), k, st, a);
 }
 
 /*
- * A dense copy of s with room for `nstages` stages (at least s's): the
- * working form of an aggregate's state, where every cell has its place.
+ * A dense copy of s (any form) with room for `nstages` stages (at least
+ * s's): the working form of an aggregate's state, where every cell has its
+ * place.
  */
 static CloseSummary *
 CsToDense(const CloseSummary *s, int nstages)
 {
-	int			S = Max(nstages, s->nstages);
-	int			A = s->nages;
-	int32		B = s->nblocks;
+	int			  S = Max(nstages, s->nstages);
+	int			  A = s->nages;
+	int32		  B = s->nblocks;
 	CloseSummary *d;
+	CsBlockView	 *v = palloc(sizeof(CsBlockView));
+	CsCellView	  c;
 
 	if (S > CS_MAX_STAGES)
 		ereport(ERROR,
@@ -126,61 +140,30 @@ CsToDense(const CloseSummary *s, int nstages)
 	d->leads = s->leads;
 	d->excluded = s->excluded;
 	memcpy(d->age_bounds, s->age_bounds, sizeof(int64) * (A - 1));
-	/* blocks: same layout, copied whole */
-	memcpy(cs_block(d, 0), cs_block(s, 0), (Size) B * CS_BLOCK_SIZE(s->horizons));
 	for (int32 k = 0; k < B; k++)
-		for (int st = 0; st < S; st++)
-			for (int a = 0; a < A; a++)
-				CsInitCell(cs_dense_cell(d, k, st, a), k, st, a);
-	for (int32 i = 0; i < s->ncells; i++)
 	{
-		const CsCell *c = cs_cell(s, i);
-
-		if (c->n > 0)
-			memcpy(cs_dense_cell(d, c->block, c->stage, c->age), c, CS_CELL_SIZE(s->horizons));
+		cs_block_view(s, k, v);
+		CsSetBlockShape(d, k, v);
+		CsAddBlock(d, cs_block(d, k), v);
+		CsInitDenseCells(d, k);
+		while (cs_next_cell(v, &c))
+			CsAddCell(d, cs_dense_cell(d, k, c.stage, c.age), &c);
 	}
+	pfree(v);
 	return d;
 }
 
 /*
- * The canonical form of s: cells with leads only, sorted by (block, stage,
- * age), and nstages one more than the highest stage used.  What is stored,
- * printed and compared.  Returns s itself when it is canonical already.
+ * The canonical form of s: packed, only cells with leads, nstages one more
+ * than the highest stage used.  What is stored, printed and compared.
+ * Returns s itself when it is packed already.
  */
-static CloseSummary *
-CsCompact(const CloseSummary *s)
+CloseSummary *
+cs_compact(const CloseSummary *s)
 {
-	int32		n = 0;
-	int			top = 0;
-	CloseSummary *c;
-	int32		j = 0;
-
-	if (!(s->flags & CS_DENSE))
+	if (!(s->flags & CS_UNPACKED))
 		return (CloseSummary *) s;
-	for (int32 i = 0; i < s->ncells; i++)
-	{
-		const CsCell *cell = cs_cell(s, i);
-
-		if (cell->n > 0)
-		{
-			n++;
-			top = Max(top, cell->stage);
-		}
-	}
-	c = CsAlloc(s->horizons, s->nages, top + 1, s->nblocks, n, 0);
-	c->leads = s->leads;
-	c->excluded = s->excluded;
-	memcpy(c->age_bounds, s->age_bounds, sizeof(int64) * (s->nages - 1));
-	memcpy(cs_block(c, 0), cs_block(s, 0), (Size) s->nblocks * CS_BLOCK_SIZE(s->horizons));
-	/* dense cells are laid out in (block, stage, age) order already */
-	for (int32 i = 0; i < s->ncells; i++)
-	{
-		const CsCell *cell = cs_cell(s, i);
-
-		if (cell->n > 0)
-			memcpy(cs_cell(c, j++), cell, CS_CELL_SIZE(s->horizons));
-	}
-	return c;
+	return cs_pack(s);
 }
 
 pg_noreturn static void
@@ -205,52 +188,52 @@ CsCheckShape(const CloseSummary *a, const CloseSummary *b, const char *fn)
 }
 
 static bool
-CsSameBlockShape(const CloseSummary *a, const CsBlock *x, const CsBlock *y)
+CsSameBlockShape(const CloseSummary *a, const CsBlock *x, const CsBlockView *y)
 {
 	if (x->t != y->t || x->obs != y->obs)
 		return false;
 	for (int h = 1; h <= a->horizons; h++)
-		if (CS_END(x, h) != CS_END(y, h))
+		if (CS_END(x, h) != y->end[h])
 			return false;
 	return true;
 }
 
 /*
- * a + b, where a is a dense summary we own: updated in place when b has the
- * same blocks and no higher stage, else a new dense summary over the union of
- * the blocks.  A block instant present in both must have the same windows.
+ * a + b, where a is a dense summary we own and b any form: updated in place
+ * when b has the same block instants and no higher stage, else a new dense
+ * summary over the union of the blocks.  A block instant present in both
+ * must have the same windows.
  */
 static CloseSummary *
 CsMerge(CloseSummary *a, const CloseSummary *b, const char *fn)
 {
-	bool		same = (a->nblocks == b->nblocks);
-	int32		k;
+	bool		 same = (a->nblocks == b->nblocks);
+	int32		 k;
+	CsBlockView *v = palloc(sizeof(CsBlockView));
+	CsCellView	 c;
 
 	Assert(a->flags & CS_DENSE);
 	CsCheckShape(a, b, fn);
 	for (k = 0; same && k < a->nblocks; k++)
-		same = cs_block(a, k)->t == cs_block(b, k)->t;
+		same = cs_block(a, k)->t == cs_block_t(b, k);
 
 	if (!same)
 	{
 		/* union of the block instants, both sorted */
-		int32		nb = 0,
-					i = 0,
-					j = 0;
-		int64	   *ts = palloc(sizeof(int64) * (a->nblocks + b->nblocks));
+		int32 nb = 0,
+			  i = 0,
+			  j = 0;
+		int64		 *ts = palloc(sizeof(int64) * (a->nblocks + b->nblocks));
 		CloseSummary *u;
+		int			  S = Max(a->nstages, b->nstages);
 
 		while (i < a->nblocks || j < b->nblocks)
 		{
-			int64		ta = i < a->nblocks ? cs_block(a, i)->t : PG_INT64_MAX;
-			int64		tb = j < b->nblocks ? cs_block(b, j)->t : PG_INT64_MAX;
+			int64 ta = i < a->nblocks ? cs_block(a, i)->t : PG_INT64_MAX;
+			int64 tb = j < b->nblocks ? cs_block_t(b, j) : PG_INT64_MAX;
 
 			if (ta == tb)
-			{
-				if (!CsSameBlockShape(a, cs_block(a, i), cs_block(b, j)))
-					GridMismatch(fn, "A snapshot instant has different windows or observed windows");
 				ts[nb++] = ta, i++, j++;
-			}
 			else if (ta < tb)
 				ts[nb++] = ta, i++;
 			else
@@ -260,73 +243,76 @@ CsMerge(CloseSummary *a, const CloseSummary *b, const char *fn)
 			ereport(ERROR,
 					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 					 errmsg("%s: more than %d snapshot instants", fn, CS_MAX_BLOCKS)));
-		u = CsAlloc(a->horizons, a->nages, Max(a->nstages, b->nstages), nb,
-					nb * Max(a->nstages, b->nstages) * a->nages, CS_DENSE);
+		u = CsAlloc(a->horizons, a->nages, S, nb, nb * S * a->nages, CS_DENSE);
 		u->leads = a->leads;
 		u->excluded = a->excluded;
 		memcpy(u->age_bounds, a->age_bounds, sizeof(int64) * (a->nages - 1));
-		for (k = 0, i = 0, j = 0; k < nb; k++)
+		/* the shapes: a's blocks, then b's that a lacks */
+		for (k = 0, i = 0; k < nb; k++)
 		{
 			if (i < a->nblocks && cs_block(a, i)->t == ts[k])
-				CsCopyBlockShape(u, k, a, i++);
+			{
+				cs_block_view(a, i++, v);
+				CsSetBlockShape(u, k, v);
+			}
 			else
-				CsCopyBlockShape(u, k, b, j++);
-			for (int st = 0; st < u->nstages; st++)
-				for (int ag = 0; ag < u->nages; ag++)
-					CsInitCell(cs_dense_cell(u, k, st, ag), k, st, ag);
+				cs_block(u, k)->t = PG_INT64_MIN; /* to set from b below */
+			CsInitDenseCells(u, k);
+		}
+		for (j = 0, k = 0; j < b->nblocks; j++)
+		{
+			while (ts[k] != cs_block_t(b, j))
+				k++;
+			if (cs_block(u, k)->t == PG_INT64_MIN)
+			{
+				cs_block_view(b, j, v);
+				CsSetBlockShape(u, k, v);
+			}
 		}
 		/* a's counts into u: blocks by instant, then its cells */
 		for (i = 0, k = 0; i < a->nblocks; i++)
 		{
 			while (cs_block(u, k)->t != cs_block(a, i)->t)
 				k++;
-			CsAddBlock(u, cs_block(u, k), a, cs_block(a, i));
-			for (int st = 0; st < a->nstages; st++)
-				for (int ag = 0; ag < a->nages; ag++)
-				{
-					CsCell	   *c = cs_dense_cell(a, i, st, ag);
-
-					if (c->n > 0)
-						CsAddCell(u, cs_dense_cell(u, k, st, ag), c);
-				}
+			cs_block_view(a, i, v);
+			CsAddBlock(u, cs_block(u, k), v);
+			while (cs_next_cell(v, &c))
+				CsAddCell(u, cs_dense_cell(u, k, c.stage, c.age), &c);
 		}
 		pfree(ts);
 		a = u;
 	}
-	else
-	{
-		for (k = 0; k < a->nblocks; k++)
-			if (!CsSameBlockShape(a, cs_block(a, k), cs_block(b, k)))
-				GridMismatch(fn, "A snapshot instant has different windows or observed windows");
-		if (b->nstages > a->nstages)
-			a = CsToDense(a, b->nstages);
-	}
+	else if (b->nstages > a->nstages)
+		a = CsToDense(a, b->nstages);
 
 	/* b's counts into a, matching blocks by instant */
 	a->leads = lk_add_count(a->leads, b->leads);
 	a->excluded = lk_add_count(a->excluded, b->excluded);
 	for (int32 i = 0, ka = 0; i < b->nblocks; i++)
 	{
-		while (cs_block(a, ka)->t != cs_block(b, i)->t)
+		CsBlock *d;
+
+		while (cs_block(a, ka)->t != cs_block_t(b, i))
 			ka++;
-		CsAddBlock(a, cs_block(a, ka), b, cs_block(b, i));
+		d = cs_block(a, ka);
+		cs_block_view(b, i, v);
+		if (!CsSameBlockShape(a, d, v))
+			GridMismatch(fn, "A snapshot instant has different windows or observed windows");
+		CsAddBlock(a, d, v);
+		while (cs_next_cell(v, &c))
+			CsAddCell(a, cs_dense_cell(a, ka, c.stage, c.age), &c);
 	}
-	{
-		/* b's cells: dense or sorted by block, so the block pointer only advances */
-		int32		ka = 0;
-
-		for (int32 i = 0; i < b->ncells; i++)
-		{
-			const CsCell *c = cs_cell(b, i);
-
-			if (c->n == 0)
-				continue;
-			while (cs_block(a, ka)->t != cs_block(b, c->block)->t)
-				ka++;
-			CsAddCell(a, cs_dense_cell(a, ka, c->stage, c->age), c);
-		}
-	}
+	pfree(v);
 	return a;
+}
+
+/* acc + b, as a dense summary of our own; acc NULL: a dense copy of b. */
+CloseSummary *
+cs_rollup(CloseSummary *acc, const CloseSummary *b, const char *fn)
+{
+	if (acc == NULL)
+		return CsToDense(b, b->nstages);
+	return CsMerge(acc, b, fn);
 }
 
 /* ---------------------------------------------------------------------------
@@ -339,17 +325,21 @@ MoneyNonNegative(const LkMoney *m)
 	return !lk_money_present(m) || m->sum >= 0;
 }
 
-/* NULL when s is a valid canonical summary, else what is wrong. */
+/*
+ * NULL when s (packed or list) is a valid summary, else what is wrong.  The
+ * packed form's encodings are read with bounds checks (errors of their own).
+ */
 static const char *
 CsValidate(const CloseSummary *s)
 {
-	int			H = s->horizons;
-	int			top = 0;
-	int64		prev_t = 0;
-	int64	   *won_sum;
+	int			 H = s->horizons;
+	int			 top = 0;
+	int64		 prev_t = 0;
+	int64		*won_sum;
+	int64		 ncells = 0;
+	CsBlockView *v;
+	CsCellView	*c;
 
-	if (s->flags != 0)
-		return "unknown flags";
 	if (H < 1 || H > CS_MAX_HORIZONS)
 		return "horizons out of range";
 	if (s->nages < 1 || s->nages > CS_MAX_AGES)
@@ -363,95 +353,119 @@ CsValidate(const CloseSummary *s)
 		return "number of snapshots out of range";
 	if (s->leads < 0 || s->excluded < 0 || s->excluded > s->leads)
 		return "lead counts are negative or inconsistent";
+	if (s->flags & CS_LIST)
+	{
+		/* the views find a block's cells by their order */
+		for (int32 i = 0; i < s->ncells; i++)
+		{
+			const CsCell *x = cs_cell(s, i);
+
+			if (x->block < 0 || x->block >= s->nblocks || x->stage < 0 || x->stage >= s->nstages ||
+				x->age < 0 || x->age >= s->nages)
+				return "a cell is out of range";
+			if (i > 0)
+			{
+				const CsCell *p = cs_cell(s, i - 1);
+
+				if (x->block < p->block || (x->block == p->block &&
+											(x->stage < p->stage || (x->stage == p->stage && x->age <= p->age))))
+					return "cells must be sorted by snapshot, stage and age, each once";
+			}
+			if (x->n <= 0)
+				return "cell counts are out of range";
+		}
+		for (int32 k = 0; k < s->nblocks; k++)
+			if (cs_block(s, k)->obs < 0 || cs_block(s, k)->obs > H || cs_block(s, k)->pad != 0)
+				return "observed windows out of range";
+	}
 
 	won_sum = palloc0(sizeof(int64) * (Size) Max(s->nblocks, 1) * H);
+	v = palloc(sizeof(CsBlockView));
+	c = palloc(sizeof(CsCellView));
 	for (int32 k = 0; k < s->nblocks; k++)
 	{
-		const CsBlock *b = cs_block(s, k);
-		int64		prev_end = b->t;
+		int prev_stage = -1,
+			prev_age = -1;
 
-		if (TIMESTAMP_NOT_FINITE(b->t) || (k > 0 && b->t <= prev_t))
+		cs_block_view(s, k, v);
+		if (TIMESTAMP_NOT_FINITE(v->t) || (k > 0 && v->t <= prev_t))
 			return "snapshot instants must be finite and strictly increasing";
-		prev_t = b->t;
-		if (b->obs < 0 || b->obs > H || b->pad != 0)
-			return "observed windows out of range";
+		prev_t = v->t;
 		for (int h = 1; h <= H; h++)
 		{
-			int64		end = CS_END(b, h);
-			int64		arr = CS_ARRIVALS(s, b, h),
-						clo = CS_CLOSINGS(s, b, h),
-						rn = CS_REVENUE_N(s, b, h);
-			const LkMoney *rev = cs_revenue(s, b, h),
-					   *rsq = cs_revenue_sq(s, b, h);
-			int64		new_total = 0;
+			int64 arr = v->arrivals[h],
+				  clo = v->closings[h],
+				  rn = v->revenue_n[h];
+			const LkMoney *rev = &v->revenue[h],
+						  *rsq = &v->revenue_sq[h];
+			int64 new_total = 0;
 
-			if (TIMESTAMP_NOT_FINITE(end) || end <= prev_end)
+			if (TIMESTAMP_NOT_FINITE(v->end[h]) || v->end[h] <= v->end[h - 1])
 				return "window ends must be finite and strictly increasing after the snapshot";
-			prev_end = end;
 			if (arr < 0 || clo < 0 || rn < 0 || rn > clo || arr > s->leads || clo > s->leads)
 				return "window counts are negative or inconsistent";
 			if (lk_money_present(rev) != (rn > 0) || lk_money_present(rsq) != (rn > 0) ||
 				!MoneyNonNegative(rsq) || (rn > 0 && rsq->dscale != 4))
 				return "window revenue disagrees with its count";
-			if (h > b->obs && (arr != 0 || clo != 0))
+			if (h > v->obs && (arr != 0 || clo != 0))
 				return "an unobserved window has counts";
 			for (int hw = h; hw <= H; hw++)
 			{
-				int64		x = CS_NEW_WON(s, b, h, hw);
+				int64 x = v->new_won[(hw - 1) * hw / 2 + h - 1];
 
-				if (x < 0 || (hw > b->obs && x != 0) || __builtin_add_overflow(new_total, x, &new_total))
+				if (x < 0 || (hw > v->obs && x != 0) || __builtin_add_overflow(new_total, x, &new_total))
 					return "new-lead wins are negative or in an unobserved window";
 				won_sum[(Size) k * H + hw - 1] += x;
 			}
 			if (new_total > arr)
 				return "new-lead wins exceed the arrivals";
 		}
-	}
-	for (int32 i = 0; i < s->ncells; i++)
-	{
-		const CsCell *c = cs_cell(s, i);
-		const CsBlock *b;
-		int64		closed = 0;
-
-		if (c->block < 0 || c->block >= s->nblocks || c->stage < 0 || c->stage >= s->nstages ||
-			c->age < 0 || c->age >= s->nages)
-			return "a cell is out of range";
-		if (i > 0)
+		while (cs_next_cell(v, c))
 		{
-			const CsCell *p = cs_cell(s, i - 1);
+			int64 closed = 0;
 
-			if (c->block < p->block || (c->block == p->block &&
-										(c->stage < p->stage || (c->stage == p->stage && c->age <= p->age))))
+			ncells++;
+			if (c->stage < prev_stage || (c->stage == prev_stage && c->age <= prev_age))
 				return "cells must be sorted by snapshot, stage and age, each once";
-		}
-		top = Max(top, c->stage);
-		b = cs_block(s, c->block);
-		if (c->n <= 0 || c->n > s->leads || c->amount_n < 0 || c->amount_n > c->n)
-			return "cell counts are out of range";
-		if (lk_money_present(&c->amount) != (c->amount_n > 0) ||
-			lk_money_present(&c->amount_sq) != (c->amount_n > 0) || !MoneyNonNegative(&c->amount_sq) ||
-			(c->amount_n > 0 && c->amount_sq.dscale != 4))
-			return "cell amounts disagree with their count";
-		for (int h = 1; h <= s->horizons; h++)
-		{
-			int64		w = CS_WON(s, c, h),
-						l = CS_LOST(s, c, h);
+			prev_stage = c->stage;
+			prev_age = c->age;
+			top = Max(top, c->stage);
+			if (c->n <= 0 || c->n > s->leads || c->amount_n < 0 || c->amount_n > c->n)
+				return "cell counts are out of range";
+			if (lk_money_present(&c->amount) != (c->amount_n > 0) ||
+				lk_money_present(&c->amount_sq) != (c->amount_n > 0) || !MoneyNonNegative(&c->amount_sq) ||
+				(c->amount_n > 0 && c->amount_sq.dscale != 4))
+				return "cell amounts disagree with their count";
+			for (int h = 1; h <= H; h++)
+			{
+				int64 w = c->won[h],
+					  l = c->lost[h];
 
-			if (w < 0 || l < 0 || (h > b->obs && (w != 0 || l != 0)) ||
-				__builtin_add_overflow(closed, w, &closed) || __builtin_add_overflow(closed, l, &closed))
-				return "cell outcomes are negative or in an unobserved window";
-			won_sum[(Size) c->block * H + h - 1] += w;
+				if (w < 0 || l < 0 || (h > v->obs && (w != 0 || l != 0)) ||
+					__builtin_add_overflow(closed, w, &closed) || __builtin_add_overflow(closed, l, &closed))
+					return "cell outcomes are negative or in an unobserved window";
+				won_sum[(Size) k * H + h - 1] += w;
+			}
+			if (closed > c->n)
+				return "a cell has more outcomes than leads";
 		}
-		if (closed > c->n)
-			return "a cell has more outcomes than leads";
+		if (!(s->flags & CS_UNPACKED) && v->p != v->pend)
+			return "a snapshot has bytes after its last cell";
 	}
+	if (ncells != s->ncells)
+		return "the number of cells disagrees with the snapshots";
 	if (s->nstages != top + 1)
 		return "number of stages disagrees with the cells";
 	for (int32 k = 0; k < s->nblocks; k++)
+	{
+		cs_block_view(s, k, v);
 		for (int h = 1; h <= H; h++)
-			if (won_sum[(Size) k * H + h - 1] != CS_CLOSINGS(s, cs_block(s, k), h))
+			if (won_sum[(Size) k * H + h - 1] != v->closings[h])
 				return "wins of open and new leads disagree with the window's closings";
+	}
 	pfree(won_sum);
+	pfree(v);
+	pfree(c);
 	return NULL;
 }
 
@@ -492,56 +506,62 @@ OutList(StringInfo buf, const char *key, const int64 *v, int n)
 }
 
 static void
-OutMoneyList(StringInfo buf, const char *key, const CloseSummary *s, const CsBlock *b, bool sq)
+OutMoneyList(StringInfo buf, const char *key, int H, const LkMoney *m)
 {
 	appendStringInfo(buf, " %s=", key);
-	for (int h = 1; h <= s->horizons; h++)
+	for (int h = 1; h <= H; h++)
 	{
 		if (h > 1)
 			appendStringInfoChar(buf, ',');
-		lk_money_out(buf, sq ? cs_revenue_sq(s, b, h) : cs_revenue(s, b, h));
+		lk_money_out(buf, &m[h]);
 	}
 }
 
 static void
 CsOut(StringInfo buf, const CloseSummary *s)
 {
-	int			H = s->horizons;
-	int32		ncells = 0;
+	int			 H = s->horizons;
+	int32		 ncells = 0;
+	CsBlockView *v = palloc(sizeof(CsBlockView));
+	CsCellView	 c;
 
-	for (int32 i = 0; i < s->ncells; i++)
-		ncells += cs_cell(s, i)->n > 0;
-	appendStringInfo(buf, "v%d horizons=%d", CLOSE_SUMMARY_VERSION, H);
+	for (int32 k = 0; k < s->nblocks; k++)
+	{
+		cs_block_view(s, k, v);
+		while (cs_next_cell(v, &c))
+			ncells++;
+	}
+	appendStringInfo(buf, "v%d horizons=%d", CLOSE_SUMMARY_TEXT_VERSION, H);
 	OutList(buf, "ages", s->age_bounds, s->nages - 1);
 	appendStringInfo(buf, " leads=" INT64_FORMAT " excluded=" INT64_FORMAT " blocks=%d cells=%d",
 					 s->leads, s->excluded, s->nblocks, ncells);
 	for (int32 k = 0; k < s->nblocks; k++)
 	{
-		const CsBlock *b = cs_block(s, k);
-
-		appendStringInfo(buf, " ; block t=" INT64_FORMAT " obs=%d", b->t, b->obs);
-		OutList(buf, "ends", &CS_END(b, 1), H);
-		OutList(buf, "arrivals", &CS_ARRIVALS(s, b, 1), H);
-		OutList(buf, "closings", &CS_CLOSINGS(s, b, 1), H);
-		OutList(buf, "revenue_n", &CS_REVENUE_N(s, b, 1), H);
-		OutMoneyList(buf, "revenue", s, b, false);
-		OutMoneyList(buf, "revenue_sq", s, b, true);
-		OutList(buf, "new", &CS_NEW_WON(s, b, 1, 1), CS_NEW_PAIRS(H));
+		cs_block_view(s, k, v);
+		appendStringInfo(buf, " ; block t=" INT64_FORMAT " obs=%d", v->t, v->obs);
+		OutList(buf, "ends", &v->end[1], H);
+		OutList(buf, "arrivals", &v->arrivals[1], H);
+		OutList(buf, "closings", &v->closings[1], H);
+		OutList(buf, "revenue_n", &v->revenue_n[1], H);
+		OutMoneyList(buf, "revenue", H, v->revenue);
+		OutMoneyList(buf, "revenue_sq", H, v->revenue_sq);
+		OutList(buf, "new", v->new_won, CS_NEW_PAIRS(H));
 	}
-	for (int32 i = 0; i < s->ncells; i++)
+	for (int32 k = 0; k < s->nblocks; k++)
 	{
-		const CsCell *c = cs_cell(s, i);
-
-		if (c->n == 0)
-			continue;
-		appendStringInfo(buf, " ; cell block=%d stage=%d age=%d n=" INT64_FORMAT " amount_n=" INT64_FORMAT " amount=",
-						 c->block, c->stage, c->age, c->n, c->amount_n);
-		lk_money_out(buf, &c->amount);
-		appendStringInfoString(buf, " amount_sq=");
-		lk_money_out(buf, &c->amount_sq);
-		OutList(buf, "won", &CS_WON(s, c, 1), H);
-		OutList(buf, "lost", &CS_LOST(s, c, 1), H);
+		cs_block_view(s, k, v);
+		while (cs_next_cell(v, &c))
+		{
+			appendStringInfo(buf, " ; cell block=%d stage=%d age=%d n=" INT64_FORMAT " amount_n=" INT64_FORMAT " amount=",
+							 k, c.stage, c.age, c.n, c.amount_n);
+			lk_money_out(buf, &c.amount);
+			appendStringInfoString(buf, " amount_sq=");
+			lk_money_out(buf, &c.amount_sq);
+			OutList(buf, "won", &c.won[1], H);
+			OutList(buf, "lost", &c.lost[1], H);
+		}
 	}
+	pfree(v);
 }
 
 /* key=v1,v2,...,vn with n int64 values */
@@ -575,15 +595,15 @@ close_summary_in(PG_FUNCTION_ARGS)
 	const char *input = PG_GETARG_CSTRING(0);
 	const char *p = input;
 	int64		H,
-				B,
-				C,
-				leads,
-				excluded;
-	int64		bounds[CS_MAX_AGES];
-	int			nb = 0;
+		B,
+		C,
+		leads,
+		excluded;
+	int64		  bounds[CS_MAX_AGES];
+	int			  nb = 0;
 	CloseSummary *s;
-	int			top = 0;
-	const char *msg;
+	int			  top = 0;
+	const char	 *msg;
 
 	if (!lk_parse_lit(&p, "v1 "))
 		BadInput(input, "It must start with the format version \"v1\"");
@@ -607,14 +627,14 @@ close_summary_in(PG_FUNCTION_ARGS)
 		BadInput(input, "A count is missing, out of order or out of range");
 
 	/* stages are known only after the cells: allocate with the most, fix below */
-	s = CsAlloc((int) H, nb + 1, 1, (int32) B, (int32) C, 0);
+	s = CsAlloc((int) H, nb + 1, 1, (int32) B, (int32) C, CS_LIST);
 	s->leads = leads;
 	s->excluded = excluded;
 	memcpy(s->age_bounds, bounds, sizeof(int64) * nb);
 	for (int32 k = 0; k < B; k++)
 	{
-		CsBlock    *b = cs_block(s, k);
-		int64		obs;
+		CsBlock *b = cs_block(s, k);
+		int64	 obs;
 
 		if (!lk_parse_lit(&p, " ; block t=") || !lk_parse_int64(&p, &b->t, PG_INT64_MIN, PG_INT64_MAX) ||
 			!lk_parse_lit(&p, " obs=") || !lk_parse_int64(&p, &obs, 0, H) ||
@@ -630,10 +650,10 @@ close_summary_in(PG_FUNCTION_ARGS)
 	}
 	for (int32 i = 0; i < C; i++)
 	{
-		CsCell	   *c = cs_cell(s, i);
-		int64		k,
-					st,
-					ag;
+		CsCell *c = cs_cell(s, i);
+		int64	k,
+			st,
+			ag;
 
 		if (!lk_parse_lit(&p, " ; cell block=") || !lk_parse_int64(&p, &k, 0, B - 1) ||
 			!lk_parse_lit(&p, " stage=") || !lk_parse_int64(&p, &st, 0, CS_MAX_STAGES - 1) ||
@@ -655,14 +675,14 @@ close_summary_in(PG_FUNCTION_ARGS)
 	s->nstages = (uint8) (top + 1);
 	if ((msg = CsValidate(s)) != NULL)
 		BadInput(input, msg);
-	PG_RETURN_POINTER(s);
+	PG_RETURN_POINTER(cs_pack(s));
 }
 
 PG_FUNCTION_INFO_V1(close_summary_out);
 Datum
 close_summary_out(PG_FUNCTION_ARGS)
 {
-	CloseSummary *s = PG_GETARG_CLOSE_SUMMARY(0);
+	CloseSummary  *s = PG_GETARG_CLOSE_SUMMARY(0);
 	StringInfoData buf;
 
 	initStringInfo(&buf);
@@ -671,142 +691,92 @@ close_summary_out(PG_FUNCTION_ARGS)
 }
 
 /* ---------------------------------------------------------------------------
- * Binary I/O: version, flags (0), horizons, age buckets, stages (bytes);
- * leads, excluded, the age bounds, then per block t, obs, its int64 arrays
- * and money, and per cell its block, stage, age, counts, amounts, outcomes.
- * Only the canonical form is sent: cells with leads, in order.
+ * Binary I/O (version 2): version, flags (0), horizons, age buckets, stages
+ * (bytes); leads, excluded, the age bounds; the number of snapshots and of
+ * cells; each snapshot's instant; the length of the encodings and the
+ * encodings (close_pack.c).  The input re-packs what it read and refuses a
+ * value that does not come out byte for byte the same, so that every
+ * summary has one binary form.
  * ------------------------------------------------------------------------- */
 
 static void
 CsSend(StringInfo buf, const CloseSummary *s)
 {
-	int			H = s->horizons;
-	int32		ncells = 0;
-	int			top = 0;
+	const CloseSummary *p = cs_compact(s);
+	const int32		   *off = cs_packed_off(p);
 
-	for (int32 i = 0; i < s->ncells; i++)
-		if (cs_cell(s, i)->n > 0)
-		{
-			ncells++;
-			top = Max(top, cs_cell(s, i)->stage);
-		}
 	pq_sendbyte(buf, CLOSE_SUMMARY_VERSION);
 	pq_sendbyte(buf, 0);
-	pq_sendbyte(buf, H);
-	pq_sendbyte(buf, s->nages);
-	pq_sendbyte(buf, top + 1);
-	pq_sendint64(buf, s->leads);
-	pq_sendint64(buf, s->excluded);
-	for (int a = 0; a < s->nages - 1; a++)
-		pq_sendint64(buf, s->age_bounds[a]);
-	pq_sendint32(buf, s->nblocks);
-	pq_sendint32(buf, ncells);
-	for (int32 k = 0; k < s->nblocks; k++)
-	{
-		const CsBlock *b = cs_block(s, k);
-
-		pq_sendint64(buf, b->t);
-		pq_sendint32(buf, b->obs);
-		for (int i = 0; i < 4 * H + CS_NEW_PAIRS(H); i++)
-			pq_sendint64(buf, b->data[i]);
-		for (int h = 1; h <= H; h++)
-			lk_money_send(buf, cs_revenue(s, b, h));
-		for (int h = 1; h <= H; h++)
-			lk_money_send(buf, cs_revenue_sq(s, b, h));
-	}
-	for (int32 i = 0; i < s->ncells; i++)
-	{
-		const CsCell *c = cs_cell(s, i);
-
-		if (c->n == 0)
-			continue;
-		pq_sendint32(buf, c->block);
-		pq_sendbyte(buf, c->stage);
-		pq_sendbyte(buf, c->age);
-		pq_sendint64(buf, c->n);
-		pq_sendint64(buf, c->amount_n);
-		lk_money_send(buf, &c->amount);
-		lk_money_send(buf, &c->amount_sq);
-		for (int j = 0; j < 2 * H; j++)
-			pq_sendint64(buf, c->outcome[j]);
-	}
+	pq_sendbyte(buf, p->horizons);
+	pq_sendbyte(buf, p->nages);
+	pq_sendbyte(buf, p->nstages);
+	pq_sendint64(buf, p->leads);
+	pq_sendint64(buf, p->excluded);
+	for (int a = 0; a < p->nages - 1; a++)
+		pq_sendint64(buf, p->age_bounds[a]);
+	pq_sendint32(buf, p->nblocks);
+	pq_sendint32(buf, p->ncells);
+	for (int32 k = 0; k < p->nblocks; k++)
+		pq_sendint64(buf, cs_packed_t(p)[k]);
+	pq_sendint32(buf, off[p->nblocks]);
+	pq_sendbytes(buf, (const char *) cs_packed_data(p), off[p->nblocks]);
 }
 
 static CloseSummary *
 CsRecv(StringInfo buf)
 {
-	int			H,
-				A,
-				S;
-	int32		B,
-				C;
-	int64		leads,
-				excluded;
-	int64		bounds[CS_MAX_AGES];
-	CloseSummary *s;
+	CloseSummary *h = palloc0(offsetof(CloseSummary, age_bounds) + sizeof(int64) * CS_MAX_AGES);
+	int64		 *ts;
+	int32		  len;
+	CloseSummary *s,
+		*again;
 	const char *msg;
 
-#define NEED(n) do { if (buf->len - buf->cursor < (int) (n)) BadBinary("The value is truncated"); } while (0)
+#define NEED(n) \
+	do \
+	{ \
+		if (buf->len - buf->cursor < (int) (n)) \
+			BadBinary("The value is truncated"); \
+	} while (0)
 	NEED(5 + 16);
 	if (pq_getmsgbyte(buf) != CLOSE_SUMMARY_VERSION)
 		BadBinary("Unknown format version");
 	if (pq_getmsgbyte(buf) != 0)
 		BadBinary("Unknown flags");
-	H = pq_getmsgbyte(buf);
-	A = pq_getmsgbyte(buf);
-	S = pq_getmsgbyte(buf);
-	if (H < 1 || H > CS_MAX_HORIZONS || A < 1 || A > CS_MAX_AGES || S < 1 || S > CS_MAX_STAGES)
+	h->version = CLOSE_SUMMARY_VERSION;
+	h->horizons = pq_getmsgbyte(buf);
+	h->nages = pq_getmsgbyte(buf);
+	h->nstages = pq_getmsgbyte(buf);
+	if (h->horizons < 1 || h->horizons > CS_MAX_HORIZONS || h->nages < 1 || h->nages > CS_MAX_AGES ||
+		h->nstages < 1 || h->nstages > CS_MAX_STAGES)
 		BadBinary("The horizons, age buckets or stages are out of range");
-	leads = pq_getmsgint64(buf);
-	excluded = pq_getmsgint64(buf);
-	NEED(8 * (A - 1) + 8);
-	for (int a = 0; a < A - 1; a++)
-		bounds[a] = pq_getmsgint64(buf);
-	B = (int32) pq_getmsgint(buf, 4);
-	C = (int32) pq_getmsgint(buf, 4);
-	if (B < 0 || B > CS_MAX_BLOCKS || C < 0 || C > B * S * A)
+	h->leads = pq_getmsgint64(buf);
+	h->excluded = pq_getmsgint64(buf);
+	NEED(8 * (h->nages - 1) + 8);
+	for (int a = 0; a < h->nages - 1; a++)
+		h->age_bounds[a] = pq_getmsgint64(buf);
+	h->nblocks = (int32) pq_getmsgint(buf, 4);
+	h->ncells = (int32) pq_getmsgint(buf, 4);
+	if (h->nblocks < 0 || h->nblocks > CS_MAX_BLOCKS || h->ncells < 0 ||
+		h->ncells > h->nblocks * h->nstages * h->nages)
 		BadBinary("The number of snapshots or cells is out of range");
-	/* the rest must be exactly as long as the counts say */
-	if ((Size) (buf->len - buf->cursor) !=
-		(Size) B * (12 + 8 * (4 * H + CS_NEW_PAIRS(H)) + 40 * H) +
-		(Size) C * (6 + 16 + 40 + 16 * H))
-		BadBinary("The length disagrees with the number of snapshots and cells");
-	s = CsAlloc(H, A, S, B, C, 0);
-	s->leads = leads;
-	s->excluded = excluded;
-	memcpy(s->age_bounds, bounds, sizeof(int64) * (A - 1));
-	for (int32 k = 0; k < B; k++)
-	{
-		CsBlock    *b = cs_block(s, k);
-
-		b->t = pq_getmsgint64(buf);
-		b->obs = (int32) pq_getmsgint(buf, 4);
-		for (int i = 0; i < 4 * H + CS_NEW_PAIRS(H); i++)
-			b->data[i] = pq_getmsgint64(buf);
-		for (int h = 1; h <= H; h++)
-			if (!lk_money_recv(buf, cs_revenue(s, b, h)))
-				BadBinary("A revenue is malformed");
-		for (int h = 1; h <= H; h++)
-			if (!lk_money_recv(buf, cs_revenue_sq(s, b, h)))
-				BadBinary("A revenue is malformed");
-	}
-	for (int32 i = 0; i < C; i++)
-	{
-		CsCell	   *c = cs_cell(s, i);
-
-		c->block = (int32) pq_getmsgint(buf, 4);
-		c->stage = (int16) pq_getmsgbyte(buf);
-		c->age = (int16) pq_getmsgbyte(buf);
-		c->n = pq_getmsgint64(buf);
-		c->amount_n = pq_getmsgint64(buf);
-		if (!lk_money_recv(buf, &c->amount) || !lk_money_recv(buf, &c->amount_sq))
-			BadBinary("An expected amount is malformed");
-		for (int j = 0; j < 2 * H; j++)
-			c->outcome[j] = pq_getmsgint64(buf);
-	}
+	NEED((Size) 8 * h->nblocks + 4);
+	ts = palloc(sizeof(int64) * Max(h->nblocks, 1));
+	for (int32 k = 0; k < h->nblocks; k++)
+		ts[k] = pq_getmsgint64(buf);
+	len = (int32) pq_getmsgint(buf, 4);
+	if (len < 0 || len != buf->len - buf->cursor)
+		BadBinary("The length disagrees with the encodings");
+	s = cs_packed_build(h, ts, pq_getmsgbytes(buf, len), len);
 #undef NEED
 	if ((msg = CsValidate(s)) != NULL)
 		BadBinary(msg);
+	again = cs_pack(s);
+	if (VARSIZE(again) != VARSIZE(s) || memcmp(again, s, VARSIZE(s)) != 0)
+		BadBinary("The value is not in its canonical form");
+	pfree(again);
+	pfree(h);
+	pfree(ts);
 	return s;
 }
 
@@ -831,7 +801,7 @@ PG_FUNCTION_INFO_V1(close_summary_send);
 Datum
 close_summary_send(PG_FUNCTION_ARGS)
 {
-	CloseSummary *s = PG_GETARG_CLOSE_SUMMARY(0);
+	CloseSummary  *s = PG_GETARG_CLOSE_SUMMARY(0);
 	StringInfoData buf;
 
 	pq_begintypsend(&buf);
@@ -873,15 +843,15 @@ PG_FUNCTION_INFO_V1(close_summary_grid);
 Datum
 close_summary_grid(PG_FUNCTION_ARGS)
 {
-	int			nt,
-				ne,
-				na;
-	int64	   *ts = ArrayInt64(PG_GETARG_ARRAYTYPE_P(0), &nt, "snapshots");
-	int64	   *ends = ArrayInt64(PG_GETARG_ARRAYTYPE_P(1), &ne, "ends");
-	TimestampTz as_of = PG_GETARG_TIMESTAMPTZ(2);
-	ArrayType  *ab = PG_GETARG_ARRAYTYPE_P(3);
-	Interval   *ages;
-	int			H;
+	int nt,
+		ne,
+		na;
+	int64		 *ts = ArrayInt64(PG_GETARG_ARRAYTYPE_P(0), &nt, "snapshots");
+	int64		 *ends = ArrayInt64(PG_GETARG_ARRAYTYPE_P(1), &ne, "ends");
+	TimestampTz	  as_of = PG_GETARG_TIMESTAMPTZ(2);
+	ArrayType	 *ab = PG_GETARG_ARRAYTYPE_P(3);
+	Interval	 *ages;
+	int			  H;
 	CloseSummary *s;
 
 	if (nt < 1 || nt > CS_MAX_BLOCKS)
@@ -889,7 +859,8 @@ close_summary_grid(PG_FUNCTION_ARGS)
 				"Ask for fewer snapshots.");
 	if (ne % nt != 0 || ne / nt < 1 || ne / nt > CS_MAX_HORIZONS)
 		BadGrid(psprintf("%d window ends do not make 1 to %d windows for each of %d snapshots",
-						 ne, CS_MAX_HORIZONS, nt), "Pass horizon times as many ends as snapshots.");
+						 ne, CS_MAX_HORIZONS, nt),
+				"Pass horizon times as many ends as snapshots.");
 	H = ne / nt;
 	if (ARR_NDIM(ab) > 1 || array_contains_nulls(ab))
 		BadGrid("age_bounds must be a one-dimensional array without NULLs", "E.g. ARRAY['7 days', '30 days']::interval[].");
@@ -899,10 +870,10 @@ close_summary_grid(PG_FUNCTION_ARGS)
 	if (TIMESTAMP_NOT_FINITE(as_of))
 		BadGrid("as_of must be finite", "Pass a real instant, e.g. now().");
 	ages = (Interval *) lk_array_data(ab);
-	s = CsAlloc(H, na + 1, 1, nt, 0, 0);
+	s = CsAlloc(H, na + 1, 1, nt, 0, CS_LIST);
 	for (int a = 0; a < na; a++)
 	{
-		int64		us;
+		int64 us;
 
 		if (ages[a].month != 0 ||
 			__builtin_mul_overflow((int64) ages[a].day, USECS_PER_DAY, &us) ||
@@ -915,8 +886,8 @@ close_summary_grid(PG_FUNCTION_ARGS)
 	}
 	for (int k = 0; k < nt; k++)
 	{
-		CsBlock    *b = cs_block(s, k);
-		int64		prev;
+		CsBlock *b = cs_block(s, k);
+		int64	 prev;
 
 		if (TIMESTAMP_NOT_FINITE(ts[k]) || (k > 0 && ts[k] <= ts[k - 1]) || ts[k] > as_of)
 			BadGrid("snapshots must be finite, strictly increasing and not after as_of",
@@ -925,7 +896,7 @@ close_summary_grid(PG_FUNCTION_ARGS)
 		prev = ts[k];
 		for (int h = 1; h <= H; h++)
 		{
-			int64		e = ends[k * H + h - 1];
+			int64 e = ends[k * H + h - 1];
 
 			if (TIMESTAMP_NOT_FINITE(e) || e <= prev)
 				BadGrid("each snapshot's window ends must be finite and strictly increasing after it",
@@ -937,7 +908,7 @@ close_summary_grid(PG_FUNCTION_ARGS)
 		}
 		CsInitBlockMoney(s, b);
 	}
-	PG_RETURN_POINTER(s);
+	PG_RETURN_POINTER(cs_pack(s));
 }
 
 /* ---------------------------------------------------------------------------
@@ -953,16 +924,18 @@ close_summary_grid(PG_FUNCTION_ARGS)
 static ArrayType *
 ReachArray(int n)
 {
-	Size		nbytes = ARR_OVERHEAD_NONULLS(1) + sizeof(int64) * n;
-	ArrayType  *a = palloc0(nbytes);
-	int64	   *v;
+	Size	   nbytes = ARR_OVERHEAD_NONULLS(1) + sizeof(int64) * n;
+	ArrayType *a = palloc0(nbytes);
+	int64	  *v;
 
 	SET_VARSIZE(a, nbytes);
 	a->ndim = 1;
 	a->dataoffset = 0;
 	a->elemtype = TIMESTAMPTZOID;
-	ARR_DIMS(a)[0] = n;
-	ARR_LBOUND(a)[0] = 1;
+	ARR_DIMS(a)
+	[0] = n;
+	ARR_LBOUND(a)
+	[0] = 1;
 	v = (int64 *) lk_array_data(a);
 	for (int i = 0; i < n; i++)
 		v[i] = DT_NOEND;
@@ -983,10 +956,10 @@ ReachLength(ArrayType *a)
 static void
 ReachMin(ArrayType *dst, ArrayType *src)
 {
-	int			n = ReachLength(src);
-	bits8	   *nulls = ARR_NULLBITMAP(src);
-	int64	   *v = (int64 *) lk_array_data(src);
-	int64	   *d = (int64 *) lk_array_data(dst);
+	int	   n = ReachLength(src);
+	bits8 *nulls = ARR_NULLBITMAP(src);
+	int64 *v = (int64 *) lk_array_data(src);
+	int64 *d = (int64 *) lk_array_data(dst);
 
 	for (int i = 0; i < n; i++)
 		if (!nulls || (nulls[i / 8] & (1 << (i % 8))))
@@ -1000,7 +973,7 @@ ReachMin(ArrayType *dst, ArrayType *src)
 static ArrayType *
 ReachCopy(ArrayType *src, int n)
 {
-	ArrayType  *a = ReachArray(Max(n, ReachLength(src)));
+	ArrayType *a = ReachArray(Max(n, ReachLength(src)));
 
 	ReachMin(a, src);
 	return a;
@@ -1047,8 +1020,8 @@ PG_FUNCTION_INFO_V1(stage_reach_combine);
 Datum
 stage_reach_combine(PG_FUNCTION_ARGS)
 {
-	ArrayType  *a,
-			   *b;
+	ArrayType *a,
+		*b;
 
 	if (!AggCheckCallContext(fcinfo, NULL))
 		ereport(ERROR,
@@ -1071,13 +1044,13 @@ PG_FUNCTION_INFO_V1(stage_reach_final);
 Datum
 stage_reach_final(PG_FUNCTION_ARGS)
 {
-	ArrayType  *a;
-	int			n;
-	int64	   *v;
-	Datum	   *d;
-	bool	   *nulls;
-	int			dims[1],
-				lbs[1] = {1};
+	ArrayType *a;
+	int		   n;
+	int64	  *v;
+	Datum	  *d;
+	bool	  *nulls;
+	int		   dims[1],
+		lbs[1] = { 1 };
 
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
@@ -1124,10 +1097,10 @@ CsWindow(const CsBlock *b, int64 x)
 }
 
 /* Is the aggregate's grid argument (argument `argno`) the same in every row? */
-static bool
-GridIsConstant(FunctionCallInfo fcinfo, int argno)
+bool
+cs_grid_is_constant(FunctionCallInfo fcinfo, int argno)
 {
-	Aggref	   *ag = AggGetAggref(fcinfo);
+	Aggref		*ag = AggGetAggref(fcinfo);
 	TargetEntry *te;
 
 	if (ag == NULL || list_length(ag->args) < argno)
@@ -1138,15 +1111,27 @@ GridIsConstant(FunctionCallInfo fcinfo, int argno)
 }
 
 /* Errors unless the grid is the one the state was built from. */
-static void
-CheckGrid(const CloseSummary *state, const CloseSummary *grid)
+void
+cs_check_grid(const CloseSummary *state, const CloseSummary *grid, const char *fn)
 {
-	CsCheckShape(state, grid, "close_agg");
+	CsBlockView *x,
+		*y;
+
+	CsCheckShape(state, grid, fn);
 	if (state->nblocks != grid->nblocks)
-		GridMismatch("close_agg", "The grid changed between rows");
+		GridMismatch(fn, "The grid changed between rows");
+	x = palloc(sizeof(CsBlockView));
+	y = palloc(sizeof(CsBlockView));
 	for (int32 k = 0; k < grid->nblocks; k++)
-		if (!CsSameBlockShape(state, cs_block(state, k), cs_block(grid, k)))
-			GridMismatch("close_agg", "The grid changed between rows");
+	{
+		cs_block_view(state, k, x);
+		cs_block_view(grid, k, y);
+		if (x->t != y->t || x->obs != y->obs ||
+			memcmp(&x->end[1], &y->end[1], sizeof(int64) * state->horizons) != 0)
+			GridMismatch(fn, "The grid changed between rows");
+	}
+	pfree(x);
+	pfree(y);
 }
 
 /* The summary of one amount and of its square in cents, or absent ones for NULL. */
@@ -1159,25 +1144,172 @@ MoneyAndSquare(FunctionCallInfo fcinfo, int argno, LkMoney *m, LkMoney *sq, cons
 	lk_money_square_cents(sq, m, what);
 }
 
+/*
+ * Adds one lead to the dense summary s (see CsLead); returns s, or a copy
+ * with room for more stages when the lead reached a higher one.
+ */
+CloseSummary *
+cs_add_lead(CloseSummary *s, const CsLead *l)
+{
+	int64 fc = l->fc;
+	int64 won = l->won,
+		  lost = l->lost;
+	bool has_won = won != DT_NOEND,
+		 has_lost = !has_won && lost != DT_NOEND; /* a win outranks a loss */
+	int64 close = has_won ? won : has_lost ? lost :
+											 DT_NOEND;
+	int64 last = Max(fc, close);
+	int	  H = s->horizons;
+	/* its stages in the order reached: the furthest one before t only grows with t */
+	int64 rt[CS_MAX_STAGES];
+	int	  rs[CS_MAX_STAGES];
+	int	  nr = 0,
+		next = 0,
+		st = 0,
+		age = 0;
+	int64 since = fc;
+
+	for (int i = 1; i <= l->nreach; i++)
+	{
+		int j = nr++;
+
+		if (l->reach[i - 1] == DT_NOEND)
+		{
+			nr--;
+			continue;
+		}
+		while (j > 0 && rt[j - 1] > l->reach[i - 1])
+		{
+			rt[j] = rt[j - 1];
+			rs[j] = rs[j - 1];
+			j--;
+		}
+		rt[j] = l->reach[i - 1];
+		rs[j] = i;
+	}
+
+	Assert(s->flags & CS_DENSE);
+	s->leads = lk_add_count(s->leads, 1);
+	if (close < fc)
+		s->excluded = lk_add_count(s->excluded, 1);
+
+	for (int32 k = 0; k < s->nblocks; k++)
+	{
+		CsBlock *b = cs_block(s, k);
+		int64	 t = b->t;
+
+		/* after its first contact and its close: no later snapshot sees it */
+		if (t > last)
+			break;
+		/* its first contact after every window: nothing to count */
+		if (fc >= CS_END(b, H))
+			continue;
+		if (b->obs == 0 && (fc >= t || close < t))
+		{
+			/* nothing observed: only the open pipeline at t is counted */
+			continue;
+		}
+		if (fc < t && close >= t)
+		{
+			/* open at t: its furthest stage reached before t, and since when */
+			CsCell *c;
+			int		h;
+
+			for (; next < nr && rt[next] < t; next++)
+				if (rs[next] > st)
+				{
+					st = rs[next];
+					since = rt[next];
+					age = 0;
+				}
+			while (age < s->nages - 1 && t - since >= s->age_bounds[age])
+				age++;
+			if (st >= s->nstages)
+			{
+				s = CsToDense(s, st + 1);
+				b = cs_block(s, k);
+			}
+			c = cs_dense_cell(s, k, st, age);
+			c->n++;
+			if (l->amt)
+			{
+				c->amount_n++;
+				lk_money_add(&c->amount, l->amt, "expected amount");
+				lk_money_add(&c->amount_sq, l->amt_sq, "expected amount");
+			}
+			if (has_won && (h = CsWindow(b, won)) > 0)
+				CS_WON(s, c, h) += 1;
+			else if (has_lost && (h = CsWindow(b, lost)) > 0)
+				CS_LOST(s, c, h) += 1;
+		}
+		else if (fc >= t)
+		{
+			/* arrives after t */
+			int ha = CsWindow(b, fc);
+
+			if (ha > 0)
+			{
+				int hw;
+
+				CS_ARRIVALS(s, b, ha) += 1;
+				if (has_won && won >= fc && (hw = CsWindow(b, won)) > 0)
+					CS_NEW_WON(s, b, ha, hw) += 1;
+			}
+		}
+		if (has_won && won >= t && won >= fc)
+		{
+			int h = CsWindow(b, won);
+
+			if (h > 0)
+			{
+				CS_CLOSINGS(s, b, h) += 1;
+				if (l->rev)
+				{
+					CS_REVENUE_N(s, b, h) += 1;
+					lk_money_add(cs_revenue(s, b, h), l->rev, "revenue");
+					lk_money_add(cs_revenue_sq(s, b, h), l->rev_sq, "revenue");
+				}
+			}
+		}
+	}
+	return s;
+}
+
+/* A dense working copy of an empty grid, the start of an aggregate's state. */
+CloseSummary *
+cs_dense_grid(const CloseSummary *grid, int nstages)
+{
+	CloseSummary *s;
+
+	if (grid->ncells != 0 || grid->leads != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("close_agg: the grid must be an empty summary"),
+				 errhint("Pass close_grid(as_of, ...), not a summary with counts.")));
+	s = CsToDense(grid, nstages);
+	for (int32 k = 0; k < s->nblocks; k++)
+	{
+		/* a grid value with counts is refused above; make sure of the blocks */
+		CsBlock *b = cs_block(s, k);
+
+		memset(&CS_ARRIVALS(s, b, 1), 0, sizeof(int64) * (3 * s->horizons + CS_NEW_PAIRS(s->horizons)));
+		CsInitBlockMoney(s, b);
+	}
+	return s;
+}
+
 PG_FUNCTION_INFO_V1(close_agg_accum);
 Datum
 close_agg_accum(PG_FUNCTION_ARGS)
 {
 	CloseSummary *s;
 	CloseSummary *grid;
-	TimestampTz fc,
-				won = 0,
-				lost = 0,
-				close;
-	bool		has_won,
-				has_lost;
-	int64		reach[CS_MAX_STAGES];
-	bool		has_reach[CS_MAX_STAGES];
-	int			nreach = 0;
-	LkMoney		rev,
-				rev_sq,
-				amt,
-				amt_sq;
+	CsLead		  l = { 0 };
+	int64		  reach[CS_MAX_STAGES];
+	LkMoney		  rev,
+		rev_sq,
+		amt,
+		amt_sq;
 
 	if (!AggCheckCallContext(fcinfo, NULL))
 		ereport(ERROR,
@@ -1190,23 +1322,7 @@ close_agg_accum(PG_FUNCTION_ARGS)
 				 errhint("Pass close_grid(as_of, ...).")));
 	grid = PG_GETARG_CLOSE_SUMMARY(7);
 	if (PG_ARGISNULL(0))
-	{
-		/* the first row: a dense working copy of the grid */
-		if (grid->ncells != 0 || grid->leads != 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("close_agg: the grid must be an empty summary"),
-					 errhint("Pass close_grid(as_of, ...), not a summary with counts.")));
-		s = CsToDense(grid, 1);
-		for (int32 k = 0; k < s->nblocks; k++)
-		{
-			/* a grid value with counts is refused above; make sure of the blocks */
-			CsBlock    *b = cs_block(s, k);
-
-			memset(&CS_ARRIVALS(s, b, 1), 0, sizeof(int64) * (3 * s->horizons + CS_NEW_PAIRS(s->horizons)));
-			CsInitBlockMoney(s, b);
-		}
-	}
+		s = cs_dense_grid(grid, 1); /* the first row */
 	else
 	{
 		/*
@@ -1214,129 +1330,57 @@ close_agg_accum(PG_FUNCTION_ARGS)
 		 * A grid that is not a constant is checked in every row.
 		 */
 		s = (CloseSummary *) PG_GETARG_POINTER(0);
-		if (!GridIsConstant(fcinfo, 7))
-			CheckGrid(s, grid);
+		if (!cs_grid_is_constant(fcinfo, 7))
+			cs_check_grid(s, grid, "close_agg");
 	}
 
 	if (PG_ARGISNULL(1))
-		PG_RETURN_POINTER(s);	/* no first contact: not a lead */
-	fc = PG_GETARG_TIMESTAMPTZ(1);
-	CheckFinite(fc);
-	has_won = !PG_ARGISNULL(2);
-	has_lost = !has_won && !PG_ARGISNULL(3);	/* a win outranks a loss */
-	if (has_won)
-		CheckFinite(won = PG_GETARG_TIMESTAMPTZ(2));
-	if (has_lost)
-		CheckFinite(lost = PG_GETARG_TIMESTAMPTZ(3));
-	close = has_won ? won : has_lost ? lost : DT_NOEND;
-	s->leads = lk_add_count(s->leads, 1);
-	if (close < fc)
-		s->excluded = lk_add_count(s->excluded, 1);
+		PG_RETURN_POINTER(s); /* no first contact: not a lead */
+	l.fc = PG_GETARG_TIMESTAMPTZ(1);
+	CheckFinite(l.fc);
+	l.won = l.lost = DT_NOEND;
+	if (!PG_ARGISNULL(2))
+		CheckFinite(l.won = PG_GETARG_TIMESTAMPTZ(2));
+	else if (!PG_ARGISNULL(3))
+		CheckFinite(l.lost = PG_GETARG_TIMESTAMPTZ(3));
 
 	if (!PG_ARGISNULL(5))
 	{
-		ArrayType  *ra = PG_GETARG_ARRAYTYPE_P(5);
-		bits8	   *nulls = ARR_NULLBITMAP(ra);
-		int64	   *v = (int64 *) lk_array_data(ra);
+		ArrayType *ra = PG_GETARG_ARRAYTYPE_P(5);
+		bits8	  *nulls = ARR_NULLBITMAP(ra);
+		int64	  *v = (int64 *) lk_array_data(ra);
 
 		if (ARR_NDIM(ra) > 1)
 			ereport(ERROR,
 					(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
 					 errmsg("close_agg: reached must be a one-dimensional array")));
-		nreach = ARR_NDIM(ra) == 0 ? 0 : ARR_DIMS(ra)[0];
-		if (nreach > CS_MAX_STAGES - 1)
+		l.nreach = ARR_NDIM(ra) == 0 ? 0 : ARR_DIMS(ra)[0];
+		if (l.nreach > CS_MAX_STAGES - 1)
 			ereport(ERROR,
 					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 					 errmsg("close_agg: more than %d stages", CS_MAX_STAGES - 1),
 					 errhint("Pass at most %d stage times in `reached`.", CS_MAX_STAGES - 1)));
-		for (int i = 0; i < nreach; i++)
+		for (int i = 0; i < l.nreach; i++)
 		{
-			has_reach[i + 1] = !nulls || (nulls[i / 8] & (1 << (i % 8)));
-			if (has_reach[i + 1])
-			{
-				CheckFinite(reach[i + 1] = *v++);
-			}
+			reach[i] = DT_NOEND;
+			if (!nulls || (nulls[i / 8] & (1 << (i % 8))))
+				CheckFinite(reach[i] = *v++);
 		}
+		l.reach = reach;
 	}
-	if (has_won)
+	if (l.won != DT_NOEND && !PG_ARGISNULL(4))
+	{
 		MoneyAndSquare(fcinfo, 4, &rev, &rev_sq, "revenue");
-	else
-	{
-		lk_money_init(&rev);
-		lk_money_init(&rev_sq);
+		l.rev = &rev;
+		l.rev_sq = &rev_sq;
 	}
-	MoneyAndSquare(fcinfo, 6, &amt, &amt_sq, "expected amount");
-
-	for (int32 k = 0; k < s->nblocks; k++)
+	if (!PG_ARGISNULL(6))
 	{
-		CsBlock    *b = cs_block(s, k);
-		int64		t = b->t;
-
-		if (b->obs == 0 && (fc >= t || close < t))
-		{
-			/* nothing observed: only the open pipeline at t is counted */
-			continue;
-		}
-		if (fc < t && close >= t)
-		{
-			/* open at t: its furthest stage reached before t, and since when */
-			int			st = 0;
-			int64		since = fc;
-			CsCell	   *c;
-			int			h;
-
-			for (int i = 1; i <= nreach; i++)
-				if (has_reach[i] && reach[i] < t)
-					st = i, since = reach[i];
-			if (st >= s->nstages)
-			{
-				s = CsToDense(s, st + 1);
-				b = cs_block(s, k);
-			}
-			c = cs_dense_cell(s, k, st, cs_age_bucket(s, t - since));
-			c->n++;
-			if (lk_money_present(&amt))
-			{
-				c->amount_n++;
-				lk_money_add(&c->amount, &amt, "expected amount");
-				lk_money_add(&c->amount_sq, &amt_sq, "expected amount");
-			}
-			if (has_won && (h = CsWindow(b, won)) > 0)
-				CS_WON(s, c, h)++;
-			else if (has_lost && (h = CsWindow(b, lost)) > 0)
-				CS_LOST(s, c, h)++;
-		}
-		else if (fc >= t)
-		{
-			/* arrives after t */
-			int			ha = CsWindow(b, fc);
-
-			if (ha > 0)
-			{
-				int			hw;
-
-				CS_ARRIVALS(s, b, ha)++;
-				if (has_won && won >= fc && (hw = CsWindow(b, won)) > 0)
-					CS_NEW_WON(s, b, ha, hw)++;
-			}
-		}
-		if (has_won && won >= t && won >= fc)
-		{
-			int			h = CsWindow(b, won);
-
-			if (h > 0)
-			{
-				CS_CLOSINGS(s, b, h)++;
-				if (lk_money_present(&rev))
-				{
-					CS_REVENUE_N(s, b, h)++;
-					lk_money_add(cs_revenue(s, b, h), &rev, "revenue");
-					lk_money_add(cs_revenue_sq(s, b, h), &rev_sq, "revenue");
-				}
-			}
-		}
+		MoneyAndSquare(fcinfo, 6, &amt, &amt_sq, "expected amount");
+		l.amt = &amt;
+		l.amt_sq = &amt_sq;
 	}
-	PG_RETURN_POINTER(s);
+	PG_RETURN_POINTER(cs_add_lead(s, &l));
 }
 
 /*
@@ -1367,7 +1411,7 @@ close_summary_final(PG_FUNCTION_ARGS)
 {
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
-	PG_RETURN_POINTER(CsCompact(PG_GETARG_CLOSE_SUMMARY(0)));
+	PG_RETURN_POINTER(cs_compact(PG_GETARG_CLOSE_SUMMARY(0)));
 }
 
 /* close_summary + close_summary */
@@ -1378,7 +1422,7 @@ close_summary_add(PG_FUNCTION_ARGS)
 	CloseSummary *a = PG_GETARG_CLOSE_SUMMARY(0);
 	CloseSummary *b = PG_GETARG_CLOSE_SUMMARY(1);
 
-	PG_RETURN_POINTER(CsCompact(CsMerge(CsToDense(a, b->nstages), b, "+")));
+	PG_RETURN_POINTER(cs_compact(CsMerge(CsToDense(a, b->nstages), b, "+")));
 }
 
 /* = and <> and the hash opclass: see lk_send_equal */
@@ -1434,7 +1478,7 @@ Datum
 close_summary_age_bounds(PG_FUNCTION_ARGS)
 {
 	CloseSummary *s = PG_GETARG_CLOSE_SUMMARY(0);
-	Datum	   *d = palloc(sizeof(Datum) * Max(s->nages - 1, 1));
+	Datum		 *d = palloc(sizeof(Datum) * Max(s->nages - 1, 1));
 
 	for (int a = 0; a < s->nages - 1; a++)
 		d[a] = IntervalPGetDatum(lk_interval_from_usec(s->age_bounds[a]));
@@ -1445,8 +1489,8 @@ close_summary_age_bounds(PG_FUNCTION_ARGS)
 typedef struct SrfOut
 {
 	ReturnSetInfo *rsi;
-	Datum		values[12];
-	bool		nulls[12];
+	Datum		   values[12];
+	bool		   nulls[12];
 } SrfOut;
 
 static void
@@ -1480,27 +1524,26 @@ Datum
 close_summary_history(PG_FUNCTION_ARGS)
 {
 	CloseSummary *s = PG_GETARG_CLOSE_SUMMARY(0);
-	SrfOut		o = {0};
+	SrfOut		  o = { 0 };
+	CsBlockView	 *v = palloc(sizeof(CsBlockView));
+	CsCellView	  c;
 
 	SrfBegin(fcinfo, &o);
-	for (int32 i = 0; i < s->ncells; i++)
+	for (int32 k = 0; k < s->nblocks; k++)
 	{
-		const CsCell *c = cs_cell(s, i);
-		const CsBlock *b = cs_block(s, c->block);
-
-		if (c->n == 0)
-			continue;
-		for (int h = 1; h <= b->obs; h++)
-		{
-			o.values[0] = TimestampTzGetDatum(b->t);
-			o.values[1] = Int32GetDatum(c->stage);
-			o.values[2] = Int32GetDatum(c->age);
-			o.values[3] = Int32GetDatum(h);
-			o.values[4] = Int64GetDatum(c->n);
-			o.values[5] = Int64GetDatum(CS_WON(s, c, h));
-			o.values[6] = Int64GetDatum(CS_LOST(s, c, h));
-			SrfRow(&o);
-		}
+		cs_block_view(s, k, v);
+		while (cs_next_cell(v, &c))
+			for (int h = 1; h <= v->obs; h++)
+			{
+				o.values[0] = TimestampTzGetDatum(v->t);
+				o.values[1] = Int32GetDatum(c.stage);
+				o.values[2] = Int32GetDatum(c.age);
+				o.values[3] = Int32GetDatum(h);
+				o.values[4] = Int64GetDatum(c.n);
+				o.values[5] = Int64GetDatum(c.won[h]);
+				o.values[6] = Int64GetDatum(c.lost[h]);
+				SrfRow(&o);
+			}
 	}
 	return (Datum) 0;
 }
@@ -1514,22 +1557,24 @@ Datum
 close_summary_pipeline(PG_FUNCTION_ARGS)
 {
 	CloseSummary *s = PG_GETARG_CLOSE_SUMMARY(0);
-	SrfOut		o = {0};
+	SrfOut		  o = { 0 };
+	CsBlockView	 *v = palloc(sizeof(CsBlockView));
+	CsCellView	  c;
 
 	SrfBegin(fcinfo, &o);
-	for (int32 i = 0; i < s->ncells; i++)
+	for (int32 k = 0; k < s->nblocks; k++)
 	{
-		const CsCell *c = cs_cell(s, i);
-
-		if (c->n == 0)
-			continue;
-		o.values[0] = TimestampTzGetDatum(cs_block(s, c->block)->t);
-		o.values[1] = Int32GetDatum(c->stage);
-		o.values[2] = Int32GetDatum(c->age);
-		o.values[3] = Int64GetDatum(c->n);
-		o.values[4] = Int64GetDatum(c->amount_n);
-		o.values[5] = MoneyOrNull(&c->amount, &o.nulls[5]);
-		SrfRow(&o);
+		cs_block_view(s, k, v);
+		while (cs_next_cell(v, &c))
+		{
+			o.values[0] = TimestampTzGetDatum(v->t);
+			o.values[1] = Int32GetDatum(c.stage);
+			o.values[2] = Int32GetDatum(c.age);
+			o.values[3] = Int64GetDatum(c.n);
+			o.values[4] = Int64GetDatum(c.amount_n);
+			o.values[5] = MoneyOrNull(&c.amount, &o.nulls[5]);
+			SrfRow(&o);
+		}
 	}
 	return (Datum) 0;
 }
@@ -1543,25 +1588,25 @@ Datum
 close_summary_windows(PG_FUNCTION_ARGS)
 {
 	CloseSummary *s = PG_GETARG_CLOSE_SUMMARY(0);
-	SrfOut		o = {0};
+	SrfOut		  o = { 0 };
+	CsBlockView	 *v = palloc(sizeof(CsBlockView));
 
 	SrfBegin(fcinfo, &o);
 	for (int32 k = 0; k < s->nblocks; k++)
 	{
-		const CsBlock *b = cs_block(s, k);
-
+		cs_block_view(s, k, v);
 		for (int h = 1; h <= s->horizons; h++)
 		{
-			o.values[0] = TimestampTzGetDatum(b->t);
+			o.values[0] = TimestampTzGetDatum(v->t);
 			o.values[1] = Int32GetDatum(h);
-			o.values[2] = TimestampTzGetDatum(cs_window_start(b, h));
-			o.values[3] = TimestampTzGetDatum(CS_END(b, h));
-			o.values[4] = BoolGetDatum(h <= b->obs);
-			o.nulls[5] = o.nulls[6] = o.nulls[7] = (h > b->obs);
-			o.values[5] = Int64GetDatum(CS_ARRIVALS(s, b, h));
-			o.values[6] = Int64GetDatum(CS_CLOSINGS(s, b, h));
-			o.values[7] = Int64GetDatum(CS_REVENUE_N(s, b, h));
-			o.values[8] = MoneyOrNull(cs_revenue(s, b, h), &o.nulls[8]);
+			o.values[2] = TimestampTzGetDatum(v->end[h - 1]);
+			o.values[3] = TimestampTzGetDatum(v->end[h]);
+			o.values[4] = BoolGetDatum(h <= v->obs);
+			o.nulls[5] = o.nulls[6] = o.nulls[7] = (h > v->obs);
+			o.values[5] = Int64GetDatum(v->arrivals[h]);
+			o.values[6] = Int64GetDatum(v->closings[h]);
+			o.values[7] = Int64GetDatum(v->revenue_n[h]);
+			o.values[8] = MoneyOrNull(&v->revenue[h], &o.nulls[8]);
 			SrfRow(&o);
 		}
 	}
@@ -1577,20 +1622,20 @@ Datum
 close_summary_new_leads(PG_FUNCTION_ARGS)
 {
 	CloseSummary *s = PG_GETARG_CLOSE_SUMMARY(0);
-	SrfOut		o = {0};
+	SrfOut		  o = { 0 };
+	CsBlockView	 *v = palloc(sizeof(CsBlockView));
 
 	SrfBegin(fcinfo, &o);
 	for (int32 k = 0; k < s->nblocks; k++)
 	{
-		const CsBlock *b = cs_block(s, k);
-
-		for (int hw = 1; hw <= b->obs; hw++)
+		cs_block_view(s, k, v);
+		for (int hw = 1; hw <= v->obs; hw++)
 			for (int ha = 1; ha <= hw; ha++)
 			{
-				o.values[0] = TimestampTzGetDatum(b->t);
+				o.values[0] = TimestampTzGetDatum(v->t);
 				o.values[1] = Int32GetDatum(ha);
 				o.values[2] = Int32GetDatum(hw);
-				o.values[3] = Int64GetDatum(CS_NEW_WON(s, b, ha, hw));
+				o.values[3] = Int64GetDatum(v->new_won[(hw - 1) * hw / 2 + ha - 1]);
 				SrfRow(&o);
 			}
 	}

@@ -26,41 +26,26 @@
 static double
 NormalQuantile(double p)
 {
-	double		q = p - 0.5,
-				r,
-				x;
+	double q = p - 0.5,
+		   r,
+		   x;
 
 	if (fabs(q) <= 0.425)
 	{
 		r = 0.180625 - q * q;
-		return q * (((((((r * 2509.0809287301226727 + 33430.575583588128105) * r + 67265.770927008700853) * r
-						+ 45921.953931549871457) * r + 13731.693765509461125) * r + 1971.5909503065514427) * r
-					 + 133.14166789178437745) * r + 3.387132872796366608)
-			/ (((((((r * 5226.495278852545925 + 28729.085735721942674) * r + 39307.89580009271061) * r
-				   + 21213.794301586595867) * r + 5394.1960214247511077) * r + 687.1870074920579083) * r
-				+ 42.313330701600911252) * r + 1.0);
+		return q * (((((((r * 2509.0809287301226727 + 33430.575583588128105) * r + 67265.770927008700853) * r + 45921.953931549871457) * r + 13731.693765509461125) * r + 1971.5909503065514427) * r + 133.14166789178437745) * r + 3.387132872796366608) / (((((((r * 5226.495278852545925 + 28729.085735721942674) * r + 39307.89580009271061) * r + 21213.794301586595867) * r + 5394.1960214247511077) * r + 687.1870074920579083) * r + 42.313330701600911252) * r + 1.0);
 	}
 	r = q < 0 ? p : 1 - p;
 	r = sqrt(-log(r));
 	if (r <= 5)
 	{
 		r -= 1.6;
-		x = (((((((r * 7.7454501427834140764e-4 + 0.0227238449892691845833) * r + 0.24178072517745061177) * r
-				 + 1.27045825245236838258) * r + 3.64784832476320460504) * r + 5.7694972214606914055) * r
-			  + 4.6303378461565452959) * r + 1.42343711074968357734)
-			/ (((((((r * 1.05075007164441684324e-9 + 5.475938084995344946e-4) * r + 0.0151986665636164571966) * r
-				   + 0.14810397642748007459) * r + 0.68976733498510000455) * r + 1.6763848301838038494) * r
-				+ 2.05319162663775882187) * r + 1.0);
+		x = (((((((r * 7.7454501427834140764e-4 + 0.0227238449892691845833) * r + 0.24178072517745061177) * r + 1.27045825245236838258) * r + 3.64784832476320460504) * r + 5.7694972214606914055) * r + 4.6303378461565452959) * r + 1.42343711074968357734) / (((((((r * 1.05075007164441684324e-9 + 5.475938084995344946e-4) * r + 0.0151986665636164571966) * r + 0.14810397642748007459) * r + 0.68976733498510000455) * r + 1.6763848301838038494) * r + 2.05319162663775882187) * r + 1.0);
 	}
 	else
 	{
 		r -= 5;
-		x = (((((((r * 2.01033439929228813265e-7 + 2.71155556874348757815e-5) * r + 0.0012426609473880784386) * r
-				 + 0.026532189526576123093) * r + 0.29656057182850489123) * r + 1.7848265399172913358) * r
-			  + 5.4637849111641143699) * r + 6.6579046435011037772)
-			/ (((((((r * 2.04426310338993978564e-15 + 1.4215117583164458887e-7) * r + 1.8463183175100546818e-5) * r
-				   + 7.868691311456132591e-4) * r + 0.0148753612908506148525) * r + 0.13692988092273580531) * r
-				+ 0.59983220655588793769) * r + 1.0);
+		x = (((((((r * 2.01033439929228813265e-7 + 2.71155556874348757815e-5) * r + 0.0012426609473880784386) * r + 0.026532189526576123093) * r + 0.29656057182850489123) * r + 1.7848265399172913358) * r + 5.4637849111641143699) * r + 6.6579046435011037772) / (((((((r * 2.04426310338993978564e-15 + 1.4215117583164458887e-7) * r + 1.8463183175100546818e-5) * r + 7.868691311456132591e-4) * r + 0.0148753612908506148525) * r + 0.13692988092273580531) * r + 0.59983220655588793769) * r + 1.0);
 	}
 	return q < 0 ? -x : x;
 }
@@ -87,14 +72,14 @@ CheckArgs(double mean, double var, double q, const char *fn)
 static int64
 CountQuantile(double mean, double var, double q)
 {
-	double		cdf = 0;
-	double		logp0,
-				a,
-				b;
-	int			kind;			/* 0 binomial, 1 Poisson, 2 negative binomial */
-	double		n = 0,
-				pr = 0,
-				r = 0;
+	double cdf = 0;
+	double logp0,
+		a,
+		b;
+	int	   kind; /* 0 binomial, 1 Poisson, 2 negative binomial */
+	double n = 0,
+		   pr = 0,
+		   r = 0;
 
 	if (mean <= 0)
 		return 0;
@@ -117,14 +102,16 @@ CountQuantile(double mean, double var, double q)
 	{
 		kind = 2;
 		r = mean * mean / (var - mean);
-		pr = mean / var;		/* the chance of a success per trial */
+		pr = mean / var; /* the chance of a success per trial */
 	}
-	logp0 = kind == 0 ? 0 : kind == 1 ? -mean : r * log(pr);
-	a = kind == 0 ? log(pr) - log1p(-pr) : kind == 1 ? log(mean) : log1p(-pr);
+	logp0 = kind == 0 ? 0 : kind == 1 ? -mean :
+										r * log(pr);
+	a = kind == 0 ? log(pr) - log1p(-pr) : kind == 1 ? log(mean) :
+													   log1p(-pr);
 	b = kind == 0 ? lgamma(n + 1) + n * log1p(-pr) : 0;
 	for (int64 k = 0;; k++)
 	{
-		double		lp;
+		double lp;
 
 		if (kind == 0)
 			lp = b - lgamma(k + 1.0) - lgamma(n - k + 1) + k * a;
@@ -145,7 +132,7 @@ CountQuantile(double mean, double var, double q)
 static double
 CountZero(double mean, double var)
 {
-	double		n;
+	double n;
 
 	if (mean <= 0)
 		return 1;
@@ -165,9 +152,9 @@ PG_FUNCTION_INFO_V1(forecast_count_quantile);
 Datum
 forecast_count_quantile(PG_FUNCTION_ARGS)
 {
-	double		mean = PG_GETARG_FLOAT8(0),
-				var = PG_GETARG_FLOAT8(1),
-				q = PG_GETARG_FLOAT8(2);
+	double mean = PG_GETARG_FLOAT8(0),
+		   var = PG_GETARG_FLOAT8(1),
+		   q = PG_GETARG_FLOAT8(2);
 
 	CheckArgs(mean, var, q, "forecast_count_quantile");
 	PG_RETURN_INT64(CountQuantile(mean, var, q));
@@ -183,18 +170,18 @@ PG_FUNCTION_INFO_V1(forecast_amount_quantile);
 Datum
 forecast_amount_quantile(PG_FUNCTION_ARGS)
 {
-	double		mean = PG_GETARG_FLOAT8(0),
-				var = PG_GETARG_FLOAT8(1),
-				q = PG_GETARG_FLOAT8(2),
-				p0 = 0,
-				s2,
-				mu;
+	double mean = PG_GETARG_FLOAT8(0),
+		   var = PG_GETARG_FLOAT8(1),
+		   q = PG_GETARG_FLOAT8(2),
+		   p0 = 0,
+		   s2,
+		   mu;
 
 	CheckArgs(mean, var, q, "forecast_amount_quantile");
 	if (PG_NARGS() > 4 && !PG_ARGISNULL(3) && !PG_ARGISNULL(4))
 	{
-		double		cm = PG_GETARG_FLOAT8(3),
-					cv = PG_GETARG_FLOAT8(4);
+		double cm = PG_GETARG_FLOAT8(3),
+			   cv = PG_GETARG_FLOAT8(4);
 
 		CheckArgs(cm, cv, q, "forecast_amount_quantile");
 		p0 = CountZero(cm, cv);

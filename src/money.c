@@ -424,8 +424,8 @@ lk_money_recv(StringInfo buf, LkMoney *m)
 void
 lk_money_square_cents(LkMoney *sq, const LkMoney *m, const char *what)
 {
-	int128		v;
-	int			k;
+	int128 v;
+	int	   k;
 
 	InitPow10();
 	lk_money_init(sq);
@@ -436,11 +436,11 @@ lk_money_square_cents(LkMoney *sq, const LkMoney *m, const char *what)
 	if (k > 0)
 	{
 		if (k > 38)
-			v = 0;				/* |v| < 10^39: it rounds to 0 cents */
+			v = 0; /* |v| < 10^39: it rounds to 0 cents */
 		else
 		{
-			int128		q = v / Pow10[k],
-						r = v % Pow10[k];
+			int128 q = v / Pow10[k],
+				   r = v % Pow10[k];
 
 			if ((r < 0 ? -r : r) * 2 >= Pow10[k])
 				q += (v < 0) ? -1 : 1;

@@ -6,7 +6,7 @@
 -- summaries; and no look-ahead: the forecast made on the full CRM at a past
 -- instant equals the one made on the CRM generated as it stood then.
 BEGIN;
-SELECT plan(33);
+SELECT plan(34);
 SET LOCAL TimeZone = 'UTC';
 SET LOCAL client_min_messages = warning;
 
@@ -149,9 +149,10 @@ CREATE TEMP TABLE f_bt AS SELECT * FROM forecast_backtest_detail('fr_full', as_o
 SELECT results_eq($$SELECT method, measure, h, cutoffs FROM forecast_backtest('fr_full', as_of => '2026-01-01 00:00+01', horizon => 3, cutoffs => 6)
                     ORDER BY measure, h, method$$,
     $$SELECT m, me, h, (7 - h)::bigint FROM (VALUES ('fixed_stage', 'closings'), ('leadkpi', 'closings'), ('run_rate', 'closings'),
-                                            ('stage_rate', 'closings'), ('leadkpi', 'revenue')) v(m, me), generate_series(1, 3) h
+                                            ('stage_rate', 'closings'), ('fixed_stage', 'pipeline'), ('leadkpi', 'pipeline'),
+                                            ('stage_rate', 'pipeline'), ('leadkpi', 'revenue')) v(m, me), generate_series(1, 3) h
       ORDER BY me, h, m$$,
-    'the backtest: four methods on closings, leadkpi on revenue, each horizon over the cutoffs whose window has closed');
+    'the backtest: four methods on closings, three on the open pipeline''s closings, leadkpi on revenue, each horizon over the cutoffs whose window has closed');
 SELECT is((SELECT count(*) FROM f_bt b
            WHERE b.method = 'leadkpi' AND b.measure = 'closings'
              AND b.actual <> (SELECT count(*) FROM fr_full.report_leads l
@@ -161,6 +162,16 @@ SELECT is((SELECT count(*) FROM f_bt b
                                  AND l.converted_at < (SELECT w.window_end FROM close_windows(forecast_grid('fr_full', '2026-01-01 00:00+01', horizon => 3, backtest_cutoffs => 6)) w
                                                         WHERE w.snapshot = b.cutoff AND w.horizon = b.h))), 0::bigint,
           'the backtest''s actuals are the wins in each window, counted in plain SQL');
+SELECT is((SELECT count(*) FROM f_bt b
+           WHERE b.method = 'leadkpi' AND b.measure = 'pipeline'
+             AND b.actual <> (SELECT count(*) FROM fr_full.report_leads l
+                               WHERE l.first_contact_at < b.cutoff
+                                 AND coalesce(l.converted_at, l.lost_at, 'infinity') >= b.cutoff
+                                 AND l.converted_at >= (SELECT w.window_start FROM close_windows(forecast_grid('fr_full', '2026-01-01 00:00+01', horizon => 3, backtest_cutoffs => 6)) w
+                                                         WHERE w.snapshot = b.cutoff AND w.horizon = b.h)
+                                 AND l.converted_at < (SELECT w.window_end FROM close_windows(forecast_grid('fr_full', '2026-01-01 00:00+01', horizon => 3, backtest_cutoffs => 6)) w
+                                                        WHERE w.snapshot = b.cutoff AND w.horizon = b.h))), 0::bigint,
+          'the pipeline measure''s actuals are the wins in each window of the leads open at the cutoff, counted in plain SQL');
 SELECT is((SELECT count(*) FROM f_bt WHERE forecast < 0 OR (low IS NOT NULL AND NOT (low <= high))), 0::bigint,
           'forecasts are not negative and intervals are ordered');
 SELECT is((SELECT count(DISTINCT cutoff) FROM f_bt), 6::bigint, 'six cutoffs');

@@ -36,6 +36,18 @@ SELECT close_agg(first_contact, won, lost, revenue, NULL, amount, g)::text = (SE
 FROM cpar_leads, cpar_grid;
 CREATE TABLE cpar_serial_reach AS
 SELECT lead_id, stage_reach(step, occurred_at) AS r FROM cpar_events GROUP BY lead_id;
+-- close_agg_segments over the leads and their events together
+CREATE VIEW cpar_seg_q AS
+SELECT m.campaign, m.channel, m.summary::text AS s
+FROM (SELECT close_agg_segments(u.id, u.step, u.at, u.fc, u.won, u.lost, u.revenue, u.amount, u.campaign, u.channel,
+                                NULL, (SELECT g FROM cpar_grid)) AS a
+      FROM (SELECT id, NULL::integer AS step, NULL::timestamptz AS at, first_contact AS fc, won, lost, revenue, amount,
+                   campaign, channel FROM cpar_leads
+            UNION ALL SELECT lead_id, step, occurred_at, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM cpar_events) u) x,
+     unnest(x.a) m;
+CREATE TABLE cpar_seg_serial AS SELECT * FROM cpar_seg_q;
+SELECT count(*) AS segments, count(*) FILTER (WHERE g.s = q.s) AS same_as_close_agg
+FROM cpar_seg_serial g JOIN cpar_serial q USING (campaign, channel);
 
 -- EXPLAIN without what differs between PostgreSQL versions (17 no longer
 -- prints an InitPlan's "(returns $1)" or "Params Evaluated")
@@ -60,6 +72,11 @@ SELECT pg_temp.plan($q$SELECT campaign, channel, close_agg(first_contact, won, l
 FROM cpar_leads GROUP BY 1, 2$q$);
 SELECT count(*) AS groups, count(*) FILTER (WHERE p.s::text = s.s) AS identical
 FROM cpar_q p JOIN cpar_serial s USING (campaign, channel);
+SELECT pg_temp.plan($q$SELECT close_agg_segments(u.id, u.step, u.at, u.fc, NULL, NULL, NULL, NULL, u.campaign, NULL, NULL,
+  (SELECT g FROM cpar_grid)) FROM (SELECT id, NULL::integer AS step, NULL::timestamptz AS at, first_contact AS fc, campaign
+  FROM cpar_leads UNION ALL SELECT lead_id, step, occurred_at, NULL, NULL FROM cpar_events) u$q$);
+SELECT count(*) AS segments, count(*) FILTER (WHERE p.s = s.s) AS identical
+FROM cpar_seg_q p JOIN cpar_seg_serial s USING (campaign, channel);
 SET enable_hashagg = off;
 SELECT pg_temp.plan($q$SELECT lead_id, stage_reach(step, occurred_at) FROM cpar_events GROUP BY lead_id$q$);
 SELECT count(*) AS leads, count(*) FILTER (WHERE p.r IS NOT DISTINCT FROM s.r) AS identical

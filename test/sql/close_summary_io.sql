@@ -71,6 +71,24 @@ SELECT (replace(replace(:'g0', 'leads=0', 'leads=5'), 'cells=0', 'cells=1') || '
 SELECT (replace(replace(:'g0', 'leads=0', 'leads=5'), 'cells=0', 'cells=2') || ' ; cell block=0 stage=1 age=1 n=1 amount_n=0 amount=null amount_sq=null won=0,0 lost=0,0 ; cell block=0 stage=1 age=0 n=1 amount_n=0 amount=null amount_sq=null won=0,0 lost=0,0')::close_summary;
 SELECT (:'g0' || ' trailing')::close_summary;
 
+-- the binary form is version 2, packed (per window and cell only what is
+-- observed and not zero); version 1 is refused, and so is a value whose
+-- bytes are not the one canonical encoding of what they say: here a cell
+-- count of 0 written as two bytes
+SELECT get_byte(close_summary_send(s), 0) AS version, octet_length(close_summary_send(s)) < length(s::text) / 4 AS compact
+FROM cio_summaries WHERE campaign = 'c1';
+SELECT close_summary_from_bytes(set_byte(close_summary_send(s), 0, 1)) FROM cio_summaries WHERE campaign = 'c1';
+WITH g AS (SELECT close_summary_send(close_summary_grid(ARRAY['2024-01-01']::timestamptz[], ARRAY['2024-02-01']::timestamptz[],
+                                                      '2024-03-01', '{}')) AS b)
+SELECT close_summary_from_bytes(b) IS NOT NULL AS canonical_reads,
+       get_byte(b, length(b) - 1) AS last_byte_is_the_cell_count
+FROM g;
+WITH g AS (SELECT close_summary_send(close_summary_grid(ARRAY['2024-01-01']::timestamptz[], ARRAY['2024-02-01']::timestamptz[],
+                                                      '2024-03-01', '{}')) AS b)
+SELECT close_summary_from_bytes(substring(b FROM 1 FOR 37) || int4send(length(b) - 41 + 1)
+                                || substring(b FROM 42 FOR length(b) - 42) || '\x8000'::bytea)
+FROM g;
+
 -- the grid constructor checks its arguments (22023)
 SELECT close_summary_grid(ARRAY['2024-02-01', '2024-01-01']::timestamptz[], ARRAY['2024-03-01', '2024-04-01']::timestamptz[], '2024-03-01', '{}');
 SELECT close_summary_grid(ARRAY['2024-01-01']::timestamptz[], ARRAY['2024-03-01', '2024-02-01']::timestamptz[], '2024-03-01', '{}');
