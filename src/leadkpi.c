@@ -246,3 +246,12 @@ lk_send_hash(PGFunction send, Datum a)
 
 	return hash_bytes((const unsigned char *) VARDATA_ANY(x), VARSIZE_ANY_EXHDR(x));
 }
+
+void
+lk_corrupt(const char *type, const char *detail)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_DATA_CORRUPTED),
+			 errmsg("corrupted %s value: %s", type, detail),
+			 errhint("The stored value was damaged after it was written, e.g. on disk. Restore the row from a backup, or rebuild it from its source rows; data checksums (initdb --data-checksums) report such damage when a page is read.")));
+}

@@ -560,19 +560,39 @@ lk_sketch_recv(StringInfo buf, const char **err)
 }
 
 const char *
-lk_sketch_validate(const LkSketch *s)
+lk_sketch_check(const LkSketch *s)
 {
-	int64 total = s->zero_count;
+	int32 prev = -1;
 
 	if (s->zero_count < 0)
 		return "negative zero count in sketch";
 	for (int32 i = 0; i < s->nbuckets; i++)
 	{
-		if (s->buckets[i].index < 0 || s->buckets[i].index > LK_SKETCH_MAX_INDEX)
+		const LkSketchBucket *b = &s->buckets[i];
+
+		/* one unsigned comparison covers 0 <= index <= max as well */
+		if ((uint32) b->index > LK_SKETCH_MAX_INDEX)
 			return "sketch bucket index out of range";
-		if (i > 0 && s->buckets[i].index <= s->buckets[i - 1].index)
+		if (b->index <= prev)
 			return "sketch bucket indexes must be strictly increasing";
-		if (s->buckets[i].count <= 0)
+		if (b->count < 0)
+			return "negative sketch bucket count";
+		prev = b->index;
+	}
+	return NULL;
+}
+
+const char *
+lk_sketch_validate(const LkSketch *s)
+{
+	int64		total = s->zero_count;
+	const char *msg;
+
+	if ((msg = lk_sketch_check(s)) != NULL)
+		return msg;
+	for (int32 i = 0; i < s->nbuckets; i++)
+	{
+		if (s->buckets[i].count == 0)
 			return "sketch bucket counts must be positive";
 		if (__builtin_add_overflow(total, s->buckets[i].count, &total))
 			return "sketch total out of range";

@@ -127,4 +127,13 @@ extern LkSketch *lk_sketch_recv(StringInfo buf, const char **err);
  */
 extern const char *lk_sketch_validate(const LkSketch *s);
 
+/*
+ * The part of lk_sketch_validate that reading and merging a sketch rely on
+ * to stay within its buckets: indexes strictly increasing and in range,
+ * counts not negative (aggregate states hold zero counts).  O(nbuckets), for
+ * sketches read from a stored value; the caller has checked that nbuckets
+ * fits the value's size.  NULL when it holds, else a message.
+ */
+extern const char *lk_sketch_check(const LkSketch *s);
+
 #endif /* LEADKPI_SKETCH_H */
