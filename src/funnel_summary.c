@@ -329,11 +329,19 @@ funnel_summary_send(PG_FUNCTION_ARGS)
 	PG_RETURN_BYTEA_P(FsSend(fs));
 }
 
-/* The bytes = and hash compare: the binary form, needing only fs_detoast. */
+/*
+ * The bytes = and hash compare: the binary form, which walks the sketches by
+ * their headers (the layout check, O(nsteps)) but needs no more.
+ */
 static Datum
 FsCompareBytes(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_BYTEA_P(FsSend(PG_GETARG_FS(0)));
+	FunnelSummary *fs = PG_GETARG_FS(0);
+	const char	  *msg;
+
+	if ((msg = FsCheckSketchLayout(fs)) != NULL)
+		lk_corrupt("funnel_summary", msg);
+	PG_RETURN_BYTEA_P(FsSend(fs));
 }
 
 static FunnelSummary *
