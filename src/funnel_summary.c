@@ -173,28 +173,20 @@ fs_check_sketches(const FunnelSummary *fs)
 }
 
 /*
- * What merging reads: the header and layout, and every sketch's buckets in
- * order and in range (lk_sketch_merge walks them).  O(size), as the merge
- * is.  Both sides are checked: rollup's first summary becomes its state as
- * stored (nodeAgg passes it on without reading it), and rollup has no final
- * function that could clear a mark of states already checked.
+ * What merging reads before it walks the buckets: the header and the
+ * layout, O(nsteps).  FsMerge checks the buckets of both sides as it counts
+ * them (lk_sketch_union_buckets_checked).  Both sides are checked: rollup's
+ * first summary becomes its state as stored (nodeAgg passes it on without
+ * reading it).
  */
 static FunnelSummary *
 FsDetoastForMerge(Datum d)
 {
 	FunnelSummary *fs = fs_detoast(d);
 	const char	  *msg;
-	const char	  *p;
 
 	if ((msg = FsCheckSketchLayout(fs)) != NULL)
 		lk_corrupt("funnel_summary", msg);
-	p = FS_SKETCHES(fs);
-	for (int k = 0; k < fs->nsteps; k++)
-	{
-		if ((msg = lk_sketch_check((const LkSketch *) p)) != NULL)
-			lk_corrupt("funnel_summary", msg);
-		p += LK_SKETCH_SIZE(((const LkSketch *) p)->capacity);
-	}
 	return fs;
 }
 
@@ -423,8 +415,10 @@ FsMerge(const FunnelSummary *a, const FunnelSummary *b)
 	{
 		LkSketch *sa = FsSketch(a, k + 1);
 		LkSketch *sb = FsSketch(b, k + 1);
-		int32	  n = lk_sketch_union_buckets(sa, sb);
+		int32	  n = lk_sketch_union_buckets_checked(sa, sb);
 
+		if (n < 0)
+			lk_corrupt("funnel_summary", "sketch buckets out of order or range");
 		reached[k] = lk_add_count(a->reached[k], b->reached[k]);
 		sk[k] = lk_sketch_new(n);
 		lk_sketch_merge(sk[k], sa, sb);

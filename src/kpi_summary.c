@@ -165,12 +165,11 @@ ks_merge(KpiSummary *a, const KpiSummary *b)
 	}
 	else
 	{
-		int32		need;
-		const char *msg;
+		/* b may be a stored value read as is: its buckets are checked */
+		int32 need = lk_sketch_union_buckets_checked(&a->sketch, &b->sketch);
 
-		if ((msg = lk_sketch_check(&b->sketch)) != NULL)
-			lk_corrupt("kpi_summary", msg);
-		need = lk_sketch_union_buckets(&a->sketch, &b->sketch);
+		if (need < 0)
+			lk_corrupt("kpi_summary", "sketch buckets out of order or range");
 
 		if (need > a->sketch.capacity)
 			a = KsGrow(a, need);

@@ -263,7 +263,7 @@ lk_send_equal(PGFunction send, Datum a, Datum b)
 	bytea		 *x = DatumGetByteaPP(DirectFunctionCall1(send, a));
 	bytea		 *y = DatumGetByteaPP(DirectFunctionCall1(send, b));
 	bool		  eq = VARSIZE_ANY_EXHDR(x) == VARSIZE_ANY_EXHDR(y) &&
-			   memcmp(VARDATA_ANY(x), VARDATA_ANY(y), VARSIZE_ANY_EXHDR(x)) == 0;
+			  memcmp(VARDATA_ANY(x), VARDATA_ANY(y), VARSIZE_ANY_EXHDR(x)) == 0;
 
 	SendEnd(old);
 	return eq;

@@ -340,6 +340,54 @@ lk_sketch_union_buckets(const LkSketch *a, const LkSketch *b)
 	return n;
 }
 
+/* A bucket that lk_sketch_check rejects: index out of range or order, or a negative count. */
+static inline bool
+BadBucket(const LkSketchBucket *b, int32 prev)
+{
+	return (uint32) b->index > LK_SKETCH_MAX_INDEX || b->index <= prev || b->count < 0;
+}
+
+int32
+lk_sketch_union_buckets_checked(const LkSketch *a, const LkSketch *b)
+{
+	int32 i = 0;
+	int32 j = 0;
+	int32 n = 0;
+	int32 pa = -1;
+	int32 pb = -1;
+
+	if (a->zero_count < 0 || b->zero_count < 0)
+		return -1;
+	/* lk_sketch_union_buckets' walk; each bucket is checked as it is passed */
+	while (i < a->nbuckets || j < b->nbuckets)
+	{
+		bool ta = i < a->nbuckets;
+		bool tb = j < b->nbuckets;
+
+		if (!tb || (ta && a->buckets[i].index < b->buckets[j].index))
+		{
+			if (BadBucket(&a->buckets[i], pa))
+				return -1;
+			pa = a->buckets[i++].index;
+		}
+		else if (!ta || b->buckets[j].index < a->buckets[i].index)
+		{
+			if (BadBucket(&b->buckets[j], pb))
+				return -1;
+			pb = b->buckets[j++].index;
+		}
+		else
+		{
+			if (BadBucket(&a->buckets[i], pa) || BadBucket(&b->buckets[j], pb))
+				return -1;
+			pa = a->buckets[i++].index;
+			pb = b->buckets[j++].index;
+		}
+		n++;
+	}
+	return n;
+}
+
 void
 lk_sketch_merge(LkSketch *dst, const LkSketch *a, const LkSketch *b)
 {

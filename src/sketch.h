@@ -73,6 +73,14 @@ extern int64 lk_sketch_total(const LkSketch *s);
 extern int32 lk_sketch_union_buckets(const LkSketch *a, const LkSketch *b);
 
 /*
+ * The same count for sketches read from stored values, checking both as
+ * lk_sketch_check does in the same walk (the caller has checked that their
+ * nbuckets fit their values): -1 when one fails.  lk_sketch_merge needs
+ * both in order.
+ */
+extern int32 lk_sketch_union_buckets_checked(const LkSketch *a, const LkSketch *b);
+
+/*
  * Writes a + b into dst, whose capacity must be at least
  * lk_sketch_union_buckets(a, b).  dst may be the same memory as a.
  */
