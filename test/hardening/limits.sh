@@ -44,7 +44,8 @@ ev() { echo "SELECT g, timestamptz '2024-01-01' + ((g * 7919) % 100000000) * int
 echo "1..4"
 n=0
 per_event=()
-limit_kb=$(psql -d $db -At -c "SELECT pg_size_bytes(current_setting('leadkpi.funnel_memory_limit')) / 1024")
+# (the library defines the parameter when it loads)
+limit_kb=$(psql -d $db -At -c "LOAD 'leadkpi'" -c "SELECT pg_size_bytes(current_setting('leadkpi.funnel_memory_limit')) / 1024")
 # the limit plus what a backend holds besides the group's state
 slack_kb=$((256 * 1024))
 # check NAME BYTES_PER_EVENT SQL_TEMPLATE: the template's @N@ is the event
@@ -74,13 +75,14 @@ check() {
              "(limit $((limit_kb / 1024)) MB); $small events: $sa"
     fi
 }
-# 92 and 32 bytes per event: FA_BYTES_PER_EVENT, WF_BYTES_PER_EVENT
+# 92 and 32 bytes per event: FA_BYTES_PER_EVENT, WF_BYTES_PER_EVENT (every
+# event matches a step: window_funnel keeps only those)
 check "funnel_agg, one entity" 92 \
     "SELECT funnel_agg(1::bigint, ts, step, '1 day') FROM ($(ev @N@)) e"
 check "funnel_agg, one campaign of 1M entities" 92 \
     "SELECT funnel_agg(g % 1000000, ts, step, '1 day') FROM ($(ev @N@)) e"
 check "window_funnel, one entity" 32 \
-    "SELECT window_funnel('1 day', ts, step = 1, step = 2, step = 3) FROM ($(ev @N@)) e"
+    "SELECT window_funnel('1 day', ts, step = 1, step = 2, step = 3, step = 4, step = 5) FROM ($(ev @N@)) e"
 
 # stored sizes: a summary does not grow with its rows (sketch buckets are
 # bounded by the range of cycles), a funnel summary by its steps
