@@ -7,7 +7,14 @@
 # (PGBIN); the caller continues in the copy.
 hs_build_copy() {
     mkdir -p "$LK_TMP/src"
-    (cd "$top" && cp -a Makefile leadkpi.control META.json LICENSE src sql test expected "$LK_TMP/src/")
+    # the files of the working tree (tracked, and untracked but not ignored):
+    # the TAP scripts read META.json, LICENSE, debian/
+    if git -C "$top" rev-parse --git-dir >/dev/null 2>&1; then
+        (cd "$top" && git ls-files -z --cached --others --exclude-standard \
+            | tar --null -T - --ignore-failed-read -cf - 2>/dev/null) | tar -C "$LK_TMP/src" -xf -
+    else
+        tar -C "$top" --exclude-vcs -cf - . | tar -C "$LK_TMP/src" -xf -
+    fi
     cd "$LK_TMP/src"
     make -s clean >/dev/null 2>&1 || true
     PG_CFLAGS="${1:-}" lk_build
