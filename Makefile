@@ -76,12 +76,18 @@ bench:
 #                          PostgreSQL 15 built from Debian's source with
 #                          assertions and USE_VALGRIND (cached, built once)
 #   make fuzz              byte/text fuzzing of every input path and sqlsmith;
-#                          FUZZ_N, SMITH_N, FUZZ_SEED; CI_FULL=1 for the long run
+#                          FUZZ_N, SMITH_N, FUZZ_SEED; FUZZ_LONG=1 for the long
+#                          run, CI_FULL=1 for it on the assertion-enabled server
+#   make check-asan        the whole suite with leadkpi built with ASan and
+#                          UBSan, libasan preloaded into Debian's server
 #   make check-interrupts  cancel latency of the long aggregates
-#   make check-limits      one funnel group of 100M events (LIMIT_EVENTS)
-.PHONY: check-memory fuzz check-interrupts check-limits
+#   make check-limits      one funnel group of 100M events (LIMIT_EVENTS):
+#                          54000 at leadkpi.funnel_memory_limit
+.PHONY: check-memory check-asan fuzz check-interrupts check-limits
 check-memory:
 	bash test/hardening/check_memory.sh
+check-asan:
+	bash test/hardening/check_asan.sh
 fuzz:
 	bash test/fuzz/run.sh
 check-interrupts:

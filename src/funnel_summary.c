@@ -88,6 +88,128 @@ FsValidate(int nsteps, uint32 modes, int64 window, int64 entities,
 	return NULL;
 }
 
+/*
+ * What every reader relies on, in O(nsteps): a known version, nsteps in
+ * range, the value long enough for its reached counts, and the counts and
+ * window in range (no division by a negative count).
+ */
+static const char *
+FsCheckHeader(const FunnelSummary *fs)
+{
+	if (VARSIZE(fs) < offsetof(FunnelSummary, reached))
+		return "shorter than its fixed fields";
+	if (fs->version != FS_VERSION)
+		return "unknown format version";
+	if (fs->nsteps < 1 || fs->nsteps > LK_FUNNEL_MAX_STEPS)
+		return "step count out of range";
+	if (VARSIZE(fs) < offsetof(FunnelSummary, reached) + fs->nsteps * sizeof(int64))
+		return "shorter than its reached counts";
+	if (fs->window < -1)
+		return "window out of range";
+	if (fs->entities < 0)
+		return "negative entity count";
+	for (int k = 0; k < fs->nsteps; k++)
+		if (fs->reached[k] < 0 || fs->reached[k] > (k == 0 ? fs->entities : fs->reached[k - 1]))
+			return "reached counts must not increase from step to step";
+	return NULL;
+}
+
+/*
+ * What readers of the sketches rely on, after FsCheckHeader: sketch headers
+ * that tile the rest of the value exactly (each must fit before it is read;
+ * FsSketch walks them by capacity).  Stored sketches have capacity ==
+ * nbuckets (fs_build).  O(nsteps).
+ */
+static const char *
+FsCheckSketchLayout(const FunnelSummary *fs)
+{
+	const char *end = (const char *) fs + VARSIZE(fs);
+	const char *p = FS_SKETCHES(fs);
+
+	for (int k = 0; k < fs->nsteps; k++)
+	{
+		const LkSketch *sk = (const LkSketch *) p;
+
+		if (end - p < (ptrdiff_t) offsetof(LkSketch, buckets))
+			return "shorter than its sketches";
+		if ((uint32) sk->capacity > LK_SKETCH_MAX_INDEX + 1 || (uint32) sk->nbuckets > (uint32) sk->capacity ||
+			end - p < (ptrdiff_t) LK_SKETCH_SIZE(sk->capacity))
+			return "a sketch's bucket count disagrees with the value's size";
+		p += LK_SKETCH_SIZE(sk->capacity);
+	}
+	if (p != end)
+		return "longer than its sketches";
+	return NULL;
+}
+
+FunnelSummary *
+fs_detoast(Datum d)
+{
+	struct varlena *v = (struct varlena *) DatumGetPointer(d);
+	FunnelSummary  *fs = (FunnelSummary *) (unlikely(VARATT_IS_EXTENDED(v)) ? pg_detoast_datum(v) : v);
+	const char	   *msg;
+
+	if (unlikely((msg = FsCheckHeader(fs)) != NULL))
+		lk_corrupt("funnel_summary", msg);
+	return fs;
+}
+
+void
+fs_check_sketches(const FunnelSummary *fs)
+{
+	LkSketch   *sk[LK_FUNNEL_MAX_STEPS];
+	const char *p = FS_SKETCHES(fs);
+	const char *msg;
+
+	if ((msg = FsCheckSketchLayout(fs)) != NULL)
+		lk_corrupt("funnel_summary", msg);
+	for (int k = 0; k < fs->nsteps; k++)
+	{
+		sk[k] = (LkSketch *) p;
+		p += LK_SKETCH_SIZE(sk[k]->capacity);
+	}
+	if ((msg = FsValidate(fs->nsteps, fs->modes, fs->window, fs->entities, fs->reached, sk)) != NULL)
+		lk_corrupt("funnel_summary", msg);
+}
+
+/*
+ * What merging reads before it walks the buckets: the header and the
+ * layout, O(nsteps).  fs_merge checks the buckets of b before it merges
+ * them; the state's are checked by FsDetoastForMergeInPlace.
+ */
+static FunnelSummary *
+FsDetoastForMerge(Datum d)
+{
+	FunnelSummary *fs = fs_detoast(d);
+	const char	  *msg;
+
+	if ((msg = FsCheckSketchLayout(fs)) != NULL)
+		lk_corrupt("funnel_summary", msg);
+	return fs;
+}
+
+/*
+ * The state of a merge, updated in place: the header, the layout and every
+ * sketch's buckets in order and in range (the in-place merge inserts into
+ * them by binary search and merges backwards).  O(size).  The state may be
+ * a stored value as nodeAgg copied it.
+ */
+static FunnelSummary *
+FsDetoastForMergeInPlace(Datum d)
+{
+	FunnelSummary *fs = FsDetoastForMerge(d);
+	const char	  *p = FS_SKETCHES(fs);
+	const char	  *msg;
+
+	for (int k = 0; k < fs->nsteps; k++)
+	{
+		if ((msg = lk_sketch_check((const LkSketch *) p)) != NULL)
+			lk_corrupt("funnel_summary", msg);
+		p += LK_SKETCH_SIZE(((const LkSketch *) p)->capacity);
+	}
+	return fs;
+}
+
 static void
 FsCorrupt(const char *what, const char *msg)
 {
@@ -109,6 +231,7 @@ funnel_summary_out(PG_FUNCTION_ARGS)
 	FunnelSummary *fs = PG_GETARG_FS(0);
 	StringInfoData buf;
 
+	fs_check_sketches(fs);
 	initStringInfo(&buf);
 	appendStringInfo(&buf, "v%d;steps=%d;window=" INT64_FORMAT ";modes=",
 					 fs->version, fs->nsteps, fs->window);
@@ -188,11 +311,10 @@ funnel_summary_in(PG_FUNCTION_ARGS)
 
 /* ---- binary I/O ---------------------------------------------------------- */
 
-PG_FUNCTION_INFO_V1(funnel_summary_send);
-Datum
-funnel_summary_send(PG_FUNCTION_ARGS)
+/* The binary form; fs has passed fs_detoast. */
+static bytea *
+FsSend(const FunnelSummary *fs)
 {
-	FunnelSummary *fs = PG_GETARG_FS(0);
 	StringInfoData buf;
 
 	pq_begintypsend(&buf);
@@ -205,7 +327,33 @@ funnel_summary_send(PG_FUNCTION_ARGS)
 		pq_sendint64(&buf, fs->reached[k]);
 	for (int k = 1; k <= fs->nsteps; k++)
 		lk_sketch_send(&buf, FsSketch(fs, k));
-	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
+	return pq_endtypsend(&buf);
+}
+
+/* What is sent must re-read: the whole value is checked first. */
+PG_FUNCTION_INFO_V1(funnel_summary_send);
+Datum
+funnel_summary_send(PG_FUNCTION_ARGS)
+{
+	FunnelSummary *fs = PG_GETARG_FS(0);
+
+	fs_check_sketches(fs);
+	PG_RETURN_BYTEA_P(FsSend(fs));
+}
+
+/*
+ * The bytes = and hash compare: the binary form, which walks the sketches by
+ * their headers (the layout check, O(nsteps)) but needs no more.
+ */
+static Datum
+FsCompareBytes(PG_FUNCTION_ARGS)
+{
+	FunnelSummary *fs = PG_GETARG_FS(0);
+	const char	  *msg;
+
+	if ((msg = FsCheckSketchLayout(fs)) != NULL)
+		lk_corrupt("funnel_summary", msg);
+	PG_RETURN_BYTEA_P(FsSend(fs));
 }
 
 static FunnelSummary *
@@ -364,7 +512,11 @@ fs_merge(FunnelSummary *a, const FunnelSummary *b)
 	for (int k = 0; k < a->nsteps; k++)
 	{
 		const LkSketch *sb = (const LkSketch *) pb;
+		const char	   *msg;
 
+		/* b may be a stored value read as is: its buckets, before merging */
+		if ((msg = lk_sketch_check(sb)) != NULL)
+			lk_corrupt("funnel_summary", msg);
 		a = FsMergeSketch(a, &owned, off, sb);
 		off += LK_SKETCH_SIZE(((LkSketch *) ((char *) a + off))->capacity);
 		pb += LK_SKETCH_SIZE(sb->capacity);
@@ -436,9 +588,14 @@ funnel_summary_combine(PG_FUNCTION_ARGS)
 		PG_RETURN_DATUM(PG_GETARG_DATUM(0));
 	}
 	if (PG_ARGISNULL(0))
-		PG_RETURN_POINTER(PG_GETARG_FS(1));
-	/* the state is ours (see above): merge into it */
-	PG_RETURN_POINTER(fs_merge((FunnelSummary *) PG_GETARG_POINTER(0), PG_GETARG_FS(1)));
+		PG_RETURN_POINTER(FsDetoastForMerge(PG_GETARG_DATUM(1)));
+	/*
+	 * The state is ours (see above): merge into it.  It may be a stored
+	 * summary as it was read (a first input), so it is checked whole; fs_merge
+	 * checks b's buckets.
+	 */
+	PG_RETURN_POINTER(fs_merge(FsDetoastForMergeInPlace(PG_GETARG_DATUM(0)),
+							   FsDetoastForMerge(PG_GETARG_DATUM(1))));
 }
 
 /*
@@ -494,21 +651,21 @@ PG_FUNCTION_INFO_V1(funnel_summary_eq);
 Datum
 funnel_summary_eq(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_BOOL(lk_send_equal(funnel_summary_send, PG_GETARG_DATUM(0), PG_GETARG_DATUM(1)));
+	PG_RETURN_BOOL(lk_send_equal(FsCompareBytes, PG_GETARG_DATUM(0), PG_GETARG_DATUM(1)));
 }
 
 PG_FUNCTION_INFO_V1(funnel_summary_ne);
 Datum
 funnel_summary_ne(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_BOOL(!lk_send_equal(funnel_summary_send, PG_GETARG_DATUM(0), PG_GETARG_DATUM(1)));
+	PG_RETURN_BOOL(!lk_send_equal(FsCompareBytes, PG_GETARG_DATUM(0), PG_GETARG_DATUM(1)));
 }
 
 PG_FUNCTION_INFO_V1(funnel_summary_hash);
 Datum
 funnel_summary_hash(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_UINT32(lk_send_hash(funnel_summary_send, PG_GETARG_DATUM(0)));
+	PG_RETURN_UINT32(lk_send_hash(FsCompareBytes, PG_GETARG_DATUM(0)));
 }
 
 /* ---- accessors ----------------------------------------------------------- */
@@ -598,9 +755,13 @@ funnel_time_to_convert_median(PG_FUNCTION_ARGS)
 	FunnelSummary *fs = PG_GETARG_FS(0);
 	int32		   step = PG_GETARG_INT32(1);
 	LkSketch	  *s;
+	const char	  *msg;
 
 	CheckStep(fs, step, "time_to_convert_median");
-	s = FsSketch(fs, step);
+	/* the sketches are found by walking them; the median reads one by rank */
+	if ((msg = FsCheckSketchLayout(fs)) != NULL ||
+		(msg = lk_sketch_check(s = FsSketch(fs, step))) != NULL)
+		lk_corrupt("funnel_summary", msg);
 	if (lk_sketch_total(s) == 0)
 		PG_RETURN_NULL();
 	PG_RETURN_INTERVAL_P(lk_interval_from_usec(lk_sketch_usec(lk_sketch_quantile(s, 0.5))));

@@ -30,7 +30,27 @@ typedef struct FunnelSummary
 	int64  reached[FLEXIBLE_ARRAY_MEMBER];
 } FunnelSummary;
 
-#define PG_GETARG_FS(n) ((FunnelSummary *) PG_DETOAST_DATUM(PG_GETARG_DATUM(n)))
+/*
+ * A funnel_summary argument, detoasted and checked in O(nsteps) (see
+ * fs_detoast).  Readers of the sketches check more.
+ */
+#define PG_GETARG_FS(n) fs_detoast(PG_GETARG_DATUM(n))
+
+/*
+ * Detoasts a funnel_summary and checks what reading its fixed fields relies
+ * on: a known version, nsteps in range, the value long enough for its
+ * reached counts, and the counts and window in range.  A stored value
+ * damaged after it was written fails with XX001.
+ */
+extern FunnelSummary *fs_detoast(Datum d);
+
+/*
+ * For readers of the whole value (output, send): the sketch headers tile
+ * the value, every sketch's buckets are in order and in range, and the
+ * counts, modes and sketches agree (what input accepts).  O(size); XX001
+ * when not.
+ */
+extern void fs_check_sketches(const FunnelSummary *fs);
 
 /*
  * A new summary in the current memory context, with copies of the counts and

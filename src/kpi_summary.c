@@ -66,6 +66,7 @@ KsCompact(const KpiSummary *s)
 	KpiSummary *c = palloc(KS_SIZE(n));
 
 	memcpy(c, s, offsetof(KpiSummary, sketch));
+	c->pad2 = 0; /* a state's mark (KsMarked) is never stored */
 	lk_sketch_copy_used(&c->sketch, &s->sketch);
 	SET_VARSIZE(c, KS_SIZE(n));
 	c->sketch.capacity = n;
@@ -144,11 +145,17 @@ ks_merge(KpiSummary *a, const KpiSummary *b)
 		 * A small sketch (a day's summary) into a large one (a rollup's
 		 * state): a binary search per bucket beats a linear merge.
 		 */
+		int32 prev = -1;
+
 		a->sketch.zero_count = lk_add_count(a->sketch.zero_count, b->sketch.zero_count);
 		for (int32 i = 0; i < b->sketch.nbuckets; i++)
 		{
 			const LkSketchBucket *bk = &b->sketch.buckets[i];
 
+			/* b may be a stored value read as is: lk_sketch_check's test */
+			if (unlikely(bk->index <= prev || bk->index > LK_SKETCH_MAX_INDEX || bk->count < 0))
+				lk_corrupt("kpi_summary", "sketch buckets out of order or range");
+			prev = bk->index;
 			if (!lk_sketch_add_index(&a->sketch, bk->index, bk->count))
 			{
 				a = KsGrow(a, a->sketch.nbuckets + b->sketch.nbuckets - i);
@@ -158,7 +165,11 @@ ks_merge(KpiSummary *a, const KpiSummary *b)
 	}
 	else
 	{
-		int32 need = lk_sketch_union_buckets(&a->sketch, &b->sketch);
+		/* b may be a stored value read as is: its buckets are checked */
+		int32 need = lk_sketch_union_buckets_checked(&a->sketch, &b->sketch);
+
+		if (need < 0)
+			lk_corrupt("kpi_summary", "sketch buckets out of order or range");
 
 		if (need > a->sketch.capacity)
 			a = KsGrow(a, need);
@@ -168,11 +179,13 @@ ks_merge(KpiSummary *a, const KpiSummary *b)
 }
 
 /* ---------------------------------------------------------------------------
- * Validation, shared by text and binary input
+ * Validation: of input (text and binary), and of every stored value a
+ * function reads
  * ------------------------------------------------------------------------- */
 
+/* The fixed fields: counts, cycles and amounts.  O(1). */
 static const char *
-KsValidate(const KpiSummary *s)
+KsValidateScalars(const KpiSummary *s)
 {
 	const char *msg;
 	int128		sum = s->cycle_sum;
@@ -200,30 +213,195 @@ KsValidate(const KpiSummary *s)
 			sum > (int128) s->cycle_min + (int128) s->cycle_max * (s->cycle_n - 1))
 			return "cycle sum disagrees with the cycle minimum and maximum";
 	}
-	if (s->flags & KS_NO_SKETCH)
-	{
-		if (s->sketch.nbuckets != 0 || s->sketch.zero_count != 0)
-			return "a summary without a sketch has sketch buckets";
-	}
-	else
-	{
-		if ((msg = lk_sketch_validate(&s->sketch)) != NULL)
-			return msg;
-		if (lk_sketch_total(&s->sketch) != s->cycle_n)
-			return "sketch total disagrees with the number of cycles";
-		if (s->cycle_n > 0 &&
-			((s->sketch.zero_count > 0) != (s->cycle_min == 0)))
-			return "sketch zero bucket disagrees with the cycle minimum";
-		/* the buckets of positive cycles run from min's bucket to max's */
-		if (s->sketch.nbuckets > 0 &&
-			(s->cycle_max == 0 ||
-			 s->sketch.buckets[s->sketch.nbuckets - 1].index != lk_sketch_index(s->cycle_max) ||
-			 (s->cycle_min > 0 && s->sketch.buckets[0].index != lk_sketch_index(s->cycle_min))))
-			return "sketch buckets disagree with the cycle minimum and maximum";
-		if (s->sketch.nbuckets == 0 && s->cycle_max > 0)
-			return "sketch has no bucket for the cycle maximum";
-	}
+	if ((s->flags & KS_NO_SKETCH) && (s->sketch.nbuckets != 0 || s->sketch.zero_count != 0))
+		return "a summary without a sketch has sketch buckets";
 	return NULL;
+}
+
+/*
+ * The sketch against the fixed fields, once its buckets are known to be in
+ * order and in range: as many values as cycles, a zero bucket exactly when
+ * the minimum is 0, the buckets of positive cycles from min's to max's.
+ */
+static const char *
+KsSketchAgrees(const KpiSummary *s)
+{
+	const LkSketch *sk = &s->sketch;
+	int64			total = sk->zero_count;
+
+	if (s->flags & KS_NO_SKETCH)
+		return NULL;
+	for (int32 i = 0; i < sk->nbuckets; i++)
+		if (__builtin_add_overflow(total, sk->buckets[i].count, &total))
+			return "sketch total out of range";
+	if (total != s->cycle_n)
+		return "sketch total disagrees with the number of cycles";
+	if (s->cycle_n > 0 && ((sk->zero_count > 0) != (s->cycle_min == 0)))
+		return "sketch zero bucket disagrees with the cycle minimum";
+	if (sk->nbuckets > 0 &&
+		(s->cycle_max == 0 ||
+		 sk->buckets[sk->nbuckets - 1].index != lk_sketch_index(s->cycle_max) ||
+		 (s->cycle_min > 0 && sk->buckets[0].index != lk_sketch_index(s->cycle_min))))
+		return "sketch buckets disagree with the cycle minimum and maximum";
+	if (sk->nbuckets == 0 && s->cycle_max > 0)
+		return "sketch has no bucket for the cycle maximum";
+	return NULL;
+}
+
+/* What text and binary input accept: a canonical value (no zero buckets). */
+static const char *
+KsValidate(const KpiSummary *s)
+{
+	const char *msg;
+
+	if ((msg = KsValidateScalars(s)) != NULL)
+		return msg;
+	if (!(s->flags & KS_NO_SKETCH) && (msg = lk_sketch_validate(&s->sketch)) != NULL)
+		return msg;
+	return KsSketchAgrees(s);
+}
+
+/*
+ * The layout: what reading any field relies on.  The size is the one the
+ * sketch capacity implies, as ks_new, KsGrow and KsCompact make it, which
+ * also bounds nbuckets.  The message for KsCorrupt; KsSound is the same
+ * test without one.
+ */
+static const char *
+KsCheckLayout(const KpiSummary *s)
+{
+	if (VARSIZE(s) < KS_SIZE(0))
+		return "shorter than its fixed fields";
+	if (s->version != KPI_SUMMARY_VERSION)
+		return "unknown format version";
+	if (s->flags & ~KS_ALL_FLAGS)
+		return "unknown flags";
+	if (s->sketch.capacity < 0 || s->sketch.capacity > LK_SKETCH_MAX_INDEX + 1 ||
+		VARSIZE(s) != KS_SIZE(s->sketch.capacity))
+		return "its size disagrees with its sketch capacity";
+	if (s->sketch.nbuckets < 0 || s->sketch.nbuckets > s->sketch.capacity)
+		return "sketch bucket count out of range";
+	return NULL;
+}
+
+/* KsCheckLayout's test in a few instructions: it runs on every read. */
+static inline bool
+KsSound(const KpiSummary *s)
+{
+	uint32 size = VARSIZE(s);
+	uint32 cap = (uint32) s->sketch.capacity;
+
+	return size >= KS_SIZE(0) && s->version == KPI_SUMMARY_VERSION &&
+		   (s->flags & ~KS_ALL_FLAGS) == 0 && cap <= LK_SKETCH_MAX_INDEX + 1 &&
+		   size == KS_SIZE(cap) && (uint32) s->sketch.nbuckets <= cap;
+}
+
+/*
+ * The fields whose range the accessors rely on: counts not negative (no
+ * division by a negative count), amounts of a scale numeric has (printing
+ * one writes dscale digits).  A subset of KsValidateScalars, in a few
+ * instructions.
+ */
+static inline bool
+KsFieldsInRange(const KpiSummary *s)
+{
+	return (s->leads | s->conversions | s->cycle_n | s->cycle_excluded | s->cycle_min) >= 0 &&
+		   s->conversions <= s->leads && s->cycle_n <= s->conversions - s->cycle_excluded &&
+		   s->cycle_min <= s->cycle_max &&
+		   (uint32) (s->cost.dscale + 1) <= LK_MONEY_MAX_DSCALE + 1 &&
+		   (uint32) (s->revenue.dscale + 1) <= LK_MONEY_MAX_DSCALE + 1;
+}
+
+/* Out of line: says which check a value failed. */
+pg_noreturn static pg_noinline void
+KsCorrupt(const KpiSummary *s)
+{
+	const char *msg = KsCheckLayout(s);
+
+	if (msg == NULL)
+		msg = KsValidateScalars(s);
+	lk_corrupt("kpi_summary", msg ? msg : "its fields are inconsistent");
+}
+
+/* A detoasted copy only when needed: most stored summaries are plain. */
+static inline KpiSummary *
+KsDatum(Datum d)
+{
+	struct varlena *v = (struct varlena *) DatumGetPointer(d);
+
+	return (KpiSummary *) (unlikely(VARATT_IS_EXTENDED(v)) ? pg_detoast_datum(v) : v);
+}
+
+/*
+ * Every kpi_summary argument: detoasted, with the O(1) checks every reader
+ * relies on, the layout (KsSound) and the fields' ranges (KsFieldsInRange).
+ * Readers of the sketch check more (KsCheckAll, CyclePercentile).
+ */
+static pg_attribute_always_inline KpiSummary *
+KsDetoast(Datum d)
+{
+	KpiSummary *s = KsDatum(d);
+
+	if (unlikely(!KsSound(s) || !KsFieldsInRange(s)))
+		KsCorrupt(s);
+	return s;
+}
+
+#define PG_GETARG_KPI_SUMMARY(n) KsDetoast(PG_GETARG_DATUM(n))
+
+/*
+ * For readers of the whole value (text and binary output, percentiles, the
+ * result of a merge): every fixed field in range, the buckets in order and
+ * in range, and the sketch in agreement with the fixed fields.
+ * O(nbuckets).  Zero-count buckets of aggregate states are allowed.
+ */
+static void
+KsCheckAll(const KpiSummary *s)
+{
+	const char *msg;
+
+	if ((msg = KsValidateScalars(s)) != NULL ||
+		(!(s->flags & KS_NO_SKETCH) && (msg = lk_sketch_check(&s->sketch)) != NULL) ||
+		(msg = KsSketchAgrees(s)) != NULL)
+		lk_corrupt("kpi_summary", msg);
+}
+
+/*
+ * rollup's state.  The first summary of a group becomes the state as it was
+ * stored (nodeAgg copies it without calling us), so the transition function
+ * checks a state once, then marks it: pad2 holds a tag derived from the
+ * state's own address.  A stored value never has it (stored pads are 0, and
+ * KsCompact clears it), and a state that nodeAgg copied elsewhere (after
+ * KsGrow) no longer matches, so it is checked once more.
+ */
+static inline int32
+KsMark(const KpiSummary *s)
+{
+	return (int32) ((uint32) ((uintptr_t) s >> 3) ^ 0x6b736d6bU);
+}
+
+static inline bool
+KsMarked(const KpiSummary *s)
+{
+	/* the size first: a damaged stored value may end before pad2 */
+	return VARSIZE(s) >= KS_SIZE(0) && s->pad2 != 0 && s->pad2 == KsMark(s);
+}
+
+/*
+ * What merging reads: the layout and the buckets in order and in range (the
+ * other fields are only added up, with overflow checks, and the result of a
+ * rollup is checked whole in its final function).  O(nbuckets).  ks_merge
+ * checks the second summary's buckets itself, as it walks them.
+ */
+static pg_noinline void
+KsCheckForMerge(const KpiSummary *s)
+{
+	const char *msg;
+
+	if (!KsSound(s))
+		KsCorrupt(s);
+	if ((msg = lk_sketch_check(&s->sketch)) != NULL)
+		lk_corrupt("kpi_summary", msg);
 }
 
 pg_noreturn static void
@@ -302,6 +480,7 @@ kpi_summary_out(PG_FUNCTION_ARGS)
 	KpiSummary	  *s = PG_GETARG_KPI_SUMMARY(0);
 	StringInfoData buf;
 
+	KsCheckAll(s);
 	initStringInfo(&buf);
 	appendStringInfo(&buf, "v%d leads=" INT64_FORMAT " conversions=" INT64_FORMAT " cycles=" INT64_FORMAT " excluded=" INT64_FORMAT " cycle_sum_us=",
 					 KPI_SUMMARY_VERSION, s->leads, s->conversions, s->cycle_n,
@@ -397,11 +576,10 @@ kpi_summary_from_bytes(PG_FUNCTION_ARGS)
 	PG_RETURN_POINTER(KsRecv(&buf));
 }
 
-PG_FUNCTION_INFO_V1(kpi_summary_send);
-Datum
-kpi_summary_send(PG_FUNCTION_ARGS)
+/* The binary form; s has passed ks_detoast. */
+static bytea *
+KsSend(const KpiSummary *s)
 {
-	KpiSummary	  *s = PG_GETARG_KPI_SUMMARY(0);
 	StringInfoData buf;
 
 	pq_begintypsend(&buf);
@@ -418,7 +596,28 @@ kpi_summary_send(PG_FUNCTION_ARGS)
 	lk_money_send(&buf, &s->revenue);
 	if (!(s->flags & KS_NO_SKETCH))
 		lk_sketch_send(&buf, &s->sketch);
-	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
+	return pq_endtypsend(&buf);
+}
+
+/* What is sent must re-read: the whole value is checked first. */
+PG_FUNCTION_INFO_V1(kpi_summary_send);
+Datum
+kpi_summary_send(PG_FUNCTION_ARGS)
+{
+	KpiSummary *s = PG_GETARG_KPI_SUMMARY(0);
+
+	KsCheckAll(s);
+	PG_RETURN_BYTEA_P(KsSend(s));
+}
+
+/*
+ * The bytes = and hash compare: the binary form, which needs only what
+ * ks_detoast checks (= and hash run per row in joins and ANALYZE).
+ */
+static Datum
+KsCompareBytes(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BYTEA_P(KsSend(PG_GETARG_KPI_SUMMARY(0)));
 }
 
 /* ---------------------------------------------------------------------------
@@ -482,30 +681,59 @@ spend_agg_accum(PG_FUNCTION_ARGS)
  * Combine function of every aggregate over kpi_summary, and rollup's
  * transition function.  STRICT, so the executor copies the first non-NULL
  * input into the aggregate context and we only ever update our own copy.
+ * Both sides' buckets must be in order for the merge to stay within them:
+ * b's are checked on every call, the state's once (KsMarked).
  */
 PG_FUNCTION_INFO_V1(kpi_summary_combine);
 Datum
 kpi_summary_combine(PG_FUNCTION_ARGS)
 {
 	KpiSummary *a;
-	KpiSummary *b = PG_GETARG_KPI_SUMMARY(1);
+	KpiSummary *b = KsDatum(PG_GETARG_DATUM(1));
 
 	if (!AggCheckCallContext(fcinfo, NULL))
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("kpi_summary_combine called in non-aggregate context")));
-	a = PG_GETARG_KPI_SUMMARY(0);
-	PG_RETURN_POINTER(ks_merge(a, b));
+	if (unlikely(!KsSound(b)))
+		KsCorrupt(b);
+	a = KsDatum(PG_GETARG_DATUM(0));
+	if (!KsMarked(a))
+		KsCheckForMerge(a);
+	a = ks_merge(a, b);
+	a->pad2 = KsMark(a);
+	PG_RETURN_POINTER(a);
 }
 
-/* Final function of kpi_agg, spend_agg and rollup: drop spare capacity. */
+/*
+ * Final function of kpi_agg, spend_agg and rollup: drop spare capacity.  The
+ * result of a merge is checked whole, so a rollup over a damaged summary
+ * that merged without harm still fails (XX001) rather than give, or store,
+ * inconsistent figures.
+ */
 PG_FUNCTION_INFO_V1(kpi_summary_final);
 Datum
 kpi_summary_final(PG_FUNCTION_ARGS)
 {
+	KpiSummary *s;
+
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
-	PG_RETURN_POINTER(KsCompact(PG_GETARG_KPI_SUMMARY(0)));
+	s = KsDatum(PG_GETARG_DATUM(0));
+	if (KsMarked(s))
+	{
+		/* a merge (rollup, or a parallel plan's combine) */
+		s = KsCompact(s);
+		KsCheckAll(s);
+	}
+	else
+	{
+		/* kpi_agg's own state, or rollup's one stored summary as it was */
+		if (unlikely(!KsSound(s)))
+			KsCorrupt(s);
+		s = KsCompact(s);
+	}
+	PG_RETURN_POINTER(s);
 }
 
 /* kpi_summary + kpi_summary */
@@ -513,10 +741,16 @@ PG_FUNCTION_INFO_V1(kpi_summary_add);
 Datum
 kpi_summary_add(PG_FUNCTION_ARGS)
 {
-	KpiSummary *a = KsCompact(PG_GETARG_KPI_SUMMARY(0)); /* a copy we own */
-	KpiSummary *b = PG_GETARG_KPI_SUMMARY(1);
+	KpiSummary *a = KsDatum(PG_GETARG_DATUM(0));
+	KpiSummary *b = KsDatum(PG_GETARG_DATUM(1));
+	KpiSummary *r;
 
-	PG_RETURN_POINTER(KsCompact(ks_merge(a, b)));
+	KsCheckForMerge(a);
+	KsCheckForMerge(b);
+	r = KsCompact(ks_merge(KsCompact(a) /* a copy we own */, b));
+
+	KsCheckAll(r);
+	PG_RETURN_POINTER(r);
 }
 
 /* kpi_summary = kpi_summary, <> and the hash opclass: see lk_send_equal */
@@ -524,21 +758,21 @@ PG_FUNCTION_INFO_V1(kpi_summary_eq);
 Datum
 kpi_summary_eq(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_BOOL(lk_send_equal(kpi_summary_send, PG_GETARG_DATUM(0), PG_GETARG_DATUM(1)));
+	PG_RETURN_BOOL(lk_send_equal(KsCompareBytes, PG_GETARG_DATUM(0), PG_GETARG_DATUM(1)));
 }
 
 PG_FUNCTION_INFO_V1(kpi_summary_ne);
 Datum
 kpi_summary_ne(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_BOOL(!lk_send_equal(kpi_summary_send, PG_GETARG_DATUM(0), PG_GETARG_DATUM(1)));
+	PG_RETURN_BOOL(!lk_send_equal(KsCompareBytes, PG_GETARG_DATUM(0), PG_GETARG_DATUM(1)));
 }
 
 PG_FUNCTION_INFO_V1(kpi_summary_hash);
 Datum
 kpi_summary_hash(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_UINT32(lk_send_hash(kpi_summary_send, PG_GETARG_DATUM(0)));
+	PG_RETURN_UINT32(lk_send_hash(KsCompareBytes, PG_GETARG_DATUM(0)));
 }
 
 /* ---------------------------------------------------------------------------
@@ -707,8 +941,9 @@ kpi_sales_cycle_max(PG_FUNCTION_ARGS)
 static Datum
 CyclePercentile(FunctionCallInfo fcinfo, KpiSummary *s, double fraction)
 {
-	double v;
-	int64  usec;
+	double		v;
+	int64		usec;
+	const char *msg;
 
 	if (isnan(fraction) || fraction < 0 || fraction > 1)
 		ereport(ERROR,
@@ -721,6 +956,10 @@ CyclePercentile(FunctionCallInfo fcinfo, KpiSummary *s, double fraction)
 				 errhint("Build it with kpi_agg(), spend_agg() or rollup().")));
 	if (s->cycle_n == 0)
 		PG_RETURN_NULL();
+	/* the quantile walks the buckets by rank: counts that add up to cycle_n */
+	if ((msg = lk_sketch_check(&s->sketch)) != NULL ||
+		(lk_sketch_total(&s->sketch) != s->cycle_n && (msg = "sketch total disagrees with the number of cycles")))
+		lk_corrupt("kpi_summary", msg);
 	v = lk_sketch_quantile_bounded(&s->sketch, fraction,
 								   (double) s->cycle_min, (double) s->cycle_max);
 	/* the exact extremes also bound every interior estimate */

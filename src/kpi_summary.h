@@ -42,8 +42,11 @@ typedef struct KpiSummary
 
 #define KS_SIZE(capacity) (offsetof(KpiSummary, sketch) + LK_SKETCH_SIZE(capacity))
 
-#define DatumGetKpiSummary(d) ((KpiSummary *) PG_DETOAST_DATUM(d))
-#define PG_GETARG_KPI_SUMMARY(n) DatumGetKpiSummary(PG_GETARG_DATUM(n))
+/*
+ * The stored values a function reads are checked where they are read (see
+ * "Validation" in kpi_summary.c): a value damaged after it was written fails
+ * with XX001, never a read out of bounds.
+ */
 
 /* A new, empty summary in the current memory context. */
 extern KpiSummary *ks_new(int32 capacity, bool with_sketch);
@@ -54,7 +57,11 @@ extern KpiSummary *ks_new(int32 capacity, bool with_sketch);
  */
 extern KpiSummary *ks_add_lead(KpiSummary *s, bool converted, int64 cycle);
 
-/* a += b, in place when a has room; returns a or a grown copy. */
+/*
+ * a += b, in place when a has room; returns a or a grown copy.  a's sketch
+ * buckets must be in order (our state, or checked); b's are checked as they
+ * are read, since b may be a stored value (XX001 when not in order).
+ */
 extern KpiSummary *ks_merge(KpiSummary *a, const KpiSummary *b);
 
 /*

@@ -12,6 +12,7 @@
 #include "utils/builtins.h"
 #include "utils/date.h"
 #include "utils/guc.h"
+#include "utils/memutils.h"
 
 PG_MODULE_MAGIC;
 
@@ -237,20 +238,61 @@ lk_parse_int128(const char **p, int128 *out, int128 lo, int128 hi)
 	return true;
 }
 
+/*
+ * The memory of one comparison or hash: the two send() outputs and any
+ * detoasted copy send() makes.  The caller's context may live long: ANALYZE
+ * calls = hundreds of times per sampled row in one context, and kept two
+ * copies a call (an ANALYZE of 73k summaries passed 2 GB).  One small context
+ * per backend, reset after every call, frees it all for the price of a reset
+ * (its first 8 kB block stays: two send buffers of 1 kB fit in it).
+ */
+static MemoryContext SendContext = NULL;
+
+static inline MemoryContext
+SendBegin(void)
+{
+	if (SendContext == NULL)
+		SendContext = AllocSetContextCreate(TopMemoryContext, "leadkpi send compare",
+											ALLOCSET_DEFAULT_SIZES);
+	return MemoryContextSwitchTo(SendContext);
+}
+
+static inline void
+SendEnd(MemoryContext old)
+{
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(SendContext);
+}
+
 bool
 lk_send_equal(PGFunction send, Datum a, Datum b)
 {
-	bytea *x = DatumGetByteaPP(DirectFunctionCall1(send, a));
-	bytea *y = DatumGetByteaPP(DirectFunctionCall1(send, b));
+	MemoryContext old = SendBegin();
+	bytea		 *x = DatumGetByteaPP(DirectFunctionCall1(send, a));
+	bytea		 *y = DatumGetByteaPP(DirectFunctionCall1(send, b));
+	bool		  eq = VARSIZE_ANY_EXHDR(x) == VARSIZE_ANY_EXHDR(y) &&
+			  memcmp(VARDATA_ANY(x), VARDATA_ANY(y), VARSIZE_ANY_EXHDR(x)) == 0;
 
-	return VARSIZE_ANY_EXHDR(x) == VARSIZE_ANY_EXHDR(y) &&
-		   memcmp(VARDATA_ANY(x), VARDATA_ANY(y), VARSIZE_ANY_EXHDR(x)) == 0;
+	SendEnd(old);
+	return eq;
 }
 
 uint32
 lk_send_hash(PGFunction send, Datum a)
 {
-	bytea *x = DatumGetByteaPP(DirectFunctionCall1(send, a));
+	MemoryContext old = SendBegin();
+	bytea		 *x = DatumGetByteaPP(DirectFunctionCall1(send, a));
+	uint32		  h = hash_bytes((const unsigned char *) VARDATA_ANY(x), VARSIZE_ANY_EXHDR(x));
 
-	return hash_bytes((const unsigned char *) VARDATA_ANY(x), VARSIZE_ANY_EXHDR(x));
+	SendEnd(old);
+	return h;
+}
+
+void
+lk_corrupt(const char *type, const char *detail)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_DATA_CORRUPTED),
+			 errmsg("corrupted %s value: %s", type, detail),
+			 errhint("The stored value was damaged after it was written, e.g. on disk. Restore the row from a backup, or rebuild it from its source rows; data checksums (initdb --data-checksums) report such damage when a page is read.")));
 }

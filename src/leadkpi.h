@@ -20,11 +20,6 @@
 #include "varatt.h"
 #endif
 
-/* PostgreSQL 16 moved the varlena macros (VARDATA_ANY, ...) out of postgres.h. */
-#if PG_VERSION_NUM >= 160000
-#include "varatt.h"
-#endif
-
 #ifndef HAVE_INT128
 #error "leadkpi needs a compiler with a 128-bit integer type (gcc or clang)"
 #endif
@@ -158,5 +153,13 @@ lk_read_bytes(StringInfo buf, bytea *b)
  */
 extern bool	  lk_send_equal(PGFunction send, Datum a, Datum b);
 extern uint32 lk_send_hash(PGFunction send, Datum a);
+
+/*
+ * A stored summary that fails the checks of its readers: XX001
+ * (data_corrupted), naming the type, with `detail` and a hint.  Input
+ * functions report malformed input as 22P02 instead: this is for values
+ * that were valid when written.
+ */
+pg_noreturn extern void lk_corrupt(const char *type, const char *detail);
 
 #endif /* LEADKPI_H */

@@ -340,6 +340,54 @@ lk_sketch_union_buckets(const LkSketch *a, const LkSketch *b)
 	return n;
 }
 
+/* A bucket that lk_sketch_check rejects: index out of range or order, or a negative count. */
+static inline bool
+BadBucket(const LkSketchBucket *b, int32 prev)
+{
+	return (uint32) b->index > LK_SKETCH_MAX_INDEX || b->index <= prev || b->count < 0;
+}
+
+int32
+lk_sketch_union_buckets_checked(const LkSketch *a, const LkSketch *b)
+{
+	int32 i = 0;
+	int32 j = 0;
+	int32 n = 0;
+	int32 pa = -1;
+	int32 pb = -1;
+
+	if (a->zero_count < 0 || b->zero_count < 0)
+		return -1;
+	/* lk_sketch_union_buckets' walk; each bucket is checked as it is passed */
+	while (i < a->nbuckets || j < b->nbuckets)
+	{
+		bool ta = i < a->nbuckets;
+		bool tb = j < b->nbuckets;
+
+		if (!tb || (ta && a->buckets[i].index < b->buckets[j].index))
+		{
+			if (BadBucket(&a->buckets[i], pa))
+				return -1;
+			pa = a->buckets[i++].index;
+		}
+		else if (!ta || b->buckets[j].index < a->buckets[i].index)
+		{
+			if (BadBucket(&b->buckets[j], pb))
+				return -1;
+			pb = b->buckets[j++].index;
+		}
+		else
+		{
+			if (BadBucket(&a->buckets[i], pa) || BadBucket(&b->buckets[j], pb))
+				return -1;
+			pa = a->buckets[i++].index;
+			pb = b->buckets[j++].index;
+		}
+		n++;
+	}
+	return n;
+}
+
 void
 lk_sketch_merge(LkSketch *dst, const LkSketch *a, const LkSketch *b)
 {
@@ -560,19 +608,39 @@ lk_sketch_recv(StringInfo buf, const char **err)
 }
 
 const char *
-lk_sketch_validate(const LkSketch *s)
+lk_sketch_check(const LkSketch *s)
 {
-	int64 total = s->zero_count;
+	int32 prev = -1;
 
 	if (s->zero_count < 0)
 		return "negative zero count in sketch";
 	for (int32 i = 0; i < s->nbuckets; i++)
 	{
-		if (s->buckets[i].index < 0 || s->buckets[i].index > LK_SKETCH_MAX_INDEX)
+		const LkSketchBucket *b = &s->buckets[i];
+
+		/* one unsigned comparison covers 0 <= index <= max as well */
+		if ((uint32) b->index > LK_SKETCH_MAX_INDEX)
 			return "sketch bucket index out of range";
-		if (i > 0 && s->buckets[i].index <= s->buckets[i - 1].index)
+		if (b->index <= prev)
 			return "sketch bucket indexes must be strictly increasing";
-		if (s->buckets[i].count <= 0)
+		if (b->count < 0)
+			return "negative sketch bucket count";
+		prev = b->index;
+	}
+	return NULL;
+}
+
+const char *
+lk_sketch_validate(const LkSketch *s)
+{
+	int64		total = s->zero_count;
+	const char *msg;
+
+	if ((msg = lk_sketch_check(s)) != NULL)
+		return msg;
+	for (int32 i = 0; i < s->nbuckets; i++)
+	{
+		if (s->buckets[i].count == 0)
 			return "sketch bucket counts must be positive";
 		if (__builtin_add_overflow(total, s->buckets[i].count, &total))
 			return "sketch total out of range";

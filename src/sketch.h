@@ -73,6 +73,14 @@ extern int64 lk_sketch_total(const LkSketch *s);
 extern int32 lk_sketch_union_buckets(const LkSketch *a, const LkSketch *b);
 
 /*
+ * The same count for sketches read from stored values, checking both as
+ * lk_sketch_check does in the same walk (the caller has checked that their
+ * nbuckets fit their values): -1 when one fails.  lk_sketch_merge needs
+ * both in order.
+ */
+extern int32 lk_sketch_union_buckets_checked(const LkSketch *a, const LkSketch *b);
+
+/*
  * Writes a + b into dst, whose capacity must be at least
  * lk_sketch_union_buckets(a, b).  dst may be the same memory as a.
  */
@@ -126,5 +134,14 @@ extern LkSketch *lk_sketch_recv(StringInfo buf, const char **err);
  * valid, else a message.
  */
 extern const char *lk_sketch_validate(const LkSketch *s);
+
+/*
+ * The part of lk_sketch_validate that reading and merging a sketch rely on
+ * to stay within its buckets: indexes strictly increasing and in range,
+ * counts not negative (aggregate states hold zero counts).  O(nbuckets), for
+ * sketches read from a stored value; the caller has checked that nbuckets
+ * fits the value's size.  NULL when it holds, else a message.
+ */
+extern const char *lk_sketch_check(const LkSketch *s);
 
 #endif /* LEADKPI_SKETCH_H */

@@ -13,6 +13,10 @@ Targets (every input path that takes bytes or text from outside):
                                   aggregates, under a minimal AggState
                                   (lk_fuzz_agg_state), then serialize, combine
                                   and final on the result
+  kpi_raw, funnel_raw             stored values damaged as on disk: the bytes
+                                  of the stored layout (lk_fuzz_raw), read by
+                                  every reader of a stored value (output, send,
+                                  =, hash, accessors, +, rollup on either side)
 
 Inputs start from valid values (read from the fixture database, or built to
 the documented wire format for aggregate states) and are mutated: bit flips,
@@ -20,7 +24,9 @@ byte inserts and deletes, truncation, field-boundary writes of interesting
 integers (0, -1, extremes, big counts), chunk duplication and splicing, and
 for text: number, token and character edits.  A share are random bytes.
 
-Failures: a server crash, an accepted input that does not re-read
+Failures: a server crash, a reader of a damaged stored value that fails
+with other than XX001 (data_corrupted) or a 22 or 54 class error, or whose
+printed form does not re-read, an accepted input that does not re-read
 (out -> in -> out differs, or binary send -> from_bytes -> send differs, or a
 deserialized state that serializes to other bytes), an accessor or final
 function that errors on an accepted value outside the data-exception (22)
@@ -131,8 +137,78 @@ BEGIN
   RETURN 'A' || note;
 END $$;
 
+-- Stored values as they are on disk (the _raw targets): lk_fuzz_raw is the
+-- identity on a varlena, so these make a summary of any bytes, as damage on
+-- disk would, and give a stored summary's bytes.
+CREATE OR REPLACE FUNCTION public.lk_fuzz_raw_kpi(bytea) RETURNS kpi_summary
+    AS '$libdir/lk_fuzz', 'lk_fuzz_raw' LANGUAGE C STRICT;
+CREATE OR REPLACE FUNCTION public.lk_fuzz_raw_funnel(bytea) RETURNS funnel_summary
+    AS '$libdir/lk_fuzz', 'lk_fuzz_raw' LANGUAGE C STRICT;
+CREATE OR REPLACE FUNCTION public.lk_fuzz_raw_bytes(kpi_summary) RETURNS bytea
+    AS '$libdir/lk_fuzz', 'lk_fuzz_raw' LANGUAGE C STRICT;
+CREATE OR REPLACE FUNCTION public.lk_fuzz_raw_bytes(funnel_summary) RETURNS bytea
+    AS '$libdir/lk_fuzz', 'lk_fuzz_raw' LANGUAGE C STRICT;
+
+-- Every reader of a stored value, each in its own subtransaction, on a
+-- damaged one (%1$s): a value or a clean error (XX001, or a 22 or 54 class
+-- error), never a crash or an internal error.  Text output that succeeds
+-- must re-read.  'R<sqlstate>:<msg>' when the text output rejects it, 'A'
+-- when it prints, 'F<what>' a failure.
+CREATE OR REPLACE FUNCTION public.lk_fuzz_try_raw(target text, b bytea) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+  v text := CASE target WHEN 'kpi_raw' THEN 'public.lk_fuzz_raw_kpi($1)' ELSE 'public.lk_fuzz_raw_funnel($1)' END;
+  kx text[] := ARRAY['kpi_summary_send(%1$s)', 'leads(%1$s)', 'conversions(%1$s)', 'cycles_excluded(%1$s)',
+    'cost(%1$s)', 'revenue(%1$s)', 'conversion_rate(%1$s)', 'cost_per_lead(%1$s)', 'cost_per_order(%1$s)',
+    'revenue_per_lead(%1$s)', 'roi(%1$s)', 'sales_cycle_avg(%1$s)', 'sales_cycle_min(%1$s)', 'sales_cycle_max(%1$s)',
+    'sales_cycle_median(%1$s)', 'sales_cycle_percentile(%1$s, 0)', 'sales_cycle_percentile(%1$s, 0.9)',
+    '%1$s = %1$s', 'kpi_summary_hash(%1$s)', '%1$s + %1$s', '%1$s + (SELECT s FROM fz.kpi WHERE grp = 0)',
+    '(SELECT rollup(x) FROM (VALUES (%1$s)) v(x))', '(SELECT rollup(x) FROM (VALUES (%1$s), (%1$s)) v(x))',
+    '(SELECT rollup(x) FROM (VALUES ((SELECT s FROM fz.kpi WHERE grp = 0)), (%1$s)) v(x))',
+    '(SELECT rollup(x) FROM (VALUES (%1$s), ((SELECT s FROM fz.kpi WHERE grp = 0))) v(x))'];
+  fx text[] := ARRAY['funnel_summary_send(%1$s)', 'funnel_nsteps(%1$s)', 'funnel_entities(%1$s)',
+    'bottleneck(%1$s)', '%1$s = %1$s', 'funnel_summary_hash(%1$s)', 'reached(%1$s, 1)', 'reached(%1$s, 2)',
+    'drop_off(%1$s, 1)', 'drop_off(%1$s, 3)', 'conversion_rate(%1$s, 1, 2)', 'time_to_convert_median(%1$s, 2)',
+    'time_to_convert_median(%1$s, 5)', '(SELECT array_agg(t::text) FROM funnel_steps(%1$s) t)', 'funnel_chart(%1$s)',
+    '(SELECT rollup(x) FROM (VALUES (%1$s)) v(x))', '(SELECT rollup(x) FROM (VALUES (%1$s), (%1$s)) v(x))',
+    '(SELECT rollup(x) FROM (VALUES ((SELECT f FROM fz.funnel WHERE grp = 0)), (%1$s)) v(x))',
+    '(SELECT rollup(x) FROM (VALUES (%1$s), ((SELECT f FROM fz.funnel WHERE grp = 0))) v(x))'];
+  e text; o text; o2 text; res text;
+BEGIN
+  BEGIN
+    EXECUTE format('SELECT (%s)::text', v) INTO o USING b;
+    res := 'A';
+  EXCEPTION WHEN OTHERS THEN
+    IF SQLSTATE <> 'XX001' AND SQLSTATE NOT LIKE '22%' AND SQLSTATE NOT LIKE '54%' THEN
+      RETURN 'Ftext output of a damaged value: ' || SQLSTATE || ': ' || left(SQLERRM, 200);
+    END IF;
+    res := 'R' || SQLSTATE || ':' || left(SQLERRM, 200);
+  END;
+  IF o IS NOT NULL THEN
+    BEGIN
+      EXECUTE format('SELECT $1::%s::text', CASE target WHEN 'kpi_raw' THEN 'kpi_summary' ELSE 'funnel_summary' END)
+        INTO o2 USING o;
+      IF o2 <> o THEN RETURN 'Fout -> in -> out of a damaged value differs: ' || left(o, 100); END IF;
+    EXCEPTION WHEN OTHERS THEN
+      RETURN 'Fthe printed form of a damaged value does not re-read: ' || SQLSTATE || ': ' || left(SQLERRM, 200);
+    END;
+  END IF;
+  FOREACH e IN ARRAY CASE target WHEN 'kpi_raw' THEN kx ELSE fx END LOOP
+    BEGIN
+      EXECUTE format('SELECT (' || e || ')::text', v) INTO o2 USING b;
+    EXCEPTION WHEN OTHERS THEN
+      IF SQLSTATE <> 'XX001' AND SQLSTATE NOT LIKE '22%' AND SQLSTATE NOT LIKE '54%' THEN
+        RETURN 'F' || format(e, 'v') || ' of a damaged value: ' || SQLSTATE || ': ' || left(SQLERRM, 200);
+      END IF;
+    END;
+  END LOOP;
+  RETURN res;
+END $$;
+
 CREATE OR REPLACE FUNCTION public.lk_fuzz_batch(target text, inputs bytea[]) RETURNS text[]
-LANGUAGE sql AS $$ SELECT array_agg(lk_fuzz_try(target, b) ORDER BY i) FROM unnest(inputs) WITH ORDINALITY u(b, i) $$;
+LANGUAGE sql AS $$
+  SELECT array_agg(CASE WHEN target LIKE '%\_raw' THEN lk_fuzz_try_raw(target, b) ELSE lk_fuzz_try(target, b) END
+                   ORDER BY i)
+  FROM unnest(inputs) WITH ORDINALITY u(b, i) $$;
 
 DROP TABLE IF EXISTS public.lk_fuzz_copy_kpi, public.lk_fuzz_copy_funnel;
 CREATE TABLE public.lk_fuzz_copy_kpi (s kpi_summary);
@@ -158,11 +234,17 @@ def wf_state(rng):
 
 
 def fa_state(rng):
-    """A valid funnel_agg state: funnel_agg_serialize's format.  Byte keys sit
-    in an arena of (native uint32 length, bytes) records."""
+    """A valid funnel_agg state: funnel_agg_serialize's format (wire version
+    2: the stage names follow the header, none or one per step).  Byte keys
+    sit in an arena of (native uint32 length, bytes) records."""
     kind = rng.choice([0, 1, 2])
     nsteps = rng.choice([0, 0, rng.randint(1, 32)])
     maxstep = rng.randint(0, nsteps if nsteps else 32)
+    stages = b''
+    nstages = nsteps if nsteps and rng.random() < 0.5 else 0
+    for i in range(nstages):
+        name = rng.choice(['lead', 'MQL', 'SQL', 'won', 'étape', '', 'a' * 40]) + str(i)
+        stages += struct.pack('>I', len(name.encode())) + name.encode()
     arena = b''
     offs = []
     if kind != 0:
@@ -176,9 +258,9 @@ def fa_state(rng):
     for _ in range(nrows):
         key = rng.choice(offs) if kind != 0 else rng.randint(-5, 30)
         rows += struct.pack('>qqB', key, t0 + rng.randint(0, 10**11), rng.randint(0, maxstep))
-    head = struct.pack('>BBiqiiqq', 1, kind, rng.choice(MODES_OK), rng.choice([0, 3600 * 10**6, 86400 * 10**6 * 7]),
-                       nsteps, maxstep, nrows, len(arena))
-    return head + arena + rows
+    head = struct.pack('>BBiqiiqqB', 2, kind, rng.choice(MODES_OK), rng.choice([0, 3600 * 10**6, 86400 * 10**6 * 7]),
+                       nsteps, maxstep, nrows, len(arena), nstages)
+    return head + stages + arena + rows
 
 
 # ---------------------------------------------------------------- mutations
@@ -230,21 +312,63 @@ def fields(target, b):
         for o in range(26, len(b) - 12, 13):
             out += [(o, 8), (o + 8, 4), (o + 12, 1)]
     elif target == 'funnel_agg_state':
-        out = [(0, 1), (1, 1), (2, 4), (6, 8), (14, 4), (18, 4), (22, 8), (30, 8)]
+        out = [(0, 1), (1, 1), (2, 4), (6, 8), (14, 4), (18, 4), (22, 8), (30, 8), (38, 1)]
         alen = int.from_bytes(b[30:38], 'big') if len(b) >= 38 else 0
-        o = 38
-        while o + 4 <= 38 + alen and o + 4 <= len(b):    # arena: native uint32 length, bytes
+        o = 39
+        for _ in range(b[38] if len(b) > 38 else 0):       # stage names: uint32 length, bytes
+            if o + 4 > len(b):
+                break
+            out.append((o, 4))
+            o += 4 + int.from_bytes(b[o:o + 4], 'big')
+        a0 = o
+        while o + 4 <= a0 + alen and o + 4 <= len(b):    # arena: native uint32 length, bytes
             out.append((o, 4))
             o += 4 + int.from_bytes(b[o:o + 4], sys.byteorder)
-        for o in range(38 + alen, len(b) - 16, 17):
+        for o in range(a0 + alen, len(b) - 16, 17):
             out += [(o, 8), (o + 8, 8), (o + 16, 1)]
+    elif target == 'kpi_raw':
+        # the stored layout (kpi_summary.h) without the varlena header,
+        # native (little-endian) integers: version, flags, the six counts,
+        # the cycle sum, cost and revenue (sum, dscale), the sketch's zero
+        # count, nbuckets, capacity, then (index, pad, count) per bucket
+        out = [(0, 1), (1, 1), (2, 2), (4, 4)] + [(12 + 8 * i, 8) for i in range(6)] + [(60, 16)]
+        out += [(76, 16), (92, 4), (100, 16), (116, 4), (124, 8), (132, 4), (136, 4)]
+        for o in range(140, len(b) - 15, 16):
+            out += [(o, 4), (o + 4, 4), (o + 8, 8)]
+    elif target == 'funnel_raw':
+        # funnel_summary.h without the varlena header: version, nsteps,
+        # modes, pad, window, entities, reached[nsteps], then per step a
+        # sketch (zero count, nbuckets, capacity, buckets of 16 bytes)
+        out = [(0, 1), (1, 1), (2, 2), (4, 4), (8, 8), (16, 8)]
+        nsteps = b[1] if len(b) > 1 else 0
+        o = 24
+        for _ in range(nsteps):
+            out.append((o, 8))
+            o += 8
+        for _ in range(nsteps):
+            if o + 16 > len(b):
+                break
+            out += [(o, 8), (o + 8, 4), (o + 12, 4)]
+            cap = int.from_bytes(b[o + 12:o + 16], 'little')
+            o += 16
+            for _ in range(min(cap, 4096)):
+                if o + 16 > len(b):
+                    break
+                out += [(o, 4), (o + 4, 4), (o + 8, 8)]
+                o += 16
     return [(o, w) for o, w in out if o + w <= len(b)]
 
 
-def field_edit(rng, b, flds):
+def byte_order(target):
+    """Wire formats are big-endian; the stored layouts (the _raw targets) are
+    the machine's."""
+    return sys.byteorder if target.endswith('_raw') else 'big'
+
+
+def field_edit(rng, b, flds, order='big'):
     """Writes an edge value into one field: extremes, +-1, big counts."""
     o, w = rng.choice(flds)
-    cur = int.from_bytes(b[o:o + w], 'big', signed=True)
+    cur = int.from_bytes(b[o:o + w], order, signed=True)
     if w == 16:
         v = rng.choice(INT128_EDGES + [cur + 1, cur - 1, -cur])
     else:
@@ -252,21 +376,22 @@ def field_edit(rng, b, flds):
         v = rng.choice([0, 1, -1, lim - 1, -lim, lim // 2, cur + 1, cur - 1, -cur, cur * 2, cur * 1000,
                         rng.choice(INTERESTING)])
     v %= 1 << (8 * w)
-    b[o:o + w] = v.to_bytes(w, 'big')
+    b[o:o + w] = v.to_bytes(w, order)
 
 
 def field_sweep(target, b):
     """Every field of one valid value set to each edge value in turn; round
     robin over the fields, so a cut-off sweep still touches every field."""
     per_field = []
+    order = byte_order(target)
     for o, w in fields(target, b):
-        cur = int.from_bytes(b[o:o + w], 'big', signed=True)
+        cur = int.from_bytes(b[o:o + w], order, signed=True)
         lim = 1 << (8 * w - 1)
         vals = INT128_EDGES if w == 16 else [0, -1, lim - 1, -lim, 1, cur + 1, cur - 1, -cur]
         muts = []
         for v in dict.fromkeys(vals):
             m = bytearray(b)
-            m[o:o + w] = (v % (1 << (8 * w))).to_bytes(w, 'big')
+            m[o:o + w] = (v % (1 << (8 * w))).to_bytes(w, order)
             muts.append(bytes(m))
         per_field.append(muts)
     out = []
@@ -290,12 +415,12 @@ def sweep_seeds(target, seeds, most=4):
     return chosen
 
 
-def mutate_bytes(rng, b, seeds, flds):
+def mutate_bytes(rng, b, seeds, flds, order='big'):
     b = bytearray(b)
     for _ in range(rng.choice([1, 1, 1, 2, 3])):
         op = rng.randrange(14)
         if op >= 10 and flds:                               # field-boundary edit of a valid value
-            field_edit(rng, b, flds)
+            field_edit(rng, b, flds, order)
             flds = [f for f in flds if f[0] + f[1] <= len(b)]
         elif op == 0 and b:                                 # bit flips
             for _ in range(rng.randint(1, 3)):
@@ -465,6 +590,10 @@ def main():
         fun = [(t, bytes(b)) for t, b in cur.fetchall()]
         cur.execute("SELECT to_regprocedure('funnel_summary_from_bytes(bytea)') IS NOT NULL")
         has_ffb = cur.fetchone()[0]
+        cur.execute("SELECT lk_fuzz_raw_bytes(s) FROM fz.kpi WHERE s IS NOT NULL ORDER BY grp")
+        kpi_raw = [bytes(b) for b, in cur.fetchall()]
+        cur.execute("SELECT lk_fuzz_raw_bytes(f) FROM fz.funnel WHERE f IS NOT NULL ORDER BY grp")
+        fun_raw = [bytes(b) for b, in cur.fetchall()]
     # hand-written edge values next to the fixture's
     kpi.append(('v1 leads=0 conversions=0 cycles=0 excluded=0 cycle_sum_us=0 cycle_min_us=0 cycle_max_us=0 '
                 'cost=null revenue=null sketch=z0', None))
@@ -482,6 +611,8 @@ def main():
         targets['funnel_from_bytes'] = ('bytes', [b for _, b in fun])
     targets['window_funnel_state'] = ('bytes', wf)
     targets['funnel_agg_state'] = ('bytes', fa)
+    targets['kpi_raw'] = ('bytes', kpi_raw)
+    targets['funnel_raw'] = ('bytes', fun_raw)
     if args.targets:
         targets = collections.OrderedDict((k, v) for k, v in targets.items() if k in args.targets.split(','))
     if not has_ffb:
@@ -513,7 +644,7 @@ def main():
                     inputs.append(bytes(rng.randrange(256) for _ in range(rng.randint(0, 120))))
                 else:
                     sd = rng.choice(seeds)
-                    inputs.append(mutate_bytes(rng, sd, seeds, fields(target, sd)))
+                    inputs.append(mutate_bytes(rng, sd, seeds, fields(target, sd), byte_order(target)))
         inputs = inputs[:max(args.n, len(seeds))]
         stats = collections.Counter()
         for start in range(0, len(inputs), BATCH):
@@ -540,7 +671,9 @@ def main():
                 if r.startswith('R'):
                     state = r[1:6]
                     stats['rejected ' + state] += 1
-                    if not (state.startswith('22') or state.startswith('54')):
+                    # a damaged stored value (the _raw targets) is XX001
+                    if not (state.startswith('22') or state.startswith('54')
+                            or (state == 'XX001' and target.endswith('_raw'))):
                         failures.append((target, idx, 'unexpected SQLSTATE ' + r[1:], b))
                 elif r.startswith('A'):
                     stats['accepted'] += 1

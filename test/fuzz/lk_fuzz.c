@@ -13,7 +13,11 @@
  *       AggState, as a parallel plan's Finalize Aggregate calls it; then
  *       serialize (which must give the same bytes back), combine of the
  *       state with a second copy of itself, and the final function.  Returns
- *       "same <final's output>" or "differs <final's output>".
+ *       "same <final's output>" or "differs <final's output>";
+ *   lk_fuzz_raw(varlena) -> varlena
+ *       the identity on a varlena, declared in SQL from bytea to a summary
+ *       type and back: a summary made of any bytes, as damage on disk would
+ *       leave it, for every reader of stored values to read.
  *
  * Nothing here knows leadkpi's formats: the functions are passed by OID.
  */
@@ -134,4 +138,12 @@ lk_fuzz_agg_state(PG_FUNCTION_ARGS)
 	appendStringInfoString(&msg, isnull ? "null" : OidOutputFunctionCall(out, res));
 	MemoryContextDelete(aggcxt);
 	PG_RETURN_TEXT_P(cstring_to_text(msg.data));
+}
+
+PG_FUNCTION_INFO_V1(lk_fuzz_raw);
+Datum
+lk_fuzz_raw(PG_FUNCTION_ARGS)
+{
+	/* detoasted, with a 4-byte header, in its own aligned memory */
+	PG_RETURN_POINTER(PG_DETOAST_DATUM_COPY(PG_GETARG_DATUM(0)));
 }

@@ -7,8 +7,9 @@
 # then the server log is read for crashes and assertion failures.
 #
 # Environment:
-#   FUZZ_N      inputs per fuzz target (default 500; CI_FULL=1: 20000)
-#   SMITH_N     sqlsmith queries (default 2000; CI_FULL=1: 30000)
+#   FUZZ_N      inputs per fuzz target (default 500; FUZZ_LONG=1: 20000)
+#   SMITH_N     sqlsmith queries (default 500; FUZZ_LONG=1: 30000)
+#   FUZZ_LONG=1 the long sizes; CI_FULL=1 sets it and CASSERT=1
 #   FUZZ_SEED   seed of both (default 1)
 #   CASSERT=1   run against the assertion-enabled server of make check-memory
 #               (built and cached by test/hardening/pg15_valgrind.sh; CI_FULL=1
@@ -18,10 +19,13 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$top"
 if [ "${CI_FULL:-0}" = 1 ]; then
-    FUZZ_N=${FUZZ_N:-20000}; SMITH_N=${SMITH_N:-30000}; CASSERT=${CASSERT:-1}
+    FUZZ_LONG=1; CASSERT=${CASSERT:-1}
+fi
+if [ "${FUZZ_LONG:-0}" = 1 ]; then
+    FUZZ_N=${FUZZ_N:-20000}; SMITH_N=${SMITH_N:-30000}
 fi
 FUZZ_N=${FUZZ_N:-500}
-SMITH_N=${SMITH_N:-2000}
+SMITH_N=${SMITH_N:-500}
 FUZZ_SEED=${FUZZ_SEED:-1}
 FUZZ_OUT=$(realpath -m "${FUZZ_OUT:-fuzz-out}")
 t0=$(date +%s)

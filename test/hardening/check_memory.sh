@@ -18,6 +18,7 @@ out=$(realpath -m "${CHECK_MEMORY_OUT:-$top/check-memory-out}")
 t0=$(date +%s)
 
 . "$top/test/lib/cluster.sh"
+. "$top/test/hardening/suite.sh"
 lk_packages 15
 PG_CONFIG=$(bash "$top/test/hardening/pg15_valgrind.sh")
 export PG_CONFIG
@@ -25,12 +26,7 @@ t_pg=$(date +%s)
 prefix=$(dirname "$(dirname "$PG_CONFIG")")
 
 # objects built against the assertion-enabled headers stay out of the tree
-mkdir -p "$LK_TMP/src"
-(cd "$top" && cp -a Makefile leadkpi.control src sql test expected "$LK_TMP/src/")
-cd "$LK_TMP/src"
-make -s clean >/dev/null 2>&1 || true
-lk_build
-lk_private_tree
+hs_build_copy
 bindir="$PGBIN"
 opts=(-c max_parallel_workers_per_gather=2 -c shared_buffers=256MB -c work_mem=64MB
       -c shared_preload_libraries=pg_cron -c cron.database_name=postgres -c cron.use_background_workers=on
@@ -42,8 +38,7 @@ lk_as_pg "$bindir/pg_ctl" -D "$LK_TMP/data" -m fast -w stop >/dev/null
 # backends and workers stay under it.  Options as PostgreSQL's buildfarm
 # animal skink runs them.
 mkdir -p "$LK_TMP/valgrind"
-mv "$bindir/postgres" "$bindir/postgres.bin"
-cat > "$bindir/postgres" <<EOF
+hs_wrap_postgres <<EOF
 #!/bin/sh
 exec valgrind --quiet --trace-children=yes --track-origins=yes --read-var-info=no \\
     --num-callers=40 --leak-check=no --gen-suppressions=all --error-limit=no \\
@@ -51,8 +46,7 @@ exec valgrind --quiet --trace-children=yes --track-origins=yes --read-var-info=n
     --error-markers=VALGRINDERROR-BEGIN,VALGRINDERROR-END \\
     --log-file="$LK_TMP/valgrind/%p.log" "$bindir/postgres.bin" "\$@"
 EOF
-chmod 755 "$bindir/postgres"
-chown -R postgres:postgres "$LK_TMP/valgrind" "$bindir/postgres"
+chown -R postgres:postgres "$LK_TMP/valgrind"
 lk_log "starting the server under valgrind"
 PGCTLTIMEOUT=600 lk_as_pg "$bindir/pg_ctl" -D "$LK_TMP/data" -l "$LK_TMP/data.log" -w \
     -o "-c listen_addresses='' -k $LK_TMP -p 5432 -c fsync=off ${opts[*]}" start >/dev/null
@@ -62,46 +56,7 @@ t_start=$(date +%s)
 
 fail=0
 results=()
-lk_log "pg_regress under valgrind"
-rm -rf results regression.diffs regression.out
-regress=()
-[ -n "${CHECK_MEMORY_ONLY:-}" ] && for f in $CHECK_MEMORY_ONLY; do [ -f "test/sql/$f.sql" ] && regress+=("$f"); done
-if make -s installcheck PG_CONFIG="$PG_CONFIG" ${CHECK_MEMORY_ONLY:+REGRESS="${regress[*]:-}"}; then
-    results+=("pg_regress: passed")
-else
-    [ -f regression.diffs ] && head -100 regression.diffs
-    results+=("pg_regress: FAILED"); fail=1
-fi
-t_reg=$(date +%s)
-
-lk_log "pgTAP under valgrind"
-$PSQL -d postgres -c "CREATE DATABASE leadkpi_tap"
-$PSQL -d leadkpi_tap -c "CREATE EXTENSION pgtap; CREATE EXTENSION leadkpi;"
-tap=(test/pgtap/*.sql)
-if [ -n "${CHECK_MEMORY_ONLY:-}" ]; then
-    tap=(); for f in $CHECK_MEMORY_ONLY; do [ -f "test/pgtap/$f.sql" ] && tap+=("test/pgtap/$f.sql"); done
-fi
-if [ ${#tap[@]} -eq 0 ] || pg_prove -d leadkpi_tap --failures "${tap[@]}"; then
-    results+=("pgTAP: passed (${#tap[@]} files)")
-else
-    results+=("pgTAP: FAILED"); fail=1
-fi
-t_tap=$(date +%s)
-
-lk_log "TAP scripts under valgrind"
-scripts=()
-for s in test/t/*.sh; do
-    case " ${CHECK_MEMORY_SKIP:-} " in *" $(basename "$s") "*) lk_log "skipping $s"; continue ;; esac
-    [ -n "${CHECK_MEMORY_ONLY:-}" ] && continue
-    scripts+=("$s")
-done
-# the TAP scripts read pg_config for their client tools: Debian's are fine
-if [ ${#scripts[@]} -eq 0 ] || PATH=/usr/bin:$PATH prove --exec bash "${scripts[@]}"; then
-    results+=("TAP scripts: passed (${#scripts[@]} scripts)")
-else
-    results+=("TAP scripts: FAILED"); fail=1
-fi
-t_sh=$(date +%s)
+hs_suite "under valgrind" "${CHECK_MEMORY_ONLY:-}" "${CHECK_MEMORY_SKIP:-}"
 
 # a fast shutdown lets every process write its last valgrind words
 lk_as_pg "$bindir/pg_ctl" -D "$LK_TMP/data" -m fast -w -t 600 stop >/dev/null || true

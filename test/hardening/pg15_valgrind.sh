@@ -58,11 +58,14 @@ versions() {
     done
     [ ${#vs[@]} -eq 0 ] || printf '%s\n' "${vs[@]}"
 }
+# bump when the configure options change: the cached build is made anew
+# (2: --with-libxml, for report_html's tests)
+BUILD_FORMAT=2
 dl="$cache/download"
 mkdir -p "$dl"
 ver=""
 for v in $(versions postgresql-15); do
-    if [ -f "$cache/$v/.complete" ]; then ver=$v; break; fi
+    if [ -f "$cache/$v/.complete-$BUILD_FORMAT" ]; then ver=$v; break; fi
     if (cd "$dl" && apt-get source --download-only -qq "postgresql-15=$v" >/dev/null 2>&1); then ver=$v; break; fi
     log "postgresql-15 $v: source not downloadable, trying an older one"
 done
@@ -70,14 +73,14 @@ done
 # a prefix containing "postgres" keeps Debian-like paths: bin/, lib/, share/
 # side by side, so test/lib/cluster.sh's private-tree copy works unchanged
 prefix="$cache/$ver/postgresql"
-stamp="$cache/$ver/.complete"
+stamp="$cache/$ver/.complete-$BUILD_FORMAT"
 if [ -f "$stamp" ]; then
     echo "$prefix/bin/pg_config"
     exit 0
 fi
 
 need=()
-for p in dpkg-dev gcc make bison flex pkg-config zlib1g-dev libreadline-dev valgrind \
+for p in dpkg-dev gcc make bison flex pkg-config zlib1g-dev libreadline-dev libxml2-dev valgrind \
          postgresql-15-pgtap postgresql-15-cron; do
     dpkg-query -W -f '${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || need+=("$p")
 done
@@ -97,7 +100,7 @@ dpkg-source -x --no-check "$dl/postgresql-15_${ver#*:}.dsc" src >/dev/null
 srcdir=src
 cd "$srcdir"
 log "configure (cassert, debug, USE_VALGRIND, $cflags)"
-./configure --prefix="$prefix" --enable-cassert --enable-debug --with-zlib \
+./configure --prefix="$prefix" --enable-cassert --enable-debug --with-zlib --with-libxml \
     CFLAGS="$cflags" CPPFLAGS="-DUSE_VALGRIND" >"$build/configure.log" 2>&1 \
     || { tail -30 "$build/configure.log"; exit 1; }
 log "make (log in $build/make.log)"
