@@ -91,9 +91,9 @@ check-asan:
 fuzz:
 	bash test/fuzz/run.sh
 check-interrupts:
-	bash test/harness.sh run test/hardening/interrupts.sh
+	bash test/hardening/tap_run.sh test/hardening/interrupts.sh
 check-limits:
-	bash test/harness.sh run test/hardening/limits.sh
+	bash test/hardening/tap_run.sh test/hardening/limits.sh
 
 # ---------------------------------------------------------------------------
 # Install anywhere (#9): other PostgreSQL versions, a fresh machine, packages.
