@@ -144,11 +144,16 @@ test-html:
 # make check-dashboard-sql
 #                      only the dashboard's source queries, run with psql
 #                      against the demo reports (no npm, no browser; seconds)
-# make screenshots     the README's PNGs, from the demo data, into doc/img/.  A
-#                      producer is a script that takes the output directory and
-#                      runs against the harness's cluster (the demo database:
-#                      examples/demo_db.sh); add yours to SCREENSHOT_PRODUCERS.
-SCREENSHOT_PRODUCERS = examples/dashboard/screenshots.sh
+# make screenshots     the README's PNGs, from the demo data, into doc/img/:
+#                      dashboard.png (the dashboard, after its browser test),
+#                      report.png (report_html) and psql-chart.png (funnel_chart
+#                      and sparkline in psql).  A producer is a script that takes
+#                      the output directory and runs against the harness's
+#                      cluster (the demo database: examples/demo_db.sh); add
+#                      yours to SCREENSHOT_PRODUCERS.  SCREENSHOT_PRODUCERS=
+#                      "examples/screenshots/report.sh" makes only that one.
+SCREENSHOT_PRODUCERS = examples/dashboard/screenshots.sh examples/screenshots/report.sh \
+                       examples/screenshots/psql_chart.sh
 
 .PHONY: dashboard test-dashboard check-dashboard-sql screenshots
 dashboard:
@@ -158,7 +163,7 @@ test-dashboard:
 check-dashboard-sql:
 	bash test/harness.sh run examples/dashboard/run.sh sql
 screenshots:
-	bash test/harness.sh run examples/screenshots.sh doc/img $(SCREENSHOT_PRODUCERS)
+	bash test/harness.sh run examples/screenshots/run.sh doc/img $(SCREENSHOT_PRODUCERS)
 
 # ---- Citus: leadkpi on a coordinator and 2 workers (test/citus/, bench/citus.sh,
 # doc/citus.md).  Uses an installed Citus, or builds one once from a source

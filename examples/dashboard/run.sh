@@ -53,6 +53,9 @@ fi
 
 # --- the demo database ---------------------------------------------------------
 bash "$top/examples/demo_db.sh"
+# the source queries read the reports schema's views, and call leadkpi's
+# functions (forecast_closings) from the extension's schema
+extschema=$($PSQL -d leadkpi_demo -At -c "SELECT quote_ident(extnamespace::regnamespace::text) FROM pg_extension WHERE extname = 'leadkpi'")
 
 # sql: only the source queries, with psql against the demo reports (no npm, no
 # browser): each must run and return rows.  Seconds; catches a view or column
@@ -61,7 +64,7 @@ if [ "$mode" = sql ]; then
     pass=0 fail=0
     for q in "$here"/sources/leadkpi/*.sql; do
         # the query without its comments, counted
-        if n=$($PSQL -d leadkpi_demo -At -c "SET search_path = reports" \
+        if n=$($PSQL -d leadkpi_demo -At -c "SET search_path = reports, $extschema" -c "SET client_min_messages = warning" \
                      -c "SELECT count(*) FROM ($(sed 's/--.*$//' "$q")) AS q" 2>&1) && [ "$n" -gt 0 ] 2>/dev/null; then
             pass=$((pass + 1)); echo "ok - $(basename "$q"): $n rows"
         else
@@ -105,7 +108,7 @@ export EVIDENCE_SOURCE__leadkpi__host=$PGHOST
 export EVIDENCE_SOURCE__leadkpi__port=$PGPORT
 export EVIDENCE_SOURCE__leadkpi__user=$PGUSER
 export EVIDENCE_SOURCE__leadkpi__database=leadkpi_demo
-export EVIDENCE_SOURCE__leadkpi__schema=reports
+export EVIDENCE_SOURCE__leadkpi__schema="reports, $extschema"
 export SEND_ANONYMOUS_USAGE_STATS=no
 export TZ=UTC          # dates (month) are read and written as UTC midnights
 evidence=$here/node_modules/.bin/evidence

@@ -8,7 +8,8 @@
 // previous month are recomputed here from the two months' rows.  Also: the
 // funnel has one bar per stage and the bottleneck's bar is the red one, the
 // channel filter filters, there are no console errors and no requests leave
-// 127.0.0.1.  Screenshots go to RESULTS_DIR; with --readme-dir, the README's
+// 127.0.0.1.  The forecast's figures are forecast_closings() called again
+// at the instant the page names.  Screenshots go to RESULTS_DIR; with --readme-dir, the README's
 // PNGs go to DIR.
 //
 // Environment: PSQL (the psql command; test/harness.sh exports it), PGHOST,
@@ -55,7 +56,7 @@ function sql(query) {
 	const out = execFileSync(
 		psqlArgv[0],
 		[...psqlArgv.slice(1), '-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-d', db, '-c',
-			`SET search_path = ${schema}, pg_catalog; SELECT coalesce(json_agg(q), '[]') FROM (${query}) AS q`],
+			`SET search_path = ${schema}, pg_catalog; SET client_min_messages = warning; SELECT coalesce(json_agg(q), '[]') FROM (${query}) AS q`],
 		{ encoding: 'utf8' }
 	);
 	return JSON.parse(out);
@@ -105,8 +106,8 @@ try {
 	const months = sql(`SELECT month, to_char(month, 'YYYY-MM') AS label FROM kpi_by_month_live ORDER BY month DESC`);
 	check('kpi_by_month_live has two months or more', months.length >= 2, `${months.length} months`);
 
-	async function readTiles() {
-		return page.locator('[data-testid=kpi-tiles] > div').evaluateAll((tiles) =>
+	async function readTiles(testid = 'kpi-tiles') {
+		return page.locator(`[data-testid=${testid}] > div`).evaluateAll((tiles) =>
 			tiles.map((t) => ({
 				title: t.querySelector('p')?.textContent.trim(),
 				value: t.querySelector('div.relative')?.textContent.trim(),
@@ -120,13 +121,13 @@ try {
 		const [m] = sql(`
 			SELECT to_char(month, 'YYYY-MM') AS label, leads, conversions,
 			       to_char(round(100 * conversion_rate::numeric, 1), 'FM999999990.0') || '%' AS conversion_rate,
-			       round((extract(epoch FROM sales_cycle_avg) / 86400)::numeric, 1) AS cycle_days,
+			       sales_cycle_avg_days AS cycle_days,
 			       round(cost_per_lead, 2) AS cpl, round(cost_per_order, 2) AS cpo,
-			       conversion_rate AS raw_rate, extract(epoch FROM sales_cycle_avg) AS raw_cycle,
+			       conversion_rate AS raw_rate, sales_cycle_avg_days AS raw_cycle,
 			       cost_per_lead AS raw_cpl, cost_per_order AS raw_cpo
 			FROM kpi_by_month_live WHERE to_char(month, 'YYYY-MM') = '${monthLabel}'`);
 		const prev = sql(`
-			SELECT conversion_rate AS raw_rate, extract(epoch FROM sales_cycle_avg) AS raw_cycle,
+			SELECT conversion_rate AS raw_rate, sales_cycle_avg_days AS raw_cycle,
 			       cost_per_lead AS raw_cpl, cost_per_order AS raw_cpo
 			FROM kpi_by_month_live
 			WHERE month = (to_date('${monthLabel}', 'YYYY-MM') - interval '1 month')::date`)[0];
@@ -142,7 +143,7 @@ try {
 		const change = (k) => (prev && prev[k] != null && Number(prev[k]) !== 0 ? Number(m[k]) / Number(prev[k]) - 1 : null);
 		const expected = [
 			['Conversion rate', m.conversion_rate, change('raw_rate')],
-			['Sales cycle (days, average)', fixed(m.cycle_days, 1), change('raw_cycle')],
+			['Sales cycle (days, average)', fixed(m.cycle_days, 2), change('raw_cycle')],
 			['Cost per lead', fixed(m.cpl, 2), change('raw_cpl')],
 			['Cost per order', fixed(m.cpo, 2), change('raw_cpo')]
 		];
@@ -192,7 +193,8 @@ try {
 		SELECT step, stage, reached, is_bottleneck, drop_off,
 		       to_char(round(100 * conversion_from_previous::numeric, 1), 'FM999999990.0') || '%' AS from_previous,
 		       to_char(round(100 * conversion_from_first::numeric, 1), 'FM999999990.0') || '%' AS from_first,
-		       round((extract(epoch FROM median_time_from_previous) / 86400)::numeric, 1) AS median_days
+		       median_days_from_previous AS median_days,
+		       round(extract(epoch FROM median_time_from_previous) / 86400, 2) AS median_days_from_interval
 		FROM funnel_report_live ORDER BY step`);
 	const bars = await page.locator('[data-testid=funnel] svg path').evaluateAll((paths) =>
 		paths
@@ -209,9 +211,11 @@ try {
 	const labelText = labels.join('\n');
 	for (const s of steps) {
 		check(`funnel label of ${s.stage}: ${fixed(s.reached, 0)} reached`, labelText.includes(`${s.stage}: ${fixed(s.reached, 0)}`), labelText);
+		// the view's days column is its interval in days (checked here too)
+		same(`funnel ${s.stage}: median_days_from_previous is the interval in days`, s.median_days, s.median_days_from_interval);
 		if (s.median_days !== null)
-			check(`funnel label of ${s.stage}: median ${fixed(s.median_days, 1)} days`,
-				labelText.includes(`median ${fixed(s.median_days, 1)} days`), labelText);
+			check(`funnel label of ${s.stage}: median ${fixed(s.median_days, 2)} days`,
+				labelText.includes(`median ${fixed(s.median_days, 2)} days`), labelText);
 	}
 	const stepRows = await tableRows('funnel-table');
 	same(`funnel table: ${steps.length} rows`, stepRows.length, steps.length);
@@ -219,7 +223,7 @@ try {
 		const r = stepRows[i] ?? [];
 		same(`funnel table, ${s.stage}`, JSON.stringify(r.slice(0, 7)), JSON.stringify([
 			s.stage, fixed(s.reached, 0), s.from_previous === null ? '-' : s.from_previous, s.from_first, fixed(s.drop_off, 0),
-			s.median_days === null ? '-' : fixed(s.median_days, 1), s.is_bottleneck ? 'bottleneck' : ''
+			s.median_days === null ? '-' : fixed(s.median_days, 2), s.is_bottleneck ? 'bottleneck' : ''
 		]));
 	});
 
@@ -233,7 +237,7 @@ try {
 		SELECT k.campaign, coalesce(c.channel, 'unknown') AS channel, k.leads,
 		       to_char(round(100 * k.conversion_rate::numeric, 1), 'FM999999990.0') || '%' AS conversion,
 		       round(k.cost_per_lead, 2) AS cpl, round(k.cost_per_order, 2) AS cpo,
-		       round(k.revenue, 0) AS revenue, k.revenue AS raw_revenue, k.cost AS raw_cost
+		       k.revenue, k.revenue AS raw_revenue, k.cost AS raw_cost
 		FROM kpi_by_campaign_live AS k
 		LEFT JOIN (SELECT campaign, CASE WHEN count(DISTINCT channel) > 1 THEN 'mixed' ELSE min(channel) END AS channel
 		           FROM report_leads GROUP BY campaign) AS c ON c.campaign IS NOT DISTINCT FROM k.campaign
@@ -241,7 +245,7 @@ try {
 	const leagueRow = (c) => [
 		c.campaign ?? '-', c.channel, fixed(c.leads, 0), c.conversion,
 		c.cpl === null ? '-' : fixed(c.cpl, 2), c.cpo === null ? '-' : fixed(c.cpo, 2),
-		c.revenue === null ? '-' : fixed(c.revenue, 0),
+		c.revenue === null ? '-' : fixed(c.revenue, 2),
 		c.raw_cost === null || Number(c.raw_cost) === 0 ? '-' :
 			fixed(100 * ((Number(c.raw_revenue ?? 0) - Number(c.raw_cost)) / Number(c.raw_cost)), 0) + '%'
 	];
@@ -262,6 +266,62 @@ try {
 	league = await readLeague();
 	same(`channel filter "${channel}": ${Math.min(15, inChannel.length)} rows`, league.length, Math.min(15, inChannel.length));
 	league.forEach((r, i) => same(`channel ${channel}, row ${i + 1} (${inChannel[i]?.campaign})`, JSON.stringify(r), JSON.stringify(leagueRow(inChannel[i]))));
+
+	// --- forecast ---------------------------------------------------------------------
+	// The page shows forecast_closings() at the instant it names; the same call
+	// here, at that instant, must give every figure shown.
+	const [{ ext }] = sql(`SELECT quote_ident(extnamespace::regnamespace::text) AS ext FROM pg_extension WHERE extname = 'leadkpi'`);
+	const asOfText = (await page.locator('[data-testid=forecast-asof]').textContent()).replace(/\s+/g, ' ');
+	const asOf = /as of (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) UTC/.exec(asOfText)?.[1];
+	if (check('the forecast names its instant', Boolean(asOf), asOfText)) {
+		// the page's rule (sources/leadkpi/forecast.sql): now, or the month after
+		// the latest first contact when that is earlier
+		const [rule] = sql(`
+			SELECT to_char(m AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') AS month_after, m < now() AS before_now,
+			       '${asOf}+00'::timestamptz <= now() AS shown_not_future
+			FROM (SELECT date_trunc('month', max(first_contact_at)) + interval '1 month' AS m FROM report_leads) AS q`);
+		check(`the forecast's instant ${asOf} is not in the future`, rule.shown_not_future);
+		if (rule.before_now) same(`the forecast is as of the month after the latest lead`, asOf, rule.month_after);
+
+		const fc = sql(`
+			SELECT f.h, to_char(f.period_start, 'YYYY-MM') AS period, f.open_leads,
+			       round(f.closings::numeric, 1) AS closings, f.closings_low, f.closings_high,
+			       round(f.from_pipeline::numeric, 1) AS from_pipeline, round(f.from_new_leads::numeric, 1) AS from_new_leads,
+			       f.revenue, f.revenue_low, f.revenue_high, f.revenue_from_pipeline,
+			       round(sum(f.closings) OVER ()::numeric, 1) AS closings_total, sum(f.revenue) OVER () AS revenue_total,
+			       abs(f.closings - f.from_pipeline - f.from_new_leads) < 1e-9 AS parts_add_up
+			FROM ${ext}.forecast_closings('${schema}', as_of => '${asOf}+00'::timestamptz, period => 'month',
+			                              horizon => 6, level => 0.8) AS f
+			ORDER BY f.h`);
+		same('forecast: 6 months', fc.length, 6);
+		check('forecast: closings = from pipeline + from new leads, every month', fc.every((r) => r.parts_add_up));
+		check('forecast: low <= closings <= high, every month',
+			fc.every((r) => r.closings_low <= Number(r.closings) + 0.05 && Number(r.closings) - 0.05 <= r.closings_high), JSON.stringify(fc));
+		const first = fc[0];
+		check(`forecast text: ${fixed(first.open_leads, 0)} open leads`, asOfText.includes(`from the ${fixed(first.open_leads, 0)} open leads`), asOfText);
+		const ftiles = Object.fromEntries((await readTiles('forecast-tiles')).map((t) => [t.title, t.value]));
+		for (const [title, want] of [
+			['Closings, first month', fixed(first.closings, 1)],
+			['Revenue, first month', fixed(first.revenue, 2)],
+			['Closings, all months', fixed(first.closings_total, 1)],
+			['Revenue, all months', fixed(first.revenue_total, 2)]
+		])
+			same(`forecast tile "${title}": ${want}`, ftiles[title], want);
+		const interval = (await page.locator('[data-testid=forecast-interval]').textContent()).replace(/\s+/g, ' ');
+		const wantInterval = `First month, ${first.period}: between ${fixed(first.closings_low, 0)} and ${fixed(first.closings_high, 0)} closings ` +
+			`(${fixed(first.from_pipeline, 1)} expected from the open pipeline, ${fixed(first.from_new_leads, 1)} from new leads), ` +
+			`and between ${fixed(first.revenue_low, 2)} and ${fixed(first.revenue_high, 2)} of revenue, with 80% probability.`;
+		check(`forecast interval of ${first.period}: ${fixed(first.closings_low, 0)} to ${fixed(first.closings_high, 0)} closings, ` +
+			`${fixed(first.revenue_low, 2)} to ${fixed(first.revenue_high, 2)} revenue`, interval.includes(wantInterval), `shown: ${interval}\nwant: ${wantInterval}`);
+		const frows = await tableRows('forecast-table');
+		same('forecast table: 6 rows', frows.length, fc.length);
+		fc.forEach((r, i) => same(`forecast table, ${r.period}`, JSON.stringify(frows[i] ?? []), JSON.stringify([
+			r.period, fixed(r.closings, 1), fixed(r.closings_low, 0), fixed(r.closings_high, 0),
+			fixed(r.from_pipeline, 1), fixed(r.from_new_leads, 1),
+			fixed(r.revenue, 2), fixed(r.revenue_low, 2), fixed(r.revenue_high, 2), fixed(r.revenue_from_pipeline, 2)
+		])));
+		same('two forecast charts', await page.locator('[data-testid=forecast-charts] .chart').count(), 2);
+	}
 
 	// --- screenshots -------------------------------------------------------------------
 	await page.goto(url, { waitUntil: 'networkidle', timeout: 120000 });

@@ -1,7 +1,9 @@
--- The one-row overview over all leads and spend (kpi_overview_live).
--- sales_cycle_*_days: the intervals as days, until the view has them.
+-- The one-row overview over all leads and spend (kpi_overview_live), for
+-- pages you add.  cost_matched, leads_matched: the spend and leads of the
+-- (month, campaign) cells that have both, the base of cost_per_lead and
+-- cost_per_order (doc/reports.md, "Totals across periods and campaigns").
 SELECT leads, conversions, conversion_rate,
-       extract(epoch FROM sales_cycle_avg) / 86400 AS sales_cycle_avg_days,
-       extract(epoch FROM sales_cycle_median) / 86400 AS sales_cycle_median_days,
-       cost, cost_per_lead, cost_per_order, revenue
+       sales_cycle_avg_days, sales_cycle_median_days,
+       cost, cost_per_lead, cost_per_order, revenue,
+       cost_matched, leads_matched, conversions_matched
 FROM kpi_overview_live

@@ -1,20 +1,26 @@
 #!/usr/bin/env bash
-# examples/screenshots.sh OUTDIR PRODUCER...: `make screenshots`.  Run by
+# examples/screenshots/run.sh OUTDIR PRODUCER...: `make screenshots`.  Run by
 # test/harness.sh in its `run` mode (a throwaway cluster, PGHOST/PGPORT/PGUSER/
 # PSQL exported).  Makes the demo database (examples/demo_db.sh), runs each
 # producer script with OUTDIR, then shrinks the PNGs it wrote (pngquant,
 # lossless-looking 256-colour palettes) and lists them with their sizes.
 set -euo pipefail
-top=$(cd "$(dirname "$0")/.." && pwd)
-out=${1:?usage: screenshots.sh OUTDIR PRODUCER...}
+top=$(cd "$(dirname "$0")/../.." && pwd)
+out=${1:?usage: run.sh OUTDIR PRODUCER...}
 shift
 case "$out" in /*) ;; *) out=$top/$out ;; esac
 mkdir -p "$out"
 
-if ! command -v pngquant >/dev/null 2>&1; then
-    printf '== %s\n' "installing pngquant" >&2
+# pngquant; and Node.js and Chromium, which every producer here uses
+need=()
+command -v pngquant >/dev/null 2>&1 || need+=(pngquant)
+command -v node >/dev/null 2>&1 || need+=(nodejs)
+[ -x /usr/bin/chromium ] || need+=(chromium)
+fc-list 2>/dev/null | grep -q 'DejaVu Sans Mono' || need+=(fonts-dejavu-core)
+if [ ${#need[@]} -gt 0 ]; then
+    printf '== %s\n' "installing ${need[*]}" >&2
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pngquant >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 bash "$top/examples/demo_db.sh"
 
