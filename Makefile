@@ -15,7 +15,9 @@ REPORT_PARTS  = sql/reports/helpers.sql \
                 sql/reports/validate.sql \
                 sql/reports/queries.sql \
                 sql/reports/canonical.sql \
+                sql/reports/changes.sql \
                 sql/reports/stores.sql \
+                sql/reports/live.sql \
                 sql/reports/kpi_reports.sql \
                 sql/reports/funnel_reports.sql \
                 sql/reports/create.sql \
@@ -24,12 +26,12 @@ REPORT_PARTS  = sql/reports/helpers.sql \
                 sql/presets/odoo.sql \
                 sql/presets/salesforce.sql \
                 sql/presets/hubspot.sql
-SQL_PARTS     = sql/kpi.sql sql/funnel.sql $(REPORT_PARTS)
+SQL_PARTS     = sql/kpi.sql sql/funnel.sql sql/report_store.sql $(REPORT_PARTS)
 # and its upgrade from the last release: the hand-written delta of the core
 # objects, then the parts that are wholly new and the report layer, both
 # written with CREATE OR REPLACE so that they install and upgrade alike.
 PREV_VERSION  = 0.1.0
-UPGRADE_PARTS = sql/upgrade/$(PREV_VERSION)--$(EXTVERSION).sql $(REPORT_PARTS)
+UPGRADE_PARTS = sql/upgrade/$(PREV_VERSION)--$(EXTVERSION).sql sql/report_store.sql $(REPORT_PARTS)
 
 DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql sql/$(EXTENSION)--$(PREV_VERSION)--$(EXTVERSION).sql
 DATA       = $(filter-out $(DATA_built),$(wildcard sql/$(EXTENSION)--*.sql))

@@ -6,3 +6,8 @@
 -- install, member by member.
 
 \echo Use "ALTER EXTENSION leadkpi UPDATE TO '0.2.0'" to load this file. \quit
+
+-- Report layer functions with new trailing parameters (#11: watch and
+-- look_back; full).  Report schemas made by 0.1.0 do not depend on them.
+DROP FUNCTION @extschema@.create_reports(name, regclass, regclass, regclass, regclass, text[], interval, text, boolean, text);
+DROP FUNCTION @extschema@.refresh_reports(name, boolean);

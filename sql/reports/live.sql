@@ -1,0 +1,191 @@
+
+-----------------------------------------------------------------------------
+-- Reports, materialized: the live rows.  A live report is the stored one
+-- with the keys changed since the last refresh recomputed, in one statement
+-- (one snapshot): a change committed before the reader's snapshot is either
+-- in pending_changes (the trigger wrote it in the change's transaction) or
+-- already in the stores (a refresh commits the stores and the consumed
+-- changes together).  Per family (kpi, spend, funnel), a view
+-- <family>_rows_live yields (month, segments, summary) rows whose rollup per
+-- report key is the live report:
+--   1. the coarse store's rows of the months no changed key falls in,
+--   2. the fine store's rows of those months' unchanged days,
+--   3. the changed days recomputed: their unchanged leads from lead_facts,
+--      the changed leads as they are now (looked up by lead_id),
+--   4. while a full rebuild is pending (TRUNCATE, a table watched for
+--      rebuilds), instead of 1-3: everything from the canonical views.
+-----------------------------------------------------------------------------
+
+-- The SQL of the changes pending for a schema: recorded by the triggers,
+-- and read from the change columns.
+CREATE OR REPLACE FUNCTION @extschema@._lk_pending_sql(target_schema name)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN format('(SELECT kind, lead_id, campaign, day FROM %1$s.pending_changes '
+              'UNION ALL SELECT kind, lead_id, campaign, day FROM %1$s.changes_by_column)', quote_ident(target_schema));
+COMMENT ON FUNCTION @extschema@._lk_pending_sql(name) IS
+'leadkpi internal: the SQL of the changes pending for a report schema (triggers and change columns)';
+
+-- The SQL of the live rows of the kpi or funnel family (see above).
+CREATE OR REPLACE FUNCTION @extschema@._lk_live_rows_sql(target_schema name, family text, tz text, funnel_args text)
+RETURNS text
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    s text := quote_ident(target_schema);
+    kpi boolean := family = 'kpi';
+    fine text := family || '_daily';
+    coarse text := family || '_monthly';
+    v text := CASE WHEN kpi THEN 'summary' ELSE 'fs' END;
+    segs_f text := (SELECT string_agg('f.' || quote_ident(x), ', ') FROM unnest(@extschema@._lk_segments()) AS x);
+    segs_u text := (SELECT string_agg('u.' || quote_ident(x), ', ') FROM unnest(@extschema@._lk_segments()) AS x);
+    segs text := (SELECT string_agg(quote_ident(x), ', ') FROM unnest(@extschema@._lk_segments()) AS x);
+    cols text;
+    agg text;
+BEGIN
+    cols := CASE WHEN kpi THEN 'first_contact_at, converted_at, revenue' ELSE 'lead_id, ev_at, ev_step' END;
+    agg := CASE WHEN kpi THEN '@extschema@.kpi_agg(u.first_contact_at, u.converted_at, u.revenue)'
+                ELSE format('@extschema@.funnel_agg(u.lead_id, e.at, e.step, %s)', funnel_args) END;
+    RETURN format($q$
+WITH pend AS MATERIALIZED (
+    SELECT DISTINCT lead_id FROM %1$s AS p WHERE kind IN (%2$s) AND lead_id IS NOT NULL),
+rebuild AS MATERIALIZED (
+    SELECT EXISTS (SELECT FROM %1$s AS p WHERE kind = 'rebuild') AS yes),
+fresh AS MATERIALIZED (
+    %3$s),
+dirty AS MATERIALIZED (
+    SELECT f.day, %4$s FROM %5$s.lead_facts AS f WHERE f.lead_id IN (SELECT lead_id FROM pend)%6$s
+    UNION
+    SELECT f.day, %4$s FROM fresh AS f%7$s),
+months AS MATERIALIZED (
+    SELECT DISTINCT date_trunc('month', day::timestamp)::date AS month, %8$s FROM dirty)
+SELECT m.month, %9$s, m.%10$I FROM %5$s.%11$I AS m
+ WHERE NOT (SELECT yes FROM rebuild) AND NOT EXISTS (SELECT FROM months AS d WHERE %12$s)
+UNION ALL
+SELECT date_trunc('month', f.day::timestamp)::date, %4$s, f.%10$I FROM months AS d JOIN %5$s.%13$I AS f ON %14$s
+ WHERE NOT (SELECT yes FROM rebuild) AND NOT EXISTS (SELECT FROM dirty AS x WHERE %15$s)
+UNION ALL
+SELECT date_trunc('month', u.day::timestamp)::date, %16$s, %17$s
+  FROM (SELECT f.day, %4$s, %18$s FROM dirty AS d JOIN %5$s.lead_facts AS f ON %19$s
+         WHERE NOT EXISTS (SELECT FROM pend AS p WHERE p.lead_id = f.lead_id)
+        UNION ALL
+        SELECT f.day, %4$s, %18$s FROM fresh AS f%7$s) AS u%20$s
+ WHERE NOT (SELECT yes FROM rebuild)
+ GROUP BY u.day, %16$s
+UNION ALL
+%21$s$q$,
+        @extschema@._lk_pending_sql(target_schema),
+        CASE WHEN kpi THEN '''lead''' ELSE '''lead'', ''event''' END,
+        CASE WHEN kpi
+             THEN @extschema@._lk_facts_sql(format('SELECT * FROM %s._lk_leads_of(ARRAY(SELECT lead_id FROM pend))', s), NULL, tz)
+             ELSE @extschema@._lk_facts_sql(format('SELECT * FROM %s._lk_leads_of(ARRAY(SELECT lead_id FROM pend))', s),
+                                            format('SELECT * FROM %s._lk_events_of(ARRAY(SELECT lead_id FROM pend))', s), tz) END,
+        segs_f, s,
+        CASE WHEN kpi THEN ' AND f.day IS NOT NULL' ELSE '' END,
+        CASE WHEN kpi THEN ' WHERE f.day IS NOT NULL' ELSE '' END,
+        segs,
+        (SELECT string_agg('m.' || quote_ident(x), ', ') FROM unnest(@extschema@._lk_segments()) AS x),
+        v, coarse,
+        @extschema@._lk_key_match('d', 'month', 'm', 'month'),
+        fine,
+        @extschema@._lk_in_month('f', 'd'),
+        @extschema@._lk_key_match('x', 'day', 'f', 'day'),
+        segs_u, agg, cols,
+        @extschema@._lk_key_match('f', 'day', 'd', 'day'),
+        CASE WHEN kpi THEN '' ELSE ' CROSS JOIN LATERAL ' || @extschema@._lk_chain_events_sql('u') || ' AS e(at, step)' END,
+        -- 4. a full rebuild pending: as the plain report computes it
+        CASE WHEN kpi
+             THEN format('SELECT date_trunc(''month'', l.first_contact_at AT TIME ZONE %L)::date, %s, '
+                         '@extschema@.kpi_agg(l.first_contact_at, l.converted_at, l.revenue) FROM %s.report_leads AS l '
+                         'WHERE (SELECT yes FROM rebuild) AND l.first_contact_at IS NOT NULL GROUP BY 1, %s',
+                         tz, (SELECT string_agg('l.' || quote_ident(x), ', ') FROM unnest(@extschema@._lk_segments()) AS x), s,
+                         (SELECT string_agg('l.' || quote_ident(x), ', ') FROM unnest(@extschema@._lk_segments()) AS x))
+             ELSE format('SELECT date_trunc(''month'', l.first_contact_at AT TIME ZONE %L)::date, %s, '
+                         '@extschema@.funnel_agg(e.lead_id, e.occurred_at, e.step, %s) '
+                         'FROM %s.report_stage_events AS e LEFT JOIN %s.report_leads AS l ON l.lead_id = e.lead_id '
+                         'WHERE (SELECT yes FROM rebuild) GROUP BY 1, %s',
+                         tz, (SELECT string_agg('l.' || quote_ident(x), ', ') FROM unnest(@extschema@._lk_segments()) AS x), funnel_args, s, s,
+                         (SELECT string_agg('l.' || quote_ident(x), ', ') FROM unnest(@extschema@._lk_segments()) AS x)) END);
+END;
+$$;
+COMMENT ON FUNCTION @extschema@._lk_live_rows_sql(name, text, text, text) IS
+'leadkpi internal: the SQL of the live rows of the KPI or funnel stores: stored rows of unchanged keys plus the changed keys recomputed';
+
+-- The SQL of the live spend rows: the stored months and days no recorded
+-- (campaign, day) change matches, plus the matching spend rows read now.
+CREATE OR REPLACE FUNCTION @extschema@._lk_live_spend_sql(target_schema name)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN format($q$
+WITH sp AS MATERIALIZED (
+    SELECT DISTINCT campaign, day FROM %1$s AS p WHERE kind = 'spend'),
+rebuild AS MATERIALIZED (
+    SELECT EXISTS (SELECT FROM %1$s AS p WHERE kind = 'rebuild') AS yes),
+months AS MATERIALIZED (
+    SELECT DISTINCT date_trunc('month', day::timestamp)::date AS month, campaign FROM sp)
+SELECT m.month, %3$s, m.summary FROM %2$s.spend_monthly AS m
+ WHERE NOT (SELECT yes FROM rebuild)
+   AND NOT EXISTS (SELECT FROM months AS d WHERE (d.month IS NULL OR d.month = m.month) AND (d.campaign IS NULL OR d.campaign = m.campaign))
+UNION ALL
+SELECT date_trunc('month', f.day::timestamp)::date, %4$s, f.summary FROM %2$s.spend_daily AS f
+ WHERE NOT (SELECT yes FROM rebuild)
+   AND EXISTS (SELECT FROM months AS d WHERE (d.month IS NULL OR d.month = date_trunc('month', f.day::timestamp)::date) AND (d.campaign IS NULL OR d.campaign = f.campaign))
+   AND NOT EXISTS (SELECT FROM sp AS d WHERE (d.day IS NULL OR d.day = f.day) AND (d.campaign IS NULL OR d.campaign = f.campaign))
+UNION ALL
+SELECT date_trunc('month', f.day::timestamp)::date, %4$s, @extschema@.spend_agg(f.amount) FROM %2$s.report_spend AS f
+ WHERE (SELECT yes FROM rebuild)
+    OR EXISTS (SELECT FROM sp AS d WHERE (d.day IS NULL OR d.day = f.day) AND (d.campaign IS NULL OR d.campaign = f.campaign))
+ GROUP BY 1, %4$s$q$,
+    @extschema@._lk_pending_sql(target_schema), quote_ident(target_schema),
+    (SELECT string_agg('m.' || quote_ident(x), ', ') FROM unnest(@extschema@._lk_segments()) AS x),
+    (SELECT string_agg('f.' || quote_ident(x), ', ') FROM unnest(@extschema@._lk_segments()) AS x));
+COMMENT ON FUNCTION @extschema@._lk_live_spend_sql(name) IS
+'leadkpi internal: the SQL of the live spend rows: stored spend of unchanged days plus the changed days read now';
+
+-- Creates kpi_rows_live, spend_rows_live and funnel_rows_live (those the
+-- inputs allow) and report_status in target_schema.
+CREATE OR REPLACE FUNCTION @extschema@._lk_create_live_rows(
+    target_schema name, spend regclass, stage_events regclass, stages text[], conversion_window interval, funnel_modes text, tz text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    s text := quote_ident(target_schema);
+    segs text := array_to_string(@extschema@._lk_segments(), ', ');
+BEGIN
+    EXECUTE format('CREATE VIEW %s.kpi_rows_live WITH (security_invoker = true) AS %s', s,
+                   @extschema@._lk_live_rows_sql(target_schema, 'kpi', tz, NULL));
+    EXECUTE format('COMMENT ON VIEW %s.kpi_rows_live IS %L', s,
+        format('leadkpi live rows: kpi_summary per (month, %s): kpi_monthly with the keys changed since the last refresh recomputed', segs));
+    IF spend IS NOT NULL THEN
+        EXECUTE format('CREATE VIEW %s.spend_rows_live WITH (security_invoker = true) AS %s', s, @extschema@._lk_live_spend_sql(target_schema));
+        EXECUTE format('COMMENT ON VIEW %s.spend_rows_live IS %L', s,
+            format('leadkpi live rows: spend summary per (month, %s): spend_monthly with the days changed since the last refresh read now', segs));
+    END IF;
+    IF stage_events IS NOT NULL THEN
+        EXECUTE format('CREATE VIEW %s.funnel_rows_live WITH (security_invoker = true) AS %s', s,
+                       @extschema@._lk_live_rows_sql(target_schema, 'funnel', tz,
+                           format('%L::interval, %L, %s', conversion_window, coalesce(funnel_modes, ''), cardinality(stages))));
+        EXECUTE format('COMMENT ON VIEW %s.funnel_rows_live IS %L', s,
+            format('leadkpi live rows: funnel_summary per (month, %s): funnel_monthly with the keys changed since the last refresh recomputed', segs));
+    END IF;
+    EXECUTE format($q$CREATE VIEW %1$s.report_status WITH (security_invoker = true) AS
+        SELECT st.refreshed_at, st.rebuilt_at,
+               (SELECT count(*) FROM %1$s.pending_changes) AS pending_changes,
+               (SELECT count(DISTINCT lead_id) FROM %2$s AS p WHERE kind IN ('lead', 'event')) AS pending_leads,
+               (SELECT count(*) FROM %2$s AS p WHERE kind = 'spend') AS pending_spend_keys,
+               EXISTS (SELECT FROM %2$s AS p WHERE kind = 'rebuild') AS rebuild_pending,
+               (SELECT min(noted_at) FROM %1$s.pending_changes) AS oldest_pending_at,
+               st.changes_since - st.look_back AS change_columns_since,
+               st.last_refresh, st.config -> 'watch' AS watch, st.config - 'watch' AS mapping
+          FROM %1$s.report_state AS st$q$, s, @extschema@._lk_pending_sql(target_schema));
+    EXECUTE format('COMMENT ON VIEW %s.report_status IS %L', s,
+        'leadkpi status: last refresh and full rebuild, changes pending (recorded and by change column), what the last refresh did, the watched tables and the mapping');
+END;
+$$;
+COMMENT ON FUNCTION @extschema@._lk_create_live_rows(name, regclass, regclass, text[], interval, text, text) IS
+'leadkpi internal: creates the live rows views (kpi, spend, funnel) and report_status of a materialized report schema';
