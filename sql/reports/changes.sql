@@ -320,7 +320,9 @@ $f$, t, s, cols, ins, s, cols, upd, s, cols, del, s);
     END LOOP;
     EXECUTE format('CREATE VIEW %s.changes_by_column WITH (security_invoker = true) AS %s', s,
         coalesce(nullif(array_to_string(scans, ' UNION ALL '), ''),
-                 format('SELECT NULL::text AS kind, NULL::%s AS lead_id, NULL::text AS campaign, NULL::date AS day, NULL::regclass AS source WHERE false', lead_type)));
+                 -- (reading report_state all the same, so that it goes with the stores)
+                 format('SELECT NULL::text AS kind, NULL::%s AS lead_id, NULL::text AS campaign, NULL::date AS day, NULL::regclass AS source '
+                        'FROM %s.report_state WHERE false', lead_type, s)));
     EXECUTE format('COMMENT ON VIEW %s.changes_by_column IS %L', s,
         'leadkpi changes: the keys of the rows of the tables watched by a change column, changed since the last refresh minus the look-back window');
 END;
@@ -356,3 +358,58 @@ END;
 $$;
 COMMENT ON FUNCTION @extschema@._lk_drop_functions(name, text) IS
 'leadkpi internal: drops the trigger functions (with their triggers) or the lookup functions leadkpi made for a report schema';
+
+-- One watch of a preset's table, by change_detection: 'triggers', or
+-- 'columns' (the first of change_columns the table has; none: a NOTICE and
+-- no watch, its changes then reach the stores by a full refresh), or
+-- 'none'.  kind is lead_ids, events_only, spend or rebuild; sql the mapping.
+-- NULL for a table the preset does not read.
+CREATE OR REPLACE FUNCTION @extschema@._lk_watch_entry(
+    tbl regclass, kind text, sql text, change_detection text, change_columns text[])
+RETURNS jsonb
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    col text;
+BEGIN
+    IF tbl IS NULL OR change_detection = 'none' THEN
+        RETURN NULL;
+    END IF;
+    IF change_detection = 'columns' THEN
+        SELECT c INTO col FROM unnest(change_columns) WITH ORDINALITY AS u(c, i)
+         WHERE EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = tbl AND a.attname = u.c AND a.attnum > 0 AND NOT a.attisdropped)
+         ORDER BY i LIMIT 1;
+        IF col IS NULL THEN
+            RAISE NOTICE 'leadkpi: % has none of the change columns %: its changes reach the stores only by refresh_reports(..., full => true)', tbl, change_columns
+                USING HINT = 'Use change_detection => ''triggers'' where you may create triggers on it.';
+            RETURN NULL;
+        END IF;
+    END IF;
+    RETURN jsonb_strip_nulls(jsonb_build_object('table', tbl::text,
+        'lead_ids', CASE WHEN kind IN ('lead_ids', 'events_only') THEN sql END,
+        'events_only', CASE WHEN kind = 'events_only' THEN true END,
+        'spend', CASE WHEN kind = 'spend' THEN sql END,
+        'rebuild', CASE WHEN kind = 'rebuild' THEN true END,
+        'change_column', col));
+END;
+$$;
+COMMENT ON FUNCTION @extschema@._lk_watch_entry(regclass, text, text, text, text[]) IS
+'leadkpi internal: one entry of a preset''s watch list, watched by triggers or by the first change column the table has';
+
+-- A preset's change_detection, checked: triggers, columns or none.
+CREATE OR REPLACE FUNCTION @extschema@._lk_check_change_detection(preset text, change_detection text)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF change_detection IS NULL OR change_detection NOT IN ('triggers', 'columns', 'none') THEN
+        RAISE EXCEPTION 'leadkpi: % preset: change_detection must be triggers, columns or none, not %', preset, coalesce(quote_literal(change_detection), 'NULL')
+            USING ERRCODE = '22023',
+                  HINT = 'triggers: statement triggers on the CRM tables; columns: their last-modified columns (no trigger needed); none: refresh_reports(..., full => true) only.';
+    END IF;
+END;
+$$;
+COMMENT ON FUNCTION @extschema@._lk_check_change_detection(text, text) IS
+'leadkpi internal: checks a preset''s change_detection argument';

@@ -63,6 +63,13 @@ BEGIN
         -- of the watched tables until this transaction ends, so nothing falls
         -- between the fill and the first change recorded
         PERFORM @extschema@._lk_refresh(target_schema, true);
+        -- statistics for the plans of refreshes and live views (the summary
+        -- columns have none: see _lk_create_stores)
+        FOREACH obj IN ARRAY ARRAY(SELECT 'lead_facts' UNION ALL SELECT name FROM @extschema@._lk_stores_def()) LOOP
+            IF to_regclass(format('%I.%I', target_schema, obj)) IS NOT NULL THEN
+                EXECUTE format('ANALYZE %I.%I', target_schema, obj);
+            END IF;
+        END LOOP;
     END IF;
 
     FOREACH obj IN ARRAY @extschema@._lk_report_names() LOOP

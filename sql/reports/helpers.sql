@@ -27,7 +27,7 @@ RETURN ARRAY[
     'kpi_overview_live', 'kpi_by_campaign_live', 'kpi_by_channel_live', 'kpi_by_month_live',
     'funnel_by_campaign', 'funnel_report',
     'kpi_by_month', 'kpi_by_channel', 'kpi_by_campaign', 'kpi_overview',
-    'report_status', 'funnel_rows_live', 'spend_rows_live', 'kpi_rows_live', 'changes_by_column', 'lead_facts_source',
+    'report_status', 'funnel_rows_live', 'spend_rows_live', 'kpi_rows_live', 'changes_by_column',
     'funnel_store', 'kpi_watermark',
     'funnel_monthly', 'spend_monthly', 'kpi_monthly', 'funnel_daily', 'spend_daily', 'kpi_daily',
     'lead_facts', 'pending_changes', 'report_state', '_lk_stores',

@@ -9,7 +9,8 @@
 -- <family>_rows_live yields (month, segments, summary) rows whose rollup per
 -- report key is the live report:
 --   1. the coarse store's rows of the months no changed key falls in,
---   2. the fine store's rows of those months' unchanged days,
+--   2. the fine store's rows of those months' unchanged days (one index
+--      range per month: OFFSET 0 keeps the planner from a full scan),
 --   3. the changed days recomputed: their unchanged leads from lead_facts,
 --      the changed leads as they are now (looked up by lead_id),
 --   4. while a full rebuild is pending (TRUNCATE, a table watched for
@@ -62,14 +63,15 @@ dirty AS MATERIALIZED (
 months AS MATERIALIZED (
     SELECT DISTINCT date_trunc('month', day::timestamp)::date AS month, %8$s FROM dirty)
 SELECT m.month, %9$s, m.%10$I FROM %5$s.%11$I AS m
- WHERE NOT (SELECT yes FROM rebuild) AND NOT EXISTS (SELECT FROM months AS d WHERE %12$s)
+ WHERE NOT (SELECT yes FROM rebuild) AND (%12$s) NOT IN (SELECT %22$s FROM months AS d)
 UNION ALL
-SELECT date_trunc('month', f.day::timestamp)::date, %4$s, f.%10$I FROM months AS d JOIN %5$s.%13$I AS f ON %14$s
- WHERE NOT (SELECT yes FROM rebuild) AND NOT EXISTS (SELECT FROM dirty AS x WHERE %15$s)
+SELECT date_trunc('month', f.day::timestamp)::date, %4$s, f.%10$I
+  FROM months AS d CROSS JOIN LATERAL (SELECT * FROM %5$s.%13$I AS f WHERE %14$s OFFSET 0) AS f
+ WHERE NOT (SELECT yes FROM rebuild) AND (%15$s) NOT IN (SELECT %23$s FROM dirty AS x)
 UNION ALL
 SELECT date_trunc('month', u.day::timestamp)::date, %16$s, %17$s
   FROM (SELECT f.day, %4$s, %18$s FROM dirty AS d JOIN %5$s.lead_facts AS f ON %19$s
-         WHERE NOT EXISTS (SELECT FROM pend AS p WHERE p.lead_id = f.lead_id)
+         WHERE f.lead_id NOT IN (SELECT lead_id FROM pend)
         UNION ALL
         SELECT f.day, %4$s, %18$s FROM fresh AS f%7$s) AS u%20$s
  WHERE NOT (SELECT yes FROM rebuild)
@@ -88,10 +90,10 @@ UNION ALL
         segs,
         (SELECT string_agg('m.' || quote_ident(x), ', ') FROM unnest(@extschema@._lk_segments()) AS x),
         v, coarse,
-        @extschema@._lk_key_match('d', 'month', 'm', 'month'),
+        @extschema@._lk_key_tuple('m', 'month'),
         fine,
         @extschema@._lk_in_month('f', 'd'),
-        @extschema@._lk_key_match('x', 'day', 'f', 'day'),
+        @extschema@._lk_key_tuple('f', 'day'),
         segs_u, agg, cols,
         @extschema@._lk_key_match('f', 'day', 'd', 'day'),
         CASE WHEN kpi THEN '' ELSE ' CROSS JOIN LATERAL ' || @extschema@._lk_chain_events_sql('u') || ' AS e(at, step)' END,
@@ -107,14 +109,51 @@ UNION ALL
                          'FROM %s.report_stage_events AS e LEFT JOIN %s.report_leads AS l ON l.lead_id = e.lead_id '
                          'WHERE (SELECT yes FROM rebuild) GROUP BY 1, %s',
                          tz, (SELECT string_agg('l.' || quote_ident(x), ', ') FROM unnest(@extschema@._lk_segments()) AS x), funnel_args, s, s,
-                         (SELECT string_agg('l.' || quote_ident(x), ', ') FROM unnest(@extschema@._lk_segments()) AS x)) END);
+                         (SELECT string_agg('l.' || quote_ident(x), ', ') FROM unnest(@extschema@._lk_segments()) AS x)) END,
+        @extschema@._lk_key_tuple('d', 'month'),
+        @extschema@._lk_key_tuple('x', 'day'));
 END;
 $$;
 COMMENT ON FUNCTION @extschema@._lk_live_rows_sql(name, text, text, text) IS
 'leadkpi internal: the SQL of the live rows of the KPI or funnel stores: stored rows of unchanged keys plus the changed keys recomputed';
 
--- The SQL of the live spend rows: the stored months and days no recorded
--- (campaign, day) change matches, plus the matching spend rows read now.
+-- The SQL of the condition that the spend (or spend store) row f, with its
+-- day in time_expr, is matched by a recorded spend change of the CTE sp
+-- (campaign, day; a NULL matches all), given w (see _lk_live_spend_sql):
+-- hashed subplans, so a few hundred changes cost a lookup per row; never
+-- NULL (a row without a campaign is matched by a change without one).
+CREATE OR REPLACE FUNCTION @extschema@._lk_spend_touched(f text, time_expr text, sp_time text)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN format('(coalesce((%1$I.campaign, %2$s) IN (SELECT campaign, %3$s FROM sp WHERE campaign IS NOT NULL AND day IS NOT NULL), false)'
+              ' OR coalesce(%2$s IN (SELECT %3$s FROM sp WHERE campaign IS NULL AND day IS NOT NULL), false)'
+              ' OR coalesce(%1$I.campaign IN (SELECT campaign FROM sp WHERE day IS NULL AND campaign IS NOT NULL), false)'
+              ' OR (SELECT all_keys FROM w))', f, time_expr, sp_time);
+COMMENT ON FUNCTION @extschema@._lk_spend_touched(text, text, text) IS
+'leadkpi internal: the SQL of the condition that a spend row (or month) is matched by a recorded spend change';
+
+-- The SQL of w, what the spend changes in sp span: all_keys (a change
+-- with neither campaign nor day), and the days from lo to hi, the whole
+-- months of the changes' days when grain is month (every day when a change
+-- has no day).
+CREATE OR REPLACE FUNCTION @extschema@._lk_spend_bounds_sql(grain text)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN format('SELECT coalesce(bool_or(campaign IS NULL AND day IS NULL), false) AS all_keys, '
+              'CASE WHEN bool_or(day IS NULL) THEN ''-infinity''::date ELSE %s END AS lo, '
+              'CASE WHEN bool_or(day IS NULL) THEN ''infinity''::date ELSE %s END AS hi FROM sp',
+              CASE grain WHEN 'month' THEN 'date_trunc(''month'', min(day)::timestamp)::date' ELSE 'min(day)' END,
+              CASE grain WHEN 'month' THEN '(date_trunc(''month'', max(day)::timestamp) + interval ''1 month -1 day'')::date' ELSE 'max(day)' END);
+COMMENT ON FUNCTION @extschema@._lk_spend_bounds_sql(text) IS
+'leadkpi internal: the SQL of the span of the recorded spend changes (days, or whole months)';
+
+-- The SQL of the live spend rows: the stored months no recorded (campaign,
+-- day) change matches, the stored days of the matched months that no
+-- change matches, and the matched days read now from report_spend.  The
+-- days are bounded by the changes' range (all days when a change has no
+-- day), so an index on the day serves.
 CREATE OR REPLACE FUNCTION @extschema@._lk_live_spend_sql(target_schema name)
 RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
@@ -124,24 +163,25 @@ WITH sp AS MATERIALIZED (
     SELECT DISTINCT campaign, day FROM %1$s AS p WHERE kind = 'spend'),
 rebuild AS MATERIALIZED (
     SELECT EXISTS (SELECT FROM %1$s AS p WHERE kind = 'rebuild') AS yes),
-months AS MATERIALIZED (
-    SELECT DISTINCT date_trunc('month', day::timestamp)::date AS month, campaign FROM sp)
+w AS MATERIALIZED (%8$s)
 SELECT m.month, %3$s, m.summary FROM %2$s.spend_monthly AS m
- WHERE NOT (SELECT yes FROM rebuild)
-   AND NOT EXISTS (SELECT FROM months AS d WHERE (d.month IS NULL OR d.month = m.month) AND (d.campaign IS NULL OR d.campaign = m.campaign))
+ WHERE NOT (SELECT yes FROM rebuild) AND NOT %5$s
 UNION ALL
 SELECT date_trunc('month', f.day::timestamp)::date, %4$s, f.summary FROM %2$s.spend_daily AS f
- WHERE NOT (SELECT yes FROM rebuild)
-   AND EXISTS (SELECT FROM months AS d WHERE (d.month IS NULL OR d.month = date_trunc('month', f.day::timestamp)::date) AND (d.campaign IS NULL OR d.campaign = f.campaign))
-   AND NOT EXISTS (SELECT FROM sp AS d WHERE (d.day IS NULL OR d.day = f.day) AND (d.campaign IS NULL OR d.campaign = f.campaign))
+ WHERE NOT (SELECT yes FROM rebuild) AND f.day BETWEEN (SELECT lo FROM w) AND (SELECT hi FROM w)
+   AND %6$s AND NOT %7$s
 UNION ALL
 SELECT date_trunc('month', f.day::timestamp)::date, %4$s, @extschema@.spend_agg(f.amount) FROM %2$s.report_spend AS f
  WHERE (SELECT yes FROM rebuild)
-    OR EXISTS (SELECT FROM sp AS d WHERE (d.day IS NULL OR d.day = f.day) AND (d.campaign IS NULL OR d.campaign = f.campaign))
+    OR (f.day BETWEEN (SELECT lo FROM w) AND (SELECT hi FROM w) AND %7$s)
  GROUP BY 1, %4$s$q$,
     @extschema@._lk_pending_sql(target_schema), quote_ident(target_schema),
     (SELECT string_agg('m.' || quote_ident(x), ', ') FROM unnest(@extschema@._lk_segments()) AS x),
-    (SELECT string_agg('f.' || quote_ident(x), ', ') FROM unnest(@extschema@._lk_segments()) AS x));
+    (SELECT string_agg('f.' || quote_ident(x), ', ') FROM unnest(@extschema@._lk_segments()) AS x),
+    @extschema@._lk_spend_touched('m', 'm.month', 'date_trunc(''month'', day::timestamp)::date'),
+    @extschema@._lk_spend_touched('f', 'date_trunc(''month'', f.day::timestamp)::date', 'date_trunc(''month'', day::timestamp)::date'),
+    @extschema@._lk_spend_touched('f', 'f.day', 'day'),
+    @extschema@._lk_spend_bounds_sql('month'));
 COMMENT ON FUNCTION @extschema@._lk_live_spend_sql(name) IS
 'leadkpi internal: the SQL of the live spend rows: stored spend of unchanged days plus the changed days read now';
 

@@ -20,7 +20,8 @@
 -- Writes the recomputed rows of a store for a set of keys: deletes the
 -- stored rows of those keys that are gone or differ, inserts the new rows
 -- that are not stored.  keys and fresh name temporary tables with the
--- store's key columns (fresh also its summary).  Returns the rows written.
+-- store's key columns (fresh also its summary); keys NULL: every key, fresh
+-- holding all rows.  Returns the rows written.
 CREATE OR REPLACE FUNCTION @extschema@._lk_store_write(target_schema name, store text, time_col text, value_col text, keys text, fresh text)
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE
@@ -33,12 +34,19 @@ DECLARE
     n_ins bigint;
 BEGIN
     -- summaries compared by their binary form: equal bytes are equal
-    -- summaries, and much cheaper to compare than = (which prints both)
-    EXECUTE format('DELETE FROM %s.%I AS t USING %s AS k WHERE %s '
-                   'AND NOT EXISTS (SELECT FROM %s AS n WHERE %s AND @extschema@.%s(n.%I) = @extschema@.%s(t.%I))',
-                   s, store, keys, @extschema@._lk_key_match('t', time_col, 'k', time_col),
-                   fresh, @extschema@._lk_key_match('n', time_col, 't', time_col),
-                   value_type || '_send', value_col, value_type || '_send', value_col);
+    -- summaries, and much cheaper to compare than = (which prints both);
+    -- NOT IN over the fresh rows is a hashed subplan
+    -- NOT IN over the fresh rows is a hashed subplan; the stored rows of the
+    -- keys are found by one index scan each (OFFSET 0 keeps it so), or, for
+    -- every key, by one scan
+    EXECUTE format('DELETE FROM %1$s.%2$I AS t USING (SELECT x.ctid AS tid FROM %3$s AS x WHERE (%4$s, @extschema@.%5$s(x.%6$I)) '
+                   'NOT IN (SELECT %7$s, @extschema@.%5$s(n.%6$I) FROM %8$s AS n)) AS d WHERE t.ctid = d.tid',
+                   s, store,
+                   CASE WHEN keys IS NULL THEN format('%s.%I', s, store)
+                        ELSE format('(SELECT y.* FROM %s AS k CROSS JOIN LATERAL (SELECT t.ctid, t.* FROM %s.%I AS t WHERE %s OFFSET 0) AS y)',
+                                    keys, s, store, @extschema@._lk_key_match('t', time_col, 'k', time_col)) END,
+                   @extschema@._lk_key_tuple('x', time_col), value_type || '_send', value_col,
+                   @extschema@._lk_key_tuple('n', time_col), fresh);
     GET DIAGNOSTICS n_del = ROW_COUNT;
     EXECUTE format('INSERT INTO %s.%I SELECT n.* FROM %s AS n WHERE NOT EXISTS (SELECT FROM %s.%I AS t WHERE %s)',
                    s, store, fresh, s, store, @extschema@._lk_key_match('t', time_col, 'n', time_col));
@@ -70,30 +78,20 @@ DECLARE
 BEGIN
     SELECT * INTO d FROM @extschema@._lk_stores_def() AS x WHERE x.name = _lk_refresh_family.fine;
     SELECT * INTO c FROM @extschema@._lk_stores_def() AS x WHERE x.fine = _lk_refresh_family.fine;
-    IF keys IS NULL THEN
-        -- every key: those stored and those the current facts give
-        EXECUTE format('CREATE TEMP TABLE lk_fresh_rows ON COMMIT DROP AS %s',
-                       @extschema@._lk_fine_rows_sql(target_schema, fine, funnel_args, format('%s.lead_facts', s), 'true'));
-        EXECUTE format('CREATE TEMP TABLE lk_keys ON COMMIT DROP AS SELECT day, %s FROM %s.%I UNION SELECT day, %s FROM lk_fresh_rows',
-                       segs, s, fine, segs);
-        keys := 'lk_keys';
-    ELSE
-        EXECUTE format('CREATE TEMP TABLE lk_fresh_rows ON COMMIT DROP AS %s',
-                       @extschema@._lk_fine_rows_sql(target_schema, fine, funnel_args, format('%s.lead_facts', s),
-                           format('EXISTS (SELECT FROM %s AS k WHERE %s)', keys, @extschema@._lk_key_match('f', 'day', 'k', 'day'))));
-    END IF;
+    EXECUTE format('CREATE TEMP TABLE lk_fresh_rows ON COMMIT DROP AS %s',
+                   @extschema@._lk_fine_rows_sql(target_schema, fine, funnel_args, format('%s.lead_facts', s), keys));
     EXECUTE format('ANALYZE lk_fresh_rows (day, %s)', segs);
     written := @extschema@._lk_store_write(target_schema, fine, 'day', d.value_col, keys, 'lk_fresh_rows');
 
+    -- the months of the keys (every month: those stored and recomputed)
     EXECUTE format('CREATE TEMP TABLE lk_months ON COMMIT DROP AS SELECT DISTINCT date_trunc(''month'', day::timestamp)::date AS month, %s FROM %s',
-                   segs, keys);
+                   segs, coalesce(keys, format('(SELECT day, %s FROM %s.%I UNION ALL SELECT day, %s FROM lk_fresh_rows) AS k', segs, s, fine, segs)));
     EXECUTE format('ANALYZE lk_months (month, %s)', segs);
     EXECUTE format('CREATE TEMP TABLE lk_fresh_months ON COMMIT DROP AS %s',
-                   @extschema@._lk_coarse_rows_sql(target_schema, fine, d.value_col,
-                       format('EXISTS (SELECT FROM lk_months AS c WHERE %s)', @extschema@._lk_in_month('f', 'c'))));
-    written := written + @extschema@._lk_store_write(target_schema, c.name, 'month', c.value_col, 'lk_months', 'lk_fresh_months');
+                   @extschema@._lk_coarse_rows_sql(target_schema, fine, d.value_col, 'lk_months'));
+    written := written + @extschema@._lk_store_write(target_schema, c.name, 'month', c.value_col,
+                                                      CASE WHEN keys IS NOT NULL THEN 'lk_months' END, 'lk_fresh_months');
     DROP TABLE lk_fresh_rows, lk_months, lk_fresh_months;
-    DROP TABLE IF EXISTS lk_keys;
     RETURN written;
 END;
 $$;
@@ -148,7 +146,8 @@ BEGIN
     -- 2. the changed leads' facts, stored and current
     IF rebuild THEN
         old_src := format('%s.lead_facts', s);
-        fresh_src := format('SELECT * FROM %s.lead_facts_source', s);
+        fresh_src := @extschema@._lk_facts_sql(format('SELECT * FROM %s.report_leads', s),
+            CASE WHEN (cfg ->> 'stage_events')::boolean THEN format('SELECT * FROM %s.report_stage_events', s) END, tz);
     ELSE
         EXECUTE format('CREATE TEMP TABLE lk_ids ON COMMIT DROP AS SELECT DISTINCT lead_id FROM lk_changes '
                        'WHERE kind IN (''lead'', ''event'') AND lead_id IS NOT NULL');
@@ -232,12 +231,11 @@ BEGIN
             CREATE TEMP TABLE lk_spend_keys ON COMMIT DROP AS SELECT DISTINCT campaign, day FROM lk_changes WHERE kind = 'spend';
             GET DIAGNOSTICS n_spend_keys = ROW_COUNT;
             IF n_spend_keys > 0 THEN
-                EXECUTE format('CREATE TEMP TABLE lk_spend_rows ON COMMIT DROP AS '
-                               'SELECT f.day, %1$s FROM %2$s.spend_daily AS f WHERE %3$s '
-                               'UNION SELECT f.day, %1$s FROM %2$s.report_spend AS f WHERE %3$s',
+                EXECUTE format('CREATE TEMP TABLE lk_spend_rows ON COMMIT DROP AS WITH sp AS (SELECT * FROM lk_spend_keys), w AS (%4$s) '
+                               'SELECT f.day, %1$s FROM %2$s.spend_daily AS f WHERE f.day BETWEEN (SELECT lo FROM w) AND (SELECT hi FROM w) AND %3$s '
+                               'UNION SELECT f.day, %1$s FROM %2$s.report_spend AS f WHERE f.day BETWEEN (SELECT lo FROM w) AND (SELECT hi FROM w) AND %3$s',
                                (SELECT string_agg('f.' || quote_ident(x), ', ') FROM unnest(@extschema@._lk_segments()) AS x), s,
-                               'EXISTS (SELECT FROM lk_spend_keys AS k WHERE (k.campaign IS NULL OR k.campaign = f.campaign) '
-                               'AND (k.day IS NULL OR k.day = f.day))');
+                               @extschema@._lk_spend_touched('f', 'f.day', 'day'), @extschema@._lk_spend_bounds_sql('day'));
                 ANALYZE lk_spend_rows;
                 written := written + @extschema@._lk_refresh_family(target_schema, 'spend_daily', 'lk_spend_rows', NULL);
             END IF;

@@ -67,6 +67,18 @@ RETURN (SELECT string_agg(format('%s = %s', x, y), ' AND ')
 COMMENT ON FUNCTION @extschema@._lk_key_match(text, text, text, text) IS
 'leadkpi internal: the SQL condition that two rows have the same store key, NULL matching NULL, served by the key index';
 
+-- A key as a list of values that = compares exactly (NULL matching NULL,
+-- '' apart from NULL), for `(list) NOT IN (SELECT list FROM ...)`: a hashed
+-- subplan whatever the planner guesses of the sizes.
+CREATE OR REPLACE FUNCTION @extschema@._lk_key_tuple(alias text, time_col text)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN (SELECT string_agg(format('%s, (%I.%I IS NULL)', x, alias, c), ', ')
+          FROM unnest(@extschema@._lk_key_exprs(alias, time_col), @extschema@._lk_segments() || time_col) AS u(x, c));
+COMMENT ON FUNCTION @extschema@._lk_key_tuple(text, text) IS
+'leadkpi internal: the SQL of a store key as a list of values compared exactly by =, for IN and NOT IN over key sets';
+
 -- The condition that fine row f (its day) lies in coarse key c (its month):
 -- the same segments and the day in the month, as an equality a hash join
 -- can use and as a range on the key index.
@@ -138,46 +150,51 @@ END;
 COMMENT ON FUNCTION @extschema@._lk_stores_def() IS
 'leadkpi internal: the stores of a materialized report schema (fine per day, coarse per month), their summary column and family';
 
--- The SQL of a fine store's rows over its source, restricted by where (an
--- SQL condition on the source's alias f, e.g. a key match with a temporary
--- table).  funnel_args is the window, modes and step count of funnel_agg.
-CREATE OR REPLACE FUNCTION @extschema@._lk_fine_rows_sql(target_schema name, store text, funnel_args text, facts text, where_sql text)
+-- The SQL of a fine store's rows over its source (lead_facts, whose SQL is
+-- facts, or report_spend), for the keys in the relation keys (day and
+-- segments; every key when keys is NULL).  funnel_args is the window, modes
+-- and step count of funnel_agg.  Driven by the keys: one index scan each.
+CREATE OR REPLACE FUNCTION @extschema@._lk_fine_rows_sql(target_schema name, store text, funnel_args text, facts text, keys text)
 RETURNS text
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
-RETURN CASE store
-    WHEN 'kpi_daily' THEN format(
-        'SELECT f.day, %s, @extschema@.kpi_agg(f.first_contact_at, f.converted_at, f.revenue) AS summary '
-        'FROM %s AS f WHERE f.day IS NOT NULL AND (%s) GROUP BY f.day, %s',
-        (SELECT string_agg('f.' || quote_ident(c), ', ') FROM unnest(@extschema@._lk_segments()) AS c), facts, where_sql,
-        (SELECT string_agg('f.' || quote_ident(c), ', ') FROM unnest(@extschema@._lk_segments()) AS c))
-    WHEN 'funnel_daily' THEN format(
-        'SELECT f.day, %s, @extschema@.funnel_agg(f.lead_id, e.at, e.step, %s) AS fs '
-        'FROM %s AS f CROSS JOIN LATERAL %s AS e(at, step) WHERE (%s) GROUP BY f.day, %s',
-        (SELECT string_agg('f.' || quote_ident(c), ', ') FROM unnest(@extschema@._lk_segments()) AS c), funnel_args, facts,
-        @extschema@._lk_chain_events_sql('f'), where_sql,
-        (SELECT string_agg('f.' || quote_ident(c), ', ') FROM unnest(@extschema@._lk_segments()) AS c))
-    WHEN 'spend_daily' THEN format(
-        'SELECT f.day, %s, @extschema@.spend_agg(f.amount) AS summary FROM %s.report_spend AS f WHERE (%s) GROUP BY f.day, %s',
-        (SELECT string_agg('f.' || quote_ident(c), ', ') FROM unnest(@extschema@._lk_segments()) AS c), quote_ident(target_schema), where_sql,
-        (SELECT string_agg('f.' || quote_ident(c), ', ') FROM unnest(@extschema@._lk_segments()) AS c))
-    END;
+AS $$
+DECLARE
+    segs text := (SELECT string_agg('f.' || quote_ident(c), ', ') FROM unnest(@extschema@._lk_segments()) AS c);
+    src text := CASE store WHEN 'spend_daily' THEN format('%s.report_spend', quote_ident(target_schema)) ELSE facts END;
+    from_sql text := CASE WHEN keys IS NULL THEN format('%s AS f', src)
+                          ELSE format('%s AS k JOIN %s AS f ON %s', keys, src, @extschema@._lk_key_match('f', 'day', 'k', 'day')) END;
+BEGIN
+    RETURN CASE store
+        WHEN 'kpi_daily' THEN format(
+            'SELECT f.day, %s, @extschema@.kpi_agg(f.first_contact_at, f.converted_at, f.revenue) AS summary '
+            'FROM %s WHERE f.day IS NOT NULL GROUP BY f.day, %s', segs, from_sql, segs)
+        WHEN 'funnel_daily' THEN format(
+            'SELECT f.day, %s, @extschema@.funnel_agg(f.lead_id, e.at, e.step, %s) AS fs '
+            'FROM %s CROSS JOIN LATERAL %s AS e(at, step) GROUP BY f.day, %s',
+            segs, funnel_args, from_sql, @extschema@._lk_chain_events_sql('f'), segs)
+        WHEN 'spend_daily' THEN format(
+            'SELECT f.day, %s, @extschema@.spend_agg(f.amount) AS summary FROM %s GROUP BY f.day, %s', segs, from_sql, segs)
+        END;
+END;
+$$;
 COMMENT ON FUNCTION @extschema@._lk_fine_rows_sql(name, text, text, text, text) IS
-'leadkpi internal: the SQL of a fine store''s rows (per day and segments) over lead facts or report_spend, for the keys a condition keeps';
+'leadkpi internal: the SQL of a fine store''s rows (per day and segments) over lead facts or report_spend, for a set of keys or all';
 
 -- The SQL of a coarse store's rows: rollup() of its fine store per month
--- and segments, for the fine rows a condition (on alias f) keeps.
-CREATE OR REPLACE FUNCTION @extschema@._lk_coarse_rows_sql(target_schema name, fine text, value_col text, where_sql text)
+-- and segments, for the coarse keys (month and segments) in the relation
+-- months: one index range of the fine store each.
+CREATE OR REPLACE FUNCTION @extschema@._lk_coarse_rows_sql(target_schema name, fine text, value_col text, months text)
 RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
-RETURN format('SELECT date_trunc(''month'', f.day::timestamp)::date AS month, %s, @extschema@.rollup(f.%I) AS %I '
-              'FROM %s.%I AS f WHERE (%s) GROUP BY 1, %s',
-              (SELECT string_agg('f.' || quote_ident(c), ', ') FROM unnest(@extschema@._lk_segments()) AS c),
-              value_col, value_col, quote_ident(target_schema), fine, where_sql,
-              (SELECT string_agg('f.' || quote_ident(c), ', ') FROM unnest(@extschema@._lk_segments()) AS c));
+RETURN format('SELECT c.month, %s, @extschema@.rollup(f.%I) AS %I '
+              'FROM %s AS c CROSS JOIN LATERAL (SELECT * FROM %s.%I AS f WHERE %s OFFSET 0) AS f GROUP BY c.month, %s',
+              (SELECT string_agg('c.' || quote_ident(x), ', ') FROM unnest(@extschema@._lk_segments()) AS x),
+              value_col, value_col, months, quote_ident(target_schema), fine, @extschema@._lk_in_month('f', 'c'),
+              (SELECT string_agg('c.' || quote_ident(x), ', ') FROM unnest(@extschema@._lk_segments()) AS x));
 COMMENT ON FUNCTION @extschema@._lk_coarse_rows_sql(name, text, text, text) IS
-'leadkpi internal: the SQL of a coarse store''s rows: rollup() of the fine store per month and segments';
+'leadkpi internal: the SQL of a coarse store''s rows: rollup() of the fine store per month and segments, for a set of months';
 
 -----------------------------------------------------------------------------
 -- Creating the stores.
@@ -204,10 +221,9 @@ COMMENT ON FUNCTION @extschema@._lk_facts_sql(text, text, text) IS
 'leadkpi internal: the SQL of the current lead facts: canonical leads fully joined with their events grouped into chain columns';
 
 -- Creates the stores of a materialized report schema, empty: the anchor,
--- report_state, lead_facts, the fine and coarse stores, the lookup
--- functions of changed leads and the view lead_facts_source; pending_changes
--- and the triggers come from _lk_create_watches, the first fill from
--- refresh_reports(full => true).
+-- report_state, lead_facts, the fine and coarse stores and the lookup
+-- functions of changed leads; pending_changes and the triggers come from
+-- _lk_create_watches, the first fill from refresh_reports(full => true).
 CREATE OR REPLACE FUNCTION @extschema@._lk_create_stores(
     target_schema name, leads regclass, stage_events regclass, spend regclass, orders regclass,
     stages text[], conversion_window interval, funnel_modes text, tz text, watch jsonb, look_back interval)
@@ -263,6 +279,10 @@ BEGIN
                        array_to_string(@extschema@._lk_key_exprs(NULL, CASE WHEN d.fine IS NULL THEN 'day' ELSE 'month' END)
                                        || ARRAY(SELECT format('(%I IS NULL)', c)
                                                   FROM unnest(@extschema@._lk_segments() || CASE WHEN d.fine IS NULL THEN 'day' ELSE 'month' END) AS c), ', '));
+        IF d.family = 'spend' AND d.fine IS NULL THEN
+            -- live spend reads the days a change touched, by range
+            EXECUTE format('CREATE INDEX ON %s.%I (day)', s, d.name);
+        END IF;
         EXECUTE format('COMMENT ON TABLE %s.%I IS %L', s, d.name, 'leadkpi store: ' || d.what
             || CASE WHEN d.family = 'funnel' THEN format(' (stages %s, window %s, modes %L)', stages, conversion_window, coalesce(funnel_modes, '')) ELSE '' END
             || format('; days in time zone %s; written by refresh_reports()', tz));
@@ -286,12 +306,6 @@ BEGIN
         EXECUTE format('ALTER FUNCTION %s._lk_events_of(%s[]) DEPENDS ON EXTENSION leadkpi', s, lead_type);
     END IF;
 
-    -- the current facts of every lead, as the refresh compares them
-    EXECUTE format('CREATE VIEW %s.lead_facts_source WITH (security_invoker = true) AS %s', s,
-        @extschema@._lk_facts_sql(format('SELECT * FROM %s.report_leads', s),
-                                  CASE WHEN stage_events IS NOT NULL THEN format('SELECT * FROM %s.report_stage_events', s) END, tz));
-    EXECUTE format('COMMENT ON VIEW %s.lead_facts_source IS %L', s,
-        'leadkpi facts: the current facts of every lead, from the canonical views, as refresh_reports(full => true) compares them with lead_facts');
 END;
 $$;
 COMMENT ON FUNCTION @extschema@._lk_create_stores(name, regclass, regclass, regclass, regclass, text[], interval, text, text, jsonb, interval) IS

@@ -7,7 +7,11 @@
 
 \echo Use "ALTER EXTENSION leadkpi UPDATE TO '0.2.0'" to load this file. \quit
 
--- Report layer functions with new trailing parameters (#11: watch and
--- look_back; full).  Report schemas made by 0.1.0 do not depend on them.
+-- Report layer functions with new trailing parameters (#11: create_reports'
+-- watch and look_back, refresh_reports' full, the presets'
+-- change_detection).  Report schemas made by 0.1.0 do not depend on them.
 DROP FUNCTION @extschema@.create_reports(name, regclass, regclass, regclass, regclass, text[], interval, text, boolean, text);
 DROP FUNCTION @extschema@.refresh_reports(name, boolean);
+DROP FUNCTION @extschema@.create_reports_odoo(name, name, text[], regclass, text, interval, text, boolean, text);
+DROP FUNCTION @extschema@.create_reports_salesforce(name, name, text[], regclass, interval, text, boolean, regclass, text);
+DROP FUNCTION @extschema@.create_reports_hubspot(name, name, text[], text, regclass, interval, text, boolean, text);
