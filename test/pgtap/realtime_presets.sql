@@ -8,24 +8,7 @@ BEGIN;
 SELECT plan(27);
 SET LOCAL TimeZone = 'UTC';
 
-CREATE FUNCTION pg_temp.differ(a text, b text, suffix text) RETURNS text[] LANGUAGE plpgsql AS $$
-DECLARE
-    v text;
-    n bigint;
-    bad text[] := '{}';
-BEGIN
-    FOREACH v IN ARRAY ARRAY['kpi_overview', 'kpi_by_campaign', 'kpi_by_channel', 'kpi_by_month', 'funnel_report', 'funnel_by_campaign'] LOOP
-        CONTINUE WHEN to_regclass(format('%I.%I', b, v)) IS NULL;
-        EXECUTE format('SELECT count(*) FROM ((SELECT * FROM %1$I.%2$I EXCEPT ALL SELECT * FROM %3$I.%4$I) '
-                       'UNION ALL (SELECT * FROM %3$I.%4$I EXCEPT ALL SELECT * FROM %1$I.%2$I)) AS d',
-                       a, v || suffix, b, v) INTO n;
-        IF n > 0 THEN
-            bad := bad || (v || suffix || ':' || n);
-        END IF;
-    END LOOP;
-    RETURN bad;
-END;
-$$;
+\ir include/reports_differ.sql
 
 -------------------------------------------------------------------------- Odoo
 CREATE SCHEMA lk_ro;
@@ -65,27 +48,27 @@ SELECT is((SELECT array_agg(DISTINCT tgrelid::regclass::text ORDER BY tgrelid::r
             WHERE tgfoid IN (SELECT oid FROM pg_proc WHERE pronamespace = 'lk_ro_m'::regnamespace)),
           '{lk_ro.crm_lead,lk_ro.crm_stage,lk_ro.ir_model_fields,lk_ro.mail_message,lk_ro.mail_tracking_value,lk_ro.sale_order,lk_ro.utm_campaign,lk_ro.utm_medium,lk_ro.utm_source}',
           'Odoo: triggers on every table the preset reads');
-SELECT is(pg_temp.differ('lk_ro_m', 'lk_ro_p', ''), '{}', 'Odoo: the first fill equals the plain reports');
+SELECT is(pg_temp.reports_differ('lk_ro_m', 'lk_ro_p', ''), '{}', 'Odoo: the first fill equals the plain reports');
 
 UPDATE lk_ro.crm_lead SET stage_id = 3, probability = 100, date_closed = '2024-03-20' WHERE id = 4;
 INSERT INTO lk_ro.crm_lead (id, active, probability, create_date, stage_id, campaign_id, medium_id, source_id, expected_revenue)
 VALUES (31, true, 10, '2024-04-01', 1, 2, 1, 1, 5);
 DELETE FROM lk_ro.crm_lead WHERE id = 5;
-SELECT is(pg_temp.differ('lk_ro_m', 'lk_ro_p', '_live'), '{}', 'Odoo: leads won, new and deleted are live');
+SELECT is(pg_temp.reports_differ('lk_ro_m', 'lk_ro_p', '_live'), '{}', 'Odoo: leads won, new and deleted are live');
 INSERT INTO lk_ro.mail_message (id, model, res_id, date) VALUES (100, 'crm.lead', 7, '2024-03-09');
 INSERT INTO lk_ro.mail_tracking_value (field_id, mail_message_id, old_value_integer, new_value_integer) VALUES (1, 100, 1, 3);
 UPDATE lk_ro.mail_message SET date = date + interval '20 days' WHERE id = 2;
-SELECT is(pg_temp.differ('lk_ro_m', 'lk_ro_p', '_live'), '{}', 'Odoo: stage changes in the chatter are live');
+SELECT is(pg_temp.reports_differ('lk_ro_m', 'lk_ro_p', '_live'), '{}', 'Odoo: stage changes in the chatter are live');
 UPDATE lk_ro.sale_order SET amount_untaxed = 999 WHERE opportunity_id = 3;
 INSERT INTO lk_ro.sale_order (opportunity_id, date_order, amount_untaxed, state) VALUES (1, '2024-03-05', 10, 'sale');
 UPDATE lk_ro.utm_campaign SET name = 'spring 2024' WHERE id = 1;
 UPDATE lk_ro.utm_medium SET name = 'E-mail' WHERE id = 1;
-SELECT is(pg_temp.differ('lk_ro_m', 'lk_ro_p', '_live'), '{}', 'Odoo: orders and renamed campaigns and media are live');
+SELECT is(pg_temp.reports_differ('lk_ro_m', 'lk_ro_p', '_live'), '{}', 'Odoo: orders and renamed campaigns and media are live');
 UPDATE lk_ro.crm_stage SET is_won = true WHERE id = 2;
 SELECT ok((SELECT rebuild_pending FROM lk_ro_m.report_status), 'Odoo: a stage change asks for a full rebuild');
-SELECT is(pg_temp.differ('lk_ro_m', 'lk_ro_p', '_live'), '{}', 'Odoo: meanwhile the live views are right');
+SELECT is(pg_temp.reports_differ('lk_ro_m', 'lk_ro_p', '_live'), '{}', 'Odoo: meanwhile the live views are right');
 SELECT refresh_reports('lk_ro_m') \g /dev/null
-SELECT is(pg_temp.differ('lk_ro_m', 'lk_ro_p', ''), '{}', 'Odoo: after the refresh the stored reports are right');
+SELECT is(pg_temp.reports_differ('lk_ro_m', 'lk_ro_p', ''), '{}', 'Odoo: after the refresh the stored reports are right');
 
 -- change columns: write_date since the last refresh minus the look-back
 SELECT lives_ok($$SELECT create_reports_odoo('lk_ro_c', odoo_schema => 'lk_ro', materialized => true, change_detection => 'columns')$$,
@@ -94,15 +77,15 @@ SELECT is((SELECT count(*) FROM pg_trigger WHERE tgfoid IN (SELECT oid FROM pg_p
           'no trigger');
 UPDATE lk_ro.crm_lead SET campaign_id = 2, write_date = now() WHERE id = 1;
 UPDATE lk_ro.crm_lead SET expected_revenue = 1, write_date = now() - interval '50 minutes' WHERE id = 3;   -- late, within the hour of look-back
-SELECT is(pg_temp.differ('lk_ro_c', 'lk_ro_p', '_live'), '{}', 'by write_date: changed leads are live, also a late one');
+SELECT is(pg_temp.reports_differ('lk_ro_c', 'lk_ro_p', '_live'), '{}', 'by write_date: changed leads are live, also a late one');
 SELECT refresh_reports('lk_ro_c') \g /dev/null
-SELECT is(pg_temp.differ('lk_ro_c', 'lk_ro_p', ''), '{}', 'by write_date: and stored after a refresh');
+SELECT is(pg_temp.reports_differ('lk_ro_c', 'lk_ro_p', ''), '{}', 'by write_date: and stored after a refresh');
 SELECT lives_ok($$SELECT create_reports_odoo('lk_ro_n', odoo_schema => 'lk_ro', materialized => true, change_detection => 'none')$$,
                 'Odoo, materialized, no change detection');
 UPDATE lk_ro.crm_lead SET campaign_id = 2 WHERE id = 2;
-SELECT isnt(pg_temp.differ('lk_ro_n', 'lk_ro_p', '_live'), '{}', 'without change detection the live views wait for a full refresh');
+SELECT isnt(pg_temp.reports_differ('lk_ro_n', 'lk_ro_p', '_live'), '{}', 'without change detection the live views wait for a full refresh');
 SELECT refresh_reports('lk_ro_n', full => true) \g /dev/null
-SELECT is(pg_temp.differ('lk_ro_n', 'lk_ro_p', ''), '{}', 'which brings them up to date');
+SELECT is(pg_temp.reports_differ('lk_ro_n', 'lk_ro_p', ''), '{}', 'which brings them up to date');
 SELECT throws_ok($$SELECT create_reports_odoo('lk_ro_x', odoo_schema => 'lk_ro', materialized => true, change_detection => 'sometimes')$$,
                  '22023', NULL, 'an unknown change_detection is refused');
 
@@ -130,18 +113,18 @@ INSERT INTO lk_rs.opportunity_history VALUES ('o1', 'Prospecting', '2024-03-15')
 SELECT lives_ok($$SELECT create_reports_salesforce('lk_rs_m', salesforce_schema => 'lk_rs', materialized => true,
                                                    stages => '{Lead,Converted,Prospecting,Closed Won}')$$, 'Salesforce, materialized');
 SELECT create_reports_salesforce('lk_rs_p', salesforce_schema => 'lk_rs', stages => '{Lead,Converted,Prospecting,Closed Won}') \g /dev/null
-SELECT is(pg_temp.differ('lk_rs_m', 'lk_rs_p', ''), '{}', 'Salesforce: the first fill equals the plain reports');
+SELECT is(pg_temp.reports_differ('lk_rs_m', 'lk_rs_p', ''), '{}', 'Salesforce: the first fill equals the plain reports');
 UPDATE lk_rs.opportunity SET is_won = true, is_closed = true, close_date = '2024-04-01', amount = 80, stage_name = 'Closed Won' WHERE id = 'o3';
 INSERT INTO lk_rs.opportunity_history VALUES ('o3', 'Closed Won', '2024-04-01');
 UPDATE lk_rs.lead SET converted_date = '2024-03-30', converted_opportunity_id = 'o2' WHERE id = 'L7';
-SELECT is(pg_temp.differ('lk_rs_m', 'lk_rs_p', '_live'), '{}', 'Salesforce: won opportunities, stage history and conversions are live');
+SELECT is(pg_temp.reports_differ('lk_rs_m', 'lk_rs_p', '_live'), '{}', 'Salesforce: won opportunities, stage history and conversions are live');
 UPDATE lk_rs.campaign SET actual_cost = 1400 WHERE id = 'c1';
 UPDATE lk_rs.campaign SET name = 'Webinars' WHERE id = 'c2';
 UPDATE lk_rs.campaign_member SET campaign_id = 'c1' WHERE lead_id = 'L6';
 UPDATE lk_rs.lead SET is_deleted = true WHERE id = 'L8';
-SELECT is(pg_temp.differ('lk_rs_m', 'lk_rs_p', '_live'), '{}', 'Salesforce: campaign cost, names, memberships and deletions are live');
+SELECT is(pg_temp.reports_differ('lk_rs_m', 'lk_rs_p', '_live'), '{}', 'Salesforce: campaign cost, names, memberships and deletions are live');
 SELECT refresh_reports('lk_rs_m') \g /dev/null
-SELECT is(pg_temp.differ('lk_rs_m', 'lk_rs_p', ''), '{}', 'Salesforce: after the refresh the stored reports are right');
+SELECT is(pg_temp.reports_differ('lk_rs_m', 'lk_rs_p', ''), '{}', 'Salesforce: after the refresh the stored reports are right');
 
 ----------------------------------------------------------------------- HubSpot
 CREATE SCHEMA lk_rh;
@@ -164,17 +147,17 @@ FROM lk_rh.contact, LATERAL (VALUES (0, 'lead'), (1, 'marketingqualifiedlead'), 
 SELECT lives_ok($$SELECT create_reports_hubspot('lk_rh_m', hubspot_schema => 'lk_rh', stage_source => 'history', materialized => true)$$,
                 'HubSpot, materialized');
 SELECT create_reports_hubspot('lk_rh_p', hubspot_schema => 'lk_rh', stage_source => 'history') \g /dev/null
-SELECT is(pg_temp.differ('lk_rh_m', 'lk_rh_p', ''), '{}', 'HubSpot: the first fill equals the plain reports');
+SELECT is(pg_temp.reports_differ('lk_rh_m', 'lk_rh_p', ''), '{}', 'HubSpot: the first fill equals the plain reports');
 UPDATE lk_rh.deal SET deal_pipeline_stage_id = 'won', property_closedate = '2024-06-01' WHERE deal_id = 2;
 UPDATE lk_rh.contact SET _fivetran_deleted = true WHERE id = 2;      -- deal 1 moves to contact 3
 INSERT INTO lk_rh.contact_property_history VALUES (7, 'lifecyclestage', 'customer', '2024-06-02');
-SELECT is(pg_temp.differ('lk_rh_m', 'lk_rh_p', '_live'), '{}', 'HubSpot: won deals, a deleted contact and lifecycle stages are live');
+SELECT is(pg_temp.reports_differ('lk_rh_m', 'lk_rh_p', '_live'), '{}', 'HubSpot: won deals, a deleted contact and lifecycle stages are live');
 UPDATE lk_rh.contact SET property_hs_merged_object_ids = '9;10' WHERE id = 11;   -- 9 and 10 merged into 11
 UPDATE lk_rh.deal_pipeline_stage SET closed_won = false WHERE stage_id = 'won';
 DELETE FROM lk_rh.deal_contact WHERE deal_id = 3;
-SELECT is(pg_temp.differ('lk_rh_m', 'lk_rh_p', '_live'), '{}', 'HubSpot: merges, pipeline stages and deal links are live');
+SELECT is(pg_temp.reports_differ('lk_rh_m', 'lk_rh_p', '_live'), '{}', 'HubSpot: merges, pipeline stages and deal links are live');
 SELECT refresh_reports('lk_rh_m') \g /dev/null
-SELECT is(pg_temp.differ('lk_rh_m', 'lk_rh_p', ''), '{}', 'HubSpot: after the refresh the stored reports are right');
+SELECT is(pg_temp.reports_differ('lk_rh_m', 'lk_rh_p', ''), '{}', 'HubSpot: after the refresh the stored reports are right');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -83,24 +83,7 @@ BEGIN
 END;
 $$;
 
--- the reports that differ between two schemas (EXCEPT ALL both ways)
-CREATE FUNCTION lk_rtp.differ(a text, b text, suffix text) RETURNS text[] LANGUAGE plpgsql AS $$
-DECLARE
-    v text;
-    n bigint;
-    bad text[] := '{}';
-BEGIN
-    FOREACH v IN ARRAY ARRAY['kpi_overview', 'kpi_by_campaign', 'kpi_by_channel', 'kpi_by_month', 'funnel_report', 'funnel_by_campaign'] LOOP
-        EXECUTE format('SELECT count(*) FROM ((SELECT * FROM %1$I.%2$I EXCEPT ALL SELECT * FROM %3$I.%4$I) '
-                       'UNION ALL (SELECT * FROM %3$I.%4$I EXCEPT ALL SELECT * FROM %1$I.%2$I)) AS d',
-                       a, v || suffix, b, v) INTO n;
-        IF n > 0 THEN
-            bad := bad || (v || suffix || ':' || n);
-        END IF;
-    END LOOP;
-    RETURN bad;
-END;
-$$;
+\ir include/reports_differ.sql
 
 SELECT lk_rtp.batch(12) \g /dev/null
 DELETE FROM lk_rtp.events WHERE stage = 'lost';   -- created later, outside the funnel
@@ -111,18 +94,18 @@ SELECT lives_ok($$SELECT create_reports('lk_rtp_m', 'lk_rtp.leads', stage_events
 SELECT create_reports('lk_rtp_p', 'lk_rtp.leads', stage_events => 'lk_rtp.events', spend => 'lk_rtp.spend', orders => 'lk_rtp.orders',
                       stages => '{lead,mql,sql,won}', conversion_window => '30 days', funnel_modes => 'crm_backfill',
                       time_zone => 'Europe/Berlin') \g /dev/null
-SELECT is(lk_rtp.differ('lk_rtp_m', 'lk_rtp_p', ''), '{}', 'the first fill equals the plain reports');
+SELECT is(pg_temp.reports_differ('lk_rtp_m', 'lk_rtp_p', ''), '{}', 'the first fill equals the plain reports');
 SELECT cmp_ok((SELECT count(*) FROM lk_rtp.leads), '>', 30::bigint, 'with some leads');
 
 -- batches: live after each, stored after a refresh every other batch
 SELECT lk_rtp.batch(2) \g /dev/null
-SELECT is(lk_rtp.differ('lk_rtp_m', 'lk_rtp_p', '_live'), '{}', 'batch 1: the live views equal the plain ones');
+SELECT is(pg_temp.reports_differ('lk_rtp_m', 'lk_rtp_p', '_live'), '{}', 'batch 1: the live views equal the plain ones');
 SELECT lk_rtp.batch(3) \g /dev/null
-SELECT is(lk_rtp.differ('lk_rtp_m', 'lk_rtp_p', '_live'), '{}', 'batch 2: the live views equal the plain ones');
+SELECT is(pg_temp.reports_differ('lk_rtp_m', 'lk_rtp_p', '_live'), '{}', 'batch 2: the live views equal the plain ones');
 SELECT ok((SELECT pending_changes > 0 FROM lk_rtp_m.report_status), 'the changes are pending');
-SELECT is(lk_rtp.differ('lk_rtp_m', 'lk_rtp_p', '') = '{}', false, 'the stored reports lag behind until a refresh');
+SELECT is(pg_temp.reports_differ('lk_rtp_m', 'lk_rtp_p', '') = '{}', false, 'the stored reports lag behind until a refresh');
 SELECT refresh_reports('lk_rtp_m') \g /dev/null
-SELECT is(lk_rtp.differ('lk_rtp_m', 'lk_rtp_p', ''), '{}', 'after a refresh the stored reports equal the plain ones');
+SELECT is(pg_temp.reports_differ('lk_rtp_m', 'lk_rtp_p', ''), '{}', 'after a refresh the stored reports equal the plain ones');
 SELECT is((SELECT pending_changes FROM lk_rtp_m.report_status), 0::bigint, 'and nothing is pending');
 
 CREATE TEMP TABLE lk_rtp_steps AS SELECT b FROM generate_series(3, 14) AS b;
@@ -134,11 +117,11 @@ DECLARE
 BEGIN
     FOR b IN SELECT * FROM lk_rtp_steps ORDER BY 1 LOOP
         PERFORM lk_rtp.batch(1 + (b % 5));
-        INSERT INTO lk_rtp_results VALUES (b, 'live', lk_rtp.differ('lk_rtp_m', 'lk_rtp_p', '_live'));
+        INSERT INTO lk_rtp_results VALUES (b, 'live', pg_temp.reports_differ('lk_rtp_m', 'lk_rtp_p', '_live'));
         IF b % 2 = 0 THEN
             PERFORM refresh_reports('lk_rtp_m', full => b % 6 = 0);
-            INSERT INTO lk_rtp_results VALUES (b, 'stored', lk_rtp.differ('lk_rtp_m', 'lk_rtp_p', ''));
-            INSERT INTO lk_rtp_results VALUES (b, 'live after refresh', lk_rtp.differ('lk_rtp_m', 'lk_rtp_p', '_live'));
+            INSERT INTO lk_rtp_results VALUES (b, 'stored', pg_temp.reports_differ('lk_rtp_m', 'lk_rtp_p', ''));
+            INSERT INTO lk_rtp_results VALUES (b, 'live after refresh', pg_temp.reports_differ('lk_rtp_m', 'lk_rtp_p', '_live'));
         END IF;
     END LOOP;
 END;
@@ -148,9 +131,9 @@ SELECT is(diff, '{}', format('batch %s: %s equal the plain reports', b, what)) F
 -- a truncate asks for a full rebuild; the live views stay right meanwhile
 TRUNCATE lk_rtp.spend;
 SELECT ok((SELECT rebuild_pending FROM lk_rtp_m.report_status), 'TRUNCATE asks for a full rebuild');
-SELECT is(lk_rtp.differ('lk_rtp_m', 'lk_rtp_p', '_live'), '{}', 'after a TRUNCATE the live views equal the plain ones');
+SELECT is(pg_temp.reports_differ('lk_rtp_m', 'lk_rtp_p', '_live'), '{}', 'after a TRUNCATE the live views equal the plain ones');
 SELECT refresh_reports('lk_rtp_m') \g /dev/null
-SELECT is(lk_rtp.differ('lk_rtp_m', 'lk_rtp_p', ''), '{}', 'and after the rebuild the stored ones too');
+SELECT is(pg_temp.reports_differ('lk_rtp_m', 'lk_rtp_p', ''), '{}', 'and after the rebuild the stored ones too');
 
 SELECT * FROM finish();
 ROLLBACK;
