@@ -64,3 +64,10 @@ demo:
 	bash test/harness.sh demo
 bench:
 	bash test/harness.sh bench
+
+# --- real-time reports (#11): the benchmark of incremental refreshes and live
+# views (bench/realtime.sh, bench/README.md); never part of make test.
+# RT_SCALES="500000 2000000 8000000" for the scaling table.
+.PHONY: bench-realtime
+bench-realtime:
+	bash test/harness.sh run bench/realtime.sh

@@ -34,20 +34,32 @@ DECLARE
     n_ins bigint;
 BEGIN
     -- summaries compared by their binary form: equal bytes are equal
-    -- summaries, and much cheaper to compare than = (which prints both);
-    -- NOT IN over the fresh rows is a hashed subplan
-    -- NOT IN over the fresh rows is a hashed subplan; the stored rows of the
-    -- keys are found by one index scan each (OFFSET 0 keeps it so), or, for
-    -- every key, by one scan
+    -- summaries, and much cheaper to compare than = (which prints both)
+    IF keys IS NULL THEN
+        -- every key: one hash join of the store with the fresh rows, on the
+        -- key's exactly comparable values, gives the rows that differ
+        EXECUTE format('CREATE TEMP TABLE lk_diff ON COMMIT DROP AS SELECT t.ctid AS tid, n.* FROM %1$s.%2$I AS t FULL JOIN %3$s AS n ON %4$s '
+                       'WHERE t.ctid IS NULL OR n.%5$I IS NULL OR @extschema@.%6$s(t.%5$I) <> @extschema@.%6$s(n.%5$I)',
+                       s, store, fresh, @extschema@._lk_key_equal('t', 'n', time_col), value_col, value_type || '_send');
+        EXECUTE format('DELETE FROM %s.%I AS t USING lk_diff AS d WHERE t.ctid = d.tid', s, store);
+        GET DIAGNOSTICS n_del = ROW_COUNT;
+        EXECUTE format('INSERT INTO %s.%I SELECT %s FROM lk_diff WHERE %I IS NOT NULL', s, store,
+                       array_to_string(ARRAY[time_col] || @extschema@._lk_segments() || value_col, ', '), value_col);
+        GET DIAGNOSTICS n_ins = ROW_COUNT;
+        DROP TABLE lk_diff;
+        RETURN n_del + n_ins;
+    END IF;
+    -- the stored rows of the keys (one index scan each; OFFSET 0 keeps it
+    -- so) that are not among the fresh rows (NOT IN: a hashed subplan)
     EXECUTE format('DELETE FROM %1$s.%2$I AS t USING (SELECT x.ctid AS tid FROM %3$s AS x WHERE (%4$s, @extschema@.%5$s(x.%6$I)) '
                    'NOT IN (SELECT %7$s, @extschema@.%5$s(n.%6$I) FROM %8$s AS n)) AS d WHERE t.ctid = d.tid',
                    s, store,
-                   CASE WHEN keys IS NULL THEN format('%s.%I', s, store)
-                        ELSE format('(SELECT y.* FROM %s AS k CROSS JOIN LATERAL (SELECT t.ctid, t.* FROM %s.%I AS t WHERE %s OFFSET 0) AS y)',
-                                    keys, s, store, @extschema@._lk_key_match('t', time_col, 'k', time_col)) END,
+                   format('(SELECT y.* FROM %s AS k CROSS JOIN LATERAL (SELECT t.ctid, t.* FROM %s.%I AS t WHERE %s OFFSET 0) AS y)',
+                          keys, s, store, @extschema@._lk_key_match('t', time_col, 'k', time_col)),
                    @extschema@._lk_key_tuple('x', time_col), value_type || '_send', value_col,
                    @extschema@._lk_key_tuple('n', time_col), fresh);
     GET DIAGNOSTICS n_del = ROW_COUNT;
+    -- the fresh rows not stored (any more): one index probe each
     EXECUTE format('INSERT INTO %s.%I SELECT n.* FROM %s AS n WHERE NOT EXISTS (SELECT FROM %s.%I AS t WHERE %s)',
                    s, store, fresh, s, store, @extschema@._lk_key_match('t', time_col, 'n', time_col));
     GET DIAGNOSTICS n_ins = ROW_COUNT;
@@ -65,9 +77,6 @@ CREATE OR REPLACE FUNCTION @extschema@._lk_refresh_family(target_schema name, fi
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
--- grouped by sorting: funnel_agg keeps a sizeable state per group, which a
--- hash table of every key at once would hold together (and spill)
-SET enable_hashagg = off
 AS $$
 DECLARE
     s text := quote_ident(target_schema);
@@ -75,23 +84,39 @@ DECLARE
     c record;
     segs text := (SELECT string_agg(quote_ident(x), ', ') FROM unnest(@extschema@._lk_segments()) AS x);
     written bigint := 0;
+    hashagg text;
 BEGIN
     SELECT * INTO d FROM @extschema@._lk_stores_def() AS x WHERE x.name = _lk_refresh_family.fine;
     SELECT * INTO c FROM @extschema@._lk_stores_def() AS x WHERE x.fine = _lk_refresh_family.fine;
+    -- funnel summaries grouped by sorting (on the key index's order):
+    -- funnel_agg keeps a sizeable state per group, which a hash table of
+    -- every key at once would hold together
+    hashagg := current_setting('enable_hashagg');
+    IF d.family = 'funnel' THEN
+        PERFORM set_config('enable_hashagg', 'off', true);
+    END IF;
     EXECUTE format('CREATE TEMP TABLE lk_fresh_rows ON COMMIT DROP AS %s',
                    @extschema@._lk_fine_rows_sql(target_schema, fine, funnel_args, format('%s.lead_facts', s), keys));
+    PERFORM set_config('enable_hashagg', hashagg, true);
     EXECUTE format('ANALYZE lk_fresh_rows (day, %s)', segs);
     written := @extschema@._lk_store_write(target_schema, fine, 'day', d.value_col, keys, 'lk_fresh_rows');
 
-    -- the months of the keys (every month: those stored and recomputed)
-    EXECUTE format('CREATE TEMP TABLE lk_months ON COMMIT DROP AS SELECT DISTINCT date_trunc(''month'', day::timestamp)::date AS month, %s FROM %s',
-                   segs, coalesce(keys, format('(SELECT day, %s FROM %s.%I UNION ALL SELECT day, %s FROM lk_fresh_rows) AS k', segs, s, fine, segs)));
-    EXECUTE format('ANALYZE lk_months (month, %s)', segs);
-    EXECUTE format('CREATE TEMP TABLE lk_fresh_months ON COMMIT DROP AS %s',
-                   @extschema@._lk_coarse_rows_sql(target_schema, fine, d.value_col, 'lk_months'));
+    IF keys IS NULL THEN
+        -- every month: the rollup of the fresh fine rows
+        EXECUTE format('CREATE TEMP TABLE lk_fresh_months ON COMMIT DROP AS '
+                       'SELECT date_trunc(''month'', f.day::timestamp)::date AS month, %1$s, @extschema@.rollup(f.%2$I) AS %2$I '
+                       'FROM lk_fresh_rows AS f GROUP BY 1, %1$s', segs, d.value_col);
+    ELSE
+        -- the months of the keys, from the fine store
+        EXECUTE format('CREATE TEMP TABLE lk_months ON COMMIT DROP AS SELECT DISTINCT date_trunc(''month'', day::timestamp)::date AS month, %s FROM %s',
+                       segs, keys);
+        EXECUTE format('ANALYZE lk_months (month, %s)', segs);
+        EXECUTE format('CREATE TEMP TABLE lk_fresh_months ON COMMIT DROP AS %s',
+                       @extschema@._lk_coarse_rows_sql(target_schema, fine, d.value_col, 'lk_months'));
+    END IF;
     written := written + @extschema@._lk_store_write(target_schema, c.name, 'month', c.value_col,
                                                       CASE WHEN keys IS NOT NULL THEN 'lk_months' END, 'lk_fresh_months');
-    DROP TABLE lk_fresh_rows, lk_months, lk_fresh_months;
+    DROP TABLE IF EXISTS lk_fresh_rows, lk_months, lk_fresh_months;
     RETURN written;
 END;
 $$;

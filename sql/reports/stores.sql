@@ -79,6 +79,18 @@ RETURN (SELECT string_agg(format('%s, (%I.%I IS NULL)', x, alias, c), ', ')
 COMMENT ON FUNCTION @extschema@._lk_key_tuple(text, text) IS
 'leadkpi internal: the SQL of a store key as a list of values compared exactly by =, for IN and NOT IN over key sets';
 
+-- The same as an equality of hashable values (no IS NOT DISTINCT FROM),
+-- for a FULL JOIN on the key of two relations with the same time column.
+CREATE OR REPLACE FUNCTION @extschema@._lk_key_equal(a text, b text, time_col text)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN (SELECT string_agg(format('%s = %s AND (%I.%I IS NULL) = (%I.%I IS NULL)', x, y, a, c, b, c), ' AND ')
+          FROM unnest(@extschema@._lk_key_exprs(a, time_col), @extschema@._lk_key_exprs(b, time_col),
+                      @extschema@._lk_segments() || time_col) AS u(x, y, c));
+COMMENT ON FUNCTION @extschema@._lk_key_equal(text, text, text) IS
+'leadkpi internal: the SQL condition that two rows have the same store key, as equalities of hashable values (for a FULL JOIN)';
+
 -- The condition that fine row f (its day) lies in coarse key c (its month):
 -- the same segments and the day in the month, as an equality a hash join
 -- can use and as a range on the key index.
@@ -150,32 +162,49 @@ END;
 COMMENT ON FUNCTION @extschema@._lk_stores_def() IS
 'leadkpi internal: the stores of a materialized report schema (fine per day, coarse per month), their summary column and family';
 
+-- The GROUP BY list of a key (alias, time column), and the SELECT list
+-- that gives back its columns: the indexed expressions in the index's order
+-- (so a scan of the key index needs no sort), then their IS NULL flags.
+CREATE OR REPLACE FUNCTION @extschema@._lk_key_group(alias text, time_col text, OUT group_by text, OUT select_list text)
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+    SELECT string_agg(x, ', ' ORDER BY i) || ', ' || string_agg(format('(%I.%I IS NULL)', alias, c), ', ' ORDER BY i),
+           string_agg(format('CASE WHEN %1$I.%2$I IS NULL THEN NULL ELSE %3$s END AS %2$I', alias, c, x), ', ' ORDER BY i)
+      FROM unnest(@extschema@._lk_key_exprs(alias, time_col), @extschema@._lk_segments() || time_col) WITH ORDINALITY AS u(x, c, i);
+END;
+COMMENT ON FUNCTION @extschema@._lk_key_group(text, text) IS
+'leadkpi internal: the GROUP BY and SELECT lists of a store key, in the order of the key index';
+
 -- The SQL of a fine store's rows over its source (lead_facts, whose SQL is
 -- facts, or report_spend), for the keys in the relation keys (day and
 -- segments; every key when keys is NULL).  funnel_args is the window, modes
--- and step count of funnel_agg.  Driven by the keys: one index scan each.
+-- and step count of funnel_agg.  Driven by the keys: one index scan each;
+-- over every key, grouped in the order of lead_facts' key index.
 CREATE OR REPLACE FUNCTION @extschema@._lk_fine_rows_sql(target_schema name, store text, funnel_args text, facts text, keys text)
 RETURNS text
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    segs text := (SELECT string_agg('f.' || quote_ident(c), ', ') FROM unnest(@extschema@._lk_segments()) AS c);
+    g record := @extschema@._lk_key_group('f', 'day');
     src text := CASE store WHEN 'spend_daily' THEN format('%s.report_spend', quote_ident(target_schema)) ELSE facts END;
     from_sql text := CASE WHEN keys IS NULL THEN format('%s AS f', src)
                           ELSE format('%s AS k JOIN %s AS f ON %s', keys, src, @extschema@._lk_key_match('f', 'day', 'k', 'day')) END;
 BEGIN
-    RETURN CASE store
+    -- the columns in the store's order: day, segments, summary
+    RETURN format('SELECT day, %s, v AS %I FROM (', array_to_string(@extschema@._lk_segments(), ', '),
+                  (SELECT d.value_col FROM @extschema@._lk_stores_def() AS d WHERE d.name = store)) || CASE store
         WHEN 'kpi_daily' THEN format(
-            'SELECT f.day, %s, @extschema@.kpi_agg(f.first_contact_at, f.converted_at, f.revenue) AS summary '
-            'FROM %s WHERE f.day IS NOT NULL GROUP BY f.day, %s', segs, from_sql, segs)
+            'SELECT %s, @extschema@.kpi_agg(f.first_contact_at, f.converted_at, f.revenue) AS v '
+            'FROM %s WHERE f.day IS NOT NULL GROUP BY %s', g.select_list, from_sql, g.group_by)
         WHEN 'funnel_daily' THEN format(
-            'SELECT f.day, %s, @extschema@.funnel_agg(f.lead_id, e.at, e.step, %s) AS fs '
-            'FROM %s CROSS JOIN LATERAL %s AS e(at, step) GROUP BY f.day, %s',
-            segs, funnel_args, from_sql, @extschema@._lk_chain_events_sql('f'), segs)
+            'SELECT %s, @extschema@.funnel_agg(f.lead_id, e.at, e.step, %s) AS v '
+            'FROM %s CROSS JOIN LATERAL %s AS e(at, step) GROUP BY %s',
+            g.select_list, funnel_args, from_sql, @extschema@._lk_chain_events_sql('f'), g.group_by)
         WHEN 'spend_daily' THEN format(
-            'SELECT f.day, %s, @extschema@.spend_agg(f.amount) AS summary FROM %s GROUP BY f.day, %s', segs, from_sql, segs)
-        END;
+            'SELECT %s, @extschema@.spend_agg(f.amount) AS v FROM %s GROUP BY %s', g.select_list, from_sql, g.group_by)
+        END || ') AS r';
 END;
 $$;
 COMMENT ON FUNCTION @extschema@._lk_fine_rows_sql(name, text, text, text, text) IS
