@@ -15,9 +15,10 @@
 
 -- The names create_reports may create in a target schema, in the order they
 -- must be dropped (dependents first): report views, the live rows and
--- other internal views of materialized reports, the materialized views of
--- 0.1.0, the stores (tables; the anchor _lk_stores last), the canonical
--- views.
+-- other internal views of materialized reports, the stores (tables; the
+-- anchor _lk_stores last; kpi_daily and spend_daily were materialized
+-- views over kpi_watermark in 0.1.0, which goes after them, as does
+-- funnel_store), the canonical views.
 CREATE OR REPLACE FUNCTION @extschema@._lk_report_names()
 RETURNS text[]
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
@@ -28,8 +29,8 @@ RETURN ARRAY[
     'funnel_by_campaign', 'funnel_report',
     'kpi_by_month', 'kpi_by_channel', 'kpi_by_campaign', 'kpi_overview',
     'report_status', 'funnel_rows_live', 'spend_rows_live', 'kpi_rows_live', 'changes_by_column',
-    'funnel_store', 'kpi_watermark',
     'funnel_monthly', 'spend_monthly', 'kpi_monthly', 'funnel_daily', 'spend_daily', 'kpi_daily',
+    'funnel_store', 'kpi_watermark',
     'lead_facts', 'pending_changes', 'report_state', '_lk_stores',
     'report_stage_events', 'report_spend', 'report_leads']::text[];
 COMMENT ON FUNCTION @extschema@._lk_report_names() IS

@@ -226,6 +226,11 @@ BEGIN
         END;
     END IF;
 
+    -- (after many changes, as a first fill, statistics for the plans below)
+    IF n_moved > 10000 THEN
+        EXECUTE format('ANALYZE %s.lead_facts', s);
+    END IF;
+
     -- 5. the fine keys a moved lead left or entered, per family, recomputed
     --    with the coarse rows of their months
     EXECUTE format('CREATE TEMP TABLE lk_kpi_keys ON COMMIT DROP AS '

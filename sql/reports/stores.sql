@@ -237,15 +237,16 @@ RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 RETURN CASE WHEN events_src IS NULL THEN
-           format('SELECT l.lead_id, (l.first_contact_at AT TIME ZONE %L)::date AS day, l.campaign, l.channel, '
+           format('SELECT l.lead_id, (l.first_contact_at AT TIME ZONE %L)::date AS day, %s, '
                   'l.first_contact_at, l.converted_at, l.revenue, NULL::timestamptz[] AS ev_at, NULL::smallint[] AS ev_step '
-                  'FROM (%s) AS l', tz, leads_src)
+                  'FROM (%s) AS l', tz, (SELECT string_agg('l.' || quote_ident(c), ', ') FROM unnest(@extschema@._lk_segments()) AS c), leads_src)
        ELSE
            format('SELECT coalesce(l.lead_id, e.lead_id) AS lead_id, (l.first_contact_at AT TIME ZONE %L)::date AS day, '
-                  'l.campaign, l.channel, l.first_contact_at, l.converted_at, l.revenue, e.ev_at, e.ev_step '
+                  '%s, l.first_contact_at, l.converted_at, l.revenue, e.ev_at, e.ev_step '
                   'FROM (%s) AS l FULL JOIN (SELECT e.lead_id, %s FROM (%s) AS e '
                   'WHERE e.occurred_at IS NOT NULL AND e.lead_id IS NOT NULL GROUP BY e.lead_id) AS e ON e.lead_id = l.lead_id',
-                  tz, leads_src, @extschema@._lk_chain_sql(), events_src) END;
+                  tz, (SELECT string_agg('l.' || quote_ident(c), ', ') FROM unnest(@extschema@._lk_segments()) AS c),
+                  leads_src, @extschema@._lk_chain_sql(), events_src) END;
 COMMENT ON FUNCTION @extschema@._lk_facts_sql(text, text, text) IS
 'leadkpi internal: the SQL of the current lead facts: canonical leads fully joined with their events grouped into chain columns';
 
