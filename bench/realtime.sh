@@ -19,7 +19,8 @@
 # Output: bench/out/realtime.txt (medians) and bench/out/realtime.csv.
 #
 # Environment: RT_SCALES (2000000; e.g. "500000 2000000 8000000"),
-# RT_ROUNDS (5), RT_REPS (5), RT_KEEP=1 keeps the databases.
+# RT_ROUNDS (5), RT_REPS (5), RT_FULL (3 full rebuilds), RT_KEEP=1 keeps
+# the databases.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -39,11 +40,34 @@ echo "scale,metric,round,rep,value" > "$csv"
 
 log() { printf '== %s\n' "$*" >&2; }
 rec() { echo "$1,$2,$3,$4,$5" >> "$csv"; }
-# ms DB SQL: wall time of SQL in a fresh session (planning, execution and
-# the rows' transfer; the rows go to /dev/null), in ms
+# ms DB SQL: "wall cpu" of SQL in a fresh session: the wall time (planning,
+# execution and the rows' transfer; the rows go to /dev/null) and the CPU
+# time of its backend (/proc/PID/schedstat; not of parallel workers), in ms.
+# On a busy machine the CPU time is the steadier figure.
+# With WARM=1, SQL runs once before, in the same session (the plan of a live
+# view's function is then prepared, as in a dashboard's pooled connection).
 ms() {
-    $PSQL -d "$1" -At -c '\timing on' -c '\o /dev/null' -c "$2" 2>&1 | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' | tail -1
+    local warmup=""
+    [ "${WARM:-0}" = 1 ] && warmup="\\o /dev/null
+$2;
+\\o"
+    $PSQL -d "$1" -At > "$work/ms.out" 2>&1 <<SQL
+SELECT pg_backend_pid() AS lkpid \gset
+\setenv LKPID :lkpid
+$warmup
+\! cut -d' ' -f1 /proc/\$LKPID/schedstat > $work/cpu0
+\timing on
+\o /dev/null
+$2;
+\o
+\timing off
+\! cut -d' ' -f1 /proc/\$LKPID/schedstat > $work/cpu1
+SQL
+    printf '%s %s\n' "$(sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' "$work/ms.out" | tail -1)" \
+        "$(awk -v a="$(cat "$work/cpu0")" -v b="$(cat "$work/cpu1")" 'BEGIN {printf "%.1f", (b - a) / 1e6}')"
 }
+# rec2 SCALE METRIC ROUND REP "wall cpu": records METRIC_ms and METRIC_cpu_ms
+rec2() { rec "$1" "${2}_ms" "$3" "$4" "${5% *}"; rec "$1" "${2}_cpu_ms" "$3" "$4" "${5#* }"; }
 median() { sort -n | awk '{a[NR]=$1} END {if (NR == 0) print "-"; else if (NR % 2) print a[(NR+1)/2]; else printf "%.1f\n", (a[NR/2]+a[NR/2+1])/2}'; }
 # stat METRIC [SCALE]: the median and range of a metric from the CSV
 stat() {
@@ -53,7 +77,8 @@ stat() {
 load() { cut -d' ' -f1 /proc/loadavg; }
 
 # refresh DB ARGS: runs refresh_reports('m'ARGS) in a fresh session and
-# samples its backend's memory every 20 ms; prints "ms rss_anon_peak_mb vmhwm_mb"
+# samples its backend's memory every 20 ms; prints "ms rss_anon_peak_mb
+# vmhwm_mb cpu_ms" (the CPU time includes the 0.3 s sleep's nothing)
 refresh() {
     local db=$1 args=${2:-} pidf=$work/pid peak=0 hwm=0 r h
     rm -f "$pidf"
@@ -67,9 +92,11 @@ SELECT pg_sleep(0.3);
 SQL
     local bg=$!
     while [ ! -s "$pidf" ] && kill -0 $bg 2>/dev/null; do sleep 0.01; done
-    local pid
+    local pid c0 c1
     pid=$(head -1 "$pidf")
+    c0=$(cut -d' ' -f1 "/proc/$pid/schedstat" 2>/dev/null || echo 0)
     while kill -0 $bg 2>/dev/null; do
+        c1=$(cut -d' ' -f1 "/proc/$pid/schedstat" 2>/dev/null || echo "$c1")
         r=$(awk '/^RssAnon:/ {print $2}' "/proc/$pid/status" 2>/dev/null || echo 0)
         h=$(awk '/^VmHWM:/ {print $2}' "/proc/$pid/status" 2>/dev/null || echo 0)
         [ "${r:-0}" -gt "$peak" ] && peak=$r
@@ -77,7 +104,8 @@ SQL
         sleep 0.02
     done
     wait $bg
-    printf '%s %s %s\n' "$(sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' "$work/refresh.out" | head -1)" $((peak / 1024)) $((hwm / 1024))
+    printf '%s %s %s %s\n' "$(sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' "$work/refresh.out" | head -1)" $((peak / 1024)) $((hwm / 1024)) \
+        "$(awk -v a="$c0" -v b="${c1:-$c0}" 'BEGIN {printf "%.1f", (b - a) / 1e6}')"
 }
 
 LIVE="kpi_overview kpi_by_month kpi_by_campaign kpi_by_channel funnel_report funnel_by_campaign"
@@ -97,26 +125,26 @@ for scale in $scales; do
                         orders => 'crm.orders', stages => $STAGES, funnel_modes => 'crm_backfill', time_zone => 'UTC')" >/dev/null
     $PSQL -d $db -f "$here/realtime_old.sql" >/dev/null
     log "scale $scale: materialized reports (the first fill)"
-    rec $scale create_ms 0 0 "$(ms $db "SELECT count(*) FROM create_reports('m', leads => 'crm.leads', stage_events => 'crm.stage_events',
+    rec2 $scale create 0 0 "$(ms $db "SELECT count(*) FROM create_reports('m', leads => 'crm.leads', stage_events => 'crm.stage_events',
         spend => 'crm.spend', orders => 'crm.orders', stages => $STAGES, funnel_modes => 'crm_backfill', materialized => true, time_zone => 'UTC')")"
     $PSQL -d $db -c "VACUUM ANALYZE m.lead_facts" >/dev/null
     rec $scale store_rows 0 0 "$($PSQL -d $db -Atc "SELECT (SELECT count(*) FROM m.kpi_daily) || '/' || (SELECT count(*) FROM m.funnel_daily) || '/' || (SELECT count(*) FROM m.kpi_monthly)")"
 
     log "scale $scale: full rebuilds against 0.1.0's non-concurrent refresh (load $(load))"
-    for i in 1 2 3; do
-        read -r t rss hwm < <(refresh $db ", full => true")
-        rec $scale full_ms 0 $i "$t"; rec $scale full_rss_mb 0 $i "$rss"; rec $scale full_hwm_mb 0 $i "$hwm"
-        rec $scale old_refresh_ms 0 $i "$(ms $db "BEGIN; REFRESH MATERIALIZED VIEW old.kpi_watermark; REFRESH MATERIALIZED VIEW old.kpi_daily;
+    for i in $(seq 1 "${RT_FULL:-3}"); do
+        read -r t rss hwm cpu < <(refresh $db ", full => true")
+        rec $scale full_ms 0 $i "$t"; rec $scale full_cpu_ms 0 $i "$cpu"; rec $scale full_rss_mb 0 $i "$rss"; rec $scale full_hwm_mb 0 $i "$hwm"
+        rec2 $scale old_refresh 0 $i "$(ms $db "BEGIN; REFRESH MATERIALIZED VIEW old.kpi_watermark; REFRESH MATERIALIZED VIEW old.kpi_daily;
             REFRESH MATERIALIZED VIEW old.spend_daily; REFRESH MATERIALIZED VIEW old.funnel_store; REFRESH MATERIALIZED VIEW old.kpi_overview;
             REFRESH MATERIALIZED VIEW old.kpi_by_campaign; REFRESH MATERIALIZED VIEW old.kpi_by_channel; REFRESH MATERIALIZED VIEW old.kpi_by_month;
             REFRESH MATERIALIZED VIEW old.funnel_report; REFRESH MATERIALIZED VIEW old.funnel_by_campaign; COMMIT")"
-        rec $scale ref_count_events_ms 0 $i "$(ms $db "SELECT count(*) FROM crm.stage_events")"
+        rec2 $scale ref_count_events 0 $i "$(ms $db "SELECT count(*) FROM crm.stage_events")"
     done
     # a reader of the stored reports while a full rebuild runs, and without
     for phase in quiet rebuild; do
         if [ $phase = rebuild ]; then refresh $db ", full => true" > /dev/null & rb=$!; sleep 0.5; fi
         for i in $(seq 1 20); do
-            rec $scale "reader_during_${phase}_ms" 0 $i "$(ms $db "SELECT * FROM m.kpi_by_campaign")"
+            rec2 $scale "reader_during_${phase}" 0 $i "$(ms $db "SELECT * FROM m.kpi_by_campaign")"
             [ $phase = rebuild ] && ! kill -0 $rb 2>/dev/null && break
         done
         [ $phase = rebuild ] && wait $rb
@@ -130,21 +158,23 @@ for scale in $scales; do
         rec $scale pending_leads $round 0 "$($PSQL -d $db -Atc "SELECT pending_leads FROM m.report_status")"
         for rep in $(seq 1 "$reps"); do
             for v in $LIVE; do
-                rec $scale "live_${v}_ms" $round $rep "$(ms $db "SELECT * FROM m.${v}_live")"
-                rec $scale "stored_${v}_ms" $round $rep "$(ms $db "SELECT * FROM m.$v")"
+                rec2 $scale "live_${v}" $round $rep "$(ms $db "SELECT * FROM m.${v}_live")"
+                rec2 $scale "live_${v}_warm" $round $rep "$(WARM=1 ms $db "SELECT * FROM m.${v}_live")"
+                rec2 $scale "stored_${v}" $round $rep "$(ms $db "SELECT * FROM m.$v")"
             done
             # the floor of a live read: looking up the changed leads alone
-            rec $scale floor_lookup_leads_ms $round $rep "$(ms $db "SELECT count(*) FROM m._lk_leads_of(ARRAY(SELECT DISTINCT lead_id FROM m.pending_changes WHERE kind = 'lead'))")"
-            rec $scale floor_lookup_events_ms $round $rep "$(ms $db "SELECT count(*) FROM m._lk_leads_of(ARRAY(SELECT DISTINCT lead_id FROM m.pending_changes WHERE kind IN ('lead', 'event'))) AS l
+            rec2 $scale floor_lookup_leads $round $rep "$(ms $db "SELECT count(*) FROM m._lk_leads_of(ARRAY(SELECT DISTINCT lead_id FROM m.pending_changes WHERE kind = 'lead'))")"
+            rec2 $scale floor_lookup_events $round $rep "$(ms $db "SELECT count(*) FROM m._lk_leads_of(ARRAY(SELECT DISTINCT lead_id FROM m.pending_changes WHERE kind IN ('lead', 'event'))) AS l
                                                                       FULL JOIN m._lk_events_of(ARRAY(SELECT DISTINCT lead_id FROM m.pending_changes WHERE kind IN ('lead', 'event'))) AS e USING (lead_id)")"
         done
         if [ "$round" = 1 ]; then
-            for v in $LIVE; do rec $scale "plain_${v}_ms" $round 1 "$(ms $db "SELECT * FROM p.$v")"; done
+            for v in $LIVE; do rec2 $scale "plain_${v}" $round 1 "$(ms $db "SELECT * FROM p.$v")"; done
             sed 's/pg_temp\./public./g' "$top/test/pgtap/include/reports_differ.sql" | $PSQL -d $db 2>/dev/null || true
             rec $scale live_equals_plain $round 0 "$($PSQL -d $db -Atc "SELECT reports_differ('m', 'p', '_live') = '{}'")"
         fi
-        read -r t rss hwm < <(refresh $db)
-        rec $scale refresh_ms $round 0 "$t"; rec $scale refresh_rss_mb $round 0 "$rss"; rec $scale refresh_hwm_mb $round 0 "$hwm"
+        read -r t rss hwm cpu < <(refresh $db)
+        rec $scale refresh_ms $round 0 "$t"; rec $scale refresh_cpu_ms $round 0 "$cpu"
+        rec $scale refresh_rss_mb $round 0 "$rss"; rec $scale refresh_hwm_mb $round 0 "$hwm"
         $PSQL -d $db -Atc "SELECT last_refresh FROM m.report_status" > "$work/lr"
         rec $scale refresh_leads_changed $round 0 "$(sed -n 's/.*"leads_changed": \([0-9]*\).*/\1/p' "$work/lr")"
         rec $scale refresh_funnel_keys $round 0 "$(sed -n 's/.*"funnel_keys": \([0-9]*\).*/\1/p' "$work/lr")"
@@ -158,7 +188,7 @@ for scale in $scales; do
         for i in 1 2 3 4 5; do
             for mode in on off; do
                 [ $mode = off ] && $PSQL -d $db -c "ALTER TABLE crm.leads DISABLE TRIGGER USER"
-                rec $scale "bulk_insert_100k_triggers_${mode}_ms" 0 $i "$(ms $db "INSERT INTO crm.leads (lead_id, first_contact_at, campaign, channel)
+                rec2 $scale "bulk_insert_100k_triggers_${mode}" 0 $i "$(ms $db "INSERT INTO crm.leads (lead_id, first_contact_at, campaign, channel)
                     SELECT 100000000 + g, now(), 'bulk', 'web' FROM generate_series(1, 100000) AS g")"
                 $PSQL -d $db -c "DELETE FROM crm.leads WHERE lead_id > 100000000" >/dev/null
                 [ $mode = off ] && $PSQL -d $db -c "ALTER TABLE crm.leads ENABLE TRIGGER USER"
@@ -185,12 +215,15 @@ done
     for scale in $scales; do
         echo
         echo "== scale $scale leads"
-        for m in gen_s create_ms store_rows ref_count_events_ms full_ms old_refresh_ms full_rss_mb full_hwm_mb \
+        for m in gen_s create_ms create_cpu_ms store_rows ref_count_events_ms ref_count_events_cpu_ms \
+                 full_ms full_cpu_ms old_refresh_ms old_refresh_cpu_ms full_rss_mb full_hwm_mb \
                  reader_during_quiet_ms reader_during_rebuild_ms pending_changes pending_leads \
-                 refresh_ms refresh_rss_mb refresh_hwm_mb refresh_leads_changed refresh_funnel_keys \
-                 $(for v in $LIVE; do echo live_${v}_ms stored_${v}_ms plain_${v}_ms; done) \
-                 floor_lookup_leads_ms floor_lookup_events_ms live_equals_plain stored_equals_plain \
-                 bulk_insert_100k_triggers_on_ms bulk_insert_100k_triggers_off_ms single_update_triggers_on_ms single_update_triggers_off_ms; do
+                 refresh_ms refresh_cpu_ms refresh_rss_mb refresh_hwm_mb refresh_leads_changed refresh_funnel_keys \
+                 $(for v in $LIVE; do echo live_${v}_ms live_${v}_cpu_ms live_${v}_warm_ms live_${v}_warm_cpu_ms stored_${v}_ms stored_${v}_cpu_ms plain_${v}_ms plain_${v}_cpu_ms; done) \
+                 floor_lookup_leads_ms floor_lookup_leads_cpu_ms floor_lookup_events_ms floor_lookup_events_cpu_ms \
+                 live_equals_plain stored_equals_plain \
+                 bulk_insert_100k_triggers_on_ms bulk_insert_100k_triggers_on_cpu_ms bulk_insert_100k_triggers_off_ms bulk_insert_100k_triggers_off_cpu_ms \
+                 single_update_triggers_on_ms single_update_triggers_off_ms; do
             grep -q ",$m," "$csv" && printf '%-34s %s\n' "$m" "$(stat $m $scale)"
         done
     done

@@ -37,81 +37,64 @@ AS $$
 DECLARE
     s text := quote_ident(target_schema);
     kpi boolean := family = 'kpi';
-    fine text := family || '_daily';
-    coarse text := family || '_monthly';
     v text := CASE WHEN kpi THEN 'summary' ELSE 'fs' END;
+    segs text := array_to_string(@extschema@._lk_segments(), ', ');
     segs_f text := (SELECT string_agg('f.' || quote_ident(x), ', ') FROM unnest(@extschema@._lk_segments()) AS x);
-    segs_u text := (SELECT string_agg('u.' || quote_ident(x), ', ') FROM unnest(@extschema@._lk_segments()) AS x);
-    segs text := (SELECT string_agg(quote_ident(x), ', ') FROM unnest(@extschema@._lk_segments()) AS x);
-    cols text;
-    agg text;
+    segs_d text := (SELECT string_agg('d.' || quote_ident(x), ', ') FROM unnest(@extschema@._lk_segments()) AS x);
+    segs_m text := (SELECT string_agg('m.' || quote_ident(x), ', ') FROM unnest(@extschema@._lk_segments()) AS x);
+    segs_l text := (SELECT string_agg('l.' || quote_ident(x), ', ') FROM unnest(@extschema@._lk_segments()) AS x);
+    pending text := @extschema@._lk_pending_sql(target_schema);
+    -- the aggregate over leads' facts (alias f; e: their funnel events)
+    agg text := CASE WHEN kpi THEN '@extschema@.kpi_agg(f.first_contact_at, f.converted_at, f.revenue)'
+                     ELSE format('@extschema@.funnel_agg(f.lead_id, e.at, e.step, %s)', funnel_args) END;
+    events text := CASE WHEN kpi THEN '' ELSE ' CROSS JOIN LATERAL ' || @extschema@._lk_chain_events_sql('f') || ' AS e(at, step)' END;
+    only_days text := CASE WHEN kpi THEN ' AND f.day IS NOT NULL' ELSE '' END;
+    kinds text := CASE WHEN kpi THEN quote_literal('lead') ELSE quote_literal('lead') || ', ' || quote_literal('event') END;
+    fresh text;
+    plain text;
 BEGIN
-    cols := CASE WHEN kpi THEN 'first_contact_at, converted_at, revenue' ELSE 'lead_id, ev_at, ev_step' END;
-    agg := CASE WHEN kpi THEN '@extschema@.kpi_agg(u.first_contact_at, u.converted_at, u.revenue)'
-                ELSE format('@extschema@.funnel_agg(u.lead_id, e.at, e.step, %s)', funnel_args) END;
-    RETURN format($q$
-WITH pend AS MATERIALIZED (
-    SELECT DISTINCT lead_id FROM %1$s AS p WHERE kind IN (%2$s) AND lead_id IS NOT NULL),
-rebuild AS MATERIALIZED (
-    SELECT EXISTS (SELECT FROM %1$s AS p WHERE kind = 'rebuild') AS yes),
-fresh AS MATERIALIZED (
-    %3$s),
-dirty AS MATERIALIZED (
-    SELECT f.day, %4$s FROM %5$s.lead_facts AS f WHERE f.lead_id IN (SELECT lead_id FROM pend)%6$s
-    UNION
-    SELECT f.day, %4$s FROM fresh AS f%7$s),
-months AS MATERIALIZED (
-    SELECT DISTINCT date_trunc('month', day::timestamp)::date AS month, %8$s FROM dirty)
-SELECT m.month, %9$s, m.%10$I FROM %5$s.%11$I AS m
- WHERE NOT (SELECT yes FROM rebuild) AND (%12$s) NOT IN (SELECT %22$s FROM months AS d)
-UNION ALL
-SELECT date_trunc('month', f.day::timestamp)::date, %4$s, f.%10$I
-  FROM months AS d CROSS JOIN LATERAL (SELECT * FROM %5$s.%13$I AS f WHERE %14$s OFFSET 0) AS f
- WHERE NOT (SELECT yes FROM rebuild) AND (%15$s) NOT IN (SELECT %23$s FROM dirty AS x)
-UNION ALL
-SELECT date_trunc('month', u.day::timestamp)::date, %16$s, %17$s
-  FROM (SELECT f.day, %4$s, %18$s FROM dirty AS d JOIN %5$s.lead_facts AS f ON %19$s
-         WHERE f.lead_id NOT IN (SELECT lead_id FROM pend)
-        UNION ALL
-        SELECT f.day, %4$s, %18$s FROM fresh AS f%7$s) AS u%20$s
- WHERE NOT (SELECT yes FROM rebuild)
- GROUP BY u.day, %16$s
-UNION ALL
-%21$s$q$,
-        @extschema@._lk_pending_sql(target_schema),
-        CASE WHEN kpi THEN '''lead''' ELSE '''lead'', ''event''' END,
-        CASE WHEN kpi
-             THEN @extschema@._lk_facts_sql(format('SELECT * FROM %s._lk_leads_of(ARRAY(SELECT lead_id FROM pend))', s), NULL, tz)
-             ELSE @extschema@._lk_facts_sql(format('SELECT * FROM %s._lk_leads_of(ARRAY(SELECT lead_id FROM pend))', s),
-                                            format('SELECT * FROM %s._lk_events_of(ARRAY(SELECT lead_id FROM pend))', s), tz) END,
-        segs_f, s,
-        CASE WHEN kpi THEN ' AND f.day IS NOT NULL' ELSE '' END,
-        CASE WHEN kpi THEN ' WHERE f.day IS NOT NULL' ELSE '' END,
-        segs,
-        (SELECT string_agg('m.' || quote_ident(x), ', ') FROM unnest(@extschema@._lk_segments()) AS x),
-        v, coarse,
-        @extschema@._lk_key_tuple('m', 'month'),
-        fine,
-        @extschema@._lk_in_month('f', 'd'),
-        @extschema@._lk_key_tuple('f', 'day'),
-        segs_u, agg, cols,
-        @extschema@._lk_key_match('f', 'day', 'd', 'day'),
-        CASE WHEN kpi THEN '' ELSE ' CROSS JOIN LATERAL ' || @extschema@._lk_chain_events_sql('u') || ' AS e(at, step)' END,
-        -- 4. a full rebuild pending: as the plain report computes it
-        CASE WHEN kpi
-             THEN format('SELECT date_trunc(''month'', l.first_contact_at AT TIME ZONE %L)::date, %s, '
-                         '@extschema@.kpi_agg(l.first_contact_at, l.converted_at, l.revenue) FROM %s.report_leads AS l '
-                         'WHERE (SELECT yes FROM rebuild) AND l.first_contact_at IS NOT NULL GROUP BY 1, %s',
-                         tz, (SELECT string_agg('l.' || quote_ident(x), ', ') FROM unnest(@extschema@._lk_segments()) AS x), s,
-                         (SELECT string_agg('l.' || quote_ident(x), ', ') FROM unnest(@extschema@._lk_segments()) AS x))
-             ELSE format('SELECT date_trunc(''month'', l.first_contact_at AT TIME ZONE %L)::date, %s, '
-                         '@extschema@.funnel_agg(e.lead_id, e.occurred_at, e.step, %s) '
-                         'FROM %s.report_stage_events AS e LEFT JOIN %s.report_leads AS l ON l.lead_id = e.lead_id '
-                         'WHERE (SELECT yes FROM rebuild) GROUP BY 1, %s',
-                         tz, (SELECT string_agg('l.' || quote_ident(x), ', ') FROM unnest(@extschema@._lk_segments()) AS x), funnel_args, s, s,
-                         (SELECT string_agg('l.' || quote_ident(x), ', ') FROM unnest(@extschema@._lk_segments()) AS x)) END,
-        @extschema@._lk_key_tuple('d', 'month'),
-        @extschema@._lk_key_tuple('x', 'day'));
+    -- the changed leads as they are now
+    fresh := @extschema@._lk_facts_sql(format('SELECT * FROM %s._lk_leads_of(ARRAY(SELECT lead_id FROM pend))', s),
+                 CASE WHEN NOT kpi THEN format('SELECT * FROM %s._lk_events_of(ARRAY(SELECT lead_id FROM pend))', s) END, tz);
+    -- while a full rebuild is pending: as the plain report computes it
+    plain := CASE WHEN kpi
+        THEN format('SELECT date_trunc(''month'', l.first_contact_at AT TIME ZONE %L)::date, %s, '
+                    '@extschema@.kpi_agg(l.first_contact_at, l.converted_at, l.revenue) FROM %s.report_leads AS l '
+                    'WHERE (SELECT yes FROM rebuild) AND l.first_contact_at IS NOT NULL GROUP BY 1, %s', tz, segs_l, s, segs_l)
+        ELSE format('SELECT date_trunc(''month'', l.first_contact_at AT TIME ZONE %L)::date, %s, '
+                    '@extschema@.funnel_agg(e.lead_id, e.occurred_at, e.step, %s) '
+                    'FROM %s.report_stage_events AS e LEFT JOIN %s.report_leads AS l ON l.lead_id = e.lead_id '
+                    'WHERE (SELECT yes FROM rebuild) GROUP BY 1, %s', tz, segs_l, funnel_args, s, s, segs_l) END;
+    RETURN
+        -- the changes, and the keys they touch (a lead's old key from
+        -- lead_facts, its new one now)
+        format('WITH pend AS MATERIALIZED (SELECT DISTINCT lead_id FROM %s AS p WHERE kind IN (%s) AND lead_id IS NOT NULL), ',
+               pending, kinds)
+     || format('rebuild AS MATERIALIZED (SELECT EXISTS (SELECT FROM %s AS p WHERE kind = %L) AS yes), ', pending, 'rebuild')
+     || format('fresh AS MATERIALIZED (%s), ', fresh)
+     || format('dirty AS MATERIALIZED (SELECT f.day, %1$s FROM %2$s.lead_facts AS f WHERE f.lead_id IN (SELECT lead_id FROM pend)%3$s '
+               'UNION SELECT f.day, %1$s FROM fresh AS f WHERE true%3$s), ', segs_f, s, only_days)
+     || format('months AS MATERIALIZED (SELECT DISTINCT date_trunc(''month'', day::timestamp)::date AS month, %s FROM dirty) ', segs)
+        -- 1. the stored months no changed key falls in
+     || format('SELECT m.month, %s, m.%I FROM %s.%I AS m WHERE NOT (SELECT yes FROM rebuild) AND (%s) NOT IN (SELECT %s FROM months AS d) ',
+               segs_m, v, s, family || '_monthly', @extschema@._lk_key_tuple('m', 'month'), @extschema@._lk_key_tuple('d', 'month'))
+        -- 2. the stored days of those months that did not change
+     || format('UNION ALL SELECT date_trunc(''month'', f.day::timestamp)::date, %s, f.%I '
+               'FROM months AS d CROSS JOIN LATERAL (SELECT * FROM %s.%I AS f WHERE %s OFFSET 0) AS f '
+               'WHERE NOT (SELECT yes FROM rebuild) AND (%s) NOT IN (SELECT %s FROM dirty AS x) ',
+               segs_f, v, s, family || '_daily', @extschema@._lk_in_month('f', 'd'),
+               @extschema@._lk_key_tuple('f', 'day'), @extschema@._lk_key_tuple('x', 'day'))
+        -- 3. the changed days: their unchanged leads from lead_facts (an index
+        --    range and an aggregate per day), and the changed leads now; the
+        --    two summaries of a day cover disjoint leads, so they roll up
+     || format('UNION ALL SELECT date_trunc(''month'', d.day::timestamp)::date, %s, x.v FROM dirty AS d '
+               'CROSS JOIN LATERAL (SELECT %s AS v FROM %s.lead_facts AS f%s WHERE %s AND f.lead_id NOT IN (SELECT lead_id FROM pend)) AS x '
+               'WHERE NOT (SELECT yes FROM rebuild) AND x.v IS NOT NULL ',
+               segs_d, agg, s, events, @extschema@._lk_key_match('f', 'day', 'd', 'day'))
+     || format('UNION ALL SELECT date_trunc(''month'', f.day::timestamp)::date, %1$s, %2$s FROM fresh AS f%3$s '
+               'WHERE NOT (SELECT yes FROM rebuild)%4$s GROUP BY f.day, %1$s ', segs_f, agg, events, only_days)
+        -- 4. instead of 1-3, while a full rebuild is pending
+     || 'UNION ALL ' || plain;
 END;
 $$;
 COMMENT ON FUNCTION @extschema@._lk_live_rows_sql(name, text, text, text) IS
@@ -185,6 +168,37 @@ SELECT date_trunc('month', f.day::timestamp)::date, %4$s, @extschema@.spend_agg(
 COMMENT ON FUNCTION @extschema@._lk_live_spend_sql(name) IS
 'leadkpi internal: the SQL of the live spend rows: stored spend of unchanged days plus the changed days read now';
 
+-- Creates <family>_rows_live: a view over a function running the live rows'
+-- query.  The function (PL/pgSQL, so its plan is prepared once per session)
+-- runs with JIT off: the query's cost counts the canonical-view branch of a
+-- pending full rebuild, which never runs otherwise, and JIT would spend far
+-- more compiling than the query takes.
+CREATE OR REPLACE FUNCTION @extschema@._lk_create_rows_live(target_schema name, family text, summary_type text, query text, what text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    s text := quote_ident(target_schema);
+    fn text := format('%s.%I', s, '_lk_' || family || '_rows_live');
+    value_col text := CASE family WHEN 'funnel' THEN 'fs' ELSE 'summary' END;
+BEGIN
+    EXECUTE format('CREATE FUNCTION %s() RETURNS TABLE (month date, %s, %I @extschema@.%s) '
+                   'LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp SET jit = off '
+                   'AS %L', fn,
+                   (SELECT string_agg(quote_ident(c) || ' text', ', ') FROM unnest(@extschema@._lk_segments()) AS c),
+                   value_col, summary_type,
+                   -- the result columns are named like the query's columns
+                   format(E'#variable_conflict use_column\nBEGIN\n    RETURN QUERY %s;\nEND', query));
+    EXECUTE format('COMMENT ON FUNCTION %s() IS %L', fn, 'leadkpi lookup: the live rows of ' || family || ' (see the view ' || family || '_rows_live)');
+    EXECUTE format('ALTER FUNCTION %s() DEPENDS ON EXTENSION leadkpi', fn);
+    EXECUTE format('CREATE VIEW %s.%I WITH (security_invoker = true) AS SELECT * FROM %s()', s, family || '_rows_live', fn);
+    EXECUTE format('COMMENT ON VIEW %s.%I IS %L', s, family || '_rows_live', 'leadkpi live rows: ' || what);
+END;
+$$;
+COMMENT ON FUNCTION @extschema@._lk_create_rows_live(name, text, text, text, text) IS
+'leadkpi internal: creates a live rows view over a PL/pgSQL function (plan kept per session, JIT off) running its query';
+
 -- Creates kpi_rows_live, spend_rows_live and funnel_rows_live (those the
 -- inputs allow) and report_status in target_schema.
 CREATE OR REPLACE FUNCTION @extschema@._lk_create_live_rows(
@@ -197,21 +211,18 @@ DECLARE
     s text := quote_ident(target_schema);
     segs text := array_to_string(@extschema@._lk_segments(), ', ');
 BEGIN
-    EXECUTE format('CREATE VIEW %s.kpi_rows_live WITH (security_invoker = true) AS %s', s,
-                   @extschema@._lk_live_rows_sql(target_schema, 'kpi', tz, NULL));
-    EXECUTE format('COMMENT ON VIEW %s.kpi_rows_live IS %L', s,
-        format('leadkpi live rows: kpi_summary per (month, %s): kpi_monthly with the keys changed since the last refresh recomputed', segs));
+    PERFORM @extschema@._lk_create_rows_live(target_schema, 'kpi', 'kpi_summary',
+        @extschema@._lk_live_rows_sql(target_schema, 'kpi', tz, NULL),
+        format('kpi_summary per (month, %s): kpi_monthly with the keys changed since the last refresh recomputed', segs));
     IF spend IS NOT NULL THEN
-        EXECUTE format('CREATE VIEW %s.spend_rows_live WITH (security_invoker = true) AS %s', s, @extschema@._lk_live_spend_sql(target_schema));
-        EXECUTE format('COMMENT ON VIEW %s.spend_rows_live IS %L', s,
-            format('leadkpi live rows: spend summary per (month, %s): spend_monthly with the days changed since the last refresh read now', segs));
+        PERFORM @extschema@._lk_create_rows_live(target_schema, 'spend', 'kpi_summary', @extschema@._lk_live_spend_sql(target_schema),
+            format('spend summary per (month, %s): spend_monthly with the days changed since the last refresh read now', segs));
     END IF;
     IF stage_events IS NOT NULL THEN
-        EXECUTE format('CREATE VIEW %s.funnel_rows_live WITH (security_invoker = true) AS %s', s,
-                       @extschema@._lk_live_rows_sql(target_schema, 'funnel', tz,
-                           format('%L::interval, %L, %s', conversion_window, coalesce(funnel_modes, ''), cardinality(stages))));
-        EXECUTE format('COMMENT ON VIEW %s.funnel_rows_live IS %L', s,
-            format('leadkpi live rows: funnel_summary per (month, %s): funnel_monthly with the keys changed since the last refresh recomputed', segs));
+        PERFORM @extschema@._lk_create_rows_live(target_schema, 'funnel', 'funnel_summary',
+            @extschema@._lk_live_rows_sql(target_schema, 'funnel', tz,
+                format('%L::interval, %L, %s', conversion_window, coalesce(funnel_modes, ''), cardinality(stages))),
+            format('funnel_summary per (month, %s): funnel_monthly with the keys changed since the last refresh recomputed', segs));
     END IF;
     EXECUTE format($q$CREATE VIEW %1$s.report_status WITH (security_invoker = true) AS
         SELECT st.refreshed_at, st.rebuilt_at,

@@ -70,9 +70,9 @@ COMMENT ON FUNCTION @extschema@._lk_store_write(name, text, text, text, text, te
 'leadkpi internal: replaces a store''s rows of a set of keys by recomputed ones, writing only rows that differ';
 
 -- Recomputes a fine store's rows of the keys in temporary table keys (day
--- and segments; all keys when keys is NULL) from lead_facts (report_spend
--- for spend), the coarse rows of their months, and writes both.  Returns
--- the rows written.
+-- and segments; every key when keys is NULL, or when they are more than a
+-- quarter of the store) from lead_facts (report_spend for spend), the
+-- coarse rows of their months, and writes both.  Returns the rows written.
 CREATE OR REPLACE FUNCTION @extschema@._lk_refresh_family(target_schema name, fine text, keys text, funnel_args text)
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE
@@ -85,9 +85,19 @@ DECLARE
     segs text := (SELECT string_agg(quote_ident(x), ', ') FROM unnest(@extschema@._lk_segments()) AS x);
     written bigint := 0;
     hashagg text;
+    many boolean;
 BEGIN
     SELECT * INTO d FROM @extschema@._lk_stores_def() AS x WHERE x.name = _lk_refresh_family.fine;
     SELECT * INTO c FROM @extschema@._lk_stores_def() AS x WHERE x.fine = _lk_refresh_family.fine;
+    -- many keys (a first fill, a large change): every key at once is cheaper
+    -- than one index scan per key
+    IF keys IS NOT NULL THEN
+        EXECUTE format('SELECT count(*) > 0.25 * greatest((SELECT reltuples FROM pg_class WHERE oid = %L::regclass), 0) FROM %s',
+                       format('%s.%I', s, fine), keys) INTO many;
+        IF many THEN
+            keys := NULL;
+        END IF;
+    END IF;
     -- funnel summaries grouped by sorting (on the key index's order):
     -- funnel_agg keeps a sizeable state per group, which a hash table of
     -- every key at once would hold together
@@ -240,7 +250,7 @@ BEGIN
                    (SELECT string_agg(quote_ident('n_' || x), ', ') FROM unnest(@extschema@._lk_segments()) AS x));
     GET DIAGNOSTICS n_kpi_keys = ROW_COUNT;
     ANALYZE lk_kpi_keys;
-    written := written + @extschema@._lk_refresh_family(target_schema, 'kpi_daily', CASE WHEN NOT rebuild THEN 'lk_kpi_keys' END, NULL);
+    written := written + @extschema@._lk_refresh_family(target_schema, 'kpi_daily', 'lk_kpi_keys', NULL);
     IF (cfg ->> 'stage_events')::boolean THEN
         EXECUTE format('CREATE TEMP TABLE lk_funnel_keys ON COMMIT DROP AS '
                        'SELECT o_day AS day, %s FROM lk_moved WHERE funnel AND was '
@@ -249,7 +259,7 @@ BEGIN
                        (SELECT string_agg(quote_ident('n_' || x), ', ') FROM unnest(@extschema@._lk_segments()) AS x));
         GET DIAGNOSTICS n_funnel_keys = ROW_COUNT;
         ANALYZE lk_funnel_keys;
-        written := written + @extschema@._lk_refresh_family(target_schema, 'funnel_daily', CASE WHEN NOT rebuild THEN 'lk_funnel_keys' END, funnel_args);
+        written := written + @extschema@._lk_refresh_family(target_schema, 'funnel_daily', 'lk_funnel_keys', funnel_args);
     END IF;
 
     -- 6. spend: the (campaign, day) recorded, a NULL matching all; the fine
