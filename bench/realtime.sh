@@ -41,7 +41,8 @@ echo "scale,metric,round,rep,value" > "$csv"
 log() { printf '== %s\n' "$*" >&2; }
 rec() { echo "$1,$2,$3,$4,$5" >> "$csv"; }
 # ms DB SQL: "wall cpu" of SQL in a fresh session: the wall time (planning,
-# execution and the rows' transfer; the rows go to /dev/null) and the CPU
+# execution and the rows' transfer, summed over SQL's statements; the rows
+# go to /dev/null) and the CPU
 # time of its backend (/proc/PID/schedstat; not of parallel workers), in ms.
 # On a busy machine the CPU time is the steadier figure.
 # With WARM=1, SQL runs once before, in the same session (the plan of a live
@@ -63,7 +64,7 @@ $2;
 \timing off
 \! cut -d' ' -f1 /proc/\$LKPID/schedstat > $work/cpu1
 SQL
-    printf '%s %s\n' "$(sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' "$work/ms.out" | tail -1)" \
+    printf '%s %s\n' "$(sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' "$work/ms.out" | awk '{t += $1} END {printf "%.1f", t}')" \
         "$(awk -v a="$(cat "$work/cpu0")" -v b="$(cat "$work/cpu1")" 'BEGIN {printf "%.1f", (b - a) / 1e6}')"
 }
 # rec2 SCALE METRIC ROUND REP "wall cpu": records METRIC_ms and METRIC_cpu_ms

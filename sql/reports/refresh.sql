@@ -140,6 +140,8 @@ RETURNS jsonb
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 SET client_min_messages = warning
+-- its statements are many and mostly small; JIT would compile each
+SET jit = off
 AS $$
 DECLARE
     s text := quote_ident(target_schema);
@@ -186,7 +188,8 @@ BEGIN
     ELSE
         EXECUTE format('CREATE TEMP TABLE lk_ids ON COMMIT DROP AS SELECT DISTINCT lead_id FROM lk_changes '
                        'WHERE kind IN (''lead'', ''event'') AND lead_id IS NOT NULL');
-        old_src := format('(SELECT * FROM %s.lead_facts WHERE lead_id IN (SELECT lead_id FROM lk_ids))', s);
+        -- (= ANY: one index probe per lead, whatever the estimates)
+        old_src := format('(SELECT * FROM %s.lead_facts WHERE lead_id = ANY (ARRAY(SELECT lead_id FROM lk_ids)))', s);
         fresh_src := @extschema@._lk_facts_sql(
             format('SELECT * FROM %s._lk_leads_of(ARRAY(SELECT lead_id FROM lk_ids))', s),
             CASE WHEN (cfg ->> 'stage_events')::boolean THEN format('SELECT * FROM %s._lk_events_of(ARRAY(SELECT lead_id FROM lk_ids))', s) END,
