@@ -140,6 +140,11 @@ for scale in $scales; do
             REFRESH MATERIALIZED VIEW old.kpi_by_campaign; REFRESH MATERIALIZED VIEW old.kpi_by_channel; REFRESH MATERIALIZED VIEW old.kpi_by_month;
             REFRESH MATERIALIZED VIEW old.funnel_report; REFRESH MATERIALIZED VIEW old.funnel_by_campaign; COMMIT")"
         rec2 $scale ref_count_events 0 $i "$(ms $db "SELECT count(*) FROM crm.stage_events")"
+        # the floors of a full rebuild: reading the leads (with their orders),
+        # and grouping the stage events by lead, as it must to compare them
+        rec2 $scale floor_full_leads 0 $i "$(ms $db "SELECT count(*) FROM m.report_leads")"
+        rec2 $scale floor_full_events_by_lead 0 $i "$(ms $db "SELECT count(*) FROM (SELECT lead_id, array_agg(occurred_at), array_agg(step)
+                                                                FROM m.report_stage_events GROUP BY lead_id) AS e")"
     done
     # a reader of the stored reports while a full rebuild runs, and without
     for phase in quiet rebuild; do
@@ -218,6 +223,7 @@ done
         echo "== scale $scale leads"
         for m in gen_s create_ms create_cpu_ms store_rows ref_count_events_ms ref_count_events_cpu_ms \
                  full_ms full_cpu_ms old_refresh_ms old_refresh_cpu_ms full_rss_mb full_hwm_mb \
+                 floor_full_leads_ms floor_full_leads_cpu_ms floor_full_events_by_lead_ms floor_full_events_by_lead_cpu_ms \
                  reader_during_quiet_ms reader_during_rebuild_ms pending_changes pending_leads \
                  refresh_ms refresh_cpu_ms refresh_rss_mb refresh_hwm_mb refresh_leads_changed refresh_funnel_keys \
                  $(for v in $LIVE; do echo live_${v}_ms live_${v}_cpu_ms live_${v}_warm_ms live_${v}_warm_cpu_ms stored_${v}_ms stored_${v}_cpu_ms plain_${v}_ms plain_${v}_cpu_ms; done) \
