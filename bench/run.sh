@@ -304,3 +304,10 @@ if [[ funnel =~ $only ]]; then
     log "funnel benchmark"
     BENCH_DB="$db" BENCH_OUT="$out" bash "$here/funnel.sh" | tee "$out/funnel_summary.txt"
 fi
+
+# The forecast benchmark (bench/forecast.sh): a 6-month forecast by campaign
+# from the raw tables and from stored close summaries, and the backtest table.
+if [[ forecast =~ $only ]]; then
+    log "forecast benchmark"
+    BENCH_DB="$db" BENCH_OUT="$out" bash "$here/forecast.sh" | tee "$out/forecast_summary.txt"
+fi

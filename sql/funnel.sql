@@ -88,6 +88,9 @@ COMMENT ON FUNCTION funnel_summary_in(cstring) IS 'text input of funnel_summary 
 COMMENT ON FUNCTION funnel_summary_out(funnel_summary) IS 'text output of funnel_summary';
 COMMENT ON FUNCTION funnel_summary_recv(internal) IS 'binary input of funnel_summary (validated)';
 COMMENT ON FUNCTION funnel_summary_send(funnel_summary) IS 'binary output of funnel_summary';
+CREATE FUNCTION funnel_summary_from_bytes(bytea) RETURNS funnel_summary
+AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION funnel_summary_from_bytes(bytea) IS 'A funnel_summary from its binary form (funnel_summary_send''s output); validates every field (22P02).';
 
 -- Equality (same summary: same figures and the same printed form) and the
 -- hash opclass behind it, so that DISTINCT, UNION and GROUP BY work on funnel_summary.

@@ -12,16 +12,16 @@
 #include "leadkpi.h"
 
 /* at least 32 steps, as ClickHouse allows; a uint32 holds the reached set */
-#define LK_FUNNEL_MAX_STEPS		32
+#define LK_FUNNEL_MAX_STEPS 32
 
 /* mode bits, parsed from the comma-separated `modes` text */
-#define LK_FM_STRICT_ORDER		0x01
-#define LK_FM_STRICT_DEDUP		0x02
-#define LK_FM_STRICT_INCREASE	0x04
-#define LK_FM_STRICT_ONCE		0x08
-#define LK_FM_ALLOW_REENTRY		0x10
-#define LK_FM_CRM_BACKFILL		0x20
-#define LK_FM_ALL				0x3F
+#define LK_FM_STRICT_ORDER 0x01
+#define LK_FM_STRICT_DEDUP 0x02
+#define LK_FM_STRICT_INCREASE 0x04
+#define LK_FM_STRICT_ONCE 0x08
+#define LK_FM_ALLOW_REENTRY 0x10
+#define LK_FM_CRM_BACKFILL 0x20
+#define LK_FM_ALL 0x3F
 
 /*
  * One event: a (row, step) pair.  A row that satisfies several steps gives
@@ -30,17 +30,17 @@
  */
 typedef struct LkFunnelEvent
 {
-	int64		ts;
-	uint32		row;			/* only strict_once looks at it */
-	int32		step;			/* 0..LK_FUNNEL_MAX_STEPS */
+	int64  ts;
+	uint32 row;	 /* only strict_once looks at it */
+	int32  step; /* 0..LK_FUNNEL_MAX_STEPS */
 } LkFunnelEvent;
 
 /* Parameters of one funnel, fixed for the whole aggregate. */
 typedef struct LkFunnelParams
 {
-	int64		window;			/* >= 0, in the timestamps' unit */
-	int			nsteps;			/* 1..LK_FUNNEL_MAX_STEPS */
-	uint32		modes;			/* LK_FM_* bits */
+	int64  window; /* >= 0, in the timestamps' unit */
+	int	   nsteps; /* 1..LK_FUNNEL_MAX_STEPS */
+	uint32 modes;  /* LK_FM_* bits */
 } LkFunnelParams;
 
 /*
@@ -58,23 +58,50 @@ extern void lk_funnel_modes_out(StringInfo buf, uint32 modes);
 /* Checks a mode bitmask read from storage; NULL when valid, else a message. */
 extern const char *lk_funnel_modes_check(uint32 modes);
 
+/*
+ * Errors (22023): the window, modes, steps or stages (`what`) of one group
+ * differ between its rows.  A funnel takes them from every row, so that a
+ * serial and a parallel plan agree.
+ */
+pg_noreturn extern void lk_funnel_args_differ(const char *fn, const char *what);
+
 /* Errors (22023) unless 1 <= nsteps <= LK_FUNNEL_MAX_STEPS. */
 extern void lk_funnel_check_nsteps(int64 nsteps, const char *fn);
 
 /* A window interval in microseconds (months count 30 days); errors if < 0. */
 extern int64 lk_funnel_window_usec(const Interval *w, const char *fn);
 
-/* Sorts events by (ts, step, row): the order every mode is defined on. */
+/*
+ * Sorts events by (ts, step, row), the order every mode is defined on, with
+ * lib/sort_template.h: O(n log n), linear on sorted input, interruptible.
+ */
 extern void lk_funnel_sort(LkFunnelEvent *ev, int64 n);
 
-/*
- * The matcher.  `ev` must be sorted by lk_funnel_sort.  Returns the level (0
- * when step 1 never happened) and, when `path` is not NULL, the timestamps
- * of the steps 1..level of the chain that gave that level in path[0..level-1].
- * Memory is a few kB on the stack (strict_once: one cached buffer), never
- * per event; CHECK_FOR_INTERRUPTS runs every 64k events.
- */
-extern int	lk_funnel_match(const LkFunnelEvent *ev, int64 n,
-							const LkFunnelParams *p, int64 *path);
+/* Whether events are already in lk_funnel_sort's order. */
+extern bool lk_funnel_sorted(const LkFunnelEvent *ev, int64 n);
 
-#endif							/* LEADKPI_FUNNEL_MATCH_H */
+/*
+ * The matcher of one funnel.  Its scratch memory (strict_once only: about
+ * 4 kB per step) is palloc'd in the current memory context, so set it up
+ * once per final-function call and match any number of entities with it.
+ */
+typedef struct LkFunnelMatcher
+{
+	LkFunnelParams	  p;
+	struct OnceState *once; /* strict_once only */
+} LkFunnelMatcher;
+
+extern void lk_funnel_matcher_init(LkFunnelMatcher *m, const LkFunnelParams *p);
+
+/*
+ * The level of one entity.  `ev` must be sorted by lk_funnel_sort.  Returns
+ * the level (0 when step 1 never happened) and, when `path` is not NULL, the
+ * timestamps of the steps 1..level of the chain that gave that level in
+ * path[0..level-1].  Uses a few kB of stack and the matcher's scratch memory,
+ * never memory per event; CHECK_FOR_INTERRUPTS runs every 64k events (1k
+ * under strict_once, whose events cost more).
+ */
+extern int lk_funnel_match(LkFunnelMatcher *m, const LkFunnelEvent *ev, int64 n,
+						   int64 *path);
+
+#endif /* LEADKPI_FUNNEL_MATCH_H */

@@ -41,8 +41,8 @@ Datum
 conversion_rate_counts_accum(PG_FUNCTION_ARGS)
 {
 	KpiSummary *s = ks_state(fcinfo, false, "conversion_rate");
-	int64		converted,
-				total;
+	int64		converted;
+	int64		total;
 
 	/* a row is a pair: with either count missing it says nothing */
 	if (PG_ARGISNULL(1) || PG_ARGISNULL(2))
@@ -110,11 +110,10 @@ CostAccum(FunctionCallInfo fcinfo, bool per_order)
 		lk_money_add_numeric(&s->cost, PG_GETARG_DATUM(1), "cost");
 	if (!PG_ARGISNULL(2))
 	{
-		int64		n = PG_GETARG_INT64(2);
+		int64 n = PG_GETARG_INT64(2);
 
 		if (n < 0)
-			BadCount(fn, per_order ? "order count must not be negative"
-					 : "lead count must not be negative");
+			BadCount(fn, per_order ? "order count must not be negative" : "lead count must not be negative");
 		s->leads = lk_add_count(s->leads, n);
 		if (per_order)
 			s->conversions = lk_add_count(s->conversions, n);

@@ -12,6 +12,19 @@
 #include "utils/date.h"
 #include "utils/numeric.h"
 
+/*
+ * The stored layout of version 1, as 0.1.0 wrote it (with the int128s as
+ * {lo, hi} pairs of 64-bit halves, which little-endian int128 fields match):
+ * summaries on disk must keep reading the same.
+ */
+StaticAssertDecl(offsetof(KpiSummary, leads) == 16 &&
+					 offsetof(KpiSummary, cycle_sum) == 64 &&
+					 offsetof(KpiSummary, cost) == 80 &&
+					 offsetof(KpiSummary, revenue) == 104 &&
+					 offsetof(KpiSummary, sketch) == 128 &&
+					 offsetof(LkMoney, dscale) == 16 && sizeof(LkMoney) == 24,
+				 "kpi_summary's stored layout changed: bump KPI_SUMMARY_VERSION");
+
 /* ---------------------------------------------------------------------------
  * Construction and merging
  * ------------------------------------------------------------------------- */
@@ -79,11 +92,11 @@ ks_add_lead(KpiSummary *s, bool converted, int64 cycle)
 	else if (cycle > s->cycle_max)
 		s->cycle_max = cycle;
 	s->cycle_n++;
-	lk_i128_set(&s->cycle_sum, lk_i128_get(&s->cycle_sum) + cycle);
+	s->cycle_sum += cycle;
 
 	if (!(s->flags & KS_NO_SKETCH))
 	{
-		int32		idx = cycle > 0 ? lk_sketch_index(cycle) : -1;
+		int32 idx = cycle > 0 ? lk_sketch_index(cycle) : -1;
 
 		if (!lk_sketch_add_index(&s->sketch, idx, 1))
 		{
@@ -113,7 +126,7 @@ ks_merge(KpiSummary *a, const KpiSummary *b)
 			a->cycle_max = Max(a->cycle_max, b->cycle_max);
 		}
 		a->cycle_n = lk_add_count(a->cycle_n, b->cycle_n);
-		lk_i128_set(&a->cycle_sum, lk_i128_get(&a->cycle_sum) + lk_i128_get(&b->cycle_sum));
+		a->cycle_sum += b->cycle_sum;
 	}
 	lk_money_add(&a->cost, &b->cost, "cost");
 	lk_money_add(&a->revenue, &b->revenue, "revenue");
@@ -145,7 +158,7 @@ ks_merge(KpiSummary *a, const KpiSummary *b)
 	}
 	else
 	{
-		int32		need = lk_sketch_union_buckets(&a->sketch, &b->sketch);
+		int32 need = lk_sketch_union_buckets(&a->sketch, &b->sketch);
 
 		if (need > a->sketch.capacity)
 			a = KsGrow(a, need);
@@ -162,10 +175,13 @@ static const char *
 KsValidate(const KpiSummary *s)
 {
 	const char *msg;
-	int128		sum = lk_i128_get(&s->cycle_sum);
+	int128		sum = s->cycle_sum;
 
 	if (s->leads < 0 || s->conversions < 0 || s->cycle_n < 0 || s->cycle_excluded < 0)
 		return "counts must not be negative";
+	if ((msg = lk_money_validate(&s->cost)) != NULL ||
+		(msg = lk_money_validate(&s->revenue)) != NULL)
+		return msg;
 	if (s->conversions > s->leads)
 		return "conversions exceed leads";
 	if (s->cycle_n > s->conversions - s->cycle_excluded)
@@ -257,7 +273,7 @@ kpi_summary_in(PG_FUNCTION_ARGS)
 		!ParseField(&p, " cycle_min_us=", &hdr.cycle_min) ||
 		!ParseField(&p, " cycle_max_us=", &hdr.cycle_max))
 		BadInput(input, "A count or cycle field is missing, out of order or out of range");
-	lk_i128_set(&hdr.cycle_sum, sum);
+	hdr.cycle_sum = sum;
 	if (!lk_parse_lit(&p, " cost=") || !lk_money_in(&p, &hdr.cost) ||
 		!lk_parse_lit(&p, " revenue=") || !lk_money_in(&p, &hdr.revenue))
 		BadInput(input, "The cost or revenue field is missing or malformed");
@@ -283,15 +299,14 @@ PG_FUNCTION_INFO_V1(kpi_summary_out);
 Datum
 kpi_summary_out(PG_FUNCTION_ARGS)
 {
-	KpiSummary *s = PG_GETARG_KPI_SUMMARY(0);
+	KpiSummary	  *s = PG_GETARG_KPI_SUMMARY(0);
 	StringInfoData buf;
 
 	initStringInfo(&buf);
-	appendStringInfo(&buf, "v%d leads=" INT64_FORMAT " conversions=" INT64_FORMAT
-					 " cycles=" INT64_FORMAT " excluded=" INT64_FORMAT " cycle_sum_us=",
+	appendStringInfo(&buf, "v%d leads=" INT64_FORMAT " conversions=" INT64_FORMAT " cycles=" INT64_FORMAT " excluded=" INT64_FORMAT " cycle_sum_us=",
 					 KPI_SUMMARY_VERSION, s->leads, s->conversions, s->cycle_n,
 					 s->cycle_excluded);
-	lk_append_int128(&buf, lk_i128_get(&s->cycle_sum));
+	lk_append_int128(&buf, s->cycle_sum);
 	appendStringInfo(&buf, " cycle_min_us=" INT64_FORMAT " cycle_max_us=" INT64_FORMAT " cost=",
 					 s->cycle_min, s->cycle_max);
 	lk_money_out(&buf, &s->cost);
@@ -345,8 +360,7 @@ KsRecv(StringInfo buf)
 	hdr.cycle_excluded = pq_getmsgint64(buf);
 	hdr.cycle_min = pq_getmsgint64(buf);
 	hdr.cycle_max = pq_getmsgint64(buf);
-	hdr.cycle_sum.hi = pq_getmsgint64(buf);
-	hdr.cycle_sum.lo = (uint64) pq_getmsgint64(buf);
+	hdr.cycle_sum = lk_getmsg_int128(buf);
 	if (!lk_money_recv(buf, &hdr.cost) || !lk_money_recv(buf, &hdr.revenue))
 		BadBinary("The cost or revenue field is truncated or malformed");
 	if (!(hdr.flags & KS_NO_SKETCH) && (sk = lk_sketch_recv(buf, &msg)) == NULL)
@@ -376,12 +390,10 @@ PG_FUNCTION_INFO_V1(kpi_summary_from_bytes);
 Datum
 kpi_summary_from_bytes(PG_FUNCTION_ARGS)
 {
-	bytea	   *b = PG_GETARG_BYTEA_PP(0);
 	StringInfoData buf;
 
-	/* PG 15 has no initReadOnlyStringInfo; a NUL-terminated copy is enough */
-	initStringInfo(&buf);
-	appendBinaryStringInfo(&buf, VARDATA_ANY(b), VARSIZE_ANY_EXHDR(b));
+	/* read in place: KsRecv only uses the pq_getmsg* readers of fixed sizes */
+	lk_read_bytes(&buf, PG_GETARG_BYTEA_PP(0));
 	PG_RETURN_POINTER(KsRecv(&buf));
 }
 
@@ -389,7 +401,7 @@ PG_FUNCTION_INFO_V1(kpi_summary_send);
 Datum
 kpi_summary_send(PG_FUNCTION_ARGS)
 {
-	KpiSummary *s = PG_GETARG_KPI_SUMMARY(0);
+	KpiSummary	  *s = PG_GETARG_KPI_SUMMARY(0);
 	StringInfoData buf;
 
 	pq_begintypsend(&buf);
@@ -401,8 +413,7 @@ kpi_summary_send(PG_FUNCTION_ARGS)
 	pq_sendint64(&buf, s->cycle_excluded);
 	pq_sendint64(&buf, s->cycle_min);
 	pq_sendint64(&buf, s->cycle_max);
-	pq_sendint64(&buf, s->cycle_sum.hi);
-	pq_sendint64(&buf, (int64) s->cycle_sum.lo);
+	lk_send_int128(&buf, s->cycle_sum);
 	lk_money_send(&buf, &s->cost);
 	lk_money_send(&buf, &s->revenue);
 	if (!(s->flags & KS_NO_SKETCH))
@@ -423,7 +434,7 @@ KpiAggAccum(FunctionCallInfo fcinfo, bool is_date)
 	int64		cycle = 0;
 
 	if (PG_ARGISNULL(1))
-		PG_RETURN_POINTER(s);	/* no first contact: not a lead */
+		PG_RETURN_POINTER(s); /* no first contact: not a lead */
 	converted = !PG_ARGISNULL(2);
 	if (is_date)
 	{
@@ -502,7 +513,7 @@ PG_FUNCTION_INFO_V1(kpi_summary_add);
 Datum
 kpi_summary_add(PG_FUNCTION_ARGS)
 {
-	KpiSummary *a = KsCompact(PG_GETARG_KPI_SUMMARY(0));	/* a copy we own */
+	KpiSummary *a = KsCompact(PG_GETARG_KPI_SUMMARY(0)); /* a copy we own */
 	KpiSummary *b = PG_GETARG_KPI_SUMMARY(1);
 
 	PG_RETURN_POINTER(KsCompact(ks_merge(a, b)));
@@ -645,11 +656,11 @@ Datum
 kpi_roi(PG_FUNCTION_ARGS)
 {
 	KpiSummary *s = PG_GETARG_KPI_SUMMARY(0);
-	Datum		cost,
-				rev;
+	Datum		cost;
+	Datum		rev;
 
 	if (!lk_money_present(&s->cost) || !lk_money_present(&s->revenue) ||
-		lk_i128_get(&s->cost.sum) == 0)
+		s->cost.sum == 0)
 		PG_RETURN_NULL();
 	cost = lk_money_numeric(&s->cost);
 	rev = lk_money_numeric(&s->revenue);
@@ -667,8 +678,8 @@ kpi_sales_cycle_avg(PG_FUNCTION_ARGS)
 
 	if (s->cycle_n == 0)
 		PG_RETURN_NULL();
-	PG_RETURN_INTERVAL_P(lk_interval_from_usec(lk_div_round(lk_i128_get(&s->cycle_sum),
-															 s->cycle_n)));
+	PG_RETURN_INTERVAL_P(lk_interval_from_usec(lk_div_round(s->cycle_sum,
+															s->cycle_n)));
 }
 
 PG_FUNCTION_INFO_V1(kpi_sales_cycle_min);
@@ -696,8 +707,8 @@ kpi_sales_cycle_max(PG_FUNCTION_ARGS)
 static Datum
 CyclePercentile(FunctionCallInfo fcinfo, KpiSummary *s, double fraction)
 {
-	double		v;
-	int64		usec;
+	double v;
+	int64  usec;
 
 	if (isnan(fraction) || fraction < 0 || fraction > 1)
 		ereport(ERROR,

@@ -13,8 +13,8 @@
 #define KPI_SUMMARY_VERSION 1
 
 /* flags */
-#define KS_NO_SKETCH	0x01	/* a one-step state: cycles are not sketched */
-#define KS_ALL_FLAGS	0x01
+#define KS_NO_SKETCH 0x01 /* a one-step state: cycles are not sketched */
+#define KS_ALL_FLAGS 0x01
 
 /*
  * The in-memory and on-disk form are the same, so a transition function can
@@ -23,26 +23,26 @@
  */
 typedef struct KpiSummary
 {
-	int32		vl_len_;
-	uint8		version;
-	uint8		flags;
-	uint16		pad1;
-	int32		pad2;
-	int64		leads;			/* rows with a first contact */
-	int64		conversions;	/* of those, rows with a conversion */
-	int64		cycle_n;		/* conversions with a valid sales cycle */
-	int64		cycle_excluded; /* conversions dated before first contact */
-	int64		cycle_min;		/* usec; 0 when cycle_n = 0 */
-	int64		cycle_max;
-	LkInt128	cycle_sum;		/* usec */
-	LkMoney		cost;
-	LkMoney		revenue;		/* of converted leads */
-	LkSketch	sketch;			/* cycles, unless KS_NO_SKETCH; must be last */
+	int32	 vl_len_;
+	uint8	 version;
+	uint8	 flags;
+	uint16	 pad1;
+	int32	 pad2;
+	int64	 leads;			 /* rows with a first contact */
+	int64	 conversions;	 /* of those, rows with a conversion */
+	int64	 cycle_n;		 /* conversions with a valid sales cycle */
+	int64	 cycle_excluded; /* conversions dated before first contact */
+	int64	 cycle_min;		 /* usec; 0 when cycle_n = 0 */
+	int64	 cycle_max;
+	int128	 cycle_sum; /* usec */
+	LkMoney	 cost;
+	LkMoney	 revenue; /* of converted leads */
+	LkSketch sketch;  /* cycles, unless KS_NO_SKETCH; must be last */
 } KpiSummary;
 
 #define KS_SIZE(capacity) (offsetof(KpiSummary, sketch) + LK_SKETCH_SIZE(capacity))
 
-#define DatumGetKpiSummary(d)	((KpiSummary *) PG_DETOAST_DATUM(d))
+#define DatumGetKpiSummary(d) ((KpiSummary *) PG_DETOAST_DATUM(d))
 #define PG_GETARG_KPI_SUMMARY(n) DatumGetKpiSummary(PG_GETARG_DATUM(n))
 
 /* A new, empty summary in the current memory context. */
@@ -80,4 +80,4 @@ ks_state(FunctionCallInfo fcinfo, bool with_sketch, const char *fn)
 	return (KpiSummary *) PG_GETARG_POINTER(0);
 }
 
-#endif							/* LEADKPI_KPI_SUMMARY_H */
+#endif /* LEADKPI_KPI_SUMMARY_H */

@@ -4,15 +4,99 @@
  */
 #include "leadkpi.h"
 
+#include <limits.h>
+
 #include "common/hashfn.h"
+#include "libpq/pqformat.h"
+#include "nodes/primnodes.h"
+#include "utils/builtins.h"
 #include "utils/date.h"
+#include "utils/guc.h"
 
 PG_MODULE_MAGIC;
+
+void _PG_init(void);
+
+int lk_funnel_memory_limit = 2 * 1024 * 1024;
+
+void
+_PG_init(void)
+{
+	DefineCustomIntVariable("leadkpi.funnel_memory_limit",
+							"Sets the most memory one group of window_funnel or funnel_agg may use.",
+							"Its transition state and its final function's work space together; a group that needs more is an error (54000).",
+							&lk_funnel_memory_limit,
+							2 * 1024 * 1024, 64, MAX_KILOBYTES,
+							PGC_USERSET, GUC_UNIT_KB,
+							NULL, NULL, NULL);
+
+	/*
+	 * No MarkGUCPrefixReserved("leadkpi"): the report layer keeps state of
+	 * its own in a leadkpi.regrant placeholder.
+	 */
+}
+
+void
+lk_check_funnel_memory(const char *fn, Size bytes, int64 events)
+{
+	if (bytes <= (Size) lk_funnel_memory_limit * 1024)
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+			 errmsg("%s: one group needs more memory than leadkpi.funnel_memory_limit (%d kB)",
+					fn, lk_funnel_memory_limit),
+			 errdetail("The group would hold " INT64_FORMAT " events.", events),
+			 errhint("Split the input, e.g. by campaign or cohort of first contact, and roll the summaries up; or raise leadkpi.funnel_memory_limit if the server has the memory.")));
+}
+
+bool
+lk_combine_states(FunctionCallInfo fcinfo, const char *fn, void **a, void **b)
+{
+	if (!AggCheckCallContext(fcinfo, NULL))
+		elog(ERROR, "%s called in non-aggregate context", fn);
+	*a = PG_ARGISNULL(0) ? NULL : PG_GETARG_POINTER(0);
+	*b = PG_ARGISNULL(1) ? NULL : PG_GETARG_POINTER(1);
+	if (*a != NULL && *b != NULL)
+		return true;
+	if (*a == NULL)
+		*a = *b;
+	return false;
+}
+
+static bool
+ArgIsConst(Aggref *aggref, int argno)
+{
+	Expr *e;
+
+	if (aggref == NULL || argno >= list_length(aggref->args))
+		return false;
+	e = ((TargetEntry *) list_nth(aggref->args, argno))->expr;
+	return IsA(e, Const) || (IsA(e, Param) && ((Param *) e)->paramkind == PARAM_EXTERN);
+}
+
+bool
+lk_agg_args_const(FunctionCallInfo fcinfo, int first, int last)
+{
+	FmgrInfo *fl = fcinfo->flinfo;
+
+	/* the transition function's own FmgrInfo: one per aggregate call */
+	if (fl->fn_extra == NULL)
+	{
+		Aggref *aggref = AggGetAggref(fcinfo);
+		bool   *c = MemoryContextAlloc(fl->fn_mcxt, sizeof(bool));
+
+		*c = true;
+		for (int i = first; i <= last; i++)
+			*c = *c && ArgIsConst(aggref, i);
+		fl->fn_extra = c;
+	}
+	return *(bool *) fl->fn_extra;
+}
 
 int64
 lk_timestamp_diff(Timestamp a, Timestamp b, const char *fn)
 {
-	int64		r;
+	int64 r;
 
 	if (TIMESTAMP_NOT_FINITE(a) || TIMESTAMP_NOT_FINITE(b))
 		ereport(ERROR,
@@ -36,7 +120,7 @@ lk_date_diff(int32 a, int32 b, const char *fn)
 				 errhint("Filter out rows whose first contact or close is 'infinity' or '-infinity'.")));
 	{
 		/* dates span 2^32 days, more than int64 microseconds hold */
-		int64		usec;
+		int64 usec;
 
 		if (__builtin_mul_overflow((int64) b - (int64) a, USECS_PER_DAY, &usec))
 			ereport(ERROR,
@@ -50,7 +134,7 @@ lk_date_diff(int32 a, int32 b, const char *fn)
 Interval *
 lk_interval_from_usec(int64 usec)
 {
-	Interval   *result = (Interval *) palloc(sizeof(Interval));
+	Interval *result = (Interval *) palloc(sizeof(Interval));
 
 	result->month = 0;
 	result->day = (int32) (usec / USECS_PER_DAY);
@@ -61,8 +145,8 @@ lk_interval_from_usec(int64 usec)
 int64
 lk_div_round(int128 num, int64 den)
 {
-	int128		q = num / den;
-	int128		r = num % den;
+	int128 q = num / den;
+	int128 r = num % den;
 
 	/* round half away from zero, as numeric's round() does */
 	if (r != 0 && (r < 0 ? -r : r) * 2 >= den)
@@ -73,9 +157,9 @@ lk_div_round(int128 num, int64 den)
 void
 lk_append_int128(StringInfo buf, int128 v)
 {
-	char		tmp[48];
-	int			i = sizeof(tmp);
-	uint128		u = (v < 0) ? -(uint128) v : (uint128) v;
+	char	tmp[48];
+	int		i = sizeof(tmp);
+	uint128 u = (v < 0) ? -(uint128) v : (uint128) v;
 
 	tmp[--i] = '\0';
 	do
@@ -88,10 +172,26 @@ lk_append_int128(StringInfo buf, int128 v)
 	appendStringInfoString(buf, tmp + i);
 }
 
+void
+lk_send_int128(StringInfo buf, int128 v)
+{
+	pq_sendint64(buf, (int64) (v >> 64));
+	pq_sendint64(buf, (int64) (uint64) v);
+}
+
+int128
+lk_getmsg_int128(StringInfo buf)
+{
+	uint64 hi = (uint64) pq_getmsgint64(buf);
+	uint64 lo = (uint64) pq_getmsgint64(buf);
+
+	return (int128) (((uint128) hi << 64) | lo);
+}
+
 bool
 lk_parse_lit(const char **p, const char *lit)
 {
-	size_t		n = strlen(lit);
+	size_t n = strlen(lit);
 
 	if (strncmp(*p, lit, n) != 0)
 		return false;
@@ -132,17 +232,17 @@ lk_parse_int128(const char **p, int128 *out, int128 lo, int128 hi)
 bool
 lk_send_equal(PGFunction send, Datum a, Datum b)
 {
-	bytea	   *x = DatumGetByteaPP(DirectFunctionCall1(send, a));
-	bytea	   *y = DatumGetByteaPP(DirectFunctionCall1(send, b));
+	bytea *x = DatumGetByteaPP(DirectFunctionCall1(send, a));
+	bytea *y = DatumGetByteaPP(DirectFunctionCall1(send, b));
 
 	return VARSIZE_ANY_EXHDR(x) == VARSIZE_ANY_EXHDR(y) &&
-		memcmp(VARDATA_ANY(x), VARDATA_ANY(y), VARSIZE_ANY_EXHDR(x)) == 0;
+		   memcmp(VARDATA_ANY(x), VARDATA_ANY(y), VARSIZE_ANY_EXHDR(x)) == 0;
 }
 
 uint32
 lk_send_hash(PGFunction send, Datum a)
 {
-	bytea	   *x = DatumGetByteaPP(DirectFunctionCall1(send, a));
+	bytea *x = DatumGetByteaPP(DirectFunctionCall1(send, a));
 
 	return hash_bytes((const unsigned char *) VARDATA_ANY(x), VARSIZE_ANY_EXHDR(x));
 }

@@ -7,10 +7,23 @@
 
 #include "postgres.h"
 
+#if PG_VERSION_NUM < 150000
+#error "leadkpi needs PostgreSQL 15 or later"
+#endif
+
 #include "datatype/timestamp.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "utils/timestamp.h"
+#if PG_VERSION_NUM >= 160000
+/* the varlena macros left postgres.h for varatt.h in PostgreSQL 16 */
+#include "varatt.h"
+#endif
+
+/* PostgreSQL 16 moved the varlena macros (VARDATA_ANY, ...) out of postgres.h. */
+#if PG_VERSION_NUM >= 160000
+#include "varatt.h"
+#endif
 
 #ifndef HAVE_INT128
 #error "leadkpi needs a compiler with a 128-bit integer type (gcc or clang)"
@@ -26,34 +39,22 @@
 #endif
 
 /*
- * A 128-bit integer as it is stored inside our varlena types. Varlena data is
- * only 8-byte aligned, so we never let the compiler load an int128 from it
- * directly; these helpers go through two 64-bit halves.
+ * 128-bit sums are plain int128 fields of our varlena types: c.h declares
+ * int128 with MAXIMUM_ALIGNOF (8) alignment, which palloc'd and detoasted
+ * varlena data always has, so the compiler never assumes 16-byte alignment.
+ * On a little-endian machine an int128 field has the bytes of the
+ * {uint64 lo; int64 hi} pair that 0.1.0 stored, so stored values read the
+ * same (kpi_summary.c asserts the offsets).  On the wire an int128 is two
+ * big-endian int64, high half first.
  */
-typedef struct LkInt128
-{
-	uint64		lo;
-	int64		hi;
-} LkInt128;
-
-static inline int128
-lk_i128_get(const LkInt128 *v)
-{
-	return (int128) (((uint128) (uint64) v->hi << 64) | (uint128) v->lo);
-}
-
-static inline void
-lk_i128_set(LkInt128 *v, int128 x)
-{
-	v->lo = (uint64) x;
-	v->hi = (int64) (x >> 64);
-}
+extern void	  lk_send_int128(StringInfo buf, int128 v);
+extern int128 lk_getmsg_int128(StringInfo buf);
 
 /* Adds two counts; a count past int64 is an error, never a wraparound. */
 static inline int64
 lk_add_count(int64 a, int64 b)
 {
-	int64		r;
+	int64 r;
 
 	if (unlikely(__builtin_add_overflow(a, b, &r)))
 		ereport(ERROR,
@@ -62,6 +63,38 @@ lk_add_count(int64 a, int64 b)
 				 errdetail("A count exceeded the bigint range.")));
 	return r;
 }
+
+/*
+ * leadkpi.funnel_memory_limit (kB): the most memory one group of a funnel
+ * aggregate may take, its transition state and its final function's work
+ * space together.  See doc/funnel.md.
+ */
+extern int lk_funnel_memory_limit;
+
+/*
+ * Errors 54000 unless `bytes` fit in leadkpi.funnel_memory_limit; `fn` and
+ * `events` (how many the group would then hold) go into the message.
+ */
+extern void lk_check_funnel_memory(const char *fn, Size bytes, int64 events);
+
+/*
+ * Whether arguments first..last of the aggregate call (0-based, as written)
+ * are the same in every row: constants or external parameters.  false when
+ * not known, e.g. for a window-function call, and then the transition
+ * function compares each row's values with the first row's.  Worked out
+ * once per query and kept in fn_extra: groups start often.
+ */
+extern bool lk_agg_args_const(FunctionCallInfo fcinfo, int first, int last);
+
+/*
+ * The start every combine function of our internal-state aggregates shares:
+ * checks the context and reads both states.  When one is missing it sets *a
+ * to the other (NULL for none) and returns false: return *a as it is.  The
+ * second state comes from our deserialize function (partial states of
+ * aggregates with a serial function are always serialized), is ours and is
+ * not used after the call, so it may be adopted or freed.
+ */
+extern bool lk_combine_states(FunctionCallInfo fcinfo, const char *fn, void **a, void **b);
 
 /* Microseconds from a to b, for finite timestamps; errors on infinity. */
 extern int64 lk_timestamp_diff(Timestamp a, Timestamp b, const char *fn);
@@ -89,7 +122,7 @@ extern bool lk_parse_int128(const char **p, int128 *out, int128 lo, int128 hi);
 static inline bool
 lk_parse_int64(const char **p, int64 *out, int64 lo, int64 hi)
 {
-	int128		v;
+	int128 v;
 
 	if (!lk_parse_int128(p, &v, lo, hi))
 		return false;
@@ -120,7 +153,7 @@ lk_read_bytes(StringInfo buf, bytea *b)
  * spare or zero-count buckets), so two summaries are equal exactly when they
  * print the same, and equal summaries hash alike.
  */
-extern bool lk_send_equal(PGFunction send, Datum a, Datum b);
+extern bool	  lk_send_equal(PGFunction send, Datum a, Datum b);
 extern uint32 lk_send_hash(PGFunction send, Datum a);
 
-#endif							/* LEADKPI_H */
+#endif /* LEADKPI_H */

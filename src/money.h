@@ -14,12 +14,12 @@
 
 typedef struct LkMoney
 {
-	LkInt128	sum;			/* value * 10^dscale */
-	int32		dscale;			/* -1 while no amount has been added */
-	int32		pad;
+	int128 sum;	   /* value * 10^dscale */
+	int32  dscale; /* -1 while no amount has been added */
+	int32  pad;
 } LkMoney;
 
-#define LK_MONEY_MAX_DSCALE 16383	/* numeric's own limit */
+#define LK_MONEY_MAX_DSCALE 16383 /* numeric's own limit */
 
 static inline void
 lk_money_init(LkMoney *m)
@@ -40,6 +40,13 @@ extern void lk_money_add_numeric(LkMoney *m, Datum num, const char *what);
 /* m += other (exact; errors on overflow). */
 extern void lk_money_add(LkMoney *m, const LkMoney *other, const char *what);
 
+/*
+ * sq = the square of amount m rounded to cents (scale 4, exact); absent when
+ * m is.  For variances: every square has the same scale, so their sums stay
+ * exact and merge in any order.
+ */
+extern void lk_money_square_cents(LkMoney *sq, const LkMoney *m, const char *what);
+
 /* The sum as a numeric of scale dscale; m must be present. */
 extern Datum lk_money_numeric(const LkMoney *m);
 
@@ -50,7 +57,13 @@ extern void lk_money_out(StringInfo buf, const LkMoney *m);
 extern bool lk_money_in(const char **p, LkMoney *m);
 
 extern void lk_money_send(StringInfo buf, const LkMoney *m);
-/* false on malformed input */
+/* Reads the binary form; false when truncated.  Check with lk_money_validate. */
 extern bool lk_money_recv(StringInfo buf, LkMoney *m);
 
-#endif							/* LEADKPI_MONEY_H */
+/*
+ * What every input path checks: a scale within numeric's, an absent amount
+ * of all zeros, a sum within +-(2^127 - 1).  NULL when valid, else a message.
+ */
+extern const char *lk_money_validate(const LkMoney *m);
+
+#endif /* LEADKPI_MONEY_H */

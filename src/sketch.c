@@ -25,7 +25,7 @@ InvLogGamma(void)
 static int32
 IndexByLog(int64 usec)
 {
-	double		i = ceil(log((double) usec) * InvLogGamma());
+	double i = ceil(log((double) usec) * InvLogGamma());
 
 	return i < 0 ? 0 : (int32) i;
 }
@@ -40,20 +40,20 @@ IndexByLog(int64 usec)
  * slice's first bucket, or the next one when the value exceeds the first
  * bucket's largest member.
  */
-#define SMALL_VALUES	256
-#define SLICE_BITS		7
-#define FIRST_OCTAVE	8		/* log2(SMALL_VALUES) */
-#define NOCTAVES		(63 - FIRST_OCTAVE)
+#define SMALL_VALUES 256
+#define SLICE_BITS 7
+#define FIRST_OCTAVE 8 /* log2(SMALL_VALUES) */
+#define NOCTAVES (63 - FIRST_OCTAVE)
 
 static int16 SmallIndex[SMALL_VALUES];
 static int16 SliceFirst[NOCTAVES][1 << SLICE_BITS];
-static int64 BucketMax[LK_SKETCH_MAX_INDEX + 1];	/* largest usec in bucket i */
-static bool TablesReady = false;
+static int64 BucketMax[LK_SKETCH_MAX_INDEX + 1]; /* largest usec in bucket i */
+static bool	 TablesReady = false;
 
 static void
 BuildIndexTables(void)
 {
-	double		gamma = (1.0 + LK_SKETCH_ALPHA) / (1.0 - LK_SKETCH_ALPHA);
+	double gamma = (1.0 + LK_SKETCH_ALPHA) / (1.0 - LK_SKETCH_ALPHA);
 
 	for (int v = 1; v < SMALL_VALUES; v++)
 		SmallIndex[v] = (int16) IndexByLog(v);
@@ -63,11 +63,11 @@ BuildIndexTables(void)
 	for (int32 i = 0; i <= LK_SKETCH_MAX_INDEX; i++)
 	{
 		/* bucket i's largest member is about gamma^i: bracket, then bisect */
-		double		g = floor(pow(gamma, i));
-		int64		guess = g >= 9.2e18 ? PG_INT64_MAX : Max((int64) g, 1);
-		int64		lo = guess,
-					hi = guess,
-					step = 1;
+		double g = floor(pow(gamma, i));
+		int64  guess = g >= 9.2e18 ? PG_INT64_MAX : Max((int64) g, 1);
+		int64  lo = guess;
+		int64  hi = guess;
+		int64  step = 1;
 
 		while (lo > 1 && IndexByLog(lo) > i)
 		{
@@ -81,11 +81,11 @@ BuildIndexTables(void)
 			step *= 2;
 		}
 		if (IndexByLog(hi) <= i)
-			lo = hi;			/* the last bucket reaches the int64 maximum */
+			lo = hi; /* the last bucket reaches the int64 maximum */
 		/* invariant: IndexByLog(lo) <= i < IndexByLog(hi), or lo == hi */
 		while (hi - lo > 1)
 		{
-			int64		mid = lo + (hi - lo) / 2;
+			int64 mid = lo + (hi - lo) / 2;
 
 			if (IndexByLog(mid) <= i)
 				lo = mid;
@@ -98,7 +98,7 @@ BuildIndexTables(void)
 	for (int e = 0; e < NOCTAVES; e++)
 		for (int s = 0; s < (1 << SLICE_BITS); s++)
 		{
-			int64		last = (((int64) ((1 << SLICE_BITS) + s + 1)) << (e + FIRST_OCTAVE - SLICE_BITS)) - 1;
+			int64 last = (((int64) ((1 << SLICE_BITS) + s + 1)) << (e + FIRST_OCTAVE - SLICE_BITS)) - 1;
 
 			if (IndexByLog(last) > SliceFirst[e][s] + 1)
 				elog(ERROR, "leadkpi: sketch slice %d/%d spans two bucket boundaries", e, s);
@@ -109,8 +109,8 @@ BuildIndexTables(void)
 int32
 lk_sketch_index(int64 usec)
 {
-	int			e;
-	int32		i;
+	int	  e;
+	int32 i;
 
 	Assert(usec > 0);
 	if (unlikely(!TablesReady))
@@ -126,7 +126,7 @@ lk_sketch_index(int64 usec)
 static double
 BucketValue(int32 index)
 {
-	double		gamma = (1.0 + LK_SKETCH_ALPHA) / (1.0 - LK_SKETCH_ALPHA);
+	double gamma = (1.0 + LK_SKETCH_ALPHA) / (1.0 - LK_SKETCH_ALPHA);
 
 	return 2.0 * pow(gamma, index) / (gamma + 1.0);
 }
@@ -141,9 +141,9 @@ BucketValue(int32 index)
 static int32
 FindSlot(const LkSketch *s, int32 index)
 {
-	int32		n = s->nbuckets;
-	int32		lo,
-				hi;
+	int32 n = s->nbuckets;
+	int32 lo;
+	int32 hi;
 
 	if (n == 0 || index <= s->buckets[0].index)
 		return 0;
@@ -159,11 +159,11 @@ FindSlot(const LkSketch *s, int32 index)
 	 */
 	{
 		const LkSketchBucket *base = s->buckets + lo;
-		int32		len = hi - lo;
+		int32				  len = hi - lo;
 
 		while (len > 1)
 		{
-			int32		half = len / 2;
+			int32 half = len / 2;
 
 			base = (base[half - 1].index < index) ? base + half : base;
 			len -= half;
@@ -186,13 +186,13 @@ FindSlot(const LkSketch *s, int32 index)
 bool
 lk_sketch_add_index(LkSketch *s, int32 index, int64 count)
 {
-	int32		n = s->nbuckets;
-	int32		slot;
-	int32		first,
-				last,
-				lo,
-				hi;
-	int32		free_fill;
+	int32 n = s->nbuckets;
+	int32 slot;
+	int32 first;
+	int32 last;
+	int32 lo;
+	int32 hi;
+	int32 free_fill;
 
 	if (index < 0)
 	{
@@ -202,7 +202,7 @@ lk_sketch_add_index(LkSketch *s, int32 index, int64 count)
 	if (likely(n > 0))
 	{
 		/* the common case in a consecutive run: slot = index - first */
-		uint32		d = (uint32) (index - s->buckets[0].index);
+		uint32 d = (uint32) (index - s->buckets[0].index);
 
 		if (d < (uint32) n && s->buckets[d].index == index)
 		{
@@ -256,10 +256,41 @@ lk_sketch_add_index(LkSketch *s, int32 index, int64 count)
 	return true;
 }
 
+LkSketch *
+lk_sketch_new(int32 capacity)
+{
+	LkSketch *s = palloc0(LK_SKETCH_SIZE(capacity));
+
+	s->capacity = capacity;
+	return s;
+}
+
+LkSketch *
+lk_sketch_from_counts(int64 zero_count, const int64 *counts)
+{
+	int32	  n = 0;
+	LkSketch *s;
+
+	for (int32 i = 0; i <= LK_SKETCH_MAX_INDEX; i++)
+		n += (counts[i] != 0);
+	s = lk_sketch_new(n);
+	s->zero_count = zero_count;
+	for (int32 i = 0; i <= LK_SKETCH_MAX_INDEX; i++)
+	{
+		if (counts[i] != 0)
+		{
+			s->buckets[s->nbuckets].index = i;
+			s->buckets[s->nbuckets].count = counts[i];
+			s->nbuckets++;
+		}
+	}
+	return s;
+}
+
 int32
 lk_sketch_used_buckets(const LkSketch *s)
 {
-	int32		used = 0;
+	int32 used = 0;
 
 	for (int32 i = 0; i < s->nbuckets; i++)
 		used += (s->buckets[i].count != 0);
@@ -269,7 +300,7 @@ lk_sketch_used_buckets(const LkSketch *s)
 void
 lk_sketch_copy_used(LkSketch *dst, const LkSketch *src)
 {
-	int32		k = 0;
+	int32 k = 0;
 
 	dst->zero_count = src->zero_count;
 	for (int32 i = 0; i < src->nbuckets; i++)
@@ -281,7 +312,7 @@ lk_sketch_copy_used(LkSketch *dst, const LkSketch *src)
 int64
 lk_sketch_total(const LkSketch *s)
 {
-	int64		n = s->zero_count;
+	int64 n = s->zero_count;
 
 	for (int32 i = 0; i < s->nbuckets; i++)
 		n = lk_add_count(n, s->buckets[i].count);
@@ -291,9 +322,9 @@ lk_sketch_total(const LkSketch *s)
 int32
 lk_sketch_union_buckets(const LkSketch *a, const LkSketch *b)
 {
-	int32		i = 0,
-				j = 0,
-				n = 0;
+	int32 i = 0;
+	int32 j = 0;
+	int32 n = 0;
 
 	while (i < a->nbuckets || j < b->nbuckets)
 	{
@@ -312,11 +343,11 @@ lk_sketch_union_buckets(const LkSketch *a, const LkSketch *b)
 void
 lk_sketch_merge(LkSketch *dst, const LkSketch *a, const LkSketch *b)
 {
-	int32		n = lk_sketch_union_buckets(a, b);
-	int32		i = a->nbuckets - 1,
-				j = b->nbuckets - 1,
-				k = n - 1;
-	int32		na = a->nbuckets;
+	int32 n = lk_sketch_union_buckets(a, b);
+	int32 i = a->nbuckets - 1;
+	int32 j = b->nbuckets - 1;
+	int32 k = n - 1;
+	int32 na = a->nbuckets;
 
 	Assert(dst->capacity >= n);
 	if (dst != a)
@@ -350,7 +381,7 @@ lk_sketch_merge(LkSketch *dst, const LkSketch *a, const LkSketch *b)
 static double
 ValueAtRank(const LkSketch *s, int64 rank)
 {
-	int64		seen = s->zero_count;
+	int64 seen = s->zero_count;
 
 	if (rank < seen)
 		return 0.0;
@@ -367,16 +398,17 @@ ValueAtRank(const LkSketch *s, int64 rank)
 double
 lk_sketch_quantile_bounded(const LkSketch *s, double fraction, double min, double max)
 {
-	int64		n = lk_sketch_total(s);
-	double		rank = fraction * (double) (n - 1);
-	int64		lo = (int64) floor(rank);
-	int64		hi = (int64) ceil(rank);
-	double		vlo,
-				vhi;
+	int64  n = lk_sketch_total(s);
+	double rank = fraction * (double) (n - 1);
+	int64  lo = (int64) floor(rank);
+	int64  hi = (int64) ceil(rank);
+	double vlo;
+	double vhi;
 
 	Assert(n > 0);
 	/* the exact extremes are the first and last order statistics */
-	vlo = (lo == 0) ? min : (lo == n - 1) ? max : ValueAtRank(s, lo);
+	vlo = (lo == 0) ? min : (lo == n - 1) ? max :
+											ValueAtRank(s, lo);
 	if (hi == lo)
 		return vlo;
 	vhi = (hi == n - 1) ? max : ValueAtRank(s, hi);
@@ -391,7 +423,7 @@ lk_sketch_quantile_bounded(const LkSketch *s, double fraction, double min, doubl
 double
 lk_sketch_quantile(const LkSketch *s, double fraction)
 {
-	int64		n = lk_sketch_total(s);
+	int64 n = lk_sketch_total(s);
 
 	return lk_sketch_quantile_bounded(s, fraction, ValueAtRank(s, 0), ValueAtRank(s, n - 1));
 }
@@ -418,8 +450,8 @@ lk_sketch_in(const char **p, const char **err)
 {
 	const char *c = *p;
 	int64		zero;
-	int32		n = 0,
-				cap = 8;
+	int32		n = 0;
+	int32		cap = 8;
 	LkSketch   *s;
 	const char *msg;
 
@@ -438,8 +470,8 @@ lk_sketch_in(const char **p, const char **err)
 	s->zero_count = zero;
 	while (*c == ' ' && c[1] >= '0' && c[1] <= '9')
 	{
-		int64		idx,
-					cnt;
+		int64 idx;
+		int64 cnt;
 
 		c++;
 		if (!ParseInt64(&c, &idx) || *c != ':' || idx > LK_SKETCH_MAX_INDEX)
@@ -530,7 +562,7 @@ lk_sketch_recv(StringInfo buf, const char **err)
 const char *
 lk_sketch_validate(const LkSketch *s)
 {
-	int64		total = s->zero_count;
+	int64 total = s->zero_count;
 
 	if (s->zero_count < 0)
 		return "negative zero count in sketch";

@@ -19,22 +19,22 @@
 
 #include <math.h>
 
-#define LK_SKETCH_ALPHA		0.01
+#define LK_SKETCH_ALPHA 0.01
 /* gamma^LK_SKETCH_MAX_INDEX exceeds the int64 range of microseconds */
-#define LK_SKETCH_MAX_INDEX	2200
+#define LK_SKETCH_MAX_INDEX 2200
 
 typedef struct LkSketchBucket
 {
-	int32		index;
-	int32		pad;			/* always 0, keeps count 8-byte aligned */
-	int64		count;
+	int32 index;
+	int32 pad; /* always 0, keeps count 8-byte aligned */
+	int64 count;
 } LkSketchBucket;
 
 typedef struct LkSketch
 {
-	int64		zero_count;		/* durations of exactly zero */
-	int32		nbuckets;		/* used slots */
-	int32		capacity;		/* allocated slots */
+	int64		   zero_count; /* durations of exactly zero */
+	int32		   nbuckets;   /* used slots */
+	int32		   capacity;   /* allocated slots */
 	LkSketchBucket buckets[FLEXIBLE_ARRAY_MEMBER];
 } LkSketch;
 
@@ -52,9 +52,19 @@ extern int32 lk_sketch_index(int64 usec);
  */
 extern bool lk_sketch_add_index(LkSketch *s, int32 index, int64 count);
 
+/* An empty sketch with room for `capacity` buckets, palloc'd. */
+extern LkSketch *lk_sketch_new(int32 capacity);
+
+/*
+ * A sketch from counts by bucket: zero_count zero durations and counts[i]
+ * values in bucket i, for i in 0..LK_SKETCH_MAX_INDEX.  palloc'd, holding
+ * only the non-zero buckets (capacity == nbuckets), as stored sketches do.
+ */
+extern LkSketch *lk_sketch_from_counts(int64 zero_count, const int64 *counts);
+
 /* Buckets with a non-zero count, and a copy of only those (dst has room). */
 extern int32 lk_sketch_used_buckets(const LkSketch *s);
-extern void lk_sketch_copy_used(LkSketch *dst, const LkSketch *src);
+extern void	 lk_sketch_copy_used(LkSketch *dst, const LkSketch *src);
 
 /* Number of values in the sketch. */
 extern int64 lk_sketch_total(const LkSketch *s);
@@ -89,11 +99,11 @@ extern double lk_sketch_quantile_bounded(const LkSketch *s, double fraction,
 static inline int64
 lk_sketch_usec(double v)
 {
-	if (!(v > 0))				/* also NaN */
+	if (!(v > 0)) /* also NaN */
 		return 0;
 	if (v >= 9223372036854775808.0) /* 2^63 */
 		return PG_INT64_MAX;
-	return (int64) llround(v);	/* below 2^63 doubles are 1024 apart: no overflow */
+	return (int64) llround(v); /* below 2^63 doubles are 1024 apart: no overflow */
 }
 
 /* Text form: "z<zero_count>" then " <index>:<count>" per bucket. */
@@ -107,7 +117,7 @@ extern void lk_sketch_out(StringInfo buf, const LkSketch *s);
 extern LkSketch *lk_sketch_in(const char **p, const char **err);
 
 /* Binary form, used by send/recv: counts and buckets, validated on receipt. */
-extern void lk_sketch_send(StringInfo buf, const LkSketch *s);
+extern void		 lk_sketch_send(StringInfo buf, const LkSketch *s);
 extern LkSketch *lk_sketch_recv(StringInfo buf, const char **err);
 
 /*
@@ -117,4 +127,4 @@ extern LkSketch *lk_sketch_recv(StringInfo buf, const char **err);
  */
 extern const char *lk_sketch_validate(const LkSketch *s);
 
-#endif							/* LEADKPI_SKETCH_H */
+#endif /* LEADKPI_SKETCH_H */

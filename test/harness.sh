@@ -10,18 +10,25 @@
 # Steps 1-4 are functions of test/lib/cluster.sh.
 #
 # Environment: PG_CFLAGS (e.g. -Werror, as CI sets), BENCH_SCALE (bench mode),
-# KEEP=1 leaves the temp dir for inspection.
+# KEEP=1 leaves the temp dir for inspection, PG (a PostgreSQL major version:
+# `make test PG=17` runs this harness inside a Debian root of that version,
+# see test/roots.sh; 15, the host's, runs here), LK_PG (the major version of
+# PG_CONFIG, default 15; set by test/roots.sh inside a root).
 set -euo pipefail
 
 mode=${1:-test}
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 
+if [ -n "${PG:-}" ] && [ "$PG" != "${LK_PG:-15}" ] && [ -z "${LK_IN_ROOT:-}" ]; then
+    exec bash "$top/test/roots.sh" suite "$PG" "$mode"
+fi
+
 log() { printf '== %s\n' "$*" >&2; }
 
 . "$top/test/lib/cluster.sh"
 
-lk_packages 15
+lk_packages "${LK_PG:-15}"
 lk_build
 lk_private_tree
 T=$LK_TMP
@@ -49,7 +56,8 @@ test)
         exit 1
     fi
     log "TAP scripts"
-    if ! prove --exec bash test/t/*.sh; then
+    # in parallel: pg_cron.sh mostly waits for the next minute
+    if ! prove -j 4 --timer --exec bash test/t/*.sh; then
         exit 1
     fi
     tail -n 5 "$T/data.log" | grep -E 'TRAP|terminated by signal' && { log "server crashed"; exit 1; }

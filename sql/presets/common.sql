@@ -149,7 +149,7 @@ LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    EXECUTE format('CREATE VIEW %I.%I WITH (security_invoker = true) AS %s', target_schema, vname, sql);
+    EXECUTE format('CREATE OR REPLACE VIEW %I.%I WITH (security_invoker = true) AS %s', target_schema, vname, sql);
     EXECUTE format('COMMENT ON VIEW %I.%I IS %L', target_schema, vname, 'leadkpi canonical ' || descr);
     RETURN format('%I.%I', target_schema, vname)::regclass;
 END;
@@ -157,25 +157,33 @@ $$;
 COMMENT ON FUNCTION @extschema@._lk_canonical(name, text, text, text) IS
 'leadkpi internal: creates one security_invoker canonical view of a preset';
 
--- A preset's NOTICE when its canonical stage events are empty: the funnel
--- reports then have no rows, which is easy to take for a bug.
-CREATE OR REPLACE FUNCTION @extschema@._lk_notice_if_empty(preset text, events regclass, hint text)
+-- A preset's word on its funnel, said once (create_reports stays silent on
+-- it for the rest of the transaction: leadkpi.stages_reported): raw_sql
+-- yields the stage names that occur in the CRM's history before they are
+-- filtered to the stages, so that a WARNING can name the real names when the
+-- stages match none of them; with no history at all (raw_sql NULL), a NOTICE
+-- says why the funnel reports are empty.
+CREATE OR REPLACE FUNCTION @extschema@._lk_preset_stages(preset text, who text, raw_sql text, stages text[], hint text)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    empty boolean;
+    occurring text[];
 BEGIN
-    EXECUTE format('SELECT NOT EXISTS (SELECT FROM %s)', events) INTO empty;
-    IF empty THEN
-        RAISE NOTICE 'leadkpi: % preset: no stage events in %, so the funnel reports are empty for now', preset, events
+    IF raw_sql IS NULL THEN
+        RAISE NOTICE 'leadkpi: % preset: no stage history in %, so funnel_report and funnel_by_campaign are empty', preset, who
             USING HINT = hint;
+    ELSE
+        EXECUTE format('SELECT array_agg(stage ORDER BY stage) FROM (SELECT DISTINCT stage FROM (%s) AS r WHERE stage IS NOT NULL) AS d', raw_sql)
+           INTO occurring;
+        PERFORM @extschema@._lk_report_stages(format('the %s data (%s)', preset, who), occurring, stages, hint);
     END IF;
+    PERFORM set_config('leadkpi.stages_reported', 'on', true);
 END;
 $$;
-COMMENT ON FUNCTION @extschema@._lk_notice_if_empty(text, regclass, text) IS
-'leadkpi internal: a preset''s NOTICE when its canonical stage events are empty';
+COMMENT ON FUNCTION @extschema@._lk_preset_stages(text, text, text, text[], text) IS
+'leadkpi internal: a preset''s NOTICE when it has no stage history, or WARNING naming the stages that never occur in the CRM''s history and the names that do';
 
 -- Checks target_schema, then creates it when missing, else drops the
 -- reports and canonical views leadkpi made there before.

@@ -15,6 +15,7 @@ CREATE OR REPLACE FUNCTION @extschema@.create_reports_hubspot(
     funnel_modes text DEFAULT 'crm_backfill',
     materialized boolean DEFAULT false,
     time_zone text DEFAULT NULL,
+    money_decimals integer DEFAULT 2,
     change_detection text DEFAULT 'triggers')
 RETURNS SETOF regclass
 LANGUAGE plpgsql VOLATILE
@@ -29,7 +30,7 @@ DECLARE
     st text;
     col text;
     parts text[] := '{}';
-    leads_sql text; events_sql text;
+    leads_sql text; events_sql text; raw_sql text;
     v_leads regclass; v_events regclass;
 BEGIN
     contact := @extschema@._lk_rel(p, hubspot_schema, 'contact', true);
@@ -106,8 +107,17 @@ BEGIN
             'JOIN %s AS ct ON ct.id = h.contact_id '
             'WHERE h.name = ''lifecyclestage'' AND h.value = ANY (%L::text[]) AND %s GROUP BY 1, 2',
             @extschema@._lk_utc(p, cph, 'h', 'timestamp'), cph, contact, stages, not_deleted);
+        raw_sql := format('SELECT h.value::text AS stage FROM %s AS h WHERE h.name = ''lifecyclestage''', cph);
     ELSIF cardinality(parts) > 0 THEN
         events_sql := array_to_string(parts, ' UNION ALL ');
+        -- every lifecycle stage date column of contact that has a value
+        SELECT string_agg(format('SELECT %L AS stage WHERE EXISTS (SELECT FROM %s AS ct WHERE ct.%I IS NOT NULL AND %s)',
+                                 substring(a.attname FROM '^property_hs_lifecyclestage_(.*)_date$'), contact, a.attname, not_deleted),
+                          ' UNION ALL ')
+          INTO raw_sql
+          FROM pg_attribute a
+         WHERE a.attrelid = contact AND a.attnum > 0 AND NOT a.attisdropped
+           AND a.attname ~ '^property_hs_lifecyclestage_.*_date$';
     END IF;
 
     PERFORM @extschema@._lk_check_change_detection(p, change_detection);
@@ -121,20 +131,25 @@ BEGIN
                    CASE WHEN cardinality(parts) > 0 AND stage_source IS DISTINCT FROM 'history' THEN contact::text || ' (property_hs_lifecyclestage_<stage>_date)'
                         ELSE cph::text || ' (lifecyclestage)' END, stages));
         RETURN NEXT v_events;
-        PERFORM @extschema@._lk_notice_if_empty(p, v_events,
-            'The stages must match HubSpot''s internal lifecycle stage values (e.g. marketingqualifiedlead), and contact_property_history needs rows named lifecyclestage.');
     END IF;
+    PERFORM @extschema@._lk_preset_stages(p,
+        CASE WHEN events_sql IS NULL THEN format('%s (no property_hs_lifecyclestage_<stage>_date column for the stages, no contact_property_history)', contact)
+             WHEN cardinality(parts) > 0 AND stage_source IS DISTINCT FROM 'history' THEN contact::text
+             ELSE cph::text END,
+        raw_sql, stages,
+        'The stages must match HubSpot''s internal lifecycle stage values (e.g. marketingqualifiedlead), and contact_property_history needs rows named lifecyclestage.');
     RETURN QUERY SELECT * FROM @extschema@.create_reports(target_schema, v_leads,
         stage_events => v_events, spend => spend,
         stages => CASE WHEN v_events IS NULL THEN NULL ELSE stages END,
         conversion_window => conversion_window, funnel_modes => funnel_modes, materialized => materialized,
-        time_zone => time_zone,
+        time_zone => time_zone, money_decimals => money_decimals,
         watch => CASE WHEN materialized THEN @extschema@._lk_hubspot_watch(contact, CASE WHEN won_sql IS NOT NULL THEN deal END, dc, dps,
                      CASE WHEN events_sql IS NOT NULL AND (cardinality(parts) = 0 OR stage_source = 'history') THEN cph END,
                      change_detection) END);
+    PERFORM set_config('leadkpi.stages_reported', '', true);
 END;
 $$;
-COMMENT ON FUNCTION @extschema@.create_reports_hubspot(name, name, text[], text, regclass, interval, text, boolean, text, text) IS
+COMMENT ON FUNCTION @extschema@.create_reports_hubspot(name, name, text[], text, regclass, interval, text, boolean, text, integer, text) IS
 'HubSpot (Fivetran) preset: canonical views over contact (lifecycle stage date columns) or contact_property_history, and deal, deal_contact, deal_pipeline_stage in hubspot_schema, then create_reports() in target_schema; materialized reports watch those tables (change_detection: triggers, columns (_fivetran_synced) or none). See doc/crm.md.';
 
 -- What materialized HubSpot reports watch, and how a changed row maps to

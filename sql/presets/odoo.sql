@@ -5,6 +5,37 @@
 -- doc/crm.md.
 -----------------------------------------------------------------------------
 
+-- SQL reading the rate of currency cur on the day of at, as Odoo's
+-- res.currency._get_rates reads it: the latest res_currency_rate on or
+-- before that day, the company's own rates before the shared ones
+-- (company_id NULL); before the first rate, the earliest one (Odoo 16+);
+-- 1 where the currency has no rate at all.
+CREATE OR REPLACE FUNCTION @extschema@._lk_odoo_rate(cur text, rate regclass, company text, at text)
+RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN format('coalesce((SELECT r.rate FROM %1$s AS r WHERE r.currency_id = %2$s AND r.name <= (%4$s AT TIME ZONE ''UTC'')::date '
+              'AND (r.company_id IS NULL OR r.company_id = %3$s) ORDER BY r.company_id NULLS LAST, r.name DESC LIMIT 1), '
+              '(SELECT r.rate FROM %1$s AS r WHERE r.currency_id = %2$s '
+              'AND (r.company_id IS NULL OR r.company_id = %3$s) ORDER BY r.company_id NULLS LAST, r.name LIMIT 1), 1)',
+              rate, cur, company, at);
+COMMENT ON FUNCTION @extschema@._lk_odoo_rate(text, regclass, text, text) IS
+'leadkpi internal: SQL reading an Odoo currency rate on a day from res_currency_rate, as Odoo reads it';
+
+-- SQL converting an amount from the currency from_cur to the currency
+-- target_id as Odoo's res.currency._convert does: times the target's rate
+-- over the source's, both on the day of at (see _lk_odoo_rate).
+CREATE OR REPLACE FUNCTION @extschema@._lk_odoo_convert(amount text, from_cur text, target_id bigint, rate regclass, company text, at text)
+RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN format('CASE WHEN %2$s = %3$s THEN %1$s ELSE %1$s * %4$s / %5$s END',
+              amount, from_cur, target_id,
+              @extschema@._lk_odoo_rate(target_id::text, rate, company, at),
+              @extschema@._lk_odoo_rate(from_cur, rate, company, at));
+COMMENT ON FUNCTION @extschema@._lk_odoo_convert(text, text, bigint, regclass, text, text) IS
+'leadkpi internal: SQL converting an Odoo amount to another currency with res_currency_rate, as Odoo converts it';
+
 CREATE OR REPLACE FUNCTION @extschema@.create_reports_odoo(
     target_schema name,
     odoo_schema name DEFAULT 'public',
@@ -15,6 +46,8 @@ CREATE OR REPLACE FUNCTION @extschema@.create_reports_odoo(
     funnel_modes text DEFAULT 'crm_backfill',
     materialized boolean DEFAULT false,
     time_zone text DEFAULT NULL,
+    money_decimals integer DEFAULT 2,
+    currency text DEFAULT NULL,
     change_detection text DEFAULT 'triggers')
 RETURNS SETOF regclass
 LANGUAGE plpgsql VOLATILE
@@ -27,9 +60,15 @@ DECLARE
     stage_label text; camp_label text; medium_label text; source_label text;
     field_col text; rev_col text;
     won text;
-    leads_sql text; events_sql text; orders_sql text;
+    leads_sql text; events_sql text; orders_sql text; raw_sql text;
     v_events regclass; v_orders regclass; v_leads regclass;
     all_stages text[];
+    uses_leads boolean := false;
+    in_pipeline text := 'true';
+    pipeline_at text;
+    lead_amount text; order_amount text;
+    cur regclass; rate regclass; comp regclass;
+    lead_cur text; order_cur text; target_id bigint; found text[];
 BEGIN
     lead   := @extschema@._lk_rel(p, odoo_schema, 'crm_lead', true);
     stage  := @extschema@._lk_rel(p, odoo_schema, 'crm_stage', true);
@@ -52,11 +91,81 @@ BEGIN
     rev_col := CASE WHEN @extschema@._lk_type(p, lead, 'expected_revenue', false) IS NOT NULL THEN 'expected_revenue'
                     WHEN @extschema@._lk_type(p, lead, 'planned_revenue', false) IS NOT NULL THEN 'planned_revenue' END;
 
+    -- leads and opportunities: with Odoo's Leads setting on, records start
+    -- as type 'lead' and become opportunities at date_conversion.  Then the
+    -- funnel starts with the steps Lead (create_date) and Opportunity
+    -- (date_conversion, or create_date for a record created as an
+    -- opportunity), and only opportunities enter the pipeline stages, the
+    -- first at the time they became one.
+    pipeline_at := @extschema@._lk_utc(p, lead, 'l', 'create_date');
+    IF @extschema@._lk_type(p, lead, 'type', false) IS NOT NULL AND @extschema@._lk_type(p, lead, 'date_conversion', false) IS NOT NULL THEN
+        EXECUTE format('SELECT EXISTS (SELECT FROM %s AS l WHERE l.type = ''lead'' OR l.date_conversion IS NOT NULL)', lead) INTO uses_leads;
+    END IF;
+    IF uses_leads THEN
+        in_pipeline := 'l.type IS DISTINCT FROM ''lead''';
+        pipeline_at := format('greatest(%s, coalesce(%s, %s))', pipeline_at, @extschema@._lk_utc(p, lead, 'l', 'date_conversion'), pipeline_at);
+    END IF;
+
     -- the funnel stages: crm_stage names by sequence, each name once
     EXECUTE format('SELECT array_agg(label ORDER BY seq, label) FROM '
                    '(SELECT %s AS label, min(st.sequence) AS seq FROM %s AS st GROUP BY 1) AS x WHERE label IS NOT NULL',
                    stage_label, stage) INTO all_stages;
+    IF uses_leads THEN
+        all_stages := ARRAY['Lead', 'Opportunity'] || ARRAY(SELECT x FROM unnest(all_stages) WITH ORDINALITY AS t(x, i)
+                                                          WHERE x NOT IN ('Lead', 'Opportunity') ORDER BY i);
+    END IF;
     stages := coalesce(stages, all_stages);
+
+    -- amounts: expected_revenue is in the lead's company currency, an order's
+    -- amount_untaxed in its currency_id.  With Odoo's currency tables, they
+    -- are converted to one currency as Odoo converts them (the rates of
+    -- res_currency_rate on or before the date, the company's own rates
+    -- first, the earliest before the first rate; see _lk_odoo_rate); amounts in several currencies without
+    -- a currency to convert them to are an error, never added up raw.
+    lead_amount := CASE WHEN rev_col IS NULL THEN NULL ELSE format('l.%I::numeric', rev_col) END;
+    cur  := @extschema@._lk_rel(p, odoo_schema, 'res_currency', false);
+    rate := @extschema@._lk_rel(p, odoo_schema, 'res_currency_rate', false);
+    comp := @extschema@._lk_rel(p, odoo_schema, 'res_company', false);
+    IF cur IS NOT NULL AND rate IS NOT NULL AND comp IS NOT NULL THEN
+        PERFORM @extschema@._lk_type(p, cur, c) FROM unnest(ARRAY['id', 'name']) AS c;
+        PERFORM @extschema@._lk_type(p, rate, c) FROM unnest(ARRAY['name', 'rate', 'currency_id', 'company_id']) AS c;
+        PERFORM @extschema@._lk_type(p, comp, c) FROM unnest(ARRAY['id', 'currency_id']) AS c;
+        -- a record without a company is in the main company's currency
+        lead_cur := format('(SELECT cy.currency_id FROM %s AS cy WHERE cy.id = coalesce(%s, (SELECT min(id) FROM %s)))', comp,
+                           CASE WHEN @extschema@._lk_type(p, lead, 'company_id', false) IS NULL THEN 'NULL' ELSE 'l.company_id' END, comp);
+        IF so IS NOT NULL THEN
+            order_cur := CASE WHEN @extschema@._lk_type(p, so, 'currency_id', false) IS NOT NULL THEN 'o.currency_id'
+                              ELSE format('(SELECT cy.currency_id FROM %s AS cy WHERE cy.id = coalesce(%s, (SELECT min(id) FROM %s)))', comp,
+                                          CASE WHEN @extschema@._lk_type(p, so, 'company_id', false) IS NULL THEN 'NULL' ELSE 'o.company_id' END, comp) END;
+        END IF;
+        IF currency IS NOT NULL THEN
+            EXECUTE format('SELECT min(id) FROM %s WHERE name = $1', cur) INTO target_id USING currency;
+            IF target_id IS NULL THEN
+                RAISE EXCEPTION 'leadkpi: Odoo preset: currency % is not in %', quote_literal(currency), cur
+                    USING ERRCODE = '22023', HINT = format('Pass the ISO code of a currency in %s.name, e.g. currency => ''EUR''.', cur);
+            END IF;
+        ELSE
+            EXECUTE format('SELECT array_agg(DISTINCT cy.name::text ORDER BY cy.name::text) FROM (%s%s) AS x JOIN %s AS cy ON cy.id = x.c',
+                           format('SELECT %s AS c FROM %s AS l WHERE %s IS NOT NULL', lead_cur, lead, coalesce(lead_amount, 'NULL')),
+                           CASE WHEN order_cur IS NULL OR @extschema@._lk_type(p, so, 'opportunity_id', false) IS NULL THEN ''
+                                ELSE format(' UNION SELECT %s FROM %s AS o WHERE o.opportunity_id IS NOT NULL AND o.state IN (''sale'', ''done'')',
+                                            order_cur, so) END,
+                           cur) INTO found;
+            IF cardinality(found) > 1 THEN
+                RAISE EXCEPTION 'leadkpi: Odoo preset: the amounts are in several currencies (%)', array_to_string(found, ', ')
+                    USING ERRCODE = '22023',
+                          HINT = format('Pass currency => %L (or another of them) to convert every amount with Odoo''s rates in %s.', found[1], rate);
+            END IF;
+            -- one currency (or none yet): later amounts in another one are converted to it
+            EXECUTE format('SELECT coalesce((SELECT min(id) FROM %s WHERE name = $1), (SELECT currency_id FROM %s ORDER BY id LIMIT 1))', cur, comp)
+               INTO target_id USING found[1];
+        END IF;
+        IF target_id IS NOT NULL AND lead_amount IS NOT NULL THEN
+            lead_amount := @extschema@._lk_odoo_convert(lead_amount, lead_cur, target_id, rate,
+                CASE WHEN @extschema@._lk_type(p, lead, 'company_id', false) IS NULL THEN 'NULL' ELSE 'l.company_id' END,
+                format('coalesce(%s, %s)', @extschema@._lk_utc(p, lead, 'l', 'date_closed'), @extschema@._lk_utc(p, lead, 'l', 'create_date')));
+        END IF;
+    END IF;
 
     -- won: active, probability 100 and a stage flagged is_won (Odoo's own rule)
     won := 'l.active AND l.probability = 100 AND st.is_won';
@@ -73,7 +182,7 @@ BEGIN
         won, @extschema@._lk_utc(p, lead, 'l', 'date_closed'),
         coalesce(@extschema@._lk_utc(p, lead, 'l', 'date_last_stage_update', false), 'NULL'),
         @extschema@._lk_utc(p, lead, 'l', 'date_closed'),
-        CASE WHEN rev_col IS NULL THEN 'NULL::numeric' ELSE format('CASE WHEN %s THEN l.%I::numeric END', won, rev_col) END,
+        CASE WHEN lead_amount IS NULL THEN 'NULL::numeric' ELSE format('CASE WHEN %s THEN %s END', won, lead_amount) END,
         lead, stage,
         CASE WHEN camp_label IS NULL THEN ''
              ELSE format(' LEFT JOIN %s AS ca ON ca.id = l.campaign_id', camp) END,
@@ -90,28 +199,43 @@ BEGIN
         PERFORM @extschema@._lk_type(p, mtv, c) FROM unnest(ARRAY['mail_message_id', field_col, 'old_value_integer', 'new_value_integer']) AS c;
         PERFORM @extschema@._lk_type(p, mm, c) FROM unnest(ARRAY['id', 'model', 'res_id', 'date']) AS c;
         PERFORM @extschema@._lk_type(p, imf, c) FROM unnest(ARRAY['id', 'model', 'name']) AS c;
-        events_sql := format(
+        raw_sql := format(
             'WITH tv AS (SELECT m.res_id AS lead_id, %s AS at, v.id AS tv_id, v.old_value_integer AS old_stage, '
             'v.new_value_integer AS new_stage FROM %s AS v JOIN %s AS m ON m.id = v.mail_message_id '
             'JOIN %s AS f ON f.id = v.%I WHERE m.model = ''crm.lead'' AND f.model = ''crm.lead'' AND f.name = ''stage_id''), '
             'ev AS ('
-            -- the first stage, entered at creation: the old value of the first change, else the current stage
+            -- the first stage, entered at creation (or at the conversion into
+            -- an opportunity): the old value of the first change, else the current stage
             'SELECT l.id::bigint AS lead_id, %s AS stage, %s AS occurred_at FROM %s AS l '
             'LEFT JOIN LATERAL (SELECT tv.old_stage FROM tv WHERE tv.lead_id = l.id ORDER BY tv.at, tv.tv_id LIMIT 1) AS first ON true '
-            'JOIN %s AS st ON st.id = coalesce(first.old_stage, l.stage_id) '
-            'UNION ALL SELECT tv.lead_id::bigint, %s, tv.at FROM tv JOIN %s AS st ON st.id = tv.new_stage) '
-            'SELECT lead_id, stage, occurred_at FROM ev WHERE stage = ANY (%L::text[])',
+            'JOIN %s AS st ON st.id = coalesce(first.old_stage, l.stage_id) WHERE %s '
+            'UNION ALL SELECT tv.lead_id::bigint, %s, tv.at FROM tv JOIN %s AS st ON st.id = tv.new_stage '
+            'JOIN %s AS l ON l.id = tv.lead_id WHERE %s%s) '
+            'SELECT lead_id, stage, occurred_at FROM ev',
             @extschema@._lk_utc(p, mm, 'm', 'date'), mtv, mm, imf, field_col,
-            stage_label, @extschema@._lk_utc(p, lead, 'l', 'create_date'), lead, stage,
-            stage_label, stage, stages);
+            stage_label, pipeline_at, lead, stage, in_pipeline,
+            stage_label, stage, lead, in_pipeline,
+            CASE WHEN NOT uses_leads THEN '' ELSE format(
+                ' UNION ALL SELECT l.id::bigint, ''Lead'', %s FROM %s AS l'
+                ' UNION ALL SELECT l.id::bigint, ''Opportunity'', coalesce(%s, CASE WHEN %s THEN %s END) FROM %s AS l',
+                @extschema@._lk_utc(p, lead, 'l', 'create_date'), lead,
+                @extschema@._lk_utc(p, lead, 'l', 'date_conversion'), in_pipeline, @extschema@._lk_utc(p, lead, 'l', 'create_date'), lead) END);
+        events_sql := format('SELECT lead_id, stage, occurred_at FROM (%s) AS e WHERE stage = ANY (%L::text[]) AND occurred_at IS NOT NULL',
+                             raw_sql, stages);
     END IF;
 
     IF so IS NOT NULL AND @extschema@._lk_type(p, so, 'opportunity_id', false) IS NOT NULL THEN
         PERFORM @extschema@._lk_type(p, so, c) FROM unnest(ARRAY['date_order', 'amount_untaxed', 'state']) AS c;
+        order_amount := 'o.amount_untaxed::numeric';
+        IF target_id IS NOT NULL THEN
+            order_amount := @extschema@._lk_odoo_convert(order_amount, order_cur, target_id, rate,
+                CASE WHEN @extschema@._lk_type(p, so, 'company_id', false) IS NULL THEN 'NULL' ELSE 'o.company_id' END,
+                @extschema@._lk_utc(p, so, 'o', 'date_order'));
+        END IF;
         orders_sql := format(
-            'SELECT o.opportunity_id::bigint AS lead_id, %s AS ordered_at, o.amount_untaxed::numeric AS amount '
+            'SELECT o.opportunity_id::bigint AS lead_id, %s AS ordered_at, %s AS amount '
             'FROM %s AS o WHERE o.opportunity_id IS NOT NULL AND o.state IN (''sale'', ''done'')',
-            @extschema@._lk_utc(p, so, 'o', 'date_order'), so);
+            @extschema@._lk_utc(p, so, 'o', 'date_order'), order_amount, so);
     END IF;
 
     PERFORM @extschema@._lk_check_change_detection(p, change_detection);
@@ -124,6 +248,12 @@ BEGIN
             format('stage events from Odoo %s (stage_id changes) plus the first stage at create_date, stages %s', mtv, stages));
         RETURN NEXT v_events;
     END IF;
+    PERFORM @extschema@._lk_preset_stages(p, coalesce(mtv::text || ' (crm.lead stage_id changes)',
+                                                      format('schema %s (no mail_tracking_value)', quote_ident(odoo_schema))),
+                                          raw_sql, stages,
+                                          CASE WHEN raw_sql IS NULL
+                                               THEN 'The funnel reads the chatter''s tracking of stage_id: replicate mail_tracking_value, mail_message and ir_model_fields into the same schema.'
+                                               ELSE 'The stages must be crm_stage names (in the language lang), in funnel order.' END);
     IF orders_sql IS NOT NULL THEN
         v_orders := @extschema@._lk_canonical(target_schema, 'canonical_orders', orders_sql,
             format('orders from Odoo %s: confirmed (state sale or done), amount_untaxed', so));
@@ -133,24 +263,25 @@ BEGIN
         stage_events => v_events, spend => spend, orders => v_orders,
         stages => CASE WHEN v_events IS NULL THEN NULL ELSE stages END,
         conversion_window => conversion_window, funnel_modes => funnel_modes, materialized => materialized,
-        time_zone => time_zone,
+        time_zone => time_zone, money_decimals => money_decimals,
         watch => CASE WHEN materialized THEN @extschema@._lk_odoo_watch(lead, stage,
                      CASE WHEN camp_label IS NOT NULL THEN camp END, CASE WHEN medium_label IS NOT NULL THEN medium END,
                      CASE WHEN source_label IS NOT NULL THEN source END,
                      CASE WHEN events_sql IS NOT NULL THEN mtv END, mm, imf, CASE WHEN orders_sql IS NOT NULL THEN so END,
-                     change_detection) END);
+                     CASE WHEN target_id IS NOT NULL THEN ARRAY[cur, rate, comp] END, change_detection) END);
+    PERFORM set_config('leadkpi.stages_reported', '', true);
 END;
 $$;
-COMMENT ON FUNCTION @extschema@.create_reports_odoo(name, name, text[], regclass, text, interval, text, boolean, text, text) IS
-'Odoo preset: canonical views over crm_lead, crm_stage, utm_*, mail_tracking_value and sale_order in odoo_schema, then create_reports() in target_schema; materialized reports watch those tables (change_detection: triggers, columns (write_date) or none). See doc/crm.md.';
+COMMENT ON FUNCTION @extschema@.create_reports_odoo(name, name, text[], regclass, text, interval, text, boolean, text, integer, text, text) IS
+'Odoo preset: canonical views over crm_lead, crm_stage, utm_*, mail_tracking_value and sale_order in odoo_schema, then create_reports() in target_schema; amounts in several currencies are converted to currency with res_currency_rate, or refused; materialized reports watch those tables (change_detection: triggers, columns (write_date) or none). See doc/crm.md.';
 
 -- What materialized Odoo reports watch, and how a changed row maps to the
 -- crm_lead ids it touches (NULL tables are not read).  Stage names and
 -- is_won flags, and the stage_id field row, can change every lead: a full
--- rebuild.
+-- rebuild; so can the currency tables (fx) when amounts are converted.
 CREATE OR REPLACE FUNCTION @extschema@._lk_odoo_watch(
     lead regclass, stage regclass, camp regclass, medium regclass, source regclass,
-    mtv regclass, mm regclass, imf regclass, so regclass, change_detection text)
+    mtv regclass, mm regclass, imf regclass, so regclass, fx regclass[], change_detection text)
 RETURNS jsonb
 LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
@@ -166,8 +297,11 @@ BEGIN ATOMIC
             change_detection, '{write_date}')),
         (@extschema@._lk_watch_entry(CASE WHEN mtv IS NOT NULL THEN mm END, 'events_only', 'SELECT res_id FROM changed WHERE model = ''crm.lead''', change_detection, '{write_date}')),
         (@extschema@._lk_watch_entry(CASE WHEN mtv IS NOT NULL THEN imf END, 'rebuild', NULL, change_detection, '{write_date}')),
-        (@extschema@._lk_watch_entry(so, 'lead_ids', 'SELECT opportunity_id FROM changed', change_detection, '{write_date}'))
+        (@extschema@._lk_watch_entry(so, 'lead_ids', 'SELECT opportunity_id FROM changed', change_detection, '{write_date}')),
+        (@extschema@._lk_watch_entry(fx[1], 'rebuild', NULL, change_detection, '{write_date}')),
+        (@extschema@._lk_watch_entry(fx[2], 'rebuild', NULL, change_detection, '{write_date}')),
+        (@extschema@._lk_watch_entry(fx[3], 'rebuild', NULL, change_detection, '{write_date}'))
     ) AS v(w);
 END;
-COMMENT ON FUNCTION @extschema@._lk_odoo_watch(regclass, regclass, regclass, regclass, regclass, regclass, regclass, regclass, regclass, text) IS
+COMMENT ON FUNCTION @extschema@._lk_odoo_watch(regclass, regclass, regclass, regclass, regclass, regclass, regclass, regclass, regclass, regclass[], text) IS
 'leadkpi internal: the watch list of materialized Odoo reports: the CRM tables and how a changed row maps to crm_lead ids';

@@ -15,6 +15,7 @@ CREATE OR REPLACE FUNCTION @extschema@.create_reports_salesforce(
     materialized boolean DEFAULT false,
     history regclass DEFAULT NULL,
     time_zone text DEFAULT NULL,
+    money_decimals integer DEFAULT 2,
     change_detection text DEFAULT 'triggers')
 RETURNS SETOF regclass
 LANGUAGE plpgsql VOLATILE
@@ -26,7 +27,8 @@ DECLARE
     not_deleted_ld text := 'true'; not_deleted_o text := 'true'; not_deleted_c text := 'true';
     camp_expr text := 'NULL::text';
     hist_sql text;
-    leads_sql text; events_sql text; spend_sql text;
+    leads_sql text; events_sql text; spend_sql text; raw_sql text;
+    known_only boolean := false;
     v_leads regclass; v_events regclass; v_spend regclass;
     won_at text;
     member_live text;
@@ -105,30 +107,49 @@ BEGIN
         hist_sql := format('SELECT h.opportunity_id AS opp_id, h.new_value::text AS stage, %s AS at FROM %s AS h WHERE h.field = ''StageName'' AND %s',
                            @extschema@._lk_utc(p, fhist, 'h', 'created_date'), fhist, @extschema@._lk_live(p, fhist, 'h', false));
     END IF;
-    IF hist_sql IS NOT NULL THEN
-        IF stages IS NULL AND ostage IS NOT NULL THEN
-            PERFORM @extschema@._lk_type(p, ostage, c) FROM unnest(ARRAY['master_label', 'sort_order', 'is_won', 'is_closed']) AS c;
-            EXECUTE format('SELECT array_agg(label ORDER BY so, label) FROM (SELECT master_label::text AS label, min(sort_order) AS so '
-                           'FROM %s WHERE is_won OR NOT is_closed GROUP BY 1) AS x', ostage) INTO stages;
-            stages := ARRAY['Lead', 'Converted'] || stages;
-        END IF;
-        IF stages IS NULL THEN
-            RAISE EXCEPTION 'leadkpi: Salesforce preset needs the ordered funnel stages'
-                USING ERRCODE = '22023',
-                      HINT = 'Pass stages => ARRAY[''Lead'', ''Converted'', ''Prospecting'', ..., ''Closed Won''] (Lead and Converted are the lead''s own steps), or replicate the opportunity_stage table.';
-        END IF;
-        events_sql := format(
-            'SELECT lead_id, stage, min(occurred_at) AS occurred_at FROM ('
-            'SELECT ld.id::text AS lead_id, ''Lead'' AS stage, %s AS occurred_at FROM %s AS ld WHERE %s '
-            'UNION ALL SELECT ld.id::text, ''Converted'', greatest(%s, %s) FROM %s AS ld WHERE %s AND ld.converted_date IS NOT NULL '
-            'UNION ALL SELECT ld.id::text, h.stage, h.at FROM %s AS ld '
-            'JOIN %s AS o ON o.id = ld.converted_opportunity_id AND %s '
-            'JOIN (%s) AS h ON h.opp_id = o.id WHERE %s'
-            ') AS e WHERE stage = ANY (%L::text[]) GROUP BY lead_id, stage',
-            @extschema@._lk_utc(p, ld, 'ld', 'created_date'), ld, not_deleted_ld,
-            @extschema@._lk_utc(p, ld, 'ld', 'converted_date'), @extschema@._lk_utc(p, ld, 'ld', 'created_date'), ld, not_deleted_ld,
-            ld, opp, not_deleted_o, hist_sql, not_deleted_ld, stages);
+    -- the stages: given, else Lead, Converted and opportunity_stage by
+    -- sort_order (without the lost stages), else the stages knowable without
+    -- a stage list: Lead, Converted, and Won from the opportunity's is_won
+    IF stages IS NULL AND ostage IS NOT NULL AND hist_sql IS NOT NULL THEN
+        PERFORM @extschema@._lk_type(p, ostage, c) FROM unnest(ARRAY['master_label', 'sort_order', 'is_won', 'is_closed']) AS c;
+        EXECUTE format('SELECT array_agg(label ORDER BY so, label) FROM (SELECT master_label::text AS label, min(sort_order) AS so '
+                       'FROM %s WHERE is_won OR NOT is_closed GROUP BY 1) AS x', ostage) INTO stages;
+        stages := ARRAY['Lead', 'Converted'] || stages;
     END IF;
+    IF stages IS NULL THEN
+        known_only := true;
+        stages := ARRAY['Lead', 'Converted', 'Won'];
+        RAISE NOTICE 'leadkpi: Salesforce preset: %, so the funnel has the stages Lead, Converted and Won only',
+            CASE WHEN hist_sql IS NULL THEN 'no stage history and no opportunity_stage table' ELSE 'no opportunity_stage table to order the stage history' END
+            USING HINT = 'For the full funnel, pass stages => ARRAY[''Lead'', ''Converted'', ''Prospecting'', ..., ''Closed Won''] '
+                         '(your StageName values in funnel order), or replicate the opportunity_stage table.';
+    END IF;
+    IF hist_sql IS NULL AND NOT known_only THEN
+        RAISE NOTICE 'leadkpi: Salesforce preset: no stage history in schema % (opportunity_history, opportunity_field_history, or opportunity in Fivetran''s history mode), so the funnel has the steps Lead and Converted only', quote_ident(salesforce_schema)
+            USING HINT = CASE WHEN to_regclass(format('%I.opportunity', salesforce_schema || '_history')) IS NOT NULL
+                              THEN format('Pass history => %L.', format('%I.opportunity', salesforce_schema || '_history'))
+                              ELSE 'Pass history => the table holding the stage history (e.g. Fivetran''s salesforce_history.opportunity).' END;
+    END IF;
+    -- every stage entry: Lead at creation, Converted at the lead's
+    -- conversion, then the converted opportunity's stages (or its win)
+    raw_sql := format(
+        'SELECT ld.id::text AS lead_id, ''Lead'' AS stage, %s AS occurred_at FROM %s AS ld WHERE %s '
+        'UNION ALL SELECT ld.id::text, ''Converted'', greatest(%s, %s) FROM %s AS ld WHERE %s AND ld.converted_date IS NOT NULL',
+        @extschema@._lk_utc(p, ld, 'ld', 'created_date'), ld, not_deleted_ld,
+        @extschema@._lk_utc(p, ld, 'ld', 'converted_date'), @extschema@._lk_utc(p, ld, 'ld', 'created_date'), ld, not_deleted_ld);
+    IF known_only THEN
+        raw_sql := raw_sql || format(
+            ' UNION ALL SELECT ld.id::text, ''Won'', %s FROM %s AS ld JOIN %s AS o ON o.id = ld.converted_opportunity_id AND %s WHERE %s AND o.is_won',
+            won_at, ld, opp, not_deleted_o, not_deleted_ld);
+    ELSIF hist_sql IS NOT NULL THEN
+        raw_sql := raw_sql || format(
+            ' UNION ALL SELECT ld.id::text, h.stage, h.at FROM %s AS ld '
+            'JOIN %s AS o ON o.id = ld.converted_opportunity_id AND %s '
+            'JOIN (%s) AS h ON h.opp_id = o.id WHERE %s',
+            ld, opp, not_deleted_o, hist_sql, not_deleted_ld);
+    END IF;
+    events_sql := format('SELECT lead_id, stage, min(occurred_at) AS occurred_at FROM (%s) AS e '
+                         'WHERE stage = ANY (%L::text[]) GROUP BY lead_id, stage', raw_sql, stages);
 
     -- campaign.actual_cost is a lifetime total: spread it evenly over the
     -- days start_date..end_date (no start: created_date; no end, or an end
@@ -161,7 +182,8 @@ BEGIN
         v_events := @extschema@._lk_canonical(target_schema, 'canonical_stage_events', events_sql,
             format('stage events from Salesforce: Lead (created), Converted (converted_date), then the converted opportunity''s stages; first entry per stage; stages %s', stages));
         RETURN NEXT v_events;
-        PERFORM @extschema@._lk_notice_if_empty(p, v_events, 'The stages must match stage_name values exactly.');
+        PERFORM @extschema@._lk_preset_stages(p, CASE WHEN hist_sql IS NULL OR known_only THEN ld::text ELSE format('%s and its stage history', ld) END,
+                                              raw_sql, stages, 'The stages must match StageName values exactly, in funnel order.');
     END IF;
     IF spend_sql IS NOT NULL THEN
         v_spend := @extschema@._lk_canonical(target_schema, 'canonical_spend', spend_sql,
@@ -172,15 +194,16 @@ BEGIN
         stage_events => v_events, spend => coalesce(spend, v_spend),
         stages => CASE WHEN v_events IS NULL THEN NULL ELSE stages END,
         conversion_window => conversion_window, funnel_modes => funnel_modes, materialized => materialized,
-        time_zone => time_zone,
+        time_zone => time_zone, money_decimals => money_decimals,
         watch => CASE WHEN materialized THEN @extschema@._lk_salesforce_watch(ld, opp, camp, member,
                      CASE WHEN events_sql IS NOT NULL THEN coalesce(hist, fhist) END,
                      CASE WHEN hist IS NOT NULL AND hist <> opp AND @extschema@._lk_type(p, hist, 'opportunity_id', false) IS NULL THEN 'id'
                           ELSE 'opportunity_id' END,
                      spend IS NULL AND spend_sql IS NOT NULL, change_detection) END);
+    PERFORM set_config('leadkpi.stages_reported', '', true);
 END;
 $$;
-COMMENT ON FUNCTION @extschema@.create_reports_salesforce(name, name, text[], regclass, interval, text, boolean, regclass, text, text) IS
+COMMENT ON FUNCTION @extschema@.create_reports_salesforce(name, name, text[], regclass, interval, text, boolean, regclass, text, integer, text) IS
 'Salesforce (Fivetran) preset: canonical views over lead, opportunity, the stage history (history, else opportunity_history, opportunity_field_history or opportunity in history mode) and campaign in salesforce_schema, then create_reports() in target_schema. Deleted rows and inactive history-mode versions are left out; materialized reports watch those tables (change_detection: triggers, columns (_fivetran_synced, system_modstamp) or none). See doc/crm.md.';
 
 -- What materialized Salesforce reports watch, and how a changed row maps to

@@ -73,8 +73,10 @@ $$;
 COMMENT ON FUNCTION @extschema@._lk_events_select(regclass, text[], text, text) IS
 'leadkpi internal: the SQL of the canonical view report_stage_events (stages as 1-based steps); with ids, only the events of the leads in that array';
 
--- Creates report_leads, and report_spend and report_stage_events when those
--- inputs are given, in target_schema.  The inputs are checked already.
+-- Creates report_leads, report_spend and report_stage_events in
+-- target_schema; the last two are empty when their input is not given, so
+-- that every report schema has the same relations.  The inputs are checked
+-- already.
 CREATE OR REPLACE FUNCTION @extschema@._lk_create_canonical_views(
     target_schema name, leads regclass, stage_events regclass, spend regclass, orders regclass, stages text[], tz text)
 RETURNS void
@@ -85,7 +87,7 @@ DECLARE
     s text := quote_ident(target_schema);
     p jsonb;
 BEGIN
-    EXECUTE format('CREATE VIEW %s.report_leads WITH (security_invoker = true) AS %s', s,
+    EXECUTE format('CREATE OR REPLACE VIEW %s.report_leads WITH (security_invoker = true) AS %s', s,
                    @extschema@._lk_leads_select(leads, orders, tz));
     EXECUTE format('COMMENT ON VIEW %s.report_leads IS %L', s,
         'leadkpi canonical leads: one row per lead (lead_id, first_contact_at, campaign, channel, converted_at, lost_at, revenue)'
@@ -93,19 +95,31 @@ BEGIN
 
     IF spend IS NOT NULL THEN
         p := @extschema@._lk_read_input('spend', spend, tz);
-        EXECUTE format('CREATE VIEW %s.report_spend WITH (security_invoker = true) AS '
+        EXECUTE format('CREATE OR REPLACE VIEW %s.report_spend WITH (security_invoker = true) AS '
                        'SELECT %s AS campaign, %s AS channel, %s AS day, %s AS amount FROM %s WHERE %s IS NOT NULL',
                        s, p ->> 'campaign', coalesce(p ->> 'channel', 'NULL::text'), p ->> 'day', p ->> 'amount', spend, p ->> 'day');
         EXECUTE format('COMMENT ON VIEW %s.report_spend IS %L', s,
             format('leadkpi canonical spend: campaign, channel, day (in time zone %s), amount from %s; rows without a day are left out', tz, spend));
+    ELSE
+        -- every report schema has the same relations: empty, typed, without the input
+        EXECUTE format('CREATE OR REPLACE VIEW %s.report_spend WITH (security_invoker = true) AS '
+                       'SELECT NULL::text AS campaign, NULL::text AS channel, NULL::date AS day, NULL::numeric AS amount WHERE false', s);
+        EXECUTE format('COMMENT ON VIEW %s.report_spend IS %L', s,
+            'leadkpi canonical spend: empty, no spend input was given (create_reports(..., spend => ...))');
     END IF;
 
     IF stage_events IS NOT NULL THEN
-        EXECUTE format('CREATE VIEW %s.report_stage_events WITH (security_invoker = true) AS %s',
+        EXECUTE format('CREATE OR REPLACE VIEW %s.report_stage_events WITH (security_invoker = true) AS %s',
                        s, @extschema@._lk_events_select(stage_events, stages, tz));
         EXECUTE format('COMMENT ON VIEW %s.report_stage_events IS %L', s,
             format('leadkpi canonical stage events from %s; step is the 1-based position in the stages %s (other stages are left out)',
                    stage_events, stages));
+    ELSE
+        EXECUTE format('CREATE OR REPLACE VIEW %s.report_stage_events WITH (security_invoker = true) AS '
+                       'SELECT NULL::%s AS lead_id, NULL::text AS stage, NULL::timestamptz AS occurred_at, NULL::integer AS step WHERE false',
+                       s, (@extschema@._lk_column('leads', leads, 'lead_id', 'id', true)).typ);
+        EXECUTE format('COMMENT ON VIEW %s.report_stage_events IS %L', s,
+            'leadkpi canonical stage events: empty, no stage_events input was given (create_reports(..., stage_events => ..., stages => ...))');
     END IF;
 END;
 $$;

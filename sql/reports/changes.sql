@@ -334,7 +334,9 @@ COMMENT ON FUNCTION @extschema@._lk_create_watches(name, jsonb, text) IS
 -- (the trigger functions, with their triggers on whichever tables they
 -- are: dropped before the stores, so that no CRM write fires a trigger
 -- whose table is gone) or 'lookup' (after the views that call them).
--- They are found by their COMMENT.
+-- They are found by their COMMENT.  A lookup that a view still reads (a
+-- live rows view kept for users' views, see _lk_clear_schema) stays, to be
+-- replaced in place.
 CREATE OR REPLACE FUNCTION @extschema@._lk_drop_functions(target_schema name, kind text)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
@@ -347,6 +349,8 @@ BEGIN
     FOR f IN
         SELECT p.oid FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
          WHERE n.nspname = target_schema AND coalesce(obj_description(p.oid, 'pg_proc'), '') LIKE format('leadkpi %s:%%', kind)
+           AND NOT EXISTS (SELECT FROM pg_depend d WHERE d.refclassid = 'pg_proc'::regclass AND d.refobjid = p.oid
+                              AND d.classid = 'pg_rewrite'::regclass AND d.deptype = 'n')
          ORDER BY 1
     LOOP
         FOR t IN SELECT tgname, tgrelid::regclass AS tbl FROM pg_trigger WHERE tgfoid = f ORDER BY 1 LOOP

@@ -21,6 +21,7 @@ CREATE OR REPLACE FUNCTION @extschema@.create_reports(
     funnel_modes text DEFAULT NULL,
     materialized boolean DEFAULT false,
     time_zone text DEFAULT NULL,
+    money_decimals integer DEFAULT 2,
     watch jsonb DEFAULT NULL,
     look_back interval DEFAULT '1 hour')
 RETURNS SETOF regclass
@@ -31,10 +32,12 @@ DECLARE
     tz text := coalesce(time_zone, current_setting('TimeZone'));
     obj text;
     created regclass[] := '{}';
+    kept text[];
+    msg text;
 BEGIN
     -- nothing is dropped or created before every input is checked
     PERFORM @extschema@._lk_check_inputs(target_schema, leads, stage_events, spend, orders, stages,
-                                          conversion_window, funnel_modes, materialized, tz);
+                                          conversion_window, funnel_modes, materialized, tz, money_decimals);
     IF materialized THEN
         IF look_back IS NULL OR look_back < interval '0' THEN
             RAISE EXCEPTION 'leadkpi: look_back must be an interval of at least 0, not %', coalesce(look_back::text, 'NULL')
@@ -46,17 +49,40 @@ BEGIN
         RAISE EXCEPTION 'leadkpi: watch is for materialized reports'
             USING ERRCODE = '22023', HINT = 'Pass materialized => true, or leave watch out: plain reports read the inputs at query time.';
     END IF;
-    PERFORM @extschema@._lk_clear_schema(target_schema, @extschema@._lk_report_names());
-    PERFORM @extschema@._lk_create_canonical_views(target_schema, leads, stage_events, spend, orders, stages, tz);
-    IF materialized THEN
-        PERFORM @extschema@._lk_create_stores(target_schema, leads, stage_events, spend, orders, stages,
-                                               conversion_window, funnel_modes, tz, watch, look_back);
-        PERFORM @extschema@._lk_create_watches(target_schema, watch, (@extschema@._lk_column('leads', leads, 'lead_id', 'id', true)).typ);
-        PERFORM @extschema@._lk_create_live_rows(target_schema, spend, stage_events, stages, conversion_window, funnel_modes, tz);
-    END IF;
-    PERFORM @extschema@._lk_create_kpi_reports(target_schema, spend, materialized, tz);
-    IF stage_events IS NOT NULL THEN
-        PERFORM @extschema@._lk_create_funnel_reports(target_schema, stages, conversion_window, funnel_modes, materialized);
+    -- report views that users' views depend on are kept and replaced in place
+    kept := @extschema@._lk_clear_schema(target_schema, @extschema@._lk_report_names());
+    BEGIN
+        PERFORM @extschema@._lk_create_canonical_views(target_schema, leads, stage_events, spend, orders, stages, tz);
+        IF materialized THEN
+            PERFORM @extschema@._lk_create_stores(target_schema, leads, stage_events, spend, orders, stages,
+                                                   conversion_window, funnel_modes, tz, watch, look_back);
+            PERFORM @extschema@._lk_create_watches(target_schema, watch, (@extschema@._lk_column('leads', leads, 'lead_id', 'id', true)).typ);
+            PERFORM @extschema@._lk_create_live_rows(target_schema, spend, stage_events, stages, conversion_window, funnel_modes, tz);
+        END IF;
+        PERFORM @extschema@._lk_create_kpi_reports(target_schema, spend, materialized, tz, money_decimals);
+        IF stage_events IS NOT NULL THEN
+            PERFORM @extschema@._lk_create_funnel_reports(target_schema, stages, conversion_window, funnel_modes, materialized);
+        ELSE
+            PERFORM @extschema@._lk_create_empty_funnel_reports(target_schema, materialized);
+            IF coalesce(current_setting('leadkpi.stages_reported', true), '') <> 'on' THEN
+                RAISE NOTICE 'leadkpi: no stage_events given, so funnel_report and funnel_by_campaign in schema % are empty', quote_ident(target_schema)
+                    USING HINT = 'Pass stage_events => a table or view with lead_id, stage, occurred_at, and stages => the stages in funnel order.';
+            END IF;
+        END IF;
+    EXCEPTION WHEN invalid_table_definition OR wrong_object_type OR duplicate_table THEN
+        -- a kept view whose columns change, or that becomes materialized
+        IF cardinality(kept) = 0 THEN
+            RAISE;
+        END IF;
+        GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT;
+        PERFORM @extschema@._lk_dependents_error(target_schema, (@extschema@._lk_dependents(target_schema, kept)).dependents,
+            format('The new reports cannot replace the ones they read in place: %s.', msg));
+    END;
+    -- a kept view that this run does not make again (a live view, when the
+    -- reports become plain) would read stores that are gone
+    IF NOT materialized AND EXISTS (SELECT FROM unnest(kept) AS k WHERE k LIKE '%\_live' OR k IN ('report_status', 'changes_by_column')) THEN
+        PERFORM @extschema@._lk_dependents_error(target_schema, (@extschema@._lk_dependents(target_schema, kept)).dependents,
+            'They read live views or the status of materialized reports, which plain reports do not have.');
     END IF;
     IF materialized THEN
         -- the first fill; the triggers exist already and hold off the writers
@@ -82,8 +108,8 @@ BEGIN
     RETURN QUERY SELECT unnest(created);
 END;
 $$;
-COMMENT ON FUNCTION @extschema@.create_reports(name, regclass, regclass, regclass, regclass, text[], interval, text, boolean, text, jsonb, interval) IS
-'Creates (or replaces) the leadkpi report views in target_schema over the canonical inputs leads (required), stage_events, spend and orders; validates every input first; days and months are cut in time_zone (default: the TimeZone at creation); materialized => true keeps stores refreshed incrementally from the changes recorded on the watched tables (watch, look_back: see doc/realtime.md); returns the relations created. See doc/crm.md.';
+COMMENT ON FUNCTION @extschema@.create_reports(name, regclass, regclass, regclass, regclass, text[], interval, text, boolean, text, integer, jsonb, interval) IS
+'Creates (or replaces) the leadkpi report views in target_schema over the canonical inputs leads (required), stage_events, spend and orders; validates every input first; days and months are cut in time_zone (default: the TimeZone at creation); money is shown to money_decimals decimals (NULL: exact); materialized => true keeps stores refreshed incrementally from the changes recorded on the watched tables (watch, look_back: see doc/realtime.md); returns the relations created. See doc/crm.md.';
 
 CREATE OR REPLACE FUNCTION @extschema@.drop_reports(target_schema name)
 RETURNS void

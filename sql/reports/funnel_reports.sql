@@ -17,38 +17,76 @@ AS $$
 DECLARE
     s text := quote_ident(target_schema);
     fagg text := @extschema@._lk_funnel_agg_sql(stages, conversion_window, funnel_modes);
+    seen text := @extschema@._lk_funnel_seen_sql();
     plain_funnel text;
     plain_by_campaign text;
+    from_stores text;
 BEGIN
-    -- plain: computed from every stage event
+    -- plain: computed from every stage event; seen: the steps that occur in
+    -- the events, over all campaigns
     plain_funnel := @extschema@._lk_funnel_sql(NULL,
-        format('SELECT %s AS fs FROM %s.report_stage_events AS e', fagg, s), stages);
+        format('SELECT %s AS fs, %s AS seen FROM %s.report_stage_events AS e', fagg, seen, s), stages);
     plain_by_campaign := @extschema@._lk_funnel_sql('campaign',
-        format('SELECT l.campaign, %s AS fs '
-               'FROM %s.report_stage_events AS e LEFT JOIN %s.report_leads AS l ON l.lead_id = e.lead_id GROUP BY l.campaign',
-               fagg, s, s), stages);
+        format('SELECT campaign, fs, bit_or(seen) OVER () AS seen FROM ('
+               'SELECT l.campaign, %s AS fs, %s AS seen '
+               'FROM %s.report_stage_events AS e LEFT JOIN %s.report_leads AS l ON l.lead_id = e.lead_id GROUP BY l.campaign) AS c',
+               fagg, seen, s, s), stages);
     IF NOT materialized THEN
-        EXECUTE format('CREATE VIEW %s.funnel_report WITH (security_invoker = true) AS %s', s, plain_funnel);
-        EXECUTE format('CREATE VIEW %s.funnel_by_campaign WITH (security_invoker = true) AS %s', s, plain_by_campaign);
+        EXECUTE format('CREATE OR REPLACE VIEW %s.funnel_report WITH (security_invoker = true) AS %s', s, plain_funnel);
+        EXECUTE format('CREATE OR REPLACE VIEW %s.funnel_by_campaign WITH (security_invoker = true) AS %s', s, plain_by_campaign);
     ELSE
-        EXECUTE format('CREATE VIEW %s.funnel_report WITH (security_invoker = true) AS %s', s,
-            @extschema@._lk_funnel_sql(NULL, format('SELECT @extschema@.rollup(fs) AS fs FROM %s.funnel_monthly', s), stages));
-        EXECUTE format('CREATE VIEW %s.funnel_by_campaign WITH (security_invoker = true) AS %s', s,
-            @extschema@._lk_funnel_sql('campaign', format('SELECT campaign, @extschema@.rollup(fs) AS fs FROM %s.funnel_monthly GROUP BY campaign', s), stages));
-        EXECUTE format('CREATE VIEW %s.funnel_report_live WITH (security_invoker = true) AS %s', s,
-            @extschema@._lk_funnel_sql(NULL, format('SELECT @extschema@.rollup(fs) AS fs FROM %s.funnel_rows_live', s), stages));
-        EXECUTE format('CREATE VIEW %s.funnel_by_campaign_live WITH (security_invoker = true) AS %s', s,
-            @extschema@._lk_funnel_sql('campaign', format('SELECT campaign, @extschema@.rollup(fs) AS fs FROM %s.funnel_rows_live GROUP BY campaign', s), stages));
+        -- the stored rows carry the mask of the steps their events have
+        FOREACH from_stores IN ARRAY ARRAY['funnel_monthly', 'funnel_rows_live'] LOOP
+            EXECUTE format('CREATE OR REPLACE VIEW %s.%I WITH (security_invoker = true) AS %s', s,
+                CASE from_stores WHEN 'funnel_monthly' THEN 'funnel_report' ELSE 'funnel_report_live' END,
+                @extschema@._lk_funnel_sql(NULL, format('SELECT @extschema@.rollup(fs) AS fs, coalesce(bit_or(seen), 0) AS seen FROM %s.%I',
+                                                        s, from_stores), stages));
+            EXECUTE format('CREATE OR REPLACE VIEW %s.%I WITH (security_invoker = true) AS %s', s,
+                CASE from_stores WHEN 'funnel_monthly' THEN 'funnel_by_campaign' ELSE 'funnel_by_campaign_live' END,
+                @extschema@._lk_funnel_sql('campaign', format('SELECT campaign, @extschema@.rollup(fs) AS fs, bit_or(bit_or(seen)) OVER () AS seen '
+                                                              'FROM %s.%I GROUP BY campaign', s, from_stores), stages));
+        END LOOP;
         EXECUTE format('COMMENT ON VIEW %s.funnel_report_live IS %L', s,
             'leadkpi report (live): funnel_report from the stores with every change committed since the last refresh');
         EXECUTE format('COMMENT ON VIEW %s.funnel_by_campaign_live IS %L', s,
             'leadkpi report (live): funnel_by_campaign from the stores with every change committed since the last refresh');
     END IF;
     EXECUTE format('COMMENT ON VIEW %s.funnel_report IS %L', s,
-        format('leadkpi report: funnel over stages %s (window %s, modes %L): step, stage, reached, conversion_from_previous, conversion_from_first, drop_off, median_time_from_previous, is_bottleneck', stages, conversion_window, coalesce(funnel_modes, '')));
+        format('leadkpi report: funnel over stages %s (window %s, modes %L): step, stage, reached, conversion_from_previous, conversion_from_first, drop_off, median_time_from_previous, is_bottleneck (among the steps that occur in the events), median_days_from_previous', stages, conversion_window, coalesce(funnel_modes, '')));
     EXECUTE format('COMMENT ON VIEW %s.funnel_by_campaign IS %L', s,
         format('leadkpi report: funnel per campaign over stages %s (window %s): campaign plus the columns of funnel_report', stages, conversion_window));
 END;
 $$;
 COMMENT ON FUNCTION @extschema@._lk_create_funnel_reports(name, text[], interval, text, boolean) IS
 'leadkpi internal: creates the funnel reports of create_reports() (funnel_report, funnel_by_campaign, and their _live views when materialized)';
+
+-- Without stage events the funnel reports still exist, empty, with their
+-- columns, so that every report schema has the same views and a dashboard
+-- never meets a missing relation; a NOTICE says why they are empty.
+CREATE OR REPLACE FUNCTION @extschema@._lk_create_empty_funnel_reports(target_schema name, materialized boolean)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    s text := quote_ident(target_schema);
+    cols CONSTANT text := 'NULL::integer AS step, NULL::text AS stage, NULL::bigint AS reached, '
+        'NULL::double precision AS conversion_from_previous, NULL::double precision AS conversion_from_first, '
+        'NULL::bigint AS drop_off, NULL::interval AS median_time_from_previous, NULL::boolean AS is_bottleneck, '
+        'NULL::numeric AS median_days_from_previous';
+    n text;
+BEGIN
+    FOREACH n IN ARRAY CASE WHEN materialized THEN ARRAY['funnel_report', 'funnel_report_live'] ELSE ARRAY['funnel_report'] END LOOP
+        EXECUTE format('CREATE OR REPLACE VIEW %s.%I WITH (security_invoker = true) AS SELECT %s WHERE false', s, n, cols);
+        EXECUTE format('COMMENT ON VIEW %s.%I IS %L', s, n,
+            'leadkpi report: funnel, empty: no stage_events input was given (create_reports(..., stage_events => ..., stages => ...))');
+    END LOOP;
+    FOREACH n IN ARRAY CASE WHEN materialized THEN ARRAY['funnel_by_campaign', 'funnel_by_campaign_live'] ELSE ARRAY['funnel_by_campaign'] END LOOP
+        EXECUTE format('CREATE OR REPLACE VIEW %s.%I WITH (security_invoker = true) AS SELECT NULL::text AS campaign, %s WHERE false', s, n, cols);
+        EXECUTE format('COMMENT ON VIEW %s.%I IS %L', s, n,
+            'leadkpi report: funnel per campaign, empty: no stage_events input was given (create_reports(..., stage_events => ..., stages => ...))');
+    END LOOP;
+END;
+$$;
+COMMENT ON FUNCTION @extschema@._lk_create_empty_funnel_reports(name, boolean) IS
+'leadkpi internal: creates funnel_report and funnel_by_campaign (and their _live views when materialized) empty, with their columns, when there are no stage events';

@@ -50,7 +50,8 @@ COMMENT ON FUNCTION @extschema@._lk_schema_lock(name) IS
 -- Drops the given leadkpi-made relations of a schema, in array order, and
 -- with the stores the triggers and functions made for them.  A relation of
 -- that name that leadkpi did not make is an error (42P07), so user data is
--- never dropped.  Dependent user objects make the DROP fail.
+-- never dropped.  Dependent user objects are an error naming them (2BP01),
+-- never dropped.
 CREATE OR REPLACE FUNCTION @extschema@._lk_drop(target_schema name, names text[])
 RETURNS void
 LANGUAGE plpgsql VOLATILE
@@ -59,6 +60,7 @@ AS $$
 DECLARE
     n text;
     r record;
+    d record;
 BEGIN
     -- one report DDL or refresh per schema at a time (see _lk_schema_lock)
     PERFORM @extschema@._lk_schema_lock(target_schema);
@@ -74,6 +76,11 @@ BEGIN
                       HINT = 'Rename or move it, or pick another target_schema; leadkpi never drops objects it did not create.';
         END IF;
     END LOOP;
+    -- objects of users that depend on what is dropped: leadkpi's own error
+    d := @extschema@._lk_dependents(target_schema, names);
+    IF d.dependents IS NOT NULL THEN
+        PERFORM @extschema@._lk_dependents_error(target_schema, d.dependents, 'Dropping the reports would drop them too.');
+    END IF;
     -- remember the grants others hold on what is dropped, for the relations
     -- of the same name that the caller is about to create (see _lk_regrant)
     PERFORM set_config('leadkpi.regrant',
@@ -107,22 +114,87 @@ $$;
 COMMENT ON FUNCTION @extschema@._lk_drop(name, text[]) IS
 'leadkpi internal: drops relations leadkpi created in a schema (refuses relations it did not create)';
 
--- Makes room in target_schema for a new set of reports: creates the schema
--- when it is missing, else drops the given relations leadkpi made there.
-CREATE OR REPLACE FUNCTION @extschema@._lk_clear_schema(target_schema name, names text[])
+-- The objects of users (views, SQL functions) that depend on the given
+-- relations leadkpi made in a schema, with the relations they depend on,
+-- one line each ("public.v (on reports.kpi_overview)"), and the leadkpi
+-- relations that must stay for them: those they read, and those that the
+-- relations staying read, transitively.
+CREATE OR REPLACE FUNCTION @extschema@._lk_dependents(target_schema name, names text[], OUT dependents text[], OUT kept text[])
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+    WITH RECURSIVE rel AS (
+        SELECT c.oid FROM pg_class c JOIN pg_namespace s ON s.oid = c.relnamespace
+         WHERE s.nspname = target_schema AND c.relname = ANY (names)
+           AND coalesce(obj_description(c.oid, 'pg_class'), '') LIKE 'leadkpi %'),
+    dep AS (    -- what depends on a relation of rel: a view or materialized view (its rule), or another object
+        SELECT d.refobjid AS r, coalesce(rw.ev_class, 0) AS v,
+               CASE WHEN rw.oid IS NULL THEN pg_describe_object(d.classid, d.objid, d.objsubid) ELSE rw.ev_class::regclass::text END AS what
+          FROM pg_depend d LEFT JOIN pg_rewrite rw ON d.classid = 'pg_rewrite'::regclass AND rw.oid = d.objid
+         WHERE d.refclassid = 'pg_class'::regclass AND d.refobjid IN (SELECT oid FROM rel) AND d.deptype = 'n'
+           AND (rw.oid IS NULL OR rw.ev_class <> d.refobjid)
+           -- the stores' own parts: a store inheriting the anchor, a CHECK of a store
+           AND NOT (d.classid = 'pg_class'::regclass AND d.objid IN (SELECT oid FROM rel))
+           AND NOT (d.classid = 'pg_constraint'::regclass
+                    AND EXISTS (SELECT FROM pg_constraint k WHERE k.oid = d.objid AND k.conrelid IN (SELECT oid FROM rel)))),
+    keep AS (
+        SELECT dep.r FROM dep WHERE dep.v NOT IN (SELECT oid FROM rel)
+        UNION
+        SELECT dep.r FROM dep JOIN keep ON dep.v = keep.r)
+    SELECT (SELECT array_agg(DISTINCT format('%s (on %s)', dep.what, dep.r::regclass)) FROM dep WHERE dep.v NOT IN (SELECT oid FROM rel)),
+           (SELECT array_agg(DISTINCT c.relname::text) FROM keep JOIN pg_class c ON c.oid = keep.r);
+END;
+COMMENT ON FUNCTION @extschema@._lk_dependents(name, text[]) IS
+'leadkpi internal: the user objects that depend on report relations of a schema, and the report relations that must stay for them';
+
+-- leadkpi's own error for report relations that users' objects depend on:
+-- it names them, and never suggests CASCADE, which would drop them.
+CREATE OR REPLACE FUNCTION @extschema@._lk_dependents_error(target_schema name, dependents text[], detail text)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+    RAISE EXCEPTION 'leadkpi: objects of yours depend on the reports in schema %: %', quote_ident(target_schema), array_to_string(dependents, ', ')
+        USING ERRCODE = '2BP01', DETAIL = detail,
+              HINT = 'Keep the same reports (plain views, the same mode) so that they are replaced in place; or save your views'' definitions '
+                     '(pg_get_viewdef), drop them, re-run, and create them again; or write the new reports to another schema.';
+END;
+$$;
+COMMENT ON FUNCTION @extschema@._lk_dependents_error(name, text[], text) IS
+'leadkpi internal: raises 2BP01 naming the user objects that depend on report relations, with a hint that never suggests CASCADE';
+
+-- Makes room in target_schema for a new set of reports: creates the schema
+-- when it is missing, else drops the given relations leadkpi made there,
+-- except those that objects of users depend on (and what they read): these
+-- plain views stay, to be replaced in place (CREATE OR REPLACE VIEW, which
+-- keeps the dependents working when the columns are the same or only added
+-- at the end).  A materialized one cannot be replaced in place: an error
+-- names the dependents.  Returns the names kept.
+CREATE OR REPLACE FUNCTION @extschema@._lk_clear_schema(target_schema name, names text[])
+RETURNS text[]
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    d record;
+BEGIN
     IF NOT EXISTS (SELECT FROM pg_namespace WHERE nspname = target_schema) THEN
         EXECUTE format('CREATE SCHEMA %I', target_schema);
     END IF;
-    PERFORM @extschema@._lk_drop(target_schema, names);
+    PERFORM @extschema@._lk_schema_lock(target_schema);
+    d := @extschema@._lk_dependents(target_schema, names);
+    IF EXISTS (SELECT FROM pg_class c JOIN pg_namespace s ON s.oid = c.relnamespace
+                WHERE s.nspname = target_schema AND c.relname = ANY (d.kept) AND c.relkind <> 'v') THEN
+        PERFORM @extschema@._lk_dependents_error(target_schema, d.dependents,
+            'They read materialized reports or stores, which cannot be replaced in place.');
+    END IF;
+    PERFORM @extschema@._lk_drop(target_schema, ARRAY(SELECT n FROM unnest(names) AS n WHERE n <> ALL (coalesce(d.kept, '{}'))));
+    RETURN coalesce(d.kept, '{}');
 END;
 $$;
 COMMENT ON FUNCTION @extschema@._lk_clear_schema(name, text[]) IS
-'leadkpi internal: creates the target schema when missing, else drops the given relations leadkpi made there';
+'leadkpi internal: creates the target schema when missing, else drops the given relations leadkpi made there, keeping the plain views that users'' objects depend on (returned) to be replaced in place';
 
 -- Re-issues the grants _lk_drop remembered in this transaction, on the
 -- relations that exist again (a re-run may create fewer), then forgets them.

@@ -50,6 +50,8 @@ DECLARE
     events text := CASE WHEN kpi THEN '' ELSE ' CROSS JOIN LATERAL ' || @extschema@._lk_chain_events_sql('f') || ' AS e(at, step)' END;
     only_days text := CASE WHEN kpi THEN ' AND f.day IS NOT NULL' ELSE '' END;
     kinds text := CASE WHEN kpi THEN quote_literal('lead') ELSE quote_literal('lead') || ', ' || quote_literal('event') END;
+    -- funnel rows also carry seen, the mask of their events' steps (see _lk_store_seen)
+    seen_agg text := CASE WHEN kpi THEN '' ELSE ', bit_or(1::bigint << (e.step - 1))' END;
     fresh text;
     plain text;
 BEGIN
@@ -62,9 +64,9 @@ BEGIN
                     '@extschema@.kpi_agg(l.first_contact_at, l.converted_at, l.revenue) FROM %s.report_leads AS l '
                     'WHERE (SELECT yes FROM rebuild) AND l.first_contact_at IS NOT NULL GROUP BY 1, %s', tz, segs_l, s, segs_l)
         ELSE format('SELECT date_trunc(''month'', l.first_contact_at AT TIME ZONE %L)::date, %s, '
-                    '@extschema@.funnel_agg(e.lead_id, e.occurred_at, e.step, %s) '
+                    '@extschema@.funnel_agg(e.lead_id, e.occurred_at, e.step, %s), %s '
                     'FROM %s.report_stage_events AS e LEFT JOIN %s.report_leads AS l ON l.lead_id = e.lead_id '
-                    'WHERE (SELECT yes FROM rebuild) GROUP BY 1, %s', tz, segs_l, funnel_args, s, s, segs_l) END;
+                    'WHERE (SELECT yes FROM rebuild) GROUP BY 1, %s', tz, segs_l, funnel_args, @extschema@._lk_funnel_seen_sql(), s, s, segs_l) END;
     RETURN
         -- the changes, and the keys they touch (a lead's old key from
         -- lead_facts, its new one now)
@@ -76,23 +78,23 @@ BEGIN
                'UNION SELECT f.day, %1$s FROM fresh AS f WHERE true%3$s), ', segs_f, s, only_days)
      || format('months AS MATERIALIZED (SELECT DISTINCT date_trunc(''month'', day::timestamp)::date AS month, %s FROM dirty) ', segs)
         -- 1. the stored months no changed key falls in
-     || format('SELECT m.month, %s, m.%I FROM %s.%I AS m WHERE NOT (SELECT yes FROM rebuild) AND (%s) NOT IN (SELECT %s FROM months AS d) ',
-               segs_m, v, s, family || '_monthly', @extschema@._lk_key_tuple('m', 'month'), @extschema@._lk_key_tuple('d', 'month'))
+     || format('SELECT m.month, %s, m.%I%s FROM %s.%I AS m WHERE NOT (SELECT yes FROM rebuild) AND (%s) NOT IN (SELECT %s FROM months AS d) ',
+               segs_m, v, CASE WHEN kpi THEN '' ELSE ', m.seen' END, s, family || '_monthly', @extschema@._lk_key_tuple('m', 'month'), @extschema@._lk_key_tuple('d', 'month'))
         -- 2. the stored days of those months that did not change
-     || format('UNION ALL SELECT date_trunc(''month'', f.day::timestamp)::date, %s, f.%I '
+     || format('UNION ALL SELECT date_trunc(''month'', f.day::timestamp)::date, %s, f.%I%s '
                'FROM months AS d CROSS JOIN LATERAL (SELECT * FROM %s.%I AS f WHERE %s OFFSET 0) AS f '
                'WHERE NOT (SELECT yes FROM rebuild) AND (%s) NOT IN (SELECT %s FROM dirty AS x) ',
-               segs_f, v, s, family || '_daily', @extschema@._lk_in_month('f', 'd'),
+               segs_f, v, CASE WHEN kpi THEN '' ELSE ', f.seen' END, s, family || '_daily', @extschema@._lk_in_month('f', 'd'),
                @extschema@._lk_key_tuple('f', 'day'), @extschema@._lk_key_tuple('x', 'day'))
         -- 3. the changed days: their unchanged leads from lead_facts (an index
         --    range and an aggregate per day), and the changed leads now; the
         --    two summaries of a day cover disjoint leads, so they roll up
-     || format('UNION ALL SELECT date_trunc(''month'', d.day::timestamp)::date, %s, x.v FROM dirty AS d '
-               'CROSS JOIN LATERAL (SELECT %s AS v FROM %s.lead_facts AS f%s WHERE %s AND f.lead_id NOT IN (SELECT lead_id FROM pend)) AS x '
+     || format('UNION ALL SELECT date_trunc(''month'', d.day::timestamp)::date, %s, x.v%s FROM dirty AS d '
+               'CROSS JOIN LATERAL (SELECT %s AS v%s FROM %s.lead_facts AS f%s WHERE %s AND f.lead_id NOT IN (SELECT lead_id FROM pend)) AS x '
                'WHERE NOT (SELECT yes FROM rebuild) AND x.v IS NOT NULL ',
-               segs_d, agg, s, events, @extschema@._lk_key_match('f', 'day', 'd', 'day'))
-     || format('UNION ALL SELECT date_trunc(''month'', f.day::timestamp)::date, %1$s, %2$s FROM fresh AS f%3$s '
-               'WHERE NOT (SELECT yes FROM rebuild)%4$s GROUP BY f.day, %1$s ', segs_f, agg, events, only_days)
+               segs_d, CASE WHEN kpi THEN '' ELSE ', x.seen' END, agg, CASE WHEN kpi THEN '' ELSE seen_agg || ' AS seen' END, s, events, @extschema@._lk_key_match('f', 'day', 'd', 'day'))
+     || format('UNION ALL SELECT date_trunc(''month'', f.day::timestamp)::date, %1$s, %2$s%5$s FROM fresh AS f%3$s '
+               'WHERE NOT (SELECT yes FROM rebuild)%4$s GROUP BY f.day, %1$s ', segs_f, agg, events, only_days, seen_agg)
         -- 4. instead of 1-3, while a full rebuild is pending
      || 'UNION ALL ' || plain;
 END;
@@ -183,16 +185,16 @@ DECLARE
     fn text := format('%s.%I', s, '_lk_' || family || '_rows_live');
     value_col text := CASE family WHEN 'funnel' THEN 'fs' ELSE 'summary' END;
 BEGIN
-    EXECUTE format('CREATE FUNCTION %s() RETURNS TABLE (month date, %s, %I @extschema@.%s) '
+    EXECUTE format('CREATE OR REPLACE FUNCTION %s() RETURNS TABLE (month date, %s, %I @extschema@.%s%s) '
                    'LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp SET jit = off '
                    'AS %L', fn,
                    (SELECT string_agg(quote_ident(c) || ' text', ', ') FROM unnest(@extschema@._lk_segments()) AS c),
-                   value_col, summary_type,
+                   value_col, summary_type, CASE family WHEN 'funnel' THEN ', seen bigint' ELSE '' END,
                    -- the result columns are named like the query's columns
                    format(E'#variable_conflict use_column\nBEGIN\n    RETURN QUERY %s;\nEND', query));
     EXECUTE format('COMMENT ON FUNCTION %s() IS %L', fn, 'leadkpi lookup: the live rows of ' || family || ' (see the view ' || family || '_rows_live)');
     EXECUTE format('ALTER FUNCTION %s() DEPENDS ON EXTENSION leadkpi', fn);
-    EXECUTE format('CREATE VIEW %s.%I WITH (security_invoker = true) AS SELECT * FROM %s()', s, family || '_rows_live', fn);
+    EXECUTE format('CREATE OR REPLACE VIEW %s.%I WITH (security_invoker = true) AS SELECT * FROM %s()', s, family || '_rows_live', fn);
     EXECUTE format('COMMENT ON VIEW %s.%I IS %L', s, family || '_rows_live', 'leadkpi live rows: ' || what);
 END;
 $$;

@@ -4,61 +4,137 @@
 -- and parts to a query; the report views are made of what they return.
 -----------------------------------------------------------------------------
 
--- One part of a report query: SELECT [key_expr AS key_name, ]agg AS s FROM
--- source[ GROUP BY 1].  Without a key (the overview) there is no key column
--- and no GROUP BY.
-CREATE OR REPLACE FUNCTION @extschema@._lk_keyed_select(key_name text, key_expr text, agg text, source text)
+-- One part of a KPI report query: SELECT [key_expr AS key_name, ]cell
+-- columns, agg AS s FROM source GROUP BY the keys.  The cell is the (month,
+-- campaign) pair that the cost ratios match spend and leads on (see
+-- _lk_kpi_sql); cell_month NULL means the row's key is the cell.  Without a
+-- key (the overview) and without a cell there is no GROUP BY.
+CREATE OR REPLACE FUNCTION @extschema@._lk_keyed_select(key_name text, key_expr text, agg text, source text,
+                                                       cell_month text DEFAULT NULL)
 RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 RETURN 'SELECT '
     || CASE WHEN key_name IS NULL THEN '' ELSE key_expr || ' AS ' || quote_ident(key_name) || ', ' END
+    || CASE WHEN cell_month IS NULL THEN 'NULL::date AS cell_month, NULL::text AS cell_campaign, '
+            ELSE cell_month || ' AS cell_month, campaign AS cell_campaign, ' END
     || agg || ' AS s FROM ' || source
-    || CASE WHEN key_name IS NULL THEN '' ELSE ' GROUP BY 1' END;
-COMMENT ON FUNCTION @extschema@._lk_keyed_select(text, text, text, text) IS
-'leadkpi internal: the SQL of one part of a report query: an aggregate per key (or over everything when the key is NULL)';
+    || CASE WHEN key_name IS NULL AND cell_month IS NULL THEN ''
+            WHEN key_name IS NULL THEN ' GROUP BY 1, 2'
+            WHEN cell_month IS NULL THEN ' GROUP BY 1'
+            ELSE ' GROUP BY 1, 2, 3' END;
+COMMENT ON FUNCTION @extschema@._lk_keyed_select(text, text, text, text, text) IS
+'leadkpi internal: the SQL of one part of a KPI report query: an aggregate per key and (month, campaign) cell, or over everything';
+
+-- A duration in days, for BI tools that cannot chart an interval: the
+-- interval's length divided by 86400 s, to 2 decimals (about 15 minutes).
+CREATE OR REPLACE FUNCTION @extschema@._lk_days(d interval)
+RETURNS numeric
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN round(extract(epoch FROM d) / 86400, 2);
+COMMENT ON FUNCTION @extschema@._lk_days(interval) IS
+'leadkpi internal: an interval as a number of days to 2 decimals (the report views'' *_days columns)';
+
+-- An amount of money as the report views show it: rounded half away from
+-- zero to the currency's minor unit (money_decimals); NULL decimals keeps
+-- the exact value.  The summaries and accessors stay exact.
+CREATE OR REPLACE FUNCTION @extschema@._lk_money(amount numeric, money_decimals integer)
+RETURNS numeric
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN CASE WHEN money_decimals IS NULL THEN amount ELSE round(amount, money_decimals) END;
+COMMENT ON FUNCTION @extschema@._lk_money(numeric, integer) IS
+'leadkpi internal: an amount rounded to the currency''s minor unit for the report views (NULL decimals: exact)';
 
 -- The grouped KPI query over a leads part and a spend part.  Each part is a
--- SELECT yielding (key, s kpi_summary); rollup() merges them per key and the
--- accessors read the figures.  key is NULL for the one-row overview.
-CREATE OR REPLACE FUNCTION @extschema@._lk_kpi_sql(key_name text, leads_part text, spend_part text)
+-- SELECT yielding (key, cell_month, cell_campaign, s kpi_summary), see
+-- _lk_keyed_select.  rollup() merges them per key and cell, then per key:
+-- r over every cell, m over the cells that have both leads and spend.  The
+-- accessors read r, except the cost ratios, which read m, so that spend is
+-- never divided by leads of other months or campaigns (doc/reports.md, "Totals
+-- across periods and campaigns").  key is NULL for the one-row overview.
+-- Columns: the nine KPI columns of 0.1.0 in their order, then the ones added
+-- since, at the end, so that users' views and materialized reports keep
+-- working: the cycles in days, and the matched spend, leads and conversions.
+CREATE OR REPLACE FUNCTION @extschema@._lk_kpi_sql(key_name text, leads_part text, spend_part text, money_decimals integer)
 RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 RETURN format(
-    'SELECT %s'
-    '@extschema@.leads(r) AS leads, @extschema@.conversions(r) AS conversions, '
-    '@extschema@.conversion_rate(r) AS conversion_rate, '
-    '@extschema@.sales_cycle_avg(r) AS sales_cycle_avg, @extschema@.sales_cycle_median(r) AS sales_cycle_median, '
-    '@extschema@.cost(r) AS cost, @extschema@.cost_per_lead(r) AS cost_per_lead, '
-    '@extschema@.cost_per_order(r) AS cost_per_order, @extschema@.revenue(r) AS revenue '
-    'FROM (SELECT %s AS r FROM (%s%s) AS u %s) AS g',
-    CASE WHEN key_name IS NULL THEN '' ELSE format('%I, ', key_name) END,
-    -- the overview always has its one row: on empty inputs, counts of 0
-    CASE WHEN key_name IS NULL
-         THEN 'coalesce(@extschema@.rollup(u.s), ''v1 leads=0 conversions=0 cycles=0 excluded=0 cycle_sum_us=0 '
-              'cycle_min_us=0 cycle_max_us=0 cost=null revenue=null sketch=z0''::@extschema@.kpi_summary)'
-         ELSE format('u.%I, @extschema@.rollup(u.s)', key_name) END,
+    'SELECT %1$s'
+    '@extschema@.leads(g.r) AS leads, @extschema@.conversions(g.r) AS conversions, '
+    '@extschema@.conversion_rate(g.r) AS conversion_rate, '
+    '@extschema@.sales_cycle_avg(g.r) AS sales_cycle_avg, @extschema@.sales_cycle_median(g.r) AS sales_cycle_median, '
+    '@extschema@._lk_money(@extschema@.cost(g.r), %2$s) AS cost, '
+    '@extschema@._lk_money(@extschema@.cost_per_lead(g.m), %2$s) AS cost_per_lead, '
+    '@extschema@._lk_money(@extschema@.cost_per_order(g.m), %2$s) AS cost_per_order, '
+    '@extschema@._lk_money(@extschema@.revenue(g.r), %2$s) AS revenue, '
+    '@extschema@._lk_days(@extschema@.sales_cycle_avg(g.r)) AS sales_cycle_avg_days, '
+    '@extschema@._lk_days(@extschema@.sales_cycle_median(g.r)) AS sales_cycle_median_days, '
+    '@extschema@._lk_money(@extschema@.cost(g.m), %2$s) AS cost_matched, '
+    '@extschema@.leads(g.m) AS leads_matched, @extschema@.conversions(g.m) AS conversions_matched '
+    'FROM (SELECT %3$scoalesce(@extschema@.rollup(c.s), %4$s) AS r, '
+    'coalesce(@extschema@.rollup(c.s) FILTER (WHERE @extschema@.leads(c.s) > 0 AND @extschema@.cost(c.s) IS NOT NULL), %4$s) AS m '
+    'FROM (SELECT %5$su.cell_month, u.cell_campaign, @extschema@.rollup(u.s) AS s FROM (%6$s%7$s) AS u '
+    'GROUP BY %5$su.cell_month, u.cell_campaign) AS c%8$s) AS g',
+    CASE WHEN key_name IS NULL THEN '' ELSE format('g.%I, ', key_name) END,
+    coalesce(money_decimals::text, 'NULL'),
+    CASE WHEN key_name IS NULL THEN '' ELSE format('c.%I, ', key_name) END,
+    -- empty cells or inputs: counts of 0 (the overview always has its row)
+    '''v1 leads=0 conversions=0 cycles=0 excluded=0 cycle_sum_us=0 cycle_min_us=0 cycle_max_us=0 cost=null revenue=null sketch=z0''::@extschema@.kpi_summary',
+    CASE WHEN key_name IS NULL THEN '' ELSE format('u.%I, ', key_name) END,
     leads_part,
     CASE WHEN spend_part IS NULL THEN '' ELSE ' UNION ALL ' || spend_part END,
-    CASE WHEN key_name IS NULL THEN '' ELSE format('GROUP BY u.%I', key_name) END);
-COMMENT ON FUNCTION @extschema@._lk_kpi_sql(text, text, text) IS
-'leadkpi internal: the SQL of a KPI report: rollup() of lead and spend summaries per key, then the accessors';
+    CASE WHEN key_name IS NULL THEN '' ELSE format(' GROUP BY c.%I', key_name) END);
+COMMENT ON FUNCTION @extschema@._lk_kpi_sql(text, text, text, integer) IS
+'leadkpi internal: the SQL of a KPI report: rollup() of lead and spend summaries per key and cell, then the accessors (cost ratios over the cells with both leads and spend)';
 
--- The funnel report query over a SELECT yielding (key, fs funnel_summary).
+-- The funnel report query over a SELECT yielding (key, fs funnel_summary,
+-- seen bigint), seen being the bit mask of the steps that occur in the stage
+-- events (bit k-1 for step k; see _lk_funnel_seen_sql).  The bottleneck is
+-- the step with the lowest conversion from its predecessor, ties to the
+-- earliest, as bottleneck() has it, but among the steps that occur in the
+-- data only, each measured from the last such step before it: a stage that
+-- no event names is never the bottleneck (with crm_backfill it may still be
+-- "reached" through a later stage), and the leads lost before it count for
+-- the next step that has data.  With every step in the data this is
+-- bottleneck().  The steps run over constant bounds (the summaries' step
+-- count is that of the stages; the LIMIT on funnel_steps, which yields that
+-- many rows, only tells the planner so): with generate_series(2,
+-- funnel_nsteps(fs)) and funnel_steps it guessed 1000 rows each, and a
+-- funnel view's estimate crossed jit_above_cost (up to a second of JIT
+-- compilation per read).
+-- Columns: those of 0.1.0 in their order, then median_days_from_previous.
 CREATE OR REPLACE FUNCTION @extschema@._lk_funnel_sql(key_name text, part text, stages text[])
 RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 RETURN format(
-    'SELECT %sf.step, (%L::text[])[f.step] AS stage, f.reached, f.conversion_from_previous, '
+    'SELECT %1$sf.step, (%2$L::text[])[f.step] AS stage, f.reached, f.conversion_from_previous, '
     'f.conversion_from_first, f.drop_off, f.median_time_from_previous, '
-    'coalesce(f.step = @extschema@.bottleneck(g.fs), false) AS is_bottleneck '
-    'FROM (%s) AS g CROSS JOIN LATERAL @extschema@.funnel_steps(g.fs) AS f',
+    'coalesce(f.step = (SELECT b.step FROM (SELECT k AS step, @extschema@.conversion_rate(g.fs, '
+    '(SELECT max(j) FROM generate_series(1, %4$s) AS j WHERE j < k AND (g.seen >> (j - 1)) & 1 = 1), k) AS conv '
+    'FROM generate_series(2, %4$s) AS k WHERE (g.seen >> (k - 1)) & 1 = 1) AS b '
+    'WHERE b.conv IS NOT NULL ORDER BY b.conv, b.step LIMIT 1), false) AS is_bottleneck, '
+    '@extschema@._lk_days(f.median_time_from_previous) AS median_days_from_previous '
+    'FROM (%3$s) AS g CROSS JOIN LATERAL (SELECT * FROM @extschema@.funnel_steps(g.fs) LIMIT %4$s) AS f',
     CASE WHEN key_name IS NULL THEN '' ELSE format('g.%I, ', key_name) END,
-    stages, part);
+    stages, part, cardinality(stages));
 COMMENT ON FUNCTION @extschema@._lk_funnel_sql(text, text, text[]) IS
-'leadkpi internal: the SQL of a funnel report: funnel_steps() and bottleneck() of funnel summaries per key';
+'leadkpi internal: the SQL of a funnel report: funnel_steps() of funnel summaries per key, the bottleneck among the steps that occur in the data';
+
+-- The bit mask of the steps that occur in report_stage_events (alias e), as
+-- an aggregate over the events: bit k-1 is set when step k occurs in an
+-- event that funnel_agg reads (with a lead and a time; the materialized
+-- stores keep only those, see _lk_store_seen).
+CREATE OR REPLACE FUNCTION @extschema@._lk_funnel_seen_sql()
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN 'coalesce(bit_or(1::bigint << (e.step - 1)) FILTER (WHERE e.lead_id IS NOT NULL AND e.occurred_at IS NOT NULL), 0)';
+COMMENT ON FUNCTION @extschema@._lk_funnel_seen_sql() IS
+'leadkpi internal: the SQL of the bit mask of the funnel steps that occur in report_stage_events';
 
 -- The funnel_agg call over report_stage_events (alias e).  The step count is
 -- fixed by the stages, so the summaries of any subset roll up together.

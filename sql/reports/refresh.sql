@@ -30,6 +30,7 @@ AS $$
 DECLARE
     s text := quote_ident(target_schema);
     value_type text := (SELECT d.value_type FROM @extschema@._lk_stores_def() AS d WHERE d.name = store);
+    seen boolean := @extschema@._lk_store_seen(store);
     n_del bigint;
     n_ins bigint;
 BEGIN
@@ -39,25 +40,28 @@ BEGIN
         -- every key: one hash join of the store with the fresh rows, on the
         -- key's exactly comparable values, gives the rows that differ
         EXECUTE format('CREATE TEMP TABLE lk_diff ON COMMIT DROP AS SELECT t.ctid AS tid, n.* FROM %1$s.%2$I AS t FULL JOIN %3$s AS n ON %4$s '
-                       'WHERE t.ctid IS NULL OR n.%5$I IS NULL OR @extschema@.%6$s(t.%5$I) <> @extschema@.%6$s(n.%5$I)',
-                       s, store, fresh, @extschema@._lk_key_equal('t', 'n', time_col), value_col, value_type || '_send');
+                       'WHERE t.ctid IS NULL OR n.%5$I IS NULL OR @extschema@.%6$s(t.%5$I) <> @extschema@.%6$s(n.%5$I)%7$s',
+                       s, store, fresh, @extschema@._lk_key_equal('t', 'n', time_col), value_col, value_type || '_send',
+                       CASE WHEN seen THEN ' OR t.seen <> n.seen' ELSE '' END);
         EXECUTE format('DELETE FROM %s.%I AS t USING lk_diff AS d WHERE t.ctid = d.tid', s, store);
         GET DIAGNOSTICS n_del = ROW_COUNT;
         EXECUTE format('INSERT INTO %s.%I SELECT %s FROM lk_diff WHERE %I IS NOT NULL', s, store,
-                       array_to_string(ARRAY[time_col] || @extschema@._lk_segments() || value_col, ', '), value_col);
+                       array_to_string(ARRAY[time_col] || @extschema@._lk_segments() || value_col
+                                       || CASE WHEN seen THEN ARRAY['seen'] ELSE '{}' END, ', '), value_col);
         GET DIAGNOSTICS n_ins = ROW_COUNT;
         DROP TABLE lk_diff;
         RETURN n_del + n_ins;
     END IF;
     -- the stored rows of the keys (one index scan each; OFFSET 0 keeps it
     -- so) that are not among the fresh rows (NOT IN: a hashed subplan)
-    EXECUTE format('DELETE FROM %1$s.%2$I AS t USING (SELECT x.ctid AS tid FROM %3$s AS x WHERE (%4$s, @extschema@.%5$s(x.%6$I)) '
-                   'NOT IN (SELECT %7$s, @extschema@.%5$s(n.%6$I) FROM %8$s AS n)) AS d WHERE t.ctid = d.tid',
+    EXECUTE format('DELETE FROM %1$s.%2$I AS t USING (SELECT x.ctid AS tid FROM %3$s AS x WHERE (%4$s, @extschema@.%5$s(x.%6$I)%9$s) '
+                   'NOT IN (SELECT %7$s, @extschema@.%5$s(n.%6$I)%10$s FROM %8$s AS n)) AS d WHERE t.ctid = d.tid',
                    s, store,
                    format('(SELECT y.* FROM %s AS k CROSS JOIN LATERAL (SELECT t.ctid, t.* FROM %s.%I AS t WHERE %s OFFSET 0) AS y)',
                           keys, s, store, @extschema@._lk_key_match('t', time_col, 'k', time_col)),
                    @extschema@._lk_key_tuple('x', time_col), value_type || '_send', value_col,
-                   @extschema@._lk_key_tuple('n', time_col), fresh);
+                   @extschema@._lk_key_tuple('n', time_col), fresh,
+                   CASE WHEN seen THEN ', x.seen' ELSE '' END, CASE WHEN seen THEN ', n.seen' ELSE '' END);
     GET DIAGNOSTICS n_del = ROW_COUNT;
     -- the fresh rows not stored (any more): one index probe each
     EXECUTE format('INSERT INTO %s.%I SELECT n.* FROM %s AS n WHERE NOT EXISTS (SELECT FROM %s.%I AS t WHERE %s)',
@@ -114,8 +118,9 @@ BEGIN
     IF keys IS NULL THEN
         -- every month: the rollup of the fresh fine rows
         EXECUTE format('CREATE TEMP TABLE lk_fresh_months ON COMMIT DROP AS '
-                       'SELECT date_trunc(''month'', f.day::timestamp)::date AS month, %1$s, @extschema@.rollup(f.%2$I) AS %2$I '
-                       'FROM lk_fresh_rows AS f GROUP BY 1, %1$s', segs, d.value_col);
+                       'SELECT date_trunc(''month'', f.day::timestamp)::date AS month, %1$s, @extschema@.rollup(f.%2$I) AS %2$I%3$s '
+                       'FROM lk_fresh_rows AS f GROUP BY 1, %1$s', segs, d.value_col,
+                       CASE WHEN @extschema@._lk_store_seen(fine) THEN ', bit_or(f.seen) AS seen' ELSE '' END);
     ELSE
         -- the months of the keys, from the fine store
         EXECUTE format('CREATE TEMP TABLE lk_months ON COMMIT DROP AS SELECT DISTINCT date_trunc(''month'', day::timestamp)::date AS month, %s FROM %s',

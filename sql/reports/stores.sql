@@ -162,6 +162,19 @@ END;
 COMMENT ON FUNCTION @extschema@._lk_stores_def() IS
 'leadkpi internal: the stores of a materialized report schema (fine per day, coarse per month), their summary column and family';
 
+-- Whether a store has, after its summary, the column seen: the bit mask of
+-- the funnel steps its leads' events have (bit k-1 for step k, as
+-- _lk_funnel_seen_sql), which the funnel reports' bottleneck reads and
+-- which no funnel summary holds.  bit_or() rolls it up as rollup() does the
+-- summary.
+CREATE OR REPLACE FUNCTION @extschema@._lk_store_seen(store text)
+RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN store IN ('funnel_daily', 'funnel_monthly');
+COMMENT ON FUNCTION @extschema@._lk_store_seen(text) IS
+'leadkpi internal: whether a store has the column seen (the mask of the funnel steps its events have) after its summary';
+
 -- The GROUP BY list of a key (alias, time column), and the SELECT list
 -- that gives back its columns: the indexed expressions in the index's order
 -- (so a scan of the key index needs no sort), then their IS NULL flags.
@@ -193,13 +206,14 @@ DECLARE
                           ELSE format('%s AS k JOIN %s AS f ON %s', keys, src, @extschema@._lk_key_match('f', 'day', 'k', 'day')) END;
 BEGIN
     -- the columns in the store's order: day, segments, summary
-    RETURN format('SELECT day, %s, v AS %I FROM (', array_to_string(@extschema@._lk_segments(), ', '),
-                  (SELECT d.value_col FROM @extschema@._lk_stores_def() AS d WHERE d.name = store)) || CASE store
+    RETURN format('SELECT day, %s, v AS %I%s FROM (', array_to_string(@extschema@._lk_segments(), ', '),
+                  (SELECT d.value_col FROM @extschema@._lk_stores_def() AS d WHERE d.name = store),
+                  CASE WHEN @extschema@._lk_store_seen(store) THEN ', seen' ELSE '' END) || CASE store
         WHEN 'kpi_daily' THEN format(
             'SELECT %s, @extschema@.kpi_agg(f.first_contact_at, f.converted_at, f.revenue) AS v '
             'FROM %s WHERE f.day IS NOT NULL GROUP BY %s', g.select_list, from_sql, g.group_by)
         WHEN 'funnel_daily' THEN format(
-            'SELECT %s, @extschema@.funnel_agg(f.lead_id, e.at, e.step, %s) AS v '
+            'SELECT %s, @extschema@.funnel_agg(f.lead_id, e.at, e.step, %s) AS v, bit_or(1::bigint << (e.step - 1)) AS seen '
             'FROM %s CROSS JOIN LATERAL %s AS e(at, step) GROUP BY %s',
             g.select_list, funnel_args, from_sql, @extschema@._lk_chain_events_sql('f'), g.group_by)
         WHEN 'spend_daily' THEN format(
@@ -217,10 +231,10 @@ CREATE OR REPLACE FUNCTION @extschema@._lk_coarse_rows_sql(target_schema name, f
 RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
-RETURN format('SELECT c.month, %s, @extschema@.rollup(f.%I) AS %I '
+RETURN format('SELECT c.month, %s, @extschema@.rollup(f.%I) AS %I%s '
               'FROM %s AS c CROSS JOIN LATERAL (SELECT * FROM %s.%I AS f WHERE %s OFFSET 0) AS f GROUP BY c.month, %s',
               (SELECT string_agg('c.' || quote_ident(x), ', ') FROM unnest(@extschema@._lk_segments()) AS x),
-              value_col, value_col, months, quote_ident(target_schema), fine, @extschema@._lk_in_month('f', 'c'),
+              value_col, value_col, CASE WHEN @extschema@._lk_store_seen(fine) THEN ', bit_or(f.seen) AS seen' ELSE '' END, months, quote_ident(target_schema), fine, @extschema@._lk_in_month('f', 'c'),
               (SELECT string_agg('c.' || quote_ident(x), ', ') FROM unnest(@extschema@._lk_segments()) AS x));
 COMMENT ON FUNCTION @extschema@._lk_coarse_rows_sql(name, text, text, text) IS
 'leadkpi internal: the SQL of a coarse store''s rows: rollup() of the fine store per month and segments, for a set of months';
@@ -299,9 +313,10 @@ BEGIN
     FOR d IN SELECT * FROM @extschema@._lk_stores_def() LOOP
         CONTINUE WHEN d.family = 'spend' AND spend IS NULL;
         CONTINUE WHEN d.family = 'funnel' AND stage_events IS NULL;
-        EXECUTE format('CREATE TABLE %s.%I (%s date%s, %s, %I @extschema@.%s NOT NULL) INHERITS (%s._lk_stores)',
+        EXECUTE format('CREATE TABLE %s.%I (%s date%s, %s, %I @extschema@.%s NOT NULL%s) INHERITS (%s._lk_stores)',
                        s, d.name, CASE WHEN d.fine IS NULL THEN 'day' ELSE 'month' END,
-                       CASE WHEN d.family = 'funnel' THEN '' ELSE ' NOT NULL' END, segs, d.value_col, d.value_type, s);
+                       CASE WHEN d.family = 'funnel' THEN '' ELSE ' NOT NULL' END, segs, d.value_col, d.value_type,
+                       CASE WHEN @extschema@._lk_store_seen(d.name) THEN ', seen bigint NOT NULL' ELSE '' END, s);
         -- no statistics on the summaries: ANALYZE would compare sampled
         -- summaries pairwise with = (printing both), for nothing a plan uses
         EXECUTE format('ALTER TABLE %s.%I ALTER COLUMN %I SET STATISTICS 0', s, d.name, d.value_col);

@@ -77,7 +77,10 @@ BEGIN
                                           WHEN 'text' THEN 'text' ELSE 'numeric' END, col);
     END IF;
     IF tname = typ THEN
-        expr := format('%I', col);
+        -- cast all the same: a typmod (numeric(12,2), timestamptz(0)) would
+        -- change the canonical views' column types from one input to the
+        -- next, and a report view cannot be replaced in place then
+        expr := format('%I::%s', col, typ);
     ELSIF tz IS NOT NULL AND kind = 'ts' AND tname = 'timestamp without time zone' THEN
         expr := format('(%I AT TIME ZONE %L)', col, tz);
     ELSIF tz IS NOT NULL AND kind = 'ts' AND tname = 'date' THEN
@@ -165,8 +168,40 @@ $$;
 COMMENT ON FUNCTION @extschema@._lk_check_lead_id(text, regclass, regclass) IS
 'leadkpi internal: raises 42804 when an input''s lead_id is not of the same kind as the leads'' lead_id';
 
+-- Says how the stages of a funnel meet the stage names that occur in its
+-- events (occurring, read once): a NOTICE when there is no event at all (the
+-- funnel reports are empty for now), a WARNING naming the stages that never
+-- occur and the names that do (a stage list that matches nothing otherwise
+-- gives steps of zeros without a word).  who names the source.
+CREATE OR REPLACE FUNCTION @extschema@._lk_report_stages(who text, occurring text[], stages text[], hint text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    never text[] := ARRAY(SELECT x FROM unnest(stages) WITH ORDINALITY AS t(x, i)
+                          WHERE x <> ALL (coalesce(occurring, '{}')) ORDER BY i);
+BEGIN
+    IF cardinality(coalesce(occurring, '{}')) = 0 THEN
+        RAISE NOTICE 'leadkpi: no stage events in %, so the funnel reports are empty for now', who
+            USING HINT = hint;
+    ELSIF cardinality(never) > 0 THEN
+        RAISE WARNING 'leadkpi: the stages % never occur in %', array_to_string(ARRAY(SELECT quote_literal(x) FROM unnest(never) AS x), ', '), who
+            USING DETAIL = format('The stage names that occur there: %s%s. A stage that never occurs is never the bottleneck; '
+                                  'its step counts only the leads that skipped it (with crm_backfill), else none.',
+                                  array_to_string(ARRAY(SELECT quote_literal(x) FROM unnest(occurring[1:30]) AS x), ', '),
+                                  CASE WHEN cardinality(occurring) > 30 THEN format(' and %s more', cardinality(occurring) - 30) ELSE '' END),
+                  HINT = hint;
+    END IF;
+END;
+$$;
+COMMENT ON FUNCTION @extschema@._lk_report_stages(text, text[], text[], text) IS
+'leadkpi internal: NOTICE when a funnel has no stage events, WARNING naming the stages that never occur and the stage names that do';
+
 -- The funnel's arguments: distinct stages, a positive window, modes that
--- funnel_agg accepts, and no stage in the events outside the stages.
+-- funnel_agg accepts, and no stage in the events outside the stages (read
+-- once, with the stages that never occur: see _lk_report_stages, skipped
+-- when a preset has said it already, leadkpi.stages_reported).
 -- VOLATILE: it reads the user's stage events (which may be a temporary table).
 CREATE OR REPLACE FUNCTION @extschema@._lk_check_funnel(
     stage_events regclass, stages text[], conversion_window interval, funnel_modes text)
@@ -176,6 +211,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     stage_expr text := @extschema@._lk_read_input('stage_events', stage_events, NULL) ->> 'stage';
+    occurring text[];
     bad text;
 BEGIN
     IF stages IS NULL OR cardinality(stages) = 0 THEN
@@ -193,18 +229,23 @@ BEGIN
     END IF;
     -- funnel_agg checks the modes: run it once on one made-up row
     PERFORM @extschema@.funnel_agg(1::bigint, now(), 1, conversion_window, coalesce(funnel_modes, ''), cardinality(stages));
-    EXECUTE format('SELECT %s FROM %s WHERE %s IS NOT NULL AND NOT (%s = ANY ($1)) LIMIT 1',
-                   stage_expr, stage_events, stage_expr, stage_expr)
-       INTO bad USING stages;
+    EXECUTE format('SELECT array_agg(stage ORDER BY stage) FROM (SELECT DISTINCT %s AS stage FROM %s WHERE %s IS NOT NULL) AS d',
+                   stage_expr, stage_events, stage_expr)
+       INTO occurring;
+    SELECT x INTO bad FROM unnest(occurring) AS x WHERE x <> ALL (stages) ORDER BY x LIMIT 1;
     IF bad IS NOT NULL THEN
         RAISE EXCEPTION 'leadkpi: input "stage_events" (%) column "stage" has the unknown stage %', stage_events, quote_literal(bad)
             USING ERRCODE = '22023',
                   HINT = format('Add it to stages => %L, or leave it out in a view over %s.', stages, stage_events);
     END IF;
+    IF coalesce(current_setting('leadkpi.stages_reported', true), '') <> 'on' THEN
+        PERFORM @extschema@._lk_report_stages(format('stage_events (%s)', stage_events), occurring, stages,
+                                              'Pass stages => the stage names of your events, in funnel order.');
+    END IF;
 END;
 $$;
 COMMENT ON FUNCTION @extschema@._lk_check_funnel(regclass, text[], interval, text) IS
-'leadkpi internal: validates the funnel arguments of create_reports() (stages, conversion_window, funnel_modes) against the stage events';
+'leadkpi internal: validates the funnel arguments of create_reports() (stages, conversion_window, funnel_modes) against the stage events, and says which stages never occur';
 
 -- Every check of create_reports(), in this order: the arguments, the time
 -- zone, each input's columns, lead_id of one kind everywhere, the funnel,
@@ -212,7 +253,8 @@ COMMENT ON FUNCTION @extschema@._lk_check_funnel(regclass, text[], interval, tex
 -- check needs a subtransaction, and the funnel check reads the user's events.
 CREATE OR REPLACE FUNCTION @extschema@._lk_check_inputs(
     target_schema name, leads regclass, stage_events regclass, spend regclass, orders regclass,
-    stages text[], conversion_window interval, funnel_modes text, materialized boolean, tz text)
+    stages text[], conversion_window interval, funnel_modes text, materialized boolean, tz text,
+    money_decimals integer DEFAULT 2)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -220,6 +262,10 @@ AS $$
 DECLARE
     bad text;
 BEGIN
+    IF money_decimals NOT BETWEEN 0 AND 6 THEN
+        RAISE EXCEPTION 'leadkpi: money_decimals must be between 0 and 6 (or NULL for exact amounts), not %', money_decimals
+            USING ERRCODE = '22023', HINT = 'Pass the currency''s minor unit: 2 for EUR or USD, 0 for JPY, 3 for KWD.';
+    END IF;
     IF target_schema IS NULL THEN
         RAISE EXCEPTION 'leadkpi: target_schema must not be NULL' USING ERRCODE = '22023',
             HINT = 'Pass the schema that will hold the report views, e.g. create_reports(''reports'', leads => ''crm.leads'').';
@@ -269,5 +315,5 @@ BEGIN
     END IF;
 END;
 $$;
-COMMENT ON FUNCTION @extschema@._lk_check_inputs(name, regclass, regclass, regclass, regclass, text[], interval, text, boolean, text) IS
+COMMENT ON FUNCTION @extschema@._lk_check_inputs(name, regclass, regclass, regclass, regclass, text[], interval, text, boolean, text, integer) IS
 'leadkpi internal: every check of create_reports() on its arguments and inputs, run before anything is dropped or created';

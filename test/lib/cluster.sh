@@ -10,7 +10,8 @@
 #                     socket dir and no TCP (the port only names the socket)
 # Every cluster started is stopped, and $LK_TMP removed (KEEP=1 keeps it), on
 # every exit path of the sourcing script.
-# Environment: PG_CONFIG (pg_config), PG_CFLAGS (e.g. -Werror).
+# Environment: PG_CONFIG (pg_config), PG_CFLAGS (e.g. -Werror),
+# LK_PACKAGES_DRY_RUN=1 (lk_packages prints what it would install).
 
 lk_log() { printf '== %s\n' "$*" >&2; }
 
@@ -33,9 +34,15 @@ lk_packages() {
     [ -f "/usr/share/postgresql/$v/extension/pgtap.control" ] || need+=("postgresql-$v-pgtap")
     command -v pg_prove >/dev/null 2>&1 || need+=(libtap-parser-sourcehandler-pgtap-perl)
     [ -f "/usr/share/postgresql/$v/extension/pg_cron.control" ] || need+=("postgresql-$v-cron")
+    # test/t/meta.sh validates META.json with Debian's python3-jsonschema
+    /usr/bin/python3 -c 'import jsonschema' >/dev/null 2>&1 || need+=(python3-jsonschema)
     command -v make >/dev/null 2>&1 || need+=(make)
     command -v gcc >/dev/null 2>&1 || need+=(gcc)
     [ ${#need[@]} -eq 0 ] && return 0
+    if [ "${LK_PACKAGES_DRY_RUN:-0}" = 1 ]; then
+        echo "${need[*]}"       # test/t/packages.sh: what would be installed
+        return 0
+    fi
     if [ "$(id -u)" -ne 0 ]; then
         lk_log "missing packages: ${need[*]}; install them as root (apt-get install ${need[*]})"
         return 1

@@ -18,12 +18,7 @@ SET LOCAL parallel_setup_cost = 0;
 SET LOCAL parallel_tuple_cost = 0;
 SET LOCAL min_parallel_table_scan_size = 0;
 SET LOCAL max_parallel_workers_per_gather = 2;
-CREATE FUNCTION pg_temp.plan_of(q text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE r text; t text := '';
-BEGIN
-    FOR r IN EXECUTE 'EXPLAIN (COSTS OFF) ' || q LOOP t := t || r || E'\n'; END LOOP;
-    RETURN t;
-END $$;
+\ir include/plan_of.sql
 SELECT matches(pg_temp.plan_of('SELECT window_funnel(interval ''1 day'', ts, VARIADIC steps) FROM wf'),
                'Partial Aggregate.*Parallel Seq Scan', 'the plan is parallel (partial states in workers)');
 SELECT is((SELECT window_funnel(interval '1 day', ts, VARIADIC steps) FROM wf), 2,

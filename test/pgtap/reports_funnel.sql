@@ -61,7 +61,8 @@ SELECT is(
     (SELECT string_agg(attname || ' ' || format_type(atttypid, atttypmod), ', ' ORDER BY attnum) FROM pg_attribute
       WHERE attrelid = 'lk_frep.funnel_by_campaign'::regclass AND attnum > 0),
     'campaign text, step integer, stage text, reached bigint, conversion_from_previous double precision, '
-    'conversion_from_first double precision, drop_off bigint, median_time_from_previous interval, is_bottleneck boolean',
+    'conversion_from_first double precision, drop_off bigint, median_time_from_previous interval, is_bottleneck boolean, '
+    'median_days_from_previous numeric',
     'funnel_by_campaign columns and types');
 
 -- materialized: per-campaign funnel summaries stored, their rollup is the whole funnel

@@ -3,7 +3,7 @@
 -- funnel reports built one phase at a time, which must give what
 -- create_reports() gives in one call.
 BEGIN;
-SELECT plan(14);
+SELECT plan(15);
 SET LOCAL TimeZone = 'UTC';
 
 CREATE SCHEMA lk_ph;
@@ -24,7 +24,7 @@ SELECT is((SELECT array_agg(col || ':' || kind || CASE WHEN required THEN '' ELS
           'the canonical leads, in the order they are checked');
 SELECT is(_lk_read_input('leads', 'lk_ph.leads', 'Europe/Berlin'),
           jsonb_build_object('lead_id', 'lead_id::bigint', 'first_contact_at', '(first_contact_at AT TIME ZONE ''Europe/Berlin'')',
-                             'campaign', 'campaign', 'channel', 'channel', 'converted_at', 'converted_at',
+                             'campaign', 'campaign::text', 'channel', 'channel::text', 'converted_at', 'converted_at::timestamp with time zone',
                              'lost_at', NULL, 'revenue', NULL),
           'an input read as the canonical types, a local timestamp in the time zone, absent optional columns null');
 
@@ -38,11 +38,15 @@ SELECT lives_ok($$SELECT _lk_check_inputs('lk_ph_x', 'lk_ph.leads', 'lk_ph.event
 SELECT is(to_regnamespace('lk_ph_x'), NULL, 'and create nothing');
 
 -- the SQL builders
-SELECT is(_lk_keyed_select(NULL, NULL, 'count(*)', 'lk_ph.leads'), 'SELECT count(*) AS s FROM lk_ph.leads',
-          'a part without a key: no key column, no GROUP BY');
+SELECT is(_lk_keyed_select(NULL, NULL, 'count(*)', 'lk_ph.leads'),
+          'SELECT NULL::date AS cell_month, NULL::text AS cell_campaign, count(*) AS s FROM lk_ph.leads',
+          'a part without a key and cell: no key column, no GROUP BY');
 SELECT is(_lk_keyed_select('Month', 'date_trunc(''month'', day)', 'count(*)', 'lk_ph.spend'),
-          'SELECT date_trunc(''month'', day) AS "Month", count(*) AS s FROM lk_ph.spend GROUP BY 1',
+          'SELECT date_trunc(''month'', day) AS "Month", NULL::date AS cell_month, NULL::text AS cell_campaign, count(*) AS s FROM lk_ph.spend GROUP BY 1',
           'a part per key: the key quoted as a column name, grouped by it');
+SELECT is(_lk_keyed_select(NULL, NULL, 'count(*)', 'lk_ph.spend', 'date_trunc(''month'', day)::date'),
+          'SELECT date_trunc(''month'', day)::date AS cell_month, campaign AS cell_campaign, count(*) AS s FROM lk_ph.spend GROUP BY 1, 2',
+          'a part per (month, campaign) cell');
 SELECT is((SELECT array_agg(name) FROM _lk_kpi_reports('UTC')), '{kpi_overview,kpi_by_campaign,kpi_by_channel,kpi_by_month}',
           'the four KPI reports');
 

@@ -25,13 +25,15 @@ SELECT count(*) AS summaries,
        count(*) FILTER (WHERE kpi_summary_from_bytes(kpi_summary_send(s))::text = s::text) AS binary_roundtrip
 FROM io_summaries;
 
--- COPY BINARY out and back in
+-- COPY BINARY out and back in, through a file in the data directory that
+-- is removed afterwards
 DO $$
-DECLARE f text := '/tmp/leadkpi_io_' || pg_backend_pid() || '.bin';
+DECLARE f text := current_setting('data_directory') || '/leadkpi_io_' || pg_backend_pid() || '.bin';
 BEGIN
   EXECUTE format('COPY io_summaries TO %L (FORMAT binary)', f);
   CREATE TABLE io_copy (LIKE io_summaries);
   EXECUTE format('COPY io_copy FROM %L (FORMAT binary)', f);
+  EXECUTE format('COPY (SELECT WHERE false) TO PROGRAM %L', format('rm -f -- ''%s''', f));
 END $$;
 SELECT count(*) AS copied, count(*) FILTER (WHERE a.s::text = b.s::text) AS identical
 FROM io_summaries a JOIN io_copy b USING (campaign);

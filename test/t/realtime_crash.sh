@@ -49,7 +49,7 @@ pending=$(psql_h -d postgres -Atc "SELECT pending_changes FROM cr_m.report_statu
 psql_h -d postgres -c "BEGIN" -c "LOCK TABLE cr_m.funnel_daily IN EXCLUSIVE MODE" -c "SELECT pg_sleep(60)" >/dev/null 2>&1 &
 psql_h -d postgres -c "SELECT count(*) FROM refresh_reports('cr_m', full => true)" >/dev/null 2>&1 &
 victim=""
-for _ in $(seq 1 200); do
+for _ in $(seq 1 600); do   # up to ~30 s: the machine may be busy
     victim=$(psql_h -d postgres -Atc "SELECT pid FROM pg_stat_activity WHERE query LIKE '%refresh_reports(''cr_m''%'
                                        AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()")
     [ -n "$victim" ] && break

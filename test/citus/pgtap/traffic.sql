@@ -1,0 +1,72 @@
+-- traffic: how many rows the workers send the coordinator, read from the
+-- workers' pg_stat_statements (rows returned by the shard queries), against
+-- the exact count a push-down must give: one row per shard and group for a
+-- partial aggregate, one row per event for a gathered one.
+-- Not in a transaction block: there a worker keeps the last portal of each
+-- connection open until the transaction ends, and pg_stat_statements counts
+-- a query only when its portal closes.
+SELECT plan(9);
+SET client_min_messages = error;   -- Citus warns that pg_temp functions stay local
+
+-- rows the workers returned for the shard queries of q
+CREATE FUNCTION pg_temp.received(q text) RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE n bigint;
+BEGIN
+    PERFORM run_command_on_workers('SELECT pg_stat_statements_reset()');
+    EXECUTE q;
+    SELECT sum(result::bigint) INTO n
+    FROM run_command_on_workers($w$SELECT coalesce(sum(rows), 0) FROM pg_stat_statements
+                                   WHERE query ~ '(leads|stage_events|orders)_[0-9]+'$w$);
+    RETURN n;
+END $$;
+
+-- (shard, key) groups of the same rows, from the undistributed copy
+CREATE FUNCTION pg_temp.groups(key text, rel text DEFAULT 'local.leads') RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE n bigint;
+BEGIN
+    EXECUTE format('SELECT count(*) FROM (SELECT DISTINCT get_shard_id_for_distribution_column(''crm.leads'', lead_id), %s FROM %s) g',
+                   key, rel) INTO n;
+    RETURN n;
+END $$;
+
+SELECT is(pg_temp.received($$SELECT campaign, kpi_agg(first_contact_at, converted_at, revenue) FROM crm.leads GROUP BY 1$$),
+          pg_temp.groups('campaign'),
+          'kpi_agg by campaign: one row per shard and campaign');
+SELECT is(pg_temp.received($$SELECT conversion_rate(converted_at IS NOT NULL), sales_cycle_avg(first_contact_at, converted_at),
+                                    cost_per_lead(revenue, 1::bigint) FROM crm.leads$$),
+          32::bigint,
+          'one-step aggregates over all leads: one row per shard');
+SELECT is(pg_temp.received($$SELECT channel, sales_cycle_median(kpi_agg(first_contact_at, converted_at)) FROM crm.leads GROUP BY 1$$),
+          pg_temp.groups('channel'),
+          'sales_cycle_median(kpi_agg) by channel: one row per shard and channel, whatever the number of leads');
+SELECT is(pg_temp.received($$SELECT l.campaign, funnel_agg(e.lead_id, e.occurred_at, e.stage,
+                                    ARRAY['lead','mql','sql','opportunity','customer'], interval '90 days')
+                             FROM crm.stage_events e JOIN crm.leads l USING (lead_id) GROUP BY 1$$),
+          (SELECT count(*) FROM local.stage_events e JOIN local.leads l USING (lead_id)),
+          'funnel_agg by campaign: one row per event (the baseline a funnel push-down must beat)');
+SELECT is(pg_temp.received($$SELECT funnel_agg(lead_id, occurred_at, stage, ARRAY['lead','mql','sql','opportunity','customer'],
+                                               interval '90 days') FROM crm.stage_events$$),
+          (SELECT count(*) FROM local.stage_events),
+          'funnel_agg over all events: one row per event');
+SELECT is(pg_temp.received($$SELECT lead_id, window_funnel(interval '90 days', occurred_at, stage = 'lead', stage = 'mql')
+                             FROM crm.stage_events GROUP BY 1$$),
+          (SELECT count(DISTINCT lead_id) FROM local.stage_events),
+          'window_funnel by lead_id: one row per lead');
+SELECT is(pg_temp.received($$SELECT campaign, funnel_agg(level, 5) FROM (
+                                 SELECT e.lead_id, l.campaign, window_funnel(interval '90 days', e.occurred_at, e.stage = 'lead',
+                                        e.stage = 'mql', e.stage = 'sql', e.stage = 'opportunity', e.stage = 'customer') AS level
+                                 FROM crm.stage_events e JOIN crm.leads l USING (lead_id) GROUP BY 1, 2) per_lead GROUP BY 1$$),
+          pg_temp.groups('campaign', '(SELECT DISTINCT l.lead_id, l.campaign FROM local.leads l JOIN local.stage_events USING (lead_id)) x'),
+          'two levels, window_funnel per lead then funnel_agg(level, 5) by campaign: one row per shard and campaign');
+SELECT is(pg_temp.received($$SELECT campaign, rollup(fs) FROM (
+                                 SELECT e.lead_id, l.campaign, funnel_agg(e.lead_id, e.occurred_at, e.stage,
+                                        ARRAY['lead','mql','sql','opportunity','customer'], interval '90 days') AS fs
+                                 FROM crm.stage_events e JOIN crm.leads l USING (lead_id) GROUP BY 1, 2) per_lead GROUP BY 1$$),
+          pg_temp.groups('campaign', '(SELECT DISTINCT l.lead_id, l.campaign FROM local.leads l JOIN local.stage_events USING (lead_id)) x'),
+          'two levels, funnel_agg per lead then rollup by campaign: one row per shard and campaign');
+SELECT cmp_ok(pg_temp.groups('campaign'), '<', (SELECT count(*) FROM local.stage_events) / 4,
+              'shards x campaigns is well below the event count here, so the counts above tell the plans apart');
+
+SELECT * FROM finish();
