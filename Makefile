@@ -15,7 +15,9 @@ REPORT_PARTS  = sql/reports/helpers.sql \
                 sql/reports/validate.sql \
                 sql/reports/queries.sql \
                 sql/reports/canonical.sql \
+                sql/reports/changes.sql \
                 sql/reports/stores.sql \
+                sql/reports/live.sql \
                 sql/reports/kpi_reports.sql \
                 sql/reports/funnel_reports.sql \
                 sql/reports/create.sql \
@@ -27,7 +29,7 @@ REPORT_PARTS  = sql/reports/helpers.sql \
                 sql/presets/hubspot.sql
 # Core objects that are wholly new in the version in development: in both
 # the install and the upgrade script.
-NEW_PARTS     = sql/charts.sql sql/forecast.sql
+NEW_PARTS     = sql/charts.sql sql/forecast.sql sql/report_store.sql
 SQL_PARTS     = sql/kpi.sql sql/funnel.sql $(NEW_PARTS) $(REPORT_PARTS)
 # and its upgrade from the last release: the hand-written delta of the core
 # objects, then the parts that are wholly new and the report layer, both
@@ -217,3 +219,10 @@ lint: lint-tools
 		> lint-tidy.log 2>&1; rc=$$?; \
 	grep -v -e 'warnings\? generated\.$$' -e '^Suppressed [0-9]* warnings' -e '^Use -header-filter' lint-tidy.log; \
 	rm -f lint-tidy.log; exit $$rc
+
+# --- real-time reports (#11): the benchmark of incremental refreshes and live
+# views (bench/realtime.sh, bench/README.md); never part of make test.
+# RT_SCALES="500000 2000000 8000000" for the scaling table.
+.PHONY: bench-realtime
+bench-realtime:
+	bash test/harness.sh run bench/realtime.sh

@@ -15,7 +15,8 @@ CREATE OR REPLACE FUNCTION @extschema@.create_reports_hubspot(
     funnel_modes text DEFAULT 'crm_backfill',
     materialized boolean DEFAULT false,
     time_zone text DEFAULT NULL,
-    money_decimals integer DEFAULT 2)
+    money_decimals integer DEFAULT 2,
+    change_detection text DEFAULT 'triggers')
 RETURNS SETOF regclass
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -119,6 +120,7 @@ BEGIN
            AND a.attname ~ '^property_hs_lifecyclestage_.*_date$';
     END IF;
 
+    PERFORM @extschema@._lk_check_change_detection(p, change_detection);
     PERFORM @extschema@._lk_preset_prepare(target_schema);
     v_leads := @extschema@._lk_canonical(target_schema, 'canonical_leads', leads_sql,
         format('leads from HubSpot %s: converted = first won deal (closed_won stage) at property_closedate, else the customer lifecycle date', contact));
@@ -140,9 +142,52 @@ BEGIN
         stage_events => v_events, spend => spend,
         stages => CASE WHEN v_events IS NULL THEN NULL ELSE stages END,
         conversion_window => conversion_window, funnel_modes => funnel_modes, materialized => materialized,
-        time_zone => time_zone, money_decimals => money_decimals);
+        time_zone => time_zone, money_decimals => money_decimals,
+        watch => CASE WHEN materialized THEN @extschema@._lk_hubspot_watch(contact, CASE WHEN won_sql IS NOT NULL THEN deal END, dc, dps,
+                     CASE WHEN events_sql IS NOT NULL AND (cardinality(parts) = 0 OR stage_source = 'history') THEN cph END,
+                     change_detection) END);
     PERFORM set_config('leadkpi.stages_reported', '', true);
 END;
 $$;
-COMMENT ON FUNCTION @extschema@.create_reports_hubspot(name, name, text[], text, regclass, interval, text, boolean, text, integer) IS
-'HubSpot (Fivetran) preset: canonical views over contact (lifecycle stage date columns) or contact_property_history, and deal, deal_contact, deal_pipeline_stage in hubspot_schema, then create_reports() in target_schema. See doc/crm.md.';
+COMMENT ON FUNCTION @extschema@.create_reports_hubspot(name, name, text[], text, regclass, interval, text, boolean, text, integer, text) IS
+'HubSpot (Fivetran) preset: canonical views over contact (lifecycle stage date columns) or contact_property_history, and deal, deal_contact, deal_pipeline_stage in hubspot_schema, then create_reports() in target_schema; materialized reports watch those tables (change_detection: triggers, columns (_fivetran_synced) or none). See doc/crm.md.';
+
+-- What materialized HubSpot reports watch, and how a changed row maps to
+-- the contact ids it touches (NULL tables are not read).  A contact also
+-- touches the contacts its merged ids list (they are left out or come
+-- back) and those sharing a deal with it (a deal counts for its lowest live
+-- contact).
+CREATE OR REPLACE FUNCTION @extschema@._lk_hubspot_watch(
+    contact regclass, deal regclass, dc regclass, dps regclass, cph regclass, change_detection text)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    cols CONSTANT text[] := '{_fivetran_synced}';
+    contacts text := 'SELECT id FROM changed';
+    deal_contacts text;
+BEGIN
+    IF @extschema@._lk_type('HubSpot', contact, 'property_hs_merged_object_ids', false) IS NOT NULL THEN
+        contacts := contacts || ' UNION ALL SELECT btrim(x)::bigint FROM changed, '
+                             || 'unnest(string_to_array(changed.property_hs_merged_object_ids::text, '';'')) AS x WHERE btrim(x) ~ ''^[0-9]+$''';
+    END IF;
+    IF deal IS NOT NULL THEN
+        deal_contacts := format('SELECT dc.contact_id FROM %s AS dc WHERE dc.deal_id IN (SELECT deal_id FROM changed)', dc);
+        contacts := contacts || format(' UNION ALL SELECT b.contact_id FROM %1$s AS a JOIN %1$s AS b ON b.deal_id = a.deal_id '
+                                       'WHERE a.contact_id IN (SELECT id FROM changed)', dc);
+    END IF;
+    RETURN (SELECT coalesce(jsonb_agg(w) FILTER (WHERE w IS NOT NULL), '[]') FROM (VALUES
+        (@extschema@._lk_watch_entry(contact, 'lead_ids', contacts, change_detection, cols)),
+        (@extschema@._lk_watch_entry(deal, 'lead_ids', deal_contacts, change_detection, cols)),
+        (@extschema@._lk_watch_entry(CASE WHEN deal IS NOT NULL THEN dc END, 'lead_ids',
+                                     deal_contacts || ' UNION ALL SELECT contact_id FROM changed', change_detection, cols)),
+        (@extschema@._lk_watch_entry(CASE WHEN deal IS NOT NULL THEN dps END, 'lead_ids',
+            format('SELECT dc.contact_id FROM %s AS d JOIN %s AS dc ON dc.deal_id = d.deal_id '
+                   'WHERE d.deal_pipeline_stage_id IN (SELECT stage_id FROM changed)', deal, dc), change_detection, cols)),
+        (@extschema@._lk_watch_entry(cph, 'events_only', 'SELECT contact_id FROM changed', change_detection, cols))
+    ) AS v(w));
+END;
+$$;
+COMMENT ON FUNCTION @extschema@._lk_hubspot_watch(regclass, regclass, regclass, regclass, regclass, text) IS
+'leadkpi internal: the watch list of materialized HubSpot reports: the CRM tables and how a changed row maps to contact ids';

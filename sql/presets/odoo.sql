@@ -47,7 +47,8 @@ CREATE OR REPLACE FUNCTION @extschema@.create_reports_odoo(
     materialized boolean DEFAULT false,
     time_zone text DEFAULT NULL,
     money_decimals integer DEFAULT 2,
-    currency text DEFAULT NULL)
+    currency text DEFAULT NULL,
+    change_detection text DEFAULT 'triggers')
 RETURNS SETOF regclass
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -237,6 +238,7 @@ BEGIN
             @extschema@._lk_utc(p, so, 'o', 'date_order'), order_amount, so);
     END IF;
 
+    PERFORM @extschema@._lk_check_change_detection(p, change_detection);
     PERFORM @extschema@._lk_preset_prepare(target_schema);
     v_leads := @extschema@._lk_canonical(target_schema, 'canonical_leads', leads_sql,
         format('leads from Odoo %s: converted = won (active, probability 100, stage is_won) at date_closed', lead));
@@ -261,9 +263,45 @@ BEGIN
         stage_events => v_events, spend => spend, orders => v_orders,
         stages => CASE WHEN v_events IS NULL THEN NULL ELSE stages END,
         conversion_window => conversion_window, funnel_modes => funnel_modes, materialized => materialized,
-        time_zone => time_zone, money_decimals => money_decimals);
+        time_zone => time_zone, money_decimals => money_decimals,
+        watch => CASE WHEN materialized THEN @extschema@._lk_odoo_watch(lead, stage,
+                     CASE WHEN camp_label IS NOT NULL THEN camp END, CASE WHEN medium_label IS NOT NULL THEN medium END,
+                     CASE WHEN source_label IS NOT NULL THEN source END,
+                     CASE WHEN events_sql IS NOT NULL THEN mtv END, mm, imf, CASE WHEN orders_sql IS NOT NULL THEN so END,
+                     CASE WHEN target_id IS NOT NULL THEN ARRAY[cur, rate, comp] END, change_detection) END);
     PERFORM set_config('leadkpi.stages_reported', '', true);
 END;
 $$;
-COMMENT ON FUNCTION @extschema@.create_reports_odoo(name, name, text[], regclass, text, interval, text, boolean, text, integer, text) IS
-'Odoo preset: canonical views over crm_lead, crm_stage, utm_*, mail_tracking_value and sale_order in odoo_schema, then create_reports() in target_schema; amounts in several currencies are converted to currency with res_currency_rate, or refused. See doc/crm.md.';
+COMMENT ON FUNCTION @extschema@.create_reports_odoo(name, name, text[], regclass, text, interval, text, boolean, text, integer, text, text) IS
+'Odoo preset: canonical views over crm_lead, crm_stage, utm_*, mail_tracking_value and sale_order in odoo_schema, then create_reports() in target_schema; amounts in several currencies are converted to currency with res_currency_rate, or refused; materialized reports watch those tables (change_detection: triggers, columns (write_date) or none). See doc/crm.md.';
+
+-- What materialized Odoo reports watch, and how a changed row maps to the
+-- crm_lead ids it touches (NULL tables are not read).  Stage names and
+-- is_won flags, and the stage_id field row, can change every lead: a full
+-- rebuild; so can the currency tables (fx) when amounts are converted.
+CREATE OR REPLACE FUNCTION @extschema@._lk_odoo_watch(
+    lead regclass, stage regclass, camp regclass, medium regclass, source regclass,
+    mtv regclass, mm regclass, imf regclass, so regclass, fx regclass[], change_detection text)
+RETURNS jsonb
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+    SELECT coalesce(jsonb_agg(w) FILTER (WHERE w IS NOT NULL), '[]') FROM (VALUES
+        (@extschema@._lk_watch_entry(lead, 'lead_ids', 'SELECT id FROM changed', change_detection, '{write_date}')),
+        (@extschema@._lk_watch_entry(stage, 'rebuild', NULL, change_detection, '{write_date}')),
+        (@extschema@._lk_watch_entry(camp, 'lead_ids', format('SELECT l.id FROM %s AS l WHERE l.campaign_id IN (SELECT id FROM changed)', lead), change_detection, '{write_date}')),
+        (@extschema@._lk_watch_entry(medium, 'lead_ids', format('SELECT l.id FROM %s AS l WHERE l.medium_id IN (SELECT id FROM changed)', lead), change_detection, '{write_date}')),
+        (@extschema@._lk_watch_entry(source, 'lead_ids', format('SELECT l.id FROM %s AS l WHERE l.source_id IN (SELECT id FROM changed)', lead), change_detection, '{write_date}')),
+        (@extschema@._lk_watch_entry(mtv, 'events_only',
+            format('SELECT m.res_id FROM %s AS m WHERE m.id IN (SELECT mail_message_id FROM changed) AND m.model = ''crm.lead''', mm),
+            change_detection, '{write_date}')),
+        (@extschema@._lk_watch_entry(CASE WHEN mtv IS NOT NULL THEN mm END, 'events_only', 'SELECT res_id FROM changed WHERE model = ''crm.lead''', change_detection, '{write_date}')),
+        (@extschema@._lk_watch_entry(CASE WHEN mtv IS NOT NULL THEN imf END, 'rebuild', NULL, change_detection, '{write_date}')),
+        (@extschema@._lk_watch_entry(so, 'lead_ids', 'SELECT opportunity_id FROM changed', change_detection, '{write_date}')),
+        (@extschema@._lk_watch_entry(fx[1], 'rebuild', NULL, change_detection, '{write_date}')),
+        (@extschema@._lk_watch_entry(fx[2], 'rebuild', NULL, change_detection, '{write_date}')),
+        (@extschema@._lk_watch_entry(fx[3], 'rebuild', NULL, change_detection, '{write_date}'))
+    ) AS v(w);
+END;
+COMMENT ON FUNCTION @extschema@._lk_odoo_watch(regclass, regclass, regclass, regclass, regclass, regclass, regclass, regclass, regclass, regclass[], text) IS
+'leadkpi internal: the watch list of materialized Odoo reports: the CRM tables and how a changed row maps to crm_lead ids';

@@ -15,7 +15,8 @@ CREATE OR REPLACE FUNCTION @extschema@.create_reports_salesforce(
     materialized boolean DEFAULT false,
     history regclass DEFAULT NULL,
     time_zone text DEFAULT NULL,
-    money_decimals integer DEFAULT 2)
+    money_decimals integer DEFAULT 2,
+    change_detection text DEFAULT 'triggers')
 RETURNS SETOF regclass
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -172,6 +173,7 @@ BEGIN
             camp, start_fallback, not_deleted_c);
     END IF;
 
+    PERFORM @extschema@._lk_check_change_detection(p, change_detection);
     PERFORM @extschema@._lk_preset_prepare(target_schema);
     v_leads := @extschema@._lk_canonical(target_schema, 'canonical_leads', leads_sql,
         format('leads from Salesforce %s: converted = the converted opportunity (%s) is won, at its close_date', ld, opp));
@@ -192,9 +194,55 @@ BEGIN
         stage_events => v_events, spend => coalesce(spend, v_spend),
         stages => CASE WHEN v_events IS NULL THEN NULL ELSE stages END,
         conversion_window => conversion_window, funnel_modes => funnel_modes, materialized => materialized,
-        time_zone => time_zone, money_decimals => money_decimals);
+        time_zone => time_zone, money_decimals => money_decimals,
+        watch => CASE WHEN materialized THEN @extschema@._lk_salesforce_watch(ld, opp, camp, member,
+                     CASE WHEN events_sql IS NOT NULL THEN coalesce(hist, fhist) END,
+                     CASE WHEN hist IS NOT NULL AND hist <> opp AND @extschema@._lk_type(p, hist, 'opportunity_id', false) IS NULL THEN 'id'
+                          ELSE 'opportunity_id' END,
+                     spend IS NULL AND spend_sql IS NOT NULL, change_detection) END);
     PERFORM set_config('leadkpi.stages_reported', '', true);
 END;
 $$;
-COMMENT ON FUNCTION @extschema@.create_reports_salesforce(name, name, text[], regclass, interval, text, boolean, regclass, text, integer) IS
-'Salesforce (Fivetran) preset: canonical views over lead, opportunity, the stage history (history, else opportunity_history, opportunity_field_history or opportunity in history mode) and campaign in salesforce_schema, then create_reports() in target_schema. Deleted rows and inactive history-mode versions are left out. See doc/crm.md.';
+COMMENT ON FUNCTION @extschema@.create_reports_salesforce(name, name, text[], regclass, interval, text, boolean, regclass, text, integer, text) IS
+'Salesforce (Fivetran) preset: canonical views over lead, opportunity, the stage history (history, else opportunity_history, opportunity_field_history or opportunity in history mode) and campaign in salesforce_schema, then create_reports() in target_schema. Deleted rows and inactive history-mode versions are left out; materialized reports watch those tables (change_detection: triggers, columns (_fivetran_synced, system_modstamp) or none). See doc/crm.md.';
+
+-- What materialized Salesforce reports watch, and how a changed row maps to
+-- the lead ids it touches (NULL tables are not read).  A campaign maps to
+-- its spend days and, when new, gone or renamed (or its deletion flags
+-- change), to the leads that take their campaign from it.
+CREATE OR REPLACE FUNCTION @extschema@._lk_salesforce_watch(
+    ld regclass, opp regclass, camp regclass, member regclass, hist regclass, hist_col text,
+    spend_from_campaign boolean, change_detection text)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    cols CONSTANT text[] := '{_fivetran_synced,system_modstamp}';
+    by_opp text := format('SELECT ld.id FROM %s AS ld WHERE ld.converted_opportunity_id IN (SELECT %%s FROM changed)', ld);
+    renamed text;
+BEGIN
+    IF camp IS NOT NULL THEN
+        -- a campaign row whose name or deletion flags are not the same in all
+        -- its versions in changed (or that has one version: new, gone, or a
+        -- change column's row)
+        renamed := format('SELECT ld.id FROM %1$s AS ld JOIN %2$s AS o ON o.id = ld.converted_opportunity_id '
+                          'WHERE o.campaign_id IN (SELECT id FROM c)', ld, opp)
+                   || CASE WHEN member IS NOT NULL AND @extschema@._lk_type('Salesforce', member, 'lead_id', false) IS NOT NULL
+                           THEN format(' UNION ALL SELECT cm.lead_id FROM %s AS cm WHERE cm.campaign_id IN (SELECT id FROM c)', member) ELSE '' END;
+        renamed := format('WITH c AS (SELECT id FROM changed GROUP BY id HAVING count(*) = 1 OR count(DISTINCT (name::text, %s)) > 1) %s',
+                          @extschema@._lk_live('Salesforce', camp, 'changed'), renamed);
+    END IF;
+    RETURN (SELECT coalesce(jsonb_agg(w) FILTER (WHERE w IS NOT NULL), '[]') FROM (VALUES
+        (@extschema@._lk_watch_entry(ld, 'lead_ids', 'SELECT id FROM changed', change_detection, cols)),
+        (@extschema@._lk_watch_entry(opp, 'lead_ids', format(by_opp, 'id'), change_detection, cols)),
+        (@extschema@._lk_watch_entry(camp, 'lead_ids', renamed, change_detection, cols)),
+        (@extschema@._lk_watch_entry(CASE WHEN spend_from_campaign THEN camp END, 'spend', 'SELECT name, NULL::date FROM changed', change_detection, cols)),
+        (@extschema@._lk_watch_entry(member, 'lead_ids', 'SELECT lead_id FROM changed', change_detection, cols)),
+        (@extschema@._lk_watch_entry(CASE WHEN hist IS DISTINCT FROM opp THEN hist END, 'events_only', format(by_opp, hist_col), change_detection,
+                                     cols || '{created_date}'::text[]))
+    ) AS v(w));
+END;
+$$;
+COMMENT ON FUNCTION @extschema@._lk_salesforce_watch(regclass, regclass, regclass, regclass, regclass, text, boolean, text) IS
+'leadkpi internal: the watch list of materialized Salesforce reports: the CRM tables and how a changed row maps to lead ids';

@@ -6,10 +6,23 @@
 -- later phase reads these views, never the inputs.
 -----------------------------------------------------------------------------
 
+-- The filter keeping the rows of an input whose lead_id is in the array
+-- ids (an SQL expression, e.g. $1), or nothing without ids.  It compares the
+-- input's own column, not its canonical cast, so that an index on it serves
+-- (integer = ANY (bigint[]) is indexable, integer::bigint = ... is not).
+CREATE OR REPLACE FUNCTION @extschema@._lk_ids_filter(ids text)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN CASE WHEN ids IS NULL THEN '' ELSE format(' WHERE lead_id = ANY (%s)', ids) END;
+COMMENT ON FUNCTION @extschema@._lk_ids_filter(text) IS
+'leadkpi internal: the WHERE clause keeping an input''s rows of the lead_ids in an array (compared on the input''s own column)';
+
 -- The SELECT of report_leads: the leads' columns as the canonical types,
 -- and, with orders, the first order as the conversion and the sum of the
--- orders as the revenue.
-CREATE OR REPLACE FUNCTION @extschema@._lk_leads_select(leads regclass, orders regclass, tz text)
+-- orders as the revenue.  With ids, only those leads (and their orders):
+-- the lookup that live views and refreshes make for changed leads.
+CREATE OR REPLACE FUNCTION @extschema@._lk_leads_select(leads regclass, orders regclass, tz text, ids text DEFAULT NULL)
 RETURNS text
 LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
@@ -20,9 +33,10 @@ DECLARE
     src text;
 BEGIN
     src := format('SELECT %s AS lead_id, %s AS first_contact_at, %s AS campaign, %s AS channel, '
-                  '%s AS converted_at, %s AS lost_at, %s AS revenue FROM %s',
+                  '%s AS converted_at, %s AS lost_at, %s AS revenue FROM %s%s',
                   l ->> 'lead_id', l ->> 'first_contact_at', l ->> 'campaign', l ->> 'channel', l ->> 'converted_at',
-                  coalesce(l ->> 'lost_at', 'NULL::timestamptz'), coalesce(l ->> 'revenue', 'NULL::numeric'), leads);
+                  coalesce(l ->> 'lost_at', 'NULL::timestamptz'), coalesce(l ->> 'revenue', 'NULL::numeric'), leads,
+                  @extschema@._lk_ids_filter(ids));
     IF orders IS NULL THEN
         RETURN src;
     END IF;
@@ -31,12 +45,33 @@ BEGIN
                   'coalesce(l.converted_at, o.first_ordered_at) AS converted_at, l.lost_at, '
                   'coalesce(o.amount, l.revenue) AS revenue FROM (%s) AS l '
                   'LEFT JOIN (SELECT %s AS lead_id, min(%s) AS first_ordered_at, sum(%s) AS amount '
-                  'FROM %s GROUP BY 1) AS o ON o.lead_id = l.lead_id',
-                  src, o ->> 'lead_id', o ->> 'ordered_at', o ->> 'amount', orders);
+                  'FROM %s%s GROUP BY 1) AS o ON o.lead_id = l.lead_id',
+                  src, o ->> 'lead_id', o ->> 'ordered_at', o ->> 'amount', orders, @extschema@._lk_ids_filter(ids));
 END;
 $$;
-COMMENT ON FUNCTION @extschema@._lk_leads_select(regclass, regclass, text) IS
-'leadkpi internal: the SQL of the canonical view report_leads over the leads input, with the orders input folded in';
+COMMENT ON FUNCTION @extschema@._lk_leads_select(regclass, regclass, text, text) IS
+'leadkpi internal: the SQL of the canonical view report_leads over the leads input, with the orders input folded in; with ids, only the leads in that array';
+
+-- The SELECT of report_stage_events: lead_id, stage, occurred_at and the
+-- 1-based step of the stage in stages (other stages left out).  With ids,
+-- only those leads' events.
+CREATE OR REPLACE FUNCTION @extschema@._lk_events_select(stage_events regclass, stages text[], tz text, ids text DEFAULT NULL)
+RETURNS text
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    e jsonb := @extschema@._lk_read_input('stage_events', stage_events, tz);
+BEGIN
+    RETURN format('SELECT lead_id, stage, occurred_at, step FROM '
+                  '(SELECT %s AS lead_id, %s AS stage, %s AS occurred_at, '
+                  'array_position(%L::text[], %s)::integer AS step FROM %s%s) AS e WHERE step IS NOT NULL',
+                  e ->> 'lead_id', e ->> 'stage', e ->> 'occurred_at', stages, e ->> 'stage', stage_events,
+                  @extschema@._lk_ids_filter(ids));
+END;
+$$;
+COMMENT ON FUNCTION @extschema@._lk_events_select(regclass, text[], text, text) IS
+'leadkpi internal: the SQL of the canonical view report_stage_events (stages as 1-based steps); with ids, only the events of the leads in that array';
 
 -- Creates report_leads, report_spend and report_stage_events in
 -- target_schema; the last two are empty when their input is not given, so
@@ -51,7 +86,6 @@ AS $$
 DECLARE
     s text := quote_ident(target_schema);
     p jsonb;
-    e jsonb;
 BEGIN
     EXECUTE format('CREATE OR REPLACE VIEW %s.report_leads WITH (security_invoker = true) AS %s', s,
                    @extschema@._lk_leads_select(leads, orders, tz));
@@ -75,12 +109,8 @@ BEGIN
     END IF;
 
     IF stage_events IS NOT NULL THEN
-        e := @extschema@._lk_read_input('stage_events', stage_events, tz);
-        EXECUTE format('CREATE OR REPLACE VIEW %s.report_stage_events WITH (security_invoker = true) AS '
-                       'SELECT lead_id, stage, occurred_at, step FROM '
-                       '(SELECT %s AS lead_id, %s AS stage, %s AS occurred_at, '
-                       'array_position(%L::text[], %s)::integer AS step FROM %s) AS e WHERE step IS NOT NULL',
-                       s, e ->> 'lead_id', e ->> 'stage', e ->> 'occurred_at', stages, e ->> 'stage', stage_events);
+        EXECUTE format('CREATE OR REPLACE VIEW %s.report_stage_events WITH (security_invoker = true) AS %s',
+                       s, @extschema@._lk_events_select(stage_events, stages, tz));
         EXECUTE format('COMMENT ON VIEW %s.report_stage_events IS %L', s,
             format('leadkpi canonical stage events from %s; step is the 1-based position in the stages %s (other stages are left out)',
                    stage_events, stages));

@@ -2,12 +2,12 @@
 -----------------------------------------------------------------------------
 -- Reports, phase 4: the funnel reports funnel_report and funnel_by_campaign,
 -- _lk_funnel_sql() over funnel summaries: computed from every stage event,
--- or (materialized) rolled up from funnel_store, with _live views that
--- recompute them from every event.
+-- or (materialized) rolled up from funnel_monthly, with _live views that
+-- roll up the live rows (the stores with the changed keys recomputed).
 -----------------------------------------------------------------------------
 
 -- Creates the funnel reports in target_schema, from report_stage_events and
--- report_leads (and funnel_store, when materialized).
+-- report_leads (or, materialized, from funnel_monthly and funnel_rows_live).
 CREATE OR REPLACE FUNCTION @extschema@._lk_create_funnel_reports(
     target_schema name, stages text[], conversion_window interval, funnel_modes text, materialized boolean)
 RETURNS void
@@ -18,41 +18,42 @@ DECLARE
     s text := quote_ident(target_schema);
     fagg text := @extschema@._lk_funnel_agg_sql(stages, conversion_window, funnel_modes);
     seen text := @extschema@._lk_funnel_seen_sql();
-    seen_all text := format('(SELECT %s FROM %I.report_stage_events AS e)', @extschema@._lk_funnel_seen_sql(), target_schema);
-    kind text := CASE WHEN materialized THEN 'MATERIALIZED VIEW' ELSE 'VIEW' END;
-    funnel_live text;
-    funnel_camp_live text;
+    plain_funnel text;
+    plain_by_campaign text;
+    from_stores text;
 BEGIN
-    -- computed from every stage event: a lead's chain spans days, so a
-    -- funnel cannot be cut into stored days plus today as the KPIs are
-    -- seen: the steps that occur in the events, over all campaigns
-    funnel_live := @extschema@._lk_funnel_sql(NULL,
+    -- plain: computed from every stage event; seen: the steps that occur in
+    -- the events, over all campaigns
+    plain_funnel := @extschema@._lk_funnel_sql(NULL,
         format('SELECT %s AS fs, %s AS seen FROM %s.report_stage_events AS e', fagg, seen, s), stages);
-    funnel_camp_live := @extschema@._lk_funnel_sql('campaign',
+    plain_by_campaign := @extschema@._lk_funnel_sql('campaign',
         format('SELECT campaign, fs, bit_or(seen) OVER () AS seen FROM ('
                'SELECT l.campaign, %s AS fs, %s AS seen '
                'FROM %s.report_stage_events AS e LEFT JOIN %s.report_leads AS l ON l.lead_id = e.lead_id GROUP BY l.campaign) AS c',
                fagg, seen, s, s), stages);
     IF NOT materialized THEN
-        EXECUTE format('CREATE OR REPLACE VIEW %s.funnel_report WITH (security_invoker = true) AS %s', s, funnel_live);
-        EXECUTE format('CREATE OR REPLACE VIEW %s.funnel_by_campaign WITH (security_invoker = true) AS %s', s, funnel_camp_live);
+        EXECUTE format('CREATE OR REPLACE VIEW %s.funnel_report WITH (security_invoker = true) AS %s', s, plain_funnel);
+        EXECUTE format('CREATE OR REPLACE VIEW %s.funnel_by_campaign WITH (security_invoker = true) AS %s', s, plain_by_campaign);
     ELSE
-        EXECUTE format('CREATE MATERIALIZED VIEW %s.funnel_report AS %s', s,
-            @extschema@._lk_funnel_sql(NULL, format('SELECT @extschema@.rollup(fs) AS fs, %s AS seen FROM %s.funnel_store', seen_all, s), stages));
-        EXECUTE format('CREATE UNIQUE INDEX ON %s.funnel_report (step)', s);
-        EXECUTE format('CREATE MATERIALIZED VIEW %s.funnel_by_campaign AS %s', s,
-            @extschema@._lk_funnel_sql('campaign', format('SELECT campaign, fs, %s AS seen FROM %s.funnel_store', seen_all, s), stages));
-        EXECUTE format('CREATE UNIQUE INDEX ON %s.funnel_by_campaign (campaign, step) NULLS NOT DISTINCT', s);
-        EXECUTE format('CREATE OR REPLACE VIEW %s.funnel_report_live WITH (security_invoker = true) AS %s', s, funnel_live);
-        EXECUTE format('CREATE OR REPLACE VIEW %s.funnel_by_campaign_live WITH (security_invoker = true) AS %s', s, funnel_camp_live);
+        -- the stored rows carry the mask of the steps their events have
+        FOREACH from_stores IN ARRAY ARRAY['funnel_monthly', 'funnel_rows_live'] LOOP
+            EXECUTE format('CREATE OR REPLACE VIEW %s.%I WITH (security_invoker = true) AS %s', s,
+                CASE from_stores WHEN 'funnel_monthly' THEN 'funnel_report' ELSE 'funnel_report_live' END,
+                @extschema@._lk_funnel_sql(NULL, format('SELECT @extschema@.rollup(fs) AS fs, coalesce(bit_or(seen), 0) AS seen FROM %s.%I',
+                                                        s, from_stores), stages));
+            EXECUTE format('CREATE OR REPLACE VIEW %s.%I WITH (security_invoker = true) AS %s', s,
+                CASE from_stores WHEN 'funnel_monthly' THEN 'funnel_by_campaign' ELSE 'funnel_by_campaign_live' END,
+                @extschema@._lk_funnel_sql('campaign', format('SELECT campaign, @extschema@.rollup(fs) AS fs, bit_or(bit_or(seen)) OVER () AS seen '
+                                                              'FROM %s.%I GROUP BY campaign', s, from_stores), stages));
+        END LOOP;
         EXECUTE format('COMMENT ON VIEW %s.funnel_report_live IS %L', s,
-            'leadkpi report (live): funnel_report recomputed from every stage event at query time (real-time, a full scan)');
+            'leadkpi report (live): funnel_report from the stores with every change committed since the last refresh');
         EXECUTE format('COMMENT ON VIEW %s.funnel_by_campaign_live IS %L', s,
-            'leadkpi report (live): funnel_by_campaign recomputed from every stage event at query time (real-time, a full scan)');
+            'leadkpi report (live): funnel_by_campaign from the stores with every change committed since the last refresh');
     END IF;
-    EXECUTE format('COMMENT ON %s %s.funnel_report IS %L', kind, s,
+    EXECUTE format('COMMENT ON VIEW %s.funnel_report IS %L', s,
         format('leadkpi report: funnel over stages %s (window %s, modes %L): step, stage, reached, conversion_from_previous, conversion_from_first, drop_off, median_time_from_previous, is_bottleneck (among the steps that occur in the events), median_days_from_previous', stages, conversion_window, coalesce(funnel_modes, '')));
-    EXECUTE format('COMMENT ON %s %s.funnel_by_campaign IS %L', kind, s,
+    EXECUTE format('COMMENT ON VIEW %s.funnel_by_campaign IS %L', s,
         format('leadkpi report: funnel per campaign over stages %s (window %s): campaign plus the columns of funnel_report', stages, conversion_window));
 END;
 $$;

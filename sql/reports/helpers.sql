@@ -14,7 +14,11 @@
 -----------------------------------------------------------------------------
 
 -- The names create_reports may create in a target schema, in the order they
--- must be dropped (dependents first).
+-- must be dropped (dependents first): report views, the live rows and
+-- other internal views of materialized reports, the stores (tables; the
+-- anchor _lk_stores last; kpi_daily and spend_daily were materialized
+-- views over kpi_watermark in 0.1.0, which goes after them, as does
+-- funnel_store), the canonical views.
 CREATE OR REPLACE FUNCTION @extschema@._lk_report_names()
 RETURNS text[]
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
@@ -24,7 +28,10 @@ RETURN ARRAY[
     'kpi_overview_live', 'kpi_by_campaign_live', 'kpi_by_channel_live', 'kpi_by_month_live',
     'funnel_by_campaign', 'funnel_report',
     'kpi_by_month', 'kpi_by_channel', 'kpi_by_campaign', 'kpi_overview',
-    'funnel_store', 'spend_daily', 'kpi_daily', 'kpi_watermark',
+    'report_status', 'funnel_rows_live', 'spend_rows_live', 'kpi_rows_live', 'changes_by_column',
+    'funnel_monthly', 'spend_monthly', 'kpi_monthly', 'funnel_daily', 'spend_daily', 'kpi_daily',
+    'funnel_store', 'kpi_watermark',
+    'lead_facts', 'pending_changes', 'report_state', '_lk_stores',
     'report_stage_events', 'report_spend', 'report_leads']::text[];
 COMMENT ON FUNCTION @extschema@._lk_report_names() IS
 'leadkpi internal: names of the relations create_reports() may create, dependents first';
@@ -40,10 +47,11 @@ AS $$ SELECT pg_advisory_xact_lock(hashtext('leadkpi reports'), hashtext(target_
 COMMENT ON FUNCTION @extschema@._lk_schema_lock(name) IS
 'leadkpi internal: transaction-level advisory lock on a report schema, taken by every create, drop and refresh of its reports';
 
--- Drops the given leadkpi-made relations of a schema, in array order.  A
--- relation of that name that leadkpi did not make is an error (42P07), so
--- user data is never dropped.  Dependent user objects are an error naming
--- them (2BP01), never dropped.
+-- Drops the given leadkpi-made relations of a schema, in array order, and
+-- with the stores the triggers and functions made for them.  A relation of
+-- that name that leadkpi did not make is an error (42P07), so user data is
+-- never dropped.  Dependent user objects are an error naming them (2BP01),
+-- never dropped.
 CREATE OR REPLACE FUNCTION @extschema@._lk_drop(target_schema name, names text[])
 RETURNS void
 LANGUAGE plpgsql VOLATILE
@@ -62,7 +70,7 @@ BEGIN
           FROM pg_class c JOIN pg_namespace s ON s.oid = c.relnamespace
          WHERE s.nspname = target_schema AND c.relname = ANY (names)
     LOOP
-        IF r.relkind NOT IN ('v', 'm') OR coalesce(r.descr, '') NOT LIKE 'leadkpi %' THEN
+        IF r.relkind NOT IN ('v', 'm', 'r') OR coalesce(r.descr, '') NOT LIKE 'leadkpi %' THEN
             RAISE EXCEPTION 'leadkpi: %.% exists and was not made by leadkpi', target_schema, r.relname
                 USING ERRCODE = '42P07',
                       HINT = 'Rename or move it, or pick another target_schema; leadkpi never drops objects it did not create.';
@@ -84,18 +92,23 @@ BEGIN
                             LATERAL aclexplode(c.relacl) AS a
                       WHERE s.nspname = target_schema AND c.relname = ANY (names) AND a.grantee <> c.relowner),
                     '[]'::jsonb))::text, true);
+    -- the triggers on the watched tables first (changes.sql), so that no CRM
+    -- write of the transactions after this one fires them
+    IF 'pending_changes' = ANY (names) THEN
+        PERFORM @extschema@._lk_drop_functions(target_schema, 'watch');
+    END IF;
     FOREACH n IN ARRAY names LOOP
         FOR r IN
             SELECT c.relkind FROM pg_class c JOIN pg_namespace s ON s.oid = c.relnamespace
              WHERE s.nspname = target_schema AND c.relname = n
         LOOP
-            IF r.relkind = 'm' THEN
-                EXECUTE format('DROP MATERIALIZED VIEW %I.%I', target_schema, n);
-            ELSE
-                EXECUTE format('DROP VIEW %I.%I', target_schema, n);
-            END IF;
+            EXECUTE format('DROP %s %I.%I', CASE r.relkind WHEN 'm' THEN 'MATERIALIZED VIEW' WHEN 'r' THEN 'TABLE' ELSE 'VIEW' END,
+                           target_schema, n);
         END LOOP;
     END LOOP;
+    IF 'lead_facts' = ANY (names) THEN
+        PERFORM @extschema@._lk_drop_functions(target_schema, 'lookup');
+    END IF;
 END;
 $$;
 COMMENT ON FUNCTION @extschema@._lk_drop(name, text[]) IS
@@ -119,7 +132,11 @@ BEGIN ATOMIC
                CASE WHEN rw.oid IS NULL THEN pg_describe_object(d.classid, d.objid, d.objsubid) ELSE rw.ev_class::regclass::text END AS what
           FROM pg_depend d LEFT JOIN pg_rewrite rw ON d.classid = 'pg_rewrite'::regclass AND rw.oid = d.objid
          WHERE d.refclassid = 'pg_class'::regclass AND d.refobjid IN (SELECT oid FROM rel) AND d.deptype = 'n'
-           AND (rw.oid IS NULL OR rw.ev_class <> d.refobjid)),
+           AND (rw.oid IS NULL OR rw.ev_class <> d.refobjid)
+           -- the stores' own parts: a store inheriting the anchor, a CHECK of a store
+           AND NOT (d.classid = 'pg_class'::regclass AND d.objid IN (SELECT oid FROM rel))
+           AND NOT (d.classid = 'pg_constraint'::regclass
+                    AND EXISTS (SELECT FROM pg_constraint k WHERE k.oid = d.objid AND k.conrelid IN (SELECT oid FROM rel)))),
     keep AS (
         SELECT dep.r FROM dep WHERE dep.v NOT IN (SELECT oid FROM rel)
         UNION

@@ -3,14 +3,18 @@
 -- Reports, phase 3: the four KPI reports, kpi_overview, kpi_by_campaign,
 -- kpi_by_channel and kpi_by_month.  Each is _lk_kpi_sql() over a leads part
 -- and a spend part: plain views aggregate the canonical views; materialized
--- ones roll up the stores, and their _live views add the rows from today on.
+-- ones roll up the coarse stores (kpi_monthly, spend_monthly), and their
+-- _live views roll up the live rows (live.sql): the stores with the keys
+-- changed since the last refresh recomputed.
 -----------------------------------------------------------------------------
 
 -- The KPI reports: name, key column, and the key's SQL over report_leads,
--- over report_spend and over the stores.  The overview has no key.  The
--- cell month (over report_leads, and over report_spend and the stores) is
--- set where a row spans several months and campaigns: there the cost ratios
--- count only the (month, campaign) cells with both leads and spend.
+-- over report_spend and over the coarse stores and live rows (month,
+-- campaign, channel).  The overview has no key.  The cell month (over
+-- report_leads, and over report_spend) is set where a row spans several
+-- months and campaigns: there the cost ratios count only the (month,
+-- campaign) cells with both leads and spend (over the stores and live rows
+-- the cell month is their month column).
 CREATE OR REPLACE FUNCTION @extschema@._lk_kpi_reports(tz text)
 RETURNS TABLE (name text, key_name text, leads_key text, spend_key text, store_key text, what text,
                leads_cell text, spend_cell text)
@@ -23,7 +27,7 @@ BEGIN ATOMIC
         ('kpi_by_campaign', 'campaign', 'campaign', 'campaign', 'campaign', 'one row per campaign', NULL, NULL),
         ('kpi_by_channel', 'channel', 'channel', 'channel', 'channel', 'one row per channel (cost only when the spend input has a channel column)', NULL, NULL),
         ('kpi_by_month', 'month', format('date_trunc(''month'', first_contact_at AT TIME ZONE %L)::date', $1), 'date_trunc(''month'', day)::date',
-         'date_trunc(''month'', day)::date', format('one row per month of first contact in time zone %s (spend by month of its day)', $1),
+         'month', format('one row per month of first contact in time zone %s (spend by month of its day)', $1),
          format('date_trunc(''month'', first_contact_at AT TIME ZONE %L)::date', $1), 'date_trunc(''month'', day)::date')
     ) AS v(name, key_name, leads_key, spend_key, store_key, what, leads_cell, spend_cell);
 END;
@@ -50,6 +54,7 @@ DECLARE
     with_spend boolean;
     leads_part text;
     spend_part text;
+    store_cell text;
 BEGIN
     FOR r IN SELECT * FROM @extschema@._lk_kpi_reports(tz) LOOP
         with_spend := spend IS NOT NULL AND (r.key_name IS DISTINCT FROM 'channel' OR spend_by_channel);
@@ -67,25 +72,25 @@ BEGIN
             CONTINUE;
         END IF;
 
-        -- materialized: the stored finished days
-        leads_part := @extschema@._lk_keyed_select(r.key_name, r.store_key, store_agg, format('%s.kpi_daily', s), r.spend_cell);
+        -- materialized: the coarse stores, as of the last refresh; their
+        -- rows are (month, campaign, channel), so a cell is a row's month
+        store_cell := CASE WHEN r.leads_cell IS NOT NULL THEN 'month' END;
+        leads_part := @extschema@._lk_keyed_select(r.key_name, r.store_key, store_agg, format('%s.kpi_monthly', s), store_cell);
         spend_part := CASE WHEN with_spend THEN
-                          @extschema@._lk_keyed_select(r.key_name, r.store_key, store_agg, format('%s.spend_daily', s), r.spend_cell) END;
-        EXECUTE format('CREATE MATERIALIZED VIEW %s.%I AS %s', s, r.name,
+                          @extschema@._lk_keyed_select(r.key_name, r.store_key, store_agg, format('%s.spend_monthly', s), store_cell) END;
+        EXECUTE format('CREATE OR REPLACE VIEW %s.%I WITH (security_invoker = true) AS %s', s, r.name,
                        @extschema@._lk_kpi_sql(r.key_name, leads_part, spend_part, money_decimals));
-        EXECUTE format('CREATE UNIQUE INDEX ON %s.%I (%I) NULLS NOT DISTINCT', s, r.name, coalesce(r.key_name, 'leads'));
-        EXECUTE format('COMMENT ON MATERIALIZED VIEW %s.%I IS %L', s, r.name,
-            format('leadkpi report (materialized, days before kpi_watermark.stored_before): KPIs %s; refresh with refresh_reports()', r.what));
+        EXECUTE format('COMMENT ON VIEW %s.%I IS %L', s, r.name,
+            format('leadkpi report (materialized: the stores as of the last refresh_reports()): KPIs %s', r.what));
 
-        -- live: the stored finished days plus the rows of today (and later) read live
-        leads_part := leads_part || ' UNION ALL ' || @extschema@._lk_keyed_select(r.key_name, r.leads_key, lead_agg,
-                          format('%s.report_leads WHERE first_contact_at >= %s', s, @extschema@._lk_boundary_sql(target_schema, tz)), r.leads_cell);
-        spend_part := spend_part || ' UNION ALL ' || @extschema@._lk_keyed_select(r.key_name, r.spend_key, spend_agg,
-                          format('%s.report_spend WHERE day >= (SELECT stored_before FROM %s.kpi_watermark)', s, s), r.spend_cell);
+        -- live: the stores with the keys changed since then recomputed
+        leads_part := @extschema@._lk_keyed_select(r.key_name, r.store_key, store_agg, format('%s.kpi_rows_live', s), store_cell);
+        spend_part := CASE WHEN with_spend THEN
+                          @extschema@._lk_keyed_select(r.key_name, r.store_key, store_agg, format('%s.spend_rows_live', s), store_cell) END;
         EXECUTE format('CREATE OR REPLACE VIEW %s.%I WITH (security_invoker = true) AS %s', s, r.name || '_live',
                        @extschema@._lk_kpi_sql(r.key_name, leads_part, spend_part, money_decimals));
         EXECUTE format('COMMENT ON VIEW %s.%I IS %L', s, r.name || '_live',
-            format('leadkpi report (live): KPIs %s; stored finished days plus today''s rows read live', r.what));
+            format('leadkpi report (live): KPIs %s; the stores with every change committed since the last refresh', r.what));
     END LOOP;
 END;
 $$;

@@ -99,7 +99,12 @@ COMMENT ON FUNCTION @extschema@._lk_kpi_sql(text, text, text, integer) IS
 -- no event names is never the bottleneck (with crm_backfill it may still be
 -- "reached" through a later stage), and the leads lost before it count for
 -- the next step that has data.  With every step in the data this is
--- bottleneck().
+-- bottleneck().  The steps run over constant bounds (the summaries' step
+-- count is that of the stages; the LIMIT on funnel_steps, which yields that
+-- many rows, only tells the planner so): with generate_series(2,
+-- funnel_nsteps(fs)) and funnel_steps it guessed 1000 rows each, and a
+-- funnel view's estimate crossed jit_above_cost (up to a second of JIT
+-- compilation per read).
 -- Columns: those of 0.1.0 in their order, then median_days_from_previous.
 CREATE OR REPLACE FUNCTION @extschema@._lk_funnel_sql(key_name text, part text, stages text[])
 RETURNS text
@@ -109,23 +114,25 @@ RETURN format(
     'SELECT %1$sf.step, (%2$L::text[])[f.step] AS stage, f.reached, f.conversion_from_previous, '
     'f.conversion_from_first, f.drop_off, f.median_time_from_previous, '
     'coalesce(f.step = (SELECT b.step FROM (SELECT k AS step, @extschema@.conversion_rate(g.fs, '
-    '(SELECT max(j) FROM generate_series(1, k - 1) AS j WHERE (g.seen >> (j - 1)) & 1 = 1), k) AS conv '
-    'FROM generate_series(2, @extschema@.funnel_nsteps(g.fs)) AS k WHERE (g.seen >> (k - 1)) & 1 = 1) AS b '
+    '(SELECT max(j) FROM generate_series(1, %4$s) AS j WHERE j < k AND (g.seen >> (j - 1)) & 1 = 1), k) AS conv '
+    'FROM generate_series(2, %4$s) AS k WHERE (g.seen >> (k - 1)) & 1 = 1) AS b '
     'WHERE b.conv IS NOT NULL ORDER BY b.conv, b.step LIMIT 1), false) AS is_bottleneck, '
     '@extschema@._lk_days(f.median_time_from_previous) AS median_days_from_previous '
-    'FROM (%3$s) AS g CROSS JOIN LATERAL @extschema@.funnel_steps(g.fs) AS f',
+    'FROM (%3$s) AS g CROSS JOIN LATERAL (SELECT * FROM @extschema@.funnel_steps(g.fs) LIMIT %4$s) AS f',
     CASE WHEN key_name IS NULL THEN '' ELSE format('g.%I, ', key_name) END,
-    stages, part);
+    stages, part, cardinality(stages));
 COMMENT ON FUNCTION @extschema@._lk_funnel_sql(text, text, text[]) IS
 'leadkpi internal: the SQL of a funnel report: funnel_steps() of funnel summaries per key, the bottleneck among the steps that occur in the data';
 
 -- The bit mask of the steps that occur in report_stage_events (alias e), as
--- an aggregate over the events: bit k-1 is set when step k occurs.
+-- an aggregate over the events: bit k-1 is set when step k occurs in an
+-- event that funnel_agg reads (with a lead and a time; the materialized
+-- stores keep only those, see _lk_store_seen).
 CREATE OR REPLACE FUNCTION @extschema@._lk_funnel_seen_sql()
 RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
-RETURN 'coalesce(bit_or(1::bigint << (e.step - 1)), 0)';
+RETURN 'coalesce(bit_or(1::bigint << (e.step - 1)) FILTER (WHERE e.lead_id IS NOT NULL AND e.occurred_at IS NOT NULL), 0)';
 COMMENT ON FUNCTION @extschema@._lk_funnel_seen_sql() IS
 'leadkpi internal: the SQL of the bit mask of the funnel steps that occur in report_stage_events';
 

@@ -12,7 +12,10 @@
 -- that CREATE OR REPLACE below makes the new one rather than an overload.
 -- No report view depends on these functions (their SQL is expanded into
 -- the views), so users' reports of 0.1.0 keep working until re-created.
+-- (#11 added create_reports' watch and look_back, refresh_reports' full and
+-- the presets' change_detection.)
 DROP FUNCTION @extschema@.create_reports(name, regclass, regclass, regclass, regclass, text[], interval, text, boolean, text);
+DROP FUNCTION @extschema@.refresh_reports(name, boolean);
 DROP FUNCTION @extschema@.create_reports_odoo(name, name, text[], regclass, text, interval, text, boolean, text);
 DROP FUNCTION @extschema@.create_reports_salesforce(name, name, text[], regclass, interval, text, boolean, regclass, text);
 DROP FUNCTION @extschema@.create_reports_hubspot(name, name, text[], text, regclass, interval, text, boolean, text);

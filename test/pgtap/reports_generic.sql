@@ -3,7 +3,7 @@
 -- security_invoker, empty inputs (the overview keeps its row), re-running,
 -- drop_reports(), DROP EXTENSION.
 BEGIN;
-SELECT plan(27);
+SELECT plan(28);
 SET LOCAL TimeZone = 'UTC';
 
 CREATE SCHEMA lk_gen;
@@ -151,9 +151,12 @@ SELECT is((SELECT cost FROM lk_rep.kpi_overview), NULL, 'without spend, cost is 
 -- a user object with a report's name is never dropped
 CREATE TABLE lk_rep.kpi_by_month_user (x int);
 CREATE VIEW lk_rep.mine AS SELECT * FROM lk_rep.kpi_overview;
-SELECT throws_ok($$SELECT create_reports('lk_rep', 'lk_gen.leads', materialized => true)$$, '2BP01', NULL,
-                 'a user view on a report blocks a replace that cannot keep it (no silent CASCADE)');
-DROP VIEW lk_rep.mine;
+SELECT lives_ok($$SELECT create_reports('lk_rep', 'lk_gen.leads', materialized => true)$$,
+                'a user view on a report: plain to materialized replaces it in place (both are views)');
+CREATE VIEW lk_rep.mine_live AS SELECT * FROM lk_rep.kpi_overview_live;
+SELECT throws_ok($$SELECT create_reports('lk_rep', 'lk_gen.leads')$$, '2BP01', NULL,
+                 'a user view on a live view blocks a replace that cannot keep it: plain reports have none (no silent CASCADE)');
+DROP VIEW lk_rep.mine, lk_rep.mine_live;
 CREATE SCHEMA lk_own;
 CREATE TABLE lk_own.kpi_overview (x int);
 SELECT throws_ok($$SELECT create_reports('lk_own', 'lk_gen.leads')$$, '42P07', NULL,

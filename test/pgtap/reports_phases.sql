@@ -56,19 +56,23 @@ SELECT lives_ok($$SELECT _lk_clear_schema('lk_ph_steps', _lk_report_names());
                 'the canonical views alone');
 SELECT is((SELECT array_agg(relname::text ORDER BY relname) FROM pg_class WHERE relnamespace = 'lk_ph_steps'::regnamespace),
           '{report_leads,report_spend,report_stage_events}', 'are the three canonical views');
-SELECT lives_ok($$SELECT _lk_create_stores('lk_ph_steps', 'lk_ph.spend', 'lk_ph.events', '{lead,won}', '30 days', NULL, 'UTC');
+SELECT lives_ok($$SELECT _lk_create_stores('lk_ph_steps', 'lk_ph.leads', 'lk_ph.events', 'lk_ph.spend', NULL, '{lead,won}', '30 days', NULL, 'UTC',
+                                            _lk_default_watch('lk_ph.leads', 'lk_ph.events', 'lk_ph.spend', NULL, 'UTC'), '1 hour');
+                  SELECT _lk_create_watches('lk_ph_steps', _lk_default_watch('lk_ph.leads', 'lk_ph.events', 'lk_ph.spend', NULL, 'UTC'), 'bigint');
+                  SELECT _lk_create_live_rows('lk_ph_steps', 'lk_ph.spend', 'lk_ph.events', '{lead,won}', '30 days', NULL, 'UTC');
                   SELECT _lk_create_kpi_reports('lk_ph_steps', 'lk_ph.spend', true, 'UTC');
-                  SELECT _lk_create_funnel_reports('lk_ph_steps', '{lead,won}', '30 days', NULL, true)$$,
-                'then the stores, the KPI reports and the funnel reports');
+                  SELECT _lk_create_funnel_reports('lk_ph_steps', '{lead,won}', '30 days', NULL, true);
+                  SELECT _lk_refresh('lk_ph_steps', true)$$,
+                'then the stores, the triggers, the live rows, the KPI and funnel reports, and the first fill');
 SELECT create_reports('lk_ph_once', 'lk_ph.leads', 'lk_ph.events', 'lk_ph.spend', stages => '{lead,won}', conversion_window => '30 days',
                       materialized => true, time_zone => 'UTC') \g /dev/null
 SELECT is_empty($$
-    SELECT c.relname, pg_get_viewdef(c.oid), obj_description(c.oid, 'pg_class') FROM pg_class c
-     WHERE c.relnamespace = 'lk_ph_steps'::regnamespace AND c.relkind IN ('v', 'm')
+    SELECT c.relname, c.relkind, pg_get_viewdef(c.oid), replace(obj_description(c.oid, 'pg_class'), 'lk_ph_steps', 'S') FROM pg_class c
+     WHERE c.relnamespace = 'lk_ph_steps'::regnamespace AND c.relkind IN ('v', 'm', 'r')
     EXCEPT
-    SELECT c.relname, replace(pg_get_viewdef(c.oid), 'lk_ph_once.', 'lk_ph_steps.'), obj_description(c.oid, 'pg_class') FROM pg_class c
-     WHERE c.relnamespace = 'lk_ph_once'::regnamespace AND c.relkind IN ('v', 'm')
-$$, 'the phases one by one make the views create_reports() makes, with the same definitions and comments');
+    SELECT c.relname, c.relkind, replace(pg_get_viewdef(c.oid), 'lk_ph_once.', 'lk_ph_steps.'), replace(obj_description(c.oid, 'pg_class'), 'lk_ph_once', 'S')
+      FROM pg_class c WHERE c.relnamespace = 'lk_ph_once'::regnamespace AND c.relkind IN ('v', 'm', 'r')
+$$, 'the phases one by one make the views and stores create_reports() makes, with the same definitions and comments');
 SELECT set_eq('SELECT * FROM lk_ph_steps.kpi_by_campaign_live UNION ALL SELECT NULL, * FROM lk_ph_steps.kpi_overview_live',
               'SELECT * FROM lk_ph_once.kpi_by_campaign_live UNION ALL SELECT NULL, * FROM lk_ph_once.kpi_overview_live',
               'and the same figures');

@@ -1,0 +1,244 @@
+
+-----------------------------------------------------------------------------
+-- Reports, materialized: the live rows.  A live report is the stored one
+-- with the keys changed since the last refresh recomputed, in one statement
+-- (one snapshot): a change committed before the reader's snapshot is either
+-- in pending_changes (the trigger wrote it in the change's transaction) or
+-- already in the stores (a refresh commits the stores and the consumed
+-- changes together).  Per family (kpi, spend, funnel), a view
+-- <family>_rows_live yields (month, segments, summary) rows whose rollup per
+-- report key is the live report:
+--   1. the coarse store's rows of the months no changed key falls in,
+--   2. the fine store's rows of those months' unchanged days (one index
+--      range per month: OFFSET 0 keeps the planner from a full scan),
+--   3. the changed days recomputed: their unchanged leads from lead_facts,
+--      the changed leads as they are now (looked up by lead_id),
+--   4. while a full rebuild is pending (TRUNCATE, a table watched for
+--      rebuilds), instead of 1-3: everything from the canonical views.
+-----------------------------------------------------------------------------
+
+-- The SQL of the changes pending for a schema: recorded by the triggers,
+-- and read from the change columns.
+CREATE OR REPLACE FUNCTION @extschema@._lk_pending_sql(target_schema name)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN format('(SELECT kind, lead_id, campaign, day FROM %1$s.pending_changes '
+              'UNION ALL SELECT kind, lead_id, campaign, day FROM %1$s.changes_by_column)', quote_ident(target_schema));
+COMMENT ON FUNCTION @extschema@._lk_pending_sql(name) IS
+'leadkpi internal: the SQL of the changes pending for a report schema (triggers and change columns)';
+
+-- The SQL of the live rows of the kpi or funnel family (see above).
+CREATE OR REPLACE FUNCTION @extschema@._lk_live_rows_sql(target_schema name, family text, tz text, funnel_args text)
+RETURNS text
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    s text := quote_ident(target_schema);
+    kpi boolean := family = 'kpi';
+    v text := CASE WHEN kpi THEN 'summary' ELSE 'fs' END;
+    segs text := array_to_string(@extschema@._lk_segments(), ', ');
+    segs_f text := (SELECT string_agg('f.' || quote_ident(x), ', ') FROM unnest(@extschema@._lk_segments()) AS x);
+    segs_d text := (SELECT string_agg('d.' || quote_ident(x), ', ') FROM unnest(@extschema@._lk_segments()) AS x);
+    segs_m text := (SELECT string_agg('m.' || quote_ident(x), ', ') FROM unnest(@extschema@._lk_segments()) AS x);
+    segs_l text := (SELECT string_agg('l.' || quote_ident(x), ', ') FROM unnest(@extschema@._lk_segments()) AS x);
+    pending text := @extschema@._lk_pending_sql(target_schema);
+    -- the aggregate over leads' facts (alias f; e: their funnel events)
+    agg text := CASE WHEN kpi THEN '@extschema@.kpi_agg(f.first_contact_at, f.converted_at, f.revenue)'
+                     ELSE format('@extschema@.funnel_agg(f.lead_id, e.at, e.step, %s)', funnel_args) END;
+    events text := CASE WHEN kpi THEN '' ELSE ' CROSS JOIN LATERAL ' || @extschema@._lk_chain_events_sql('f') || ' AS e(at, step)' END;
+    only_days text := CASE WHEN kpi THEN ' AND f.day IS NOT NULL' ELSE '' END;
+    kinds text := CASE WHEN kpi THEN quote_literal('lead') ELSE quote_literal('lead') || ', ' || quote_literal('event') END;
+    -- funnel rows also carry seen, the mask of their events' steps (see _lk_store_seen)
+    seen_agg text := CASE WHEN kpi THEN '' ELSE ', bit_or(1::bigint << (e.step - 1))' END;
+    fresh text;
+    plain text;
+BEGIN
+    -- the changed leads as they are now
+    fresh := @extschema@._lk_facts_sql(format('SELECT * FROM %s._lk_leads_of(ARRAY(SELECT lead_id FROM pend))', s),
+                 CASE WHEN NOT kpi THEN format('SELECT * FROM %s._lk_events_of(ARRAY(SELECT lead_id FROM pend))', s) END, tz);
+    -- while a full rebuild is pending: as the plain report computes it
+    plain := CASE WHEN kpi
+        THEN format('SELECT date_trunc(''month'', l.first_contact_at AT TIME ZONE %L)::date, %s, '
+                    '@extschema@.kpi_agg(l.first_contact_at, l.converted_at, l.revenue) FROM %s.report_leads AS l '
+                    'WHERE (SELECT yes FROM rebuild) AND l.first_contact_at IS NOT NULL GROUP BY 1, %s', tz, segs_l, s, segs_l)
+        ELSE format('SELECT date_trunc(''month'', l.first_contact_at AT TIME ZONE %L)::date, %s, '
+                    '@extschema@.funnel_agg(e.lead_id, e.occurred_at, e.step, %s), %s '
+                    'FROM %s.report_stage_events AS e LEFT JOIN %s.report_leads AS l ON l.lead_id = e.lead_id '
+                    'WHERE (SELECT yes FROM rebuild) GROUP BY 1, %s', tz, segs_l, funnel_args, @extschema@._lk_funnel_seen_sql(), s, s, segs_l) END;
+    RETURN
+        -- the changes, and the keys they touch (a lead's old key from
+        -- lead_facts, its new one now)
+        format('WITH pend AS MATERIALIZED (SELECT DISTINCT lead_id FROM %s AS p WHERE kind IN (%s) AND lead_id IS NOT NULL), ',
+               pending, kinds)
+     || format('rebuild AS MATERIALIZED (SELECT EXISTS (SELECT FROM %s AS p WHERE kind = %L) AS yes), ', pending, 'rebuild')
+     || format('fresh AS MATERIALIZED (%s), ', fresh)
+     || format('dirty AS MATERIALIZED (SELECT f.day, %1$s FROM %2$s.lead_facts AS f WHERE f.lead_id IN (SELECT lead_id FROM pend)%3$s '
+               'UNION SELECT f.day, %1$s FROM fresh AS f WHERE true%3$s), ', segs_f, s, only_days)
+     || format('months AS MATERIALIZED (SELECT DISTINCT date_trunc(''month'', day::timestamp)::date AS month, %s FROM dirty) ', segs)
+        -- 1. the stored months no changed key falls in
+     || format('SELECT m.month, %s, m.%I%s FROM %s.%I AS m WHERE NOT (SELECT yes FROM rebuild) AND (%s) NOT IN (SELECT %s FROM months AS d) ',
+               segs_m, v, CASE WHEN kpi THEN '' ELSE ', m.seen' END, s, family || '_monthly', @extschema@._lk_key_tuple('m', 'month'), @extschema@._lk_key_tuple('d', 'month'))
+        -- 2. the stored days of those months that did not change
+     || format('UNION ALL SELECT date_trunc(''month'', f.day::timestamp)::date, %s, f.%I%s '
+               'FROM months AS d CROSS JOIN LATERAL (SELECT * FROM %s.%I AS f WHERE %s OFFSET 0) AS f '
+               'WHERE NOT (SELECT yes FROM rebuild) AND (%s) NOT IN (SELECT %s FROM dirty AS x) ',
+               segs_f, v, CASE WHEN kpi THEN '' ELSE ', f.seen' END, s, family || '_daily', @extschema@._lk_in_month('f', 'd'),
+               @extschema@._lk_key_tuple('f', 'day'), @extschema@._lk_key_tuple('x', 'day'))
+        -- 3. the changed days: their unchanged leads from lead_facts (an index
+        --    range and an aggregate per day), and the changed leads now; the
+        --    two summaries of a day cover disjoint leads, so they roll up
+     || format('UNION ALL SELECT date_trunc(''month'', d.day::timestamp)::date, %s, x.v%s FROM dirty AS d '
+               'CROSS JOIN LATERAL (SELECT %s AS v%s FROM %s.lead_facts AS f%s WHERE %s AND f.lead_id NOT IN (SELECT lead_id FROM pend)) AS x '
+               'WHERE NOT (SELECT yes FROM rebuild) AND x.v IS NOT NULL ',
+               segs_d, CASE WHEN kpi THEN '' ELSE ', x.seen' END, agg, CASE WHEN kpi THEN '' ELSE seen_agg || ' AS seen' END, s, events, @extschema@._lk_key_match('f', 'day', 'd', 'day'))
+     || format('UNION ALL SELECT date_trunc(''month'', f.day::timestamp)::date, %1$s, %2$s%5$s FROM fresh AS f%3$s '
+               'WHERE NOT (SELECT yes FROM rebuild)%4$s GROUP BY f.day, %1$s ', segs_f, agg, events, only_days, seen_agg)
+        -- 4. instead of 1-3, while a full rebuild is pending
+     || 'UNION ALL ' || plain;
+END;
+$$;
+COMMENT ON FUNCTION @extschema@._lk_live_rows_sql(name, text, text, text) IS
+'leadkpi internal: the SQL of the live rows of the KPI or funnel stores: stored rows of unchanged keys plus the changed keys recomputed';
+
+-- The SQL of the condition that the spend (or spend store) row f, with its
+-- day in time_expr, is matched by a recorded spend change of the CTE sp
+-- (campaign, day; a NULL matches all), given w (see _lk_live_spend_sql):
+-- hashed subplans, so a few hundred changes cost a lookup per row; never
+-- NULL (a row without a campaign is matched by a change without one).
+CREATE OR REPLACE FUNCTION @extschema@._lk_spend_touched(f text, time_expr text, sp_time text)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN format('(coalesce((%1$I.campaign, %2$s) IN (SELECT campaign, %3$s FROM sp WHERE campaign IS NOT NULL AND day IS NOT NULL), false)'
+              ' OR coalesce(%2$s IN (SELECT %3$s FROM sp WHERE campaign IS NULL AND day IS NOT NULL), false)'
+              ' OR coalesce(%1$I.campaign IN (SELECT campaign FROM sp WHERE day IS NULL AND campaign IS NOT NULL), false)'
+              ' OR (SELECT all_keys FROM w))', f, time_expr, sp_time);
+COMMENT ON FUNCTION @extschema@._lk_spend_touched(text, text, text) IS
+'leadkpi internal: the SQL of the condition that a spend row (or month) is matched by a recorded spend change';
+
+-- The SQL of w, what the spend changes in sp span: all_keys (a change
+-- with neither campaign nor day), and the days from lo to hi, the whole
+-- months of the changes' days when grain is month (every day when a change
+-- has no day).
+CREATE OR REPLACE FUNCTION @extschema@._lk_spend_bounds_sql(grain text)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN format('SELECT coalesce(bool_or(campaign IS NULL AND day IS NULL), false) AS all_keys, '
+              'CASE WHEN bool_or(day IS NULL) THEN ''-infinity''::date ELSE %s END AS lo, '
+              'CASE WHEN bool_or(day IS NULL) THEN ''infinity''::date ELSE %s END AS hi FROM sp',
+              CASE grain WHEN 'month' THEN 'date_trunc(''month'', min(day)::timestamp)::date' ELSE 'min(day)' END,
+              CASE grain WHEN 'month' THEN '(date_trunc(''month'', max(day)::timestamp) + interval ''1 month -1 day'')::date' ELSE 'max(day)' END);
+COMMENT ON FUNCTION @extschema@._lk_spend_bounds_sql(text) IS
+'leadkpi internal: the SQL of the span of the recorded spend changes (days, or whole months)';
+
+-- The SQL of the live spend rows: the stored months no recorded (campaign,
+-- day) change matches, the stored days of the matched months that no
+-- change matches, and the matched days read now from report_spend.  The
+-- days are bounded by the changes' range (all days when a change has no
+-- day), so an index on the day serves.
+CREATE OR REPLACE FUNCTION @extschema@._lk_live_spend_sql(target_schema name)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN format($q$
+WITH sp AS MATERIALIZED (
+    SELECT DISTINCT campaign, day FROM %1$s AS p WHERE kind = 'spend'),
+rebuild AS MATERIALIZED (
+    SELECT EXISTS (SELECT FROM %1$s AS p WHERE kind = 'rebuild') AS yes),
+w AS MATERIALIZED (%8$s)
+SELECT m.month, %3$s, m.summary FROM %2$s.spend_monthly AS m
+ WHERE NOT (SELECT yes FROM rebuild) AND NOT %5$s
+UNION ALL
+SELECT date_trunc('month', f.day::timestamp)::date, %4$s, f.summary FROM %2$s.spend_daily AS f
+ WHERE NOT (SELECT yes FROM rebuild) AND f.day BETWEEN (SELECT lo FROM w) AND (SELECT hi FROM w)
+   AND %6$s AND NOT %7$s
+UNION ALL
+SELECT date_trunc('month', f.day::timestamp)::date, %4$s, @extschema@.spend_agg(f.amount) FROM %2$s.report_spend AS f
+ WHERE (SELECT yes FROM rebuild)
+    OR (f.day BETWEEN (SELECT lo FROM w) AND (SELECT hi FROM w) AND %7$s)
+ GROUP BY 1, %4$s$q$,
+    @extschema@._lk_pending_sql(target_schema), quote_ident(target_schema),
+    (SELECT string_agg('m.' || quote_ident(x), ', ') FROM unnest(@extschema@._lk_segments()) AS x),
+    (SELECT string_agg('f.' || quote_ident(x), ', ') FROM unnest(@extschema@._lk_segments()) AS x),
+    @extschema@._lk_spend_touched('m', 'm.month', 'date_trunc(''month'', day::timestamp)::date'),
+    @extschema@._lk_spend_touched('f', 'date_trunc(''month'', f.day::timestamp)::date', 'date_trunc(''month'', day::timestamp)::date'),
+    @extschema@._lk_spend_touched('f', 'f.day', 'day'),
+    @extschema@._lk_spend_bounds_sql('month'));
+COMMENT ON FUNCTION @extschema@._lk_live_spend_sql(name) IS
+'leadkpi internal: the SQL of the live spend rows: stored spend of unchanged days plus the changed days read now';
+
+-- Creates <family>_rows_live: a view over a function running the live rows'
+-- query.  The function (PL/pgSQL, so its plan is prepared once per session)
+-- runs with JIT off: the query's cost counts the canonical-view branch of a
+-- pending full rebuild, which never runs otherwise, and JIT would spend far
+-- more compiling than the query takes.
+CREATE OR REPLACE FUNCTION @extschema@._lk_create_rows_live(target_schema name, family text, summary_type text, query text, what text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    s text := quote_ident(target_schema);
+    fn text := format('%s.%I', s, '_lk_' || family || '_rows_live');
+    value_col text := CASE family WHEN 'funnel' THEN 'fs' ELSE 'summary' END;
+BEGIN
+    EXECUTE format('CREATE OR REPLACE FUNCTION %s() RETURNS TABLE (month date, %s, %I @extschema@.%s%s) '
+                   'LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp SET jit = off '
+                   'AS %L', fn,
+                   (SELECT string_agg(quote_ident(c) || ' text', ', ') FROM unnest(@extschema@._lk_segments()) AS c),
+                   value_col, summary_type, CASE family WHEN 'funnel' THEN ', seen bigint' ELSE '' END,
+                   -- the result columns are named like the query's columns
+                   format(E'#variable_conflict use_column\nBEGIN\n    RETURN QUERY %s;\nEND', query));
+    EXECUTE format('COMMENT ON FUNCTION %s() IS %L', fn, 'leadkpi lookup: the live rows of ' || family || ' (see the view ' || family || '_rows_live)');
+    EXECUTE format('ALTER FUNCTION %s() DEPENDS ON EXTENSION leadkpi', fn);
+    EXECUTE format('CREATE OR REPLACE VIEW %s.%I WITH (security_invoker = true) AS SELECT * FROM %s()', s, family || '_rows_live', fn);
+    EXECUTE format('COMMENT ON VIEW %s.%I IS %L', s, family || '_rows_live', 'leadkpi live rows: ' || what);
+END;
+$$;
+COMMENT ON FUNCTION @extschema@._lk_create_rows_live(name, text, text, text, text) IS
+'leadkpi internal: creates a live rows view over a PL/pgSQL function (plan kept per session, JIT off) running its query';
+
+-- Creates kpi_rows_live, spend_rows_live and funnel_rows_live (those the
+-- inputs allow) and report_status in target_schema.
+CREATE OR REPLACE FUNCTION @extschema@._lk_create_live_rows(
+    target_schema name, spend regclass, stage_events regclass, stages text[], conversion_window interval, funnel_modes text, tz text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    s text := quote_ident(target_schema);
+    segs text := array_to_string(@extschema@._lk_segments(), ', ');
+BEGIN
+    PERFORM @extschema@._lk_create_rows_live(target_schema, 'kpi', 'kpi_summary',
+        @extschema@._lk_live_rows_sql(target_schema, 'kpi', tz, NULL),
+        format('kpi_summary per (month, %s): kpi_monthly with the keys changed since the last refresh recomputed', segs));
+    IF spend IS NOT NULL THEN
+        PERFORM @extschema@._lk_create_rows_live(target_schema, 'spend', 'kpi_summary', @extschema@._lk_live_spend_sql(target_schema),
+            format('spend summary per (month, %s): spend_monthly with the days changed since the last refresh read now', segs));
+    END IF;
+    IF stage_events IS NOT NULL THEN
+        PERFORM @extschema@._lk_create_rows_live(target_schema, 'funnel', 'funnel_summary',
+            @extschema@._lk_live_rows_sql(target_schema, 'funnel', tz,
+                format('%L::interval, %L, %s', conversion_window, coalesce(funnel_modes, ''), cardinality(stages))),
+            format('funnel_summary per (month, %s): funnel_monthly with the keys changed since the last refresh recomputed', segs));
+    END IF;
+    EXECUTE format($q$CREATE VIEW %1$s.report_status WITH (security_invoker = true) AS
+        SELECT st.refreshed_at, st.rebuilt_at,
+               (SELECT count(*) FROM %1$s.pending_changes) AS pending_changes,
+               (SELECT count(DISTINCT lead_id) FROM %2$s AS p WHERE kind IN ('lead', 'event')) AS pending_leads,
+               (SELECT count(*) FROM %2$s AS p WHERE kind = 'spend') AS pending_spend_keys,
+               EXISTS (SELECT FROM %2$s AS p WHERE kind = 'rebuild') AS rebuild_pending,
+               (SELECT min(noted_at) FROM %1$s.pending_changes) AS oldest_pending_at,
+               st.changes_since - st.look_back AS change_columns_since,
+               st.last_refresh, st.config -> 'watch' AS watch, st.config - 'watch' AS mapping
+          FROM %1$s.report_state AS st$q$, s, @extschema@._lk_pending_sql(target_schema));
+    EXECUTE format('COMMENT ON VIEW %s.report_status IS %L', s,
+        'leadkpi status: last refresh and full rebuild, changes pending (recorded and by change column), what the last refresh did, the watched tables and the mapping');
+END;
+$$;
+COMMENT ON FUNCTION @extschema@._lk_create_live_rows(name, regclass, regclass, text[], interval, text, text) IS
+'leadkpi internal: creates the live rows views (kpi, spend, funnel) and report_status of a materialized report schema';
