@@ -55,10 +55,15 @@ fs_build(int nsteps, uint32 modes, int64 window, int64 entities,
 	return fs;
 }
 
-/* What every input path checks; NULL when valid, else a message. */
+/*
+ * What every input path checks; NULL when valid, else a message.  `state`:
+ * the value may be a transition state, whose sketches hold empty buckets
+ * until the final function (a reader of it, e.g. Citus printing a partial
+ * state); the text and binary forms are canonical and have none.
+ */
 static const char *
 FsValidate(int nsteps, uint32 modes, int64 window, int64 entities,
-		   const int64 *reached, LkSketch *const *sk)
+		   const int64 *reached, LkSketch *const *sk, bool state)
 {
 	const char *msg;
 
@@ -78,7 +83,7 @@ FsValidate(int nsteps, uint32 modes, int64 window, int64 entities,
 			return "reached counts must not increase from step to step";
 		if (sk[k])
 		{
-			if ((msg = lk_sketch_validate(sk[k])) != NULL)
+			if ((msg = state ? lk_sketch_validate_state(sk[k]) : lk_sketch_validate(sk[k])) != NULL)
 				return msg;
 			/* one time per entity that reached step k, none for step 1 */
 			if (lk_sketch_total(sk[k]) > (k == 0 ? 0 : reached[k]))
@@ -168,7 +173,8 @@ fs_check_sketches(const FunnelSummary *fs)
 		sk[k] = (LkSketch *) p;
 		p += LK_SKETCH_SIZE(sk[k]->capacity);
 	}
-	if ((msg = FsValidate(fs->nsteps, fs->modes, fs->window, fs->entities, fs->reached, sk)) != NULL)
+	/* a value read may be a transition state with spare (empty) buckets */
+	if ((msg = FsValidate(fs->nsteps, fs->modes, fs->window, fs->entities, fs->reached, sk, true)) != NULL)
 		lk_corrupt("funnel_summary", msg);
 }
 
@@ -304,7 +310,7 @@ funnel_summary_in(PG_FUNCTION_ARGS)
 	}
 	if (*p != '\0')
 		FsCorrupt("input syntax", "unexpected text after the last sketch");
-	if ((err = FsValidate(nsteps, modes, window, entities, reached, sk)) != NULL)
+	if ((err = FsValidate(nsteps, modes, window, entities, reached, sk, false)) != NULL)
 		FsCorrupt("input", err);
 	PG_RETURN_POINTER(fs_build(nsteps, modes, window, entities, reached, sk));
 }
@@ -388,7 +394,7 @@ FsRecv(StringInfo buf)
 	}
 	if (buf->cursor != buf->len)
 		FsCorrupt("binary input", "trailing bytes");
-	if ((err = FsValidate(nsteps, modes, window, entities, reached, sk)) != NULL)
+	if ((err = FsValidate(nsteps, modes, window, entities, reached, sk, false)) != NULL)
 		FsCorrupt("binary input", err);
 	return fs_build(nsteps, modes, window, entities, reached, sk);
 }

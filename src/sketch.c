@@ -630,8 +630,8 @@ lk_sketch_check(const LkSketch *s)
 	return NULL;
 }
 
-const char *
-lk_sketch_validate(const LkSketch *s)
+static const char *
+SketchValidate(const LkSketch *s, bool allow_empty)
 {
 	int64		total = s->zero_count;
 	const char *msg;
@@ -640,10 +640,22 @@ lk_sketch_validate(const LkSketch *s)
 		return msg;
 	for (int32 i = 0; i < s->nbuckets; i++)
 	{
-		if (s->buckets[i].count == 0)
+		if (s->buckets[i].count == 0 && !allow_empty)
 			return "sketch bucket counts must be positive";
 		if (__builtin_add_overflow(total, s->buckets[i].count, &total))
 			return "sketch total out of range";
 	}
 	return NULL;
+}
+
+const char *
+lk_sketch_validate(const LkSketch *s)
+{
+	return SketchValidate(s, false);
+}
+
+const char *
+lk_sketch_validate_state(const LkSketch *s)
+{
+	return SketchValidate(s, true);
 }

@@ -136,6 +136,13 @@ extern LkSketch *lk_sketch_recv(StringInfo buf, const char **err);
 extern const char *lk_sketch_validate(const LkSketch *s);
 
 /*
+ * lk_sketch_validate for an aggregate's transition state, which may hold
+ * buckets of count zero (spare capacity) until its final function: Citus
+ * prints partial states of the workers with the type's output function.
+ */
+extern const char *lk_sketch_validate_state(const LkSketch *s);
+
+/*
  * The part of lk_sketch_validate that reading and merging a sketch rely on
  * to stay within its buckets: indexes strictly increasing and in range,
  * counts not negative (aggregate states hold zero counts).  O(nbuckets), for

@@ -5,7 +5,7 @@
 -- microsecond, events in any order, every mode; paths fed to funnel_agg
 -- with another step count or window are refused (22023).
 BEGIN;
-SELECT plan(22);
+SELECT plan(24);
 SET LOCAL TimeZone = 'UTC';
 
 -- e(lead, stage, ts): hand-made leads, one case each
@@ -131,6 +131,23 @@ SELECT throws_ok($$SELECT funnel_agg('{2024-01-01, NULL}'::timestamptz[], 3, int
                  '22023', NULL, 'a path with a null: 22023');
 SELECT throws_ok($$SELECT funnel_path(ts, stage, ARRAY['a', 'b'], interval '1 day' * lead_id) FROM e$$,
                  '22023', NULL, 'a window that differs between rows of one group: 22023');
+
+-- a transition state read as it is, as Citus prints the workers' partial
+-- states (worker_partial_agg: the transition function, then the type's
+-- output, no final function): its sketches hold empty buckets
+CREATE AGGREGATE pg_temp.fs_partial(timestamptz[], integer, interval) (
+    SFUNC = funnel_agg_path_accum, STYPE = funnel_summary);
+CREATE TEMP TABLE partial_paths AS
+SELECT g AS lead_id,
+       ARRAY[timestamptz '2024-01-01', timestamptz '2024-01-01' + (g * 7919 % 500) * interval '17 minutes',
+             timestamptz '2024-01-01' + (g * 7919 % 500) * interval '17 minutes' + (g % 97) * interval '1 hour'] AS path
+FROM generate_series(1, 2000) g;
+SELECT is((SELECT pg_temp.fs_partial(path, 3, interval '10 days')::text FROM partial_paths),
+          (SELECT funnel_agg(path, 3, interval '10 days')::text FROM partial_paths),
+          'a transition state prints as its final summary (Citus ships partial states as text)');
+SELECT ok((SELECT pg_temp.fs_partial(path, 3, interval '10 days')::text::funnel_summary
+                  = funnel_agg(path, 3, interval '10 days') FROM partial_paths),
+          'a transition state read back from its text equals the final summary');
 
 SELECT * FROM finish();
 ROLLBACK;
