@@ -197,7 +197,7 @@ SELECT set_eq($$SELECT DISTINCT p.proname::text FROM pg_aggregate a JOIN pg_proc
                 JOIN pg_extension x ON x.oid = d.refobjid AND x.extname = 'leadkpi'
                 WHERE a.aggtranstype = 'internal'::regtype$$,
               ARRAY['window_funnel', 'funnel_agg', 'funnel_path', 'close_agg_segments'],
-              'the aggregates with an internal state, which Citus cannot push down, are window_funnel, funnel_agg (with events), funnel_path (run per lead) and close_agg_segments (the forecast''s one pass; close_agg per segment pushes down)');
+              'the aggregates with an internal state, which Citus cannot push down, are window_funnel, funnel_agg (with events), funnel_path (run per lead) and close_agg_segments (the forecast''s one pass over raw tables)');
 SELECT is((SELECT result FROM run_command_on_workers($$SELECT extversion FROM pg_extension WHERE extname = 'leadkpi'$$) LIMIT 1),
           (SELECT extversion::text FROM pg_extension WHERE extname = 'leadkpi'),
           'CREATE EXTENSION leadkpi on the coordinator created it on the workers, same version');
