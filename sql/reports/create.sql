@@ -6,7 +6,8 @@
 -- then the canonical views (canonical.sql), when materialized the stores
 -- (stores.sql), the triggers (changes.sql) and the live rows (live.sql),
 -- the KPI reports (kpi_reports.sql), the funnel reports
--- (funnel_reports.sql), and the stores' first fill (refresh.sql), all in
+-- (funnel_reports.sql), the forecast reports and their stores
+-- (forecast_reports.sql), and the stores' first fill (refresh.sql), all in
 -- the caller's transaction.
 -----------------------------------------------------------------------------
 
@@ -69,6 +70,7 @@ BEGIN
                     USING HINT = 'Pass stage_events => a table or view with lead_id, stage, occurred_at, and stages => the stages in funnel order.';
             END IF;
         END IF;
+        PERFORM @extschema@._lk_create_forecast_reports(target_schema, stage_events IS NOT NULL, materialized);
     EXCEPTION WHEN invalid_table_definition OR wrong_object_type OR duplicate_table THEN
         -- a kept view whose columns change, or that becomes materialized
         IF cardinality(kept) = 0 THEN
