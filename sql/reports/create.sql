@@ -66,7 +66,7 @@ BEGIN
         ELSE
             PERFORM @extschema@._lk_create_empty_funnel_reports(target_schema, materialized);
             IF coalesce(current_setting('leadkpi.stages_reported', true), '') <> 'on' THEN
-                RAISE NOTICE 'leadkpi: no stage_events given, so funnel_report and funnel_by_campaign in schema % are empty', quote_ident(target_schema)
+                RAISE NOTICE 'leadkpi: no stage_events given, so funnel_report, funnel_by_campaign and the forecast (forecast_by_month, forecast_by_campaign, forecast_by_week) in schema % are empty', quote_ident(target_schema)
                     USING HINT = 'Pass stage_events => a table or view with lead_id, stage, occurred_at, and stages => the stages in funnel order.';
             END IF;
         END IF;

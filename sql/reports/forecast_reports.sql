@@ -95,7 +95,8 @@ COMMENT ON FUNCTION @extschema@._lk_refresh_forecast(name) IS
 
 -- Creates the forecast reports in target_schema (and, materialized, their
 -- stores).  Without stage events they exist, empty, with their columns, so
--- that every report schema has the same views; a NOTICE says why.
+-- that every report schema has the same views (create_reports' NOTICE and
+-- their comments say why).
 CREATE OR REPLACE FUNCTION @extschema@._lk_create_forecast_reports(target_schema name, has_events boolean, materialized boolean)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
@@ -131,10 +132,6 @@ BEGIN
                              CASE WHEN materialized THEN format(', summaries => %s.%I, as of the last refresh', s, r.store) ELSE ', as of now' END,
                              CASE WHEN r.seg IS NULL THEN '' ELSE r.seg || ', ' END || doc) END);
     END LOOP;
-    IF NOT has_events THEN
-        RAISE NOTICE 'leadkpi: no stage_events given, so forecast_by_month, forecast_by_campaign and forecast_by_week in schema % are empty', s
-            USING HINT = 'The forecast needs each lead''s stage history: pass stage_events => a table or view with lead_id, stage, occurred_at, and stages => the stages in funnel order.';
-    END IF;
 END;
 $$;
 COMMENT ON FUNCTION @extschema@._lk_create_forecast_reports(name, boolean, boolean) IS
