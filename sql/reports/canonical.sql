@@ -60,11 +60,7 @@ COMMENT ON FUNCTION @extschema@._lk_leads_select(regclass, regclass, text, text)
 
 -- The SELECT of report_stage_events: lead_id, stage, occurred_at and the
 -- 1-based step of the stage in stages (other stages left out).  With ids,
--- only those leads' events.  The step comes from a join to the stage list
--- (a hash of a few rows), computed once per event: array_position() in a
--- flattened subquery ran twice, in the filter and in the output, a third
--- of the CPU of a forecast from raw tables.  The stages are distinct and
--- not NULL (_lk_check_funnel), so the join keeps what the filter kept.
+-- only those leads' events.
 CREATE OR REPLACE FUNCTION @extschema@._lk_events_select(stage_events regclass, stages text[], tz text, ids text DEFAULT NULL)
 RETURNS text
 LANGUAGE plpgsql STABLE PARALLEL SAFE
@@ -73,11 +69,11 @@ AS $$
 DECLARE
     e jsonb := @extschema@._lk_read_input('stage_events', stage_events, tz);
 BEGIN
-    RETURN format('SELECT e.lead_id, e.stage, e.occurred_at, s.step::integer AS step FROM '
-                  '(SELECT %s AS lead_id, %s AS stage, %s AS occurred_at FROM %s%s) AS e '
-                  'JOIN unnest(%L::text[]) WITH ORDINALITY AS s(stage, step) ON s.stage = e.stage',
-                  e ->> 'lead_id', e ->> 'stage', e ->> 'occurred_at', stage_events,
-                  @extschema@._lk_ids_filter(ids), stages);
+    RETURN format('SELECT lead_id, stage, occurred_at, step FROM '
+                  '(SELECT %s AS lead_id, %s AS stage, %s AS occurred_at, '
+                  'array_position(%L::text[], %s)::integer AS step FROM %s%s) AS e WHERE step IS NOT NULL',
+                  e ->> 'lead_id', e ->> 'stage', e ->> 'occurred_at', stages, e ->> 'stage', stage_events,
+                  @extschema@._lk_ids_filter(ids));
 END;
 $$;
 COMMENT ON FUNCTION @extschema@._lk_events_select(regclass, text[], text, text) IS
