@@ -96,7 +96,8 @@ COMMENT ON FUNCTION @extschema@._lk_refresh_forecast(name) IS
 -- Creates the forecast reports in target_schema (and, materialized, their
 -- stores).  Without stage events they exist, empty, with their columns, so
 -- that every report schema has the same views (create_reports' NOTICE and
--- their comments say why).
+-- their comments say why).  Before the first lead (an empty CRM) they have no
+-- rows, where forecast_closings() raises 22023.
 CREATE OR REPLACE FUNCTION @extschema@._lk_create_forecast_reports(target_schema name, has_events boolean, materialized boolean)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
@@ -122,7 +123,12 @@ BEGIN
                        s, r.name, CASE WHEN r.seg IS NULL THEN '' ELSE format('f.segment AS %I, ', r.seg) END, cols,
                        target_schema, r.period, r.seg,
                        CASE WHEN materialized AND has_events THEN format(', summaries => %L::regclass', format('%s.%I', s, r.store)) ELSE '' END,
-                       CASE WHEN has_events THEN '' ELSE ' WHERE false' END);
+                       CASE WHEN NOT has_events THEN ' WHERE false'
+                            -- no history yet (an empty CRM): no rows, where
+                            -- forecast_closings() would raise (a one-time
+                            -- filter: the forecast is not called)
+                            WHEN materialized THEN format(' WHERE EXISTS (SELECT FROM %s.%I)', s, r.store)
+                            ELSE format(' WHERE EXISTS (SELECT FROM %s.report_leads WHERE first_contact_at < now())', s) END);
         EXECUTE format('COMMENT ON VIEW %s.%I IS %L', s, r.name,
             CASE WHEN NOT has_events
                  THEN format('leadkpi report: forecast, empty: no stage_events input was given (create_reports(..., stage_events => ..., stages => ...)); columns %s',

@@ -6,7 +6,7 @@
 -- grid; security_invoker; without stage events they exist, empty, with the
 -- same columns.
 BEGIN;
-SELECT plan(27);
+SELECT plan(30);
 SET LOCAL TimeZone = 'UTC';
 SET LOCAL client_min_messages = warning;
 
@@ -133,6 +133,26 @@ SELECT is((SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.reln
           'without stage events there is no forecast store');
 SELECT ok(obj_description('fv_none.forecast_by_month'::regclass, 'pg_class') LIKE '%empty: no stage_events%',
           'the empty views say why in their comment');
+-- an empty CRM: the views have no rows (forecast_closings raises there)
+CREATE TABLE fv_empty_leads (LIKE fv_crm.leads);
+CREATE TABLE fv_empty_events (LIKE fv_crm.stage_events);
+SELECT count(*) FROM create_reports('fv_e', leads => 'fv_empty_leads', stage_events => 'fv_empty_events',
+    stages => ARRAY['lead', 'mql', 'sql', 'opportunity', 'customer']) \g /dev/null
+SELECT count(*) FROM create_reports('fv_e_m', leads => 'fv_empty_leads', stage_events => 'fv_empty_events',
+    stages => ARRAY['lead', 'mql', 'sql', 'opportunity', 'customer'], materialized => true) \g /dev/null
+SELECT throws_ok($$SELECT * FROM forecast_closings('fv_e')$$, '22023', NULL, 'forecast_closings on an empty CRM raises');
+SELECT is((SELECT count(*) FROM fv_e.forecast_by_month) + (SELECT count(*) FROM fv_e.forecast_by_campaign)
+          + (SELECT count(*) FROM fv_e.forecast_by_week) + (SELECT count(*) FROM fv_e_m.forecast_by_month)
+          + (SELECT count(*) FROM fv_e_m.forecast_by_campaign) + (SELECT count(*) FROM fv_e_m.forecast_by_week),
+          0::bigint, 'on an empty CRM the forecast views have no rows, plain and materialized');
+-- the first leads arrive: the materialized views forecast after a refresh
+INSERT INTO fv_empty_leads SELECT * FROM fv_crm.leads;
+INSERT INTO fv_empty_events SELECT * FROM fv_crm.stage_events;
+SELECT count(*) FROM refresh_reports('fv_e_m') \g /dev/null
+SELECT results_eq(format('SELECT %s FROM fv_e_m.forecast_by_month ORDER BY h', :'cols'),
+                  format('SELECT %s FROM fv_e.forecast_by_month ORDER BY h', :'cols'),
+                  'after the first leads and a refresh, materialized = plain');
+
 -- drop_reports drops the views and the stores
 SELECT lives_ok($$SELECT drop_reports('fv_m')$$, 'drop_reports of materialized reports with forecast stores');
 SELECT is((SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
