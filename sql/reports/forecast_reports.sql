@@ -24,6 +24,17 @@ END;
 COMMENT ON FUNCTION @extschema@._lk_forecast_reports() IS
 'leadkpi internal: the forecast reports of create_reports() (name, period, segment column, store of the materialized ones)';
 
+-- The forecast stores: one per period, shared by its reports.
+CREATE OR REPLACE FUNCTION @extschema@._lk_forecast_stores()
+RETURNS TABLE (store text, period text)
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+    SELECT DISTINCT r.store, r.period FROM @extschema@._lk_forecast_reports() AS r ORDER BY 1;
+END;
+COMMENT ON FUNCTION @extschema@._lk_forecast_stores() IS
+'leadkpi internal: the forecast stores of materialized reports (one per period) and their period';
+
 -- The columns of a forecast report, after its segment column (campaign in
 -- forecast_by_campaign): those of forecast_closings() but segment.
 CREATE OR REPLACE FUNCTION @extschema@._lk_forecast_columns()
@@ -48,7 +59,7 @@ DECLARE
     s text := quote_ident(target_schema);
     st record;
 BEGIN
-    FOR st IN SELECT DISTINCT r.store, r.period FROM @extschema@._lk_forecast_reports() AS r ORDER BY 1 LOOP
+    FOR st IN SELECT * FROM @extschema@._lk_forecast_stores() LOOP
         EXECUTE format('CREATE TABLE %s.%I (campaign text, channel text, summary @extschema@.close_summary NOT NULL) INHERITS (%s._lk_stores)',
                        s, st.store, s);
         -- (no statistics on the summaries, as the other stores)
@@ -77,7 +88,7 @@ DECLARE
     n bigint;
     written bigint := 0;
 BEGIN
-    FOR st IN SELECT DISTINCT r.store, r.period FROM @extschema@._lk_forecast_reports() AS r ORDER BY 1 LOOP
+    FOR st IN SELECT * FROM @extschema@._lk_forecast_stores() LOOP
         CONTINUE WHEN to_regclass(format('%s.%I', s, st.store)) IS NULL;
         EXECUTE format('DELETE FROM %s.%I', s, st.store);
         EXECUTE format('INSERT INTO %s.%I (campaign, channel, summary) '
