@@ -20,6 +20,7 @@ REPORT_PARTS  = sql/reports/helpers.sql \
                 sql/reports/live.sql \
                 sql/reports/kpi_reports.sql \
                 sql/reports/funnel_reports.sql \
+                sql/reports/forecast_reports.sql \
                 sql/reports/create.sql \
                 sql/reports/refresh.sql \
                 sql/reports/html.sql \

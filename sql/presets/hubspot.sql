@@ -30,7 +30,7 @@ DECLARE
     st text;
     col text;
     parts text[] := '{}';
-    leads_sql text; events_sql text; raw_sql text;
+    leads_sql text; events_sql text; raw_sql text; open_sql text;
     v_leads regclass; v_events regclass;
 BEGIN
     contact := @extschema@._lk_rel(p, hubspot_schema, 'contact', true);
@@ -66,12 +66,24 @@ BEGIN
             'WHERE s.closed_won AND %s AND %s AND %s AND %s ORDER BY d.deal_id, dc.contact_id) AS w GROUP BY w.contact_id',
             @extschema@._lk_utc(p, deal, 'd', 'property_closedate'), deal, dps, dc, contact,
             @extschema@._lk_live(p, deal, 'd'), @extschema@._lk_live(p, dps, 's'), @extschema@._lk_live(p, dc, 'dc'), not_deleted);
+        -- the amounts of the open deals (stage not closed: is_closed, else
+        -- not closed_won), each deal once, for its lowest live contact: the
+        -- expected revenue the forecast reads
+        open_sql := format(
+            'SELECT x.contact_id, sum(x.amount) AS amount FROM ('
+            'SELECT DISTINCT ON (d.deal_id) dc.contact_id, d.property_amount::numeric AS amount '
+            'FROM %s AS d JOIN %s AS s ON s.stage_id = d.deal_pipeline_stage_id JOIN %s AS dc ON dc.deal_id = d.deal_id '
+            'JOIN %s AS ct ON ct.id = dc.contact_id '
+            'WHERE s.closed_won IS NOT TRUE%s AND %s AND %s AND %s AND %s ORDER BY d.deal_id, dc.contact_id) AS x GROUP BY x.contact_id',
+            deal, dps, dc, contact,
+            CASE WHEN @extschema@._lk_type(p, dps, 'is_closed', false) IS NULL THEN '' ELSE ' AND s.is_closed IS NOT TRUE' END,
+            @extschema@._lk_live(p, deal, 'd'), @extschema@._lk_live(p, dps, 's'), @extschema@._lk_live(p, dc, 'dc'), not_deleted);
     END IF;
     customer_col := @extschema@._lk_utc(p, contact, 'ct', 'property_hs_lifecyclestage_customer_date', false);
 
     leads_sql := format(
         'SELECT ct.id::bigint AS lead_id, %s AS first_contact_at, %s AS campaign, %s AS channel, '
-        '%s AS converted_at, NULL::timestamptz AS lost_at, %s AS revenue FROM %s AS ct%s WHERE %s',
+        '%s AS converted_at, NULL::timestamptz AS lost_at, %s AS revenue, %s AS expected_revenue FROM %s AS ct%s%s WHERE %s',
         @extschema@._lk_utc(p, contact, 'ct', 'property_createdate'),
         CASE WHEN @extschema@._lk_type(p, contact, 'property_hs_analytics_first_touch_converting_campaign', false) IS NULL THEN 'NULL::text'
              ELSE 'ct.property_hs_analytics_first_touch_converting_campaign::text' END,
@@ -80,8 +92,10 @@ BEGIN
         CASE WHEN won_sql IS NULL THEN coalesce(customer_col, 'NULL::timestamptz')
              ELSE format('coalesce(w.won_at, %s)', coalesce(customer_col, 'NULL')) END,
         CASE WHEN won_sql IS NULL THEN 'NULL::numeric' ELSE 'w.amount' END,
+        CASE WHEN open_sql IS NULL THEN 'NULL::numeric' ELSE 'od.amount' END,
         contact,
         CASE WHEN won_sql IS NULL THEN '' ELSE format(' LEFT JOIN (%s) AS w ON w.contact_id = ct.id', won_sql) END,
+        CASE WHEN open_sql IS NULL THEN '' ELSE format(' LEFT JOIN (%s) AS od ON od.contact_id = ct.id', open_sql) END,
         not_deleted);
 
     -- lifecycle stages: one entry-date column per stage, or the property log

@@ -173,7 +173,7 @@ BEGIN
         'SELECT l.id::bigint AS lead_id, %s AS first_contact_at, %s AS campaign, %s AS channel, '
         'CASE WHEN %s THEN coalesce(%s, %s) END AS converted_at, '
         'CASE WHEN NOT l.active AND l.probability = 0 THEN %s END AS lost_at, '
-        '%s AS revenue '
+        '%s AS revenue, %s AS expected_revenue '
         'FROM %s AS l LEFT JOIN %s AS st ON st.id = l.stage_id%s%s%s',
         @extschema@._lk_utc(p, lead, 'l', 'create_date'),
         coalesce(camp_label, 'NULL::text'),
@@ -183,6 +183,8 @@ BEGIN
         coalesce(@extschema@._lk_utc(p, lead, 'l', 'date_last_stage_update', false), 'NULL'),
         @extschema@._lk_utc(p, lead, 'l', 'date_closed'),
         CASE WHEN lead_amount IS NULL THEN 'NULL::numeric' ELSE format('CASE WHEN %s THEN %s END', won, lead_amount) END,
+        -- the deal amount of every lead, read by the forecast for the open ones
+        coalesce(lead_amount, 'NULL::numeric'),
         lead, stage,
         CASE WHEN camp_label IS NULL THEN ''
              ELSE format(' LEFT JOIN %s AS ca ON ca.id = l.campaign_id', camp) END,

@@ -85,7 +85,9 @@ BEGIN
         'SELECT ld.id::text AS lead_id, %s AS first_contact_at, %s AS campaign, ld.lead_source::text AS channel, '
         'CASE WHEN o.is_won THEN %s END AS converted_at, '
         'CASE WHEN o.is_closed AND NOT o.is_won THEN %s END AS lost_at, '
-        'CASE WHEN o.is_won THEN o.amount::numeric END AS revenue '
+        'CASE WHEN o.is_won THEN o.amount::numeric END AS revenue, '
+        -- the converted opportunity's amount: what the forecast expects of it while open
+        'o.amount::numeric AS expected_revenue '
         'FROM %s AS ld LEFT JOIN %s AS o ON o.id = ld.converted_opportunity_id AND %s WHERE %s',
         @extschema@._lk_utc(p, ld, 'ld', 'created_date'), camp_expr, won_at, won_at, ld, opp, not_deleted_o, not_deleted_ld);
 

@@ -21,7 +21,10 @@ COMMENT ON FUNCTION @extschema@._lk_ids_filter(text) IS
 -- The SELECT of report_leads: the leads' columns as the canonical types,
 -- and, with orders, the first order as the conversion and the sum of the
 -- orders as the revenue.  With ids, only those leads (and their orders):
--- the lookup that live views and refreshes make for changed leads.
+-- the lookup that live views and refreshes make for changed leads.  The
+-- optional expected_revenue (the amount of an open deal, which only the
+-- forecast reads) is in the view when the leads have it, never in the
+-- lookup: the stores do not keep it.
 CREATE OR REPLACE FUNCTION @extschema@._lk_leads_select(leads regclass, orders regclass, tz text, ids text DEFAULT NULL)
 RETURNS text
 LANGUAGE plpgsql STABLE PARALLEL SAFE
@@ -31,11 +34,13 @@ DECLARE
     l jsonb := @extschema@._lk_read_input('leads', leads, tz);
     o jsonb;
     src text;
+    expected text := CASE WHEN ids IS NULL AND l ->> 'expected_revenue' IS NOT NULL
+                          THEN format(', %s AS expected_revenue', l ->> 'expected_revenue') ELSE '' END;
 BEGIN
     src := format('SELECT %s AS lead_id, %s AS first_contact_at, %s AS campaign, %s AS channel, '
-                  '%s AS converted_at, %s AS lost_at, %s AS revenue FROM %s%s',
+                  '%s AS converted_at, %s AS lost_at, %s AS revenue%s FROM %s%s',
                   l ->> 'lead_id', l ->> 'first_contact_at', l ->> 'campaign', l ->> 'channel', l ->> 'converted_at',
-                  coalesce(l ->> 'lost_at', 'NULL::timestamptz'), coalesce(l ->> 'revenue', 'NULL::numeric'), leads,
+                  coalesce(l ->> 'lost_at', 'NULL::timestamptz'), coalesce(l ->> 'revenue', 'NULL::numeric'), expected, leads,
                   @extschema@._lk_ids_filter(ids));
     IF orders IS NULL THEN
         RETURN src;
@@ -43,9 +48,10 @@ BEGIN
     o := @extschema@._lk_read_input('orders', orders, tz);
     RETURN format('SELECT l.lead_id, l.first_contact_at, l.campaign, l.channel, '
                   'coalesce(l.converted_at, o.first_ordered_at) AS converted_at, l.lost_at, '
-                  'coalesce(o.amount, l.revenue) AS revenue FROM (%s) AS l '
+                  'coalesce(o.amount, l.revenue) AS revenue%s FROM (%s) AS l '
                   'LEFT JOIN (SELECT %s AS lead_id, min(%s) AS first_ordered_at, sum(%s) AS amount '
                   'FROM %s%s GROUP BY 1) AS o ON o.lead_id = l.lead_id',
+                  CASE WHEN expected = '' THEN '' ELSE ', l.expected_revenue' END,
                   src, o ->> 'lead_id', o ->> 'ordered_at', o ->> 'amount', orders, @extschema@._lk_ids_filter(ids));
 END;
 $$;
@@ -90,7 +96,9 @@ BEGIN
     EXECUTE format('CREATE OR REPLACE VIEW %s.report_leads WITH (security_invoker = true) AS %s', s,
                    @extschema@._lk_leads_select(leads, orders, tz));
     EXECUTE format('COMMENT ON VIEW %s.report_leads IS %L', s,
-        'leadkpi canonical leads: one row per lead (lead_id, first_contact_at, campaign, channel, converted_at, lost_at, revenue)'
+        'leadkpi canonical leads: one row per lead (lead_id, first_contact_at, campaign, channel, converted_at, lost_at, revenue'
+        || CASE WHEN @extschema@._lk_read_input('leads', leads, tz) ->> 'expected_revenue' IS NULL THEN ')'
+                ELSE ', expected_revenue: the amount of an open deal, which the forecast reads)' END
         || CASE WHEN orders IS NULL THEN '' ELSE format('; converted_at and revenue also from the orders in %s', orders) END);
 
     IF spend IS NOT NULL THEN

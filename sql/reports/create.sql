@@ -6,7 +6,8 @@
 -- then the canonical views (canonical.sql), when materialized the stores
 -- (stores.sql), the triggers (changes.sql) and the live rows (live.sql),
 -- the KPI reports (kpi_reports.sql), the funnel reports
--- (funnel_reports.sql), and the stores' first fill (refresh.sql), all in
+-- (funnel_reports.sql), the forecast reports and their stores
+-- (forecast_reports.sql), and the stores' first fill (refresh.sql), all in
 -- the caller's transaction.
 -----------------------------------------------------------------------------
 
@@ -65,10 +66,11 @@ BEGIN
         ELSE
             PERFORM @extschema@._lk_create_empty_funnel_reports(target_schema, materialized);
             IF coalesce(current_setting('leadkpi.stages_reported', true), '') <> 'on' THEN
-                RAISE NOTICE 'leadkpi: no stage_events given, so funnel_report and funnel_by_campaign in schema % are empty', quote_ident(target_schema)
+                RAISE NOTICE 'leadkpi: no stage_events given, so funnel_report, funnel_by_campaign and the forecast (forecast_by_month, forecast_by_campaign, forecast_by_week) in schema % are empty', quote_ident(target_schema)
                     USING HINT = 'Pass stage_events => a table or view with lead_id, stage, occurred_at, and stages => the stages in funnel order.';
             END IF;
         END IF;
+        PERFORM @extschema@._lk_create_forecast_reports(target_schema, stage_events IS NOT NULL, materialized);
     EXCEPTION WHEN invalid_table_definition OR wrong_object_type OR duplicate_table THEN
         -- a kept view whose columns change, or that becomes materialized
         IF cardinality(kept) = 0 THEN

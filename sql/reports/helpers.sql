@@ -18,19 +18,21 @@
 -- other internal views of materialized reports, the stores (tables; the
 -- anchor _lk_stores last; kpi_daily and spend_daily were materialized
 -- views over kpi_watermark in 0.1.0, which goes after them, as does
--- funnel_store), the canonical views.
+-- funnel_store; the forecast stores after the forecast reports that name
+-- them), the canonical views.
 CREATE OR REPLACE FUNCTION @extschema@._lk_report_names()
 RETURNS text[]
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 RETURN ARRAY[
+    'forecast_by_week', 'forecast_by_campaign', 'forecast_by_month',
     'funnel_report_live', 'funnel_by_campaign_live',
     'kpi_overview_live', 'kpi_by_campaign_live', 'kpi_by_channel_live', 'kpi_by_month_live',
     'funnel_by_campaign', 'funnel_report',
     'kpi_by_month', 'kpi_by_channel', 'kpi_by_campaign', 'kpi_overview',
     'report_status', 'funnel_rows_live', 'spend_rows_live', 'kpi_rows_live', 'changes_by_column',
     'funnel_monthly', 'spend_monthly', 'kpi_monthly', 'funnel_daily', 'spend_daily', 'kpi_daily',
-    'funnel_store', 'kpi_watermark',
+    'funnel_store', 'kpi_watermark', 'forecast_week_summaries', 'forecast_month_summaries',
     'lead_facts', 'pending_changes', 'report_state', '_lk_stores',
     'report_stage_events', 'report_spend', 'report_leads']::text[];
 COMMENT ON FUNCTION @extschema@._lk_report_names() IS

@@ -164,6 +164,7 @@ DECLARE
     n_funnel_keys bigint := 0;
     n_spend_keys bigint := 0;
     written bigint := 0;
+    n_forecast bigint := 0;
     old_src text;
     fresh_src text;
     bad text;
@@ -290,9 +291,14 @@ BEGIN
         END IF;
     END IF;
 
+    -- 7. the forecast stores, whose grid moves with now(): rebuilt whole
+    IF (cfg ->> 'stage_events')::boolean THEN
+        n_forecast := @extschema@._lk_refresh_forecast(target_schema);
+    END IF;
+
     stats := jsonb_build_object('full', rebuild, 'changes', n_changes, 'leads_looked_up', n_leads, 'leads_changed', n_moved,
                                 'kpi_keys', n_kpi_keys, 'funnel_keys', n_funnel_keys, 'spend_keys', n_spend_keys,
-                                'rows_written', written,
+                                'rows_written', written, 'forecast_rows', n_forecast,
                                 'duration_ms', round(extract(epoch FROM clock_timestamp() - t0) * 1000, 1));
     EXECUTE format('UPDATE %s.report_state SET refreshed_at = now(), last_refresh = $1%s', s,
                    CASE WHEN rebuild THEN ', rebuilt_at = now()' ELSE '' END) USING stats;

@@ -110,6 +110,7 @@ BEGIN ATOMIC
         ('leads', 5, 'converted_at', 'ts', true),
         ('leads', 6, 'lost_at', 'ts', false),
         ('leads', 7, 'revenue', 'numeric', false),
+        ('leads', 8, 'expected_revenue', 'numeric', false),
         ('spend', 1, 'campaign', 'text', true),
         ('spend', 2, 'day', 'date', true),
         ('spend', 3, 'amount', 'numeric', true),

@@ -37,7 +37,7 @@ SELECT lives_ok($$SELECT create_reports('lk_rl_m', 'lk_rl.leads', spend => 'lk_r
 SELECT is(pg_temp.triggers('lk_rl_m'), 8::bigint, 'a re-run replaces the triggers, it does not add to them');
 SELECT lives_ok($$SELECT create_reports('lk_rl_m', 'lk_rl.leads', spend => 'lk_rl.spend')$$, 're-run as plain reports');
 SELECT is(pg_temp.triggers('lk_rl_m'), 0::bigint, 'plain reports leave no trigger');
-SELECT is(pg_temp.made('lk_rl_m'), '{v:funnel_by_campaign,v:funnel_report,v:kpi_by_campaign,v:kpi_by_channel,v:kpi_by_month,v:kpi_overview,v:report_leads,v:report_spend,v:report_stage_events}',
+SELECT is(pg_temp.made('lk_rl_m'), '{v:forecast_by_campaign,v:forecast_by_month,v:forecast_by_week,v:funnel_by_campaign,v:funnel_report,v:kpi_by_campaign,v:kpi_by_channel,v:kpi_by_month,v:kpi_overview,v:report_leads,v:report_spend,v:report_stage_events}',
           'and no store, no function');
 SELECT lives_ok($$SELECT create_reports('lk_rl_m', 'lk_rl.leads', spend => 'lk_rl.spend', materialized => true);
                   SELECT create_reports('lk_rl_m2', 'lk_rl.leads', materialized => true)$$, 'two materialized schemas on the same table');

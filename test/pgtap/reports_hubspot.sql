@@ -2,7 +2,7 @@
 -- replication: contact with property_hs_lifecyclestage_<stage>_date
 -- columns, contact_property_history, deal, deal_contact, deal_pipeline_stage.
 BEGIN;
-SELECT plan(16);
+SELECT plan(17);
 SET LOCAL TimeZone = 'UTC';
 
 CREATE SCHEMA hubspot;
@@ -29,14 +29,15 @@ INSERT INTO hubspot.contact (id, _fivetran_deleted, property_createdate, propert
   (104, true, '2024-06-01 08:00', 'DIRECT_TRAFFIC', NULL, '2024-06-01 08:00', NULL, NULL, NULL, NULL);
 INSERT INTO hubspot.deal (deal_id, is_deleted, deal_pipeline_stage_id, property_amount, property_closedate) VALUES
   (1, false, 'closedwon', 1200, '2024-05-10 08:00'), (2, false, 'closedwon', 300, '2024-05-20 08:00'),
-  (3, false, 'closedlost', 999, '2024-05-21 08:00'), (4, true, 'closedwon', 5000, '2024-05-22 08:00');
-INSERT INTO hubspot.deal_contact (deal_id, contact_id) VALUES (1, 101), (2, 101), (2, 102), (3, 102), (4, 103);
+  (3, false, 'closedlost', 999, '2024-05-21 08:00'), (4, true, 'closedwon', 5000, '2024-05-22 08:00'),
+  (51, false, 'appointmentscheduled', 700, NULL), (52, false, 'appointmentscheduled', 250, NULL), (53, true, 'appointmentscheduled', 9999, NULL);
+INSERT INTO hubspot.deal_contact (deal_id, contact_id) VALUES (1, 101), (2, 101), (2, 102), (3, 102), (4, 103), (51, 103), (51, 102), (52, 102), (53, 101);
 INSERT INTO hubspot.contact_property_history (contact_id, name, value, "timestamp") VALUES
   (101, 'lifecyclestage', 'lead', '2024-05-01 08:00'), (101, 'lifecyclestage', 'customer', '2024-05-11 08:00'),
   (102, 'lifecyclestage', 'lead', '2024-05-03 08:00'), (102, 'lifecyclestage', 'other', '2024-05-04 08:00'), (102, 'firstname', 'x', '2024-05-04 08:00');
 
 SELECT is((SELECT array_agg(r::text ORDER BY r::text) FROM create_reports_hubspot('lk_hs') AS r),
-          ARRAY['lk_hs.canonical_leads', 'lk_hs.canonical_stage_events', 'lk_hs.funnel_by_campaign', 'lk_hs.funnel_report',
+          ARRAY['lk_hs.canonical_leads', 'lk_hs.canonical_stage_events', 'lk_hs.forecast_by_campaign', 'lk_hs.forecast_by_month', 'lk_hs.forecast_by_week', 'lk_hs.funnel_by_campaign', 'lk_hs.funnel_report',
                 'lk_hs.kpi_by_campaign', 'lk_hs.kpi_by_channel', 'lk_hs.kpi_by_month', 'lk_hs.kpi_overview',
                 'lk_hs.report_leads', 'lk_hs.report_spend', 'lk_hs.report_stage_events'],
           'canonical views and reports');
@@ -44,9 +45,18 @@ SELECT is((SELECT array_agg(r::text ORDER BY r::text) FROM create_reports_hubspo
 -- contact 101; the lost and the deleted deal not at all), else the customer
 -- lifecycle date; deleted contacts are left out
 SELECT results_eq('SELECT * FROM lk_hs.canonical_leads ORDER BY lead_id', $$VALUES
-    (101::bigint, timestamptz '2024-05-01 08:00+00', 'Summer', 'ORGANIC_SEARCH', timestamptz '2024-05-10 08:00+00', NULL::timestamptz, 1500::numeric),
-    (102, '2024-05-03 08:00+00', 'Summer', 'PAID_SEARCH', NULL, NULL, NULL),
-    (103, '2024-06-01 08:00+00', NULL, 'PAID_SEARCH', '2024-06-03 08:00+00', NULL, NULL)$$, 'canonical_leads');
+    (101::bigint, timestamptz '2024-05-01 08:00+00', 'Summer', 'ORGANIC_SEARCH', timestamptz '2024-05-10 08:00+00', NULL::timestamptz, 1500::numeric, NULL::numeric),
+    (102, '2024-05-03 08:00+00', 'Summer', 'PAID_SEARCH', NULL, NULL, NULL, 950),
+    (103, '2024-06-01 08:00+00', NULL, 'PAID_SEARCH', '2024-06-03 08:00+00', NULL, NULL, NULL)$$,
+    'canonical_leads; expected_revenue: the open deals'' amounts, each deal once for its lowest contact, deleted deals left out');
+-- the same from plain SQL, in report_leads where the forecast reads it
+SELECT results_eq('SELECT lead_id, expected_revenue FROM lk_hs.report_leads ORDER BY lead_id',
+    $$SELECT ct.id, (SELECT sum(d.property_amount)::numeric FROM hubspot.deal AS d JOIN hubspot.deal_pipeline_stage AS s ON s.stage_id = d.deal_pipeline_stage_id
+                      WHERE NOT s.is_closed AND NOT d.is_deleted
+                        AND ct.id = (SELECT min(dc.contact_id) FROM hubspot.deal_contact AS dc JOIN hubspot.contact AS c2 ON c2.id = dc.contact_id
+                                      WHERE dc.deal_id = d.deal_id AND NOT c2._fivetran_deleted))
+        FROM hubspot.contact AS ct WHERE NOT ct._fivetran_deleted ORDER BY ct.id$$,
+    'report_leads.expected_revenue: the amounts of the open deals, from plain SQL');
 SELECT results_eq('SELECT lead_id, stage, occurred_at FROM lk_hs.canonical_stage_events ORDER BY lead_id, occurred_at', $$VALUES
     (101::bigint, 'lead', timestamptz '2024-05-01 08:00+00'), (101, 'marketingqualifiedlead', '2024-05-02 08:00+00'),
     (101, 'salesqualifiedlead', '2024-05-04 08:00+00'), (101, 'opportunity', '2024-05-06 08:00+00'), (101, 'customer', '2024-05-11 08:00+00'),

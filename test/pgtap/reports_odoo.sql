@@ -2,7 +2,7 @@
 -- Odoo 17 (jsonb names, mail_tracking_value.field_id) and Odoo 15 (varchar
 -- names, mail_tracking_value.field).  Odoo stores UTC in timestamp columns.
 BEGIN;
-SELECT plan(17);
+SELECT plan(18);
 SET LOCAL TimeZone = 'UTC';
 
 
@@ -67,7 +67,7 @@ INSERT INTO odoo15.sale_order SELECT * FROM odoo17.sale_order;
 
 SELECT is((SELECT array_agg(r::text ORDER BY r::text) FROM create_reports_odoo('lk_odoo', odoo_schema => 'odoo17') AS r),
           ARRAY['lk_odoo.canonical_leads', 'lk_odoo.canonical_orders', 'lk_odoo.canonical_stage_events',
-                'lk_odoo.funnel_by_campaign', 'lk_odoo.funnel_report', 'lk_odoo.kpi_by_campaign', 'lk_odoo.kpi_by_channel',
+                'lk_odoo.forecast_by_campaign', 'lk_odoo.forecast_by_month', 'lk_odoo.forecast_by_week', 'lk_odoo.funnel_by_campaign', 'lk_odoo.funnel_report', 'lk_odoo.kpi_by_campaign', 'lk_odoo.kpi_by_channel',
                 'lk_odoo.kpi_by_month', 'lk_odoo.kpi_overview', 'lk_odoo.report_leads', 'lk_odoo.report_spend', 'lk_odoo.report_stage_events'],
           'Odoo 17: canonical views and reports');
 
@@ -75,10 +75,14 @@ SELECT is((SELECT array_agg(r::text ORDER BY r::text) FROM create_reports_odoo('
 -- open, lead 4 won without campaign; campaign from the jsonb title, channel
 -- from the medium, else the source
 SELECT results_eq('SELECT * FROM lk_odoo.canonical_leads ORDER BY lead_id', $$VALUES
-    (1::bigint, timestamptz '2024-03-01 09:00+00', 'Spring Sale', 'Email', timestamptz '2024-03-11 09:00+00', NULL::timestamptz, 1000::numeric),
-    (2, '2024-03-02 10:00+00', 'Spring Sale', 'Website', NULL, '2024-03-05 10:00+00', NULL),
-    (3, '2024-04-01 08:00+00', 'Webinar', 'Newsletter', NULL, NULL, NULL),
-    (4, '2024-04-02 12:00+00', NULL, NULL, '2024-04-04 12:00+00', NULL, 200)$$, 'Odoo 17: canonical_leads');
+    (1::bigint, timestamptz '2024-03-01 09:00+00', 'Spring Sale', 'Email', timestamptz '2024-03-11 09:00+00', NULL::timestamptz, 1000::numeric, 1000::numeric),
+    (2, '2024-03-02 10:00+00', 'Spring Sale', 'Website', NULL, '2024-03-05 10:00+00', NULL, 500),
+    (3, '2024-04-01 08:00+00', 'Webinar', 'Newsletter', NULL, NULL, NULL, 300),
+    (4, '2024-04-02 12:00+00', NULL, NULL, '2024-04-04 12:00+00', NULL, 200, 200)$$, 'Odoo 17: canonical_leads, expected_revenue the deal amount');
+-- the open deal's amount reaches report_leads, where the forecast reads it
+SELECT results_eq('SELECT lead_id, expected_revenue FROM lk_odoo.report_leads WHERE converted_at IS NULL AND lost_at IS NULL ORDER BY lead_id',
+                  $$SELECT id::bigint, expected_revenue::numeric FROM odoo17.crm_lead WHERE active AND probability < 100 ORDER BY id$$,
+                  'Odoo 17: report_leads.expected_revenue of the open leads is crm_lead.expected_revenue');
 -- the entry into the first stage at create_date (the old value of the first
 -- change, else the current stage), then each stage_id change at the
 -- message date; other fields and other models are ignored

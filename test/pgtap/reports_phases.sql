@@ -20,12 +20,12 @@ INSERT INTO lk_ph.events SELECT i, 'won', timestamptz '2024-03-01' + i * interva
 
 -- the canonical model and how an input is read
 SELECT is((SELECT array_agg(col || ':' || kind || CASE WHEN required THEN '' ELSE '?' END) FROM _lk_input_columns('leads')),
-          '{lead_id:id,first_contact_at:ts,campaign:text,channel:text,converted_at:ts,lost_at:ts?,revenue:numeric?}',
+          '{lead_id:id,first_contact_at:ts,campaign:text,channel:text,converted_at:ts,lost_at:ts?,revenue:numeric?,expected_revenue:numeric?}',
           'the canonical leads, in the order they are checked');
 SELECT is(_lk_read_input('leads', 'lk_ph.leads', 'Europe/Berlin'),
           jsonb_build_object('lead_id', 'lead_id::bigint', 'first_contact_at', '(first_contact_at AT TIME ZONE ''Europe/Berlin'')',
                              'campaign', 'campaign::text', 'channel', 'channel::text', 'converted_at', 'converted_at::timestamp with time zone',
-                             'lost_at', NULL, 'revenue', NULL),
+                             'lost_at', NULL, 'revenue', NULL, 'expected_revenue', NULL),
           'an input read as the canonical types, a local timestamp in the time zone, absent optional columns null');
 
 -- the checks raise before anything exists

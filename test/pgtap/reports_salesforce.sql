@@ -1,7 +1,7 @@
 -- Salesforce preset on hand-made tables shaped like Fivetran's Salesforce
 -- replication (snake_case columns, text ids, timestamp = UTC, date fields).
 BEGIN;
-SELECT plan(23);
+SELECT plan(24);
 SET LOCAL TimeZone = 'UTC';
 
 CREATE SCHEMA salesforce;
@@ -41,16 +41,26 @@ INSERT INTO salesforce.campaign VALUES ('701C', 'Odd', false, '2024-03-01', '202
 
 SELECT is((SELECT array_agg(r::text ORDER BY r::text) FROM create_reports_salesforce('lk_sf') AS r),
           ARRAY['lk_sf.canonical_leads', 'lk_sf.canonical_spend', 'lk_sf.canonical_stage_events',
-                'lk_sf.funnel_by_campaign', 'lk_sf.funnel_report', 'lk_sf.kpi_by_campaign', 'lk_sf.kpi_by_channel',
+                'lk_sf.forecast_by_campaign', 'lk_sf.forecast_by_month', 'lk_sf.forecast_by_week', 'lk_sf.funnel_by_campaign', 'lk_sf.funnel_report', 'lk_sf.kpi_by_campaign', 'lk_sf.kpi_by_channel',
                 'lk_sf.kpi_by_month', 'lk_sf.kpi_overview', 'lk_sf.report_leads', 'lk_sf.report_spend', 'lk_sf.report_stage_events'],
           'canonical views and reports');
 -- converted = the converted opportunity is won, at its close_date (midnight
 -- UTC, never before the lead's creation); deleted leads are left out
 SELECT results_eq('SELECT * FROM lk_sf.canonical_leads ORDER BY lead_id', $$VALUES
-    ('00QA', timestamptz '2024-01-02 09:00+00', 'Launch', 'Web', timestamptz '2024-01-20 00:00+00', NULL::timestamptz, 5000::numeric),
-    ('00QB', '2024-01-03 09:00+00', 'Launch', 'Web', NULL, '2024-01-25 00:00+00', NULL),
-    ('00QC', '2024-01-04 09:00+00', NULL, 'Phone', NULL, NULL, NULL),
-    ('00QE', '2024-02-12 09:00+00', 'Fair', 'Event', '2024-02-12 09:00+00', NULL, 300)$$, 'canonical_leads');
+    ('00QA', timestamptz '2024-01-02 09:00+00', 'Launch', 'Web', timestamptz '2024-01-20 00:00+00', NULL::timestamptz, 5000::numeric, 5000::numeric),
+    ('00QB', '2024-01-03 09:00+00', 'Launch', 'Web', NULL, '2024-01-25 00:00+00', NULL, 700),
+    ('00QC', '2024-01-04 09:00+00', NULL, 'Phone', NULL, NULL, NULL, NULL),
+    ('00QE', '2024-02-12 09:00+00', 'Fair', 'Event', '2024-02-12 09:00+00', NULL, 300, 300)$$, 'canonical_leads, expected_revenue the opportunity''s amount');
+-- the expected amount: Opportunity.Amount of the converted opportunity, in
+-- report_leads where the forecast reads it (an open one added here)
+INSERT INTO salesforce.opportunity VALUES ('006F',false,'2024-03-02 10:00','2024-04-30',false,false,1250.5,'701B','Negotiation','Event',50,now());
+UPDATE salesforce.lead SET status = 'Converted', is_converted = true, converted_date = '2024-03-02', converted_opportunity_id = '006F' WHERE id = '00QC';
+SELECT results_eq('SELECT lead_id, expected_revenue FROM lk_sf.report_leads ORDER BY lead_id',
+                  $$SELECT l.id::text, o.amount::numeric FROM salesforce.lead AS l LEFT JOIN salesforce.opportunity AS o ON o.id = l.converted_opportunity_id
+                     WHERE NOT l.is_deleted ORDER BY l.id$$,
+                  'report_leads.expected_revenue is the converted opportunity''s amount, open ones included');
+UPDATE salesforce.lead SET status = 'Open', is_converted = false, converted_date = NULL, converted_opportunity_id = NULL WHERE id = '00QC';
+DELETE FROM salesforce.opportunity WHERE id = '006F';
 -- stages: Lead, Converted, then opportunity_stage by sort_order without
 -- the lost stage; the first entry per stage
 SELECT results_eq('SELECT step, stage FROM lk_sf.funnel_report ORDER BY step',

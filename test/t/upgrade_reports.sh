@@ -14,7 +14,7 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 n=0
 ok() { n=$((n + 1)); if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fi; }
 
-echo "1..6"
+echo "1..7"
 PGOPTIONS="-c client_min_messages=warning" psql -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
 psql -d $db -c "CREATE EXTENSION leadkpi VERSION '0.1.0'"
 psql -d $db -v scale=600 -f "$top/test/data/gen_crm.sql"
@@ -67,4 +67,18 @@ SQL
 [ "$(psql -d $db -At -c "$figures")" = "$before" ] \
     && [ "$(psql -d $db -At -c "SELECT count(*) FROM pg_attribute WHERE attrelid = 'up_r.kpi_overview'::regclass AND attname = 'cost_matched'")" = 1 ]
 ok $? "saved, dropped, re-run and re-created: 0.2.0's reports (cost_matched) under the user's views, same figures"
+# the re-runs add the forecast views; the materialized schema (0.1.0's
+# materialized views) gets the forecast stores; each agrees with
+# forecast_closings, the materialized one as of its refresh
+psql -d $db -c "SET client_min_messages = warning; SELECT count(*) FROM create_reports('up_m', leads => 'crm.leads', stage_events => 'crm.stage_events', spend => 'crm.spend',
+    stages => ARRAY['lead', 'mql', 'sql', 'opportunity', 'customer'], funnel_modes => 'crm_backfill', time_zone => 'UTC', materialized => true)" >/dev/null
+cols="period_start, h, closings, closings_low, closings_high, revenue, open_leads, stale_leads"
+[ "$(psql -d $db -At -c "SET client_min_messages = warning;
+    SELECT (SELECT count(*) FROM up_r.forecast_by_month) = 6
+       AND NOT EXISTS (SELECT $cols FROM up_r.forecast_by_month EXCEPT SELECT $cols FROM forecast_closings('up_r'))
+       AND NOT EXISTS (SELECT $cols FROM up_m.forecast_by_month EXCEPT SELECT $cols FROM forecast_closings('up_r',
+                       as_of => (SELECT max(w.snapshot) FROM close_windows((SELECT summary FROM up_m.forecast_month_summaries LIMIT 1)) AS w)))
+       AND (SELECT count(*) FROM up_m.forecast_month_summaries) > 0
+       AND (SELECT count(*) FROM up_m.forecast_by_campaign) = (SELECT count(*) FROM up_r.forecast_by_campaign)")" = t ]
+ok $? "after the update, re-run reports have the forecast views (materialized: over the forecast stores), equal to forecast_closings"
 psql -d postgres -c "DROP DATABASE $db"
