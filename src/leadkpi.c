@@ -20,6 +20,9 @@ void _PG_init(void);
 
 int lk_funnel_memory_limit = 2 * 1024 * 1024;
 
+/* read by the report layer (SQL), never by C: see _lk_refresh */
+static int lk_forecast_refresh_interval = 3600;
+
 void
 _PG_init(void)
 {
@@ -29,6 +32,13 @@ _PG_init(void)
 							&lk_funnel_memory_limit,
 							2 * 1024 * 1024, 64, MAX_KILOBYTES,
 							PGC_USERSET, GUC_UNIT_KB,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("leadkpi.forecast_refresh_interval",
+							"Sets how old the forecast stores of materialized reports may get before refresh_reports rebuilds them.",
+							"Rebuilding them reads every lead and stage event; a full refresh always does. 0 rebuilds them at every refresh.",
+							&lk_forecast_refresh_interval,
+							3600, 0, INT_MAX,
+							PGC_USERSET, GUC_UNIT_S,
 							NULL, NULL, NULL);
 
 	/*

@@ -5,7 +5,8 @@
 -- (sql/forecast.sql) with the reports schema's defaults.  Plain, they read
 -- report_leads and report_stage_events at query time; materialized, they
 -- read the forecast stores (one close summary per campaign and channel on
--- the grid of a forecast at the last refresh), rebuilt by every refresh.
+-- the grid of a forecast as of their last rebuild), rebuilt by a refresh
+-- once they are leadkpi.forecast_refresh_interval old (see _lk_refresh).
 -----------------------------------------------------------------------------
 
 -- The forecast reports: name, period, segment column (by) and store.

@@ -165,12 +165,14 @@ DECLARE
     n_spend_keys bigint := 0;
     written bigint := 0;
     n_forecast bigint := 0;
+    forecast_as_of timestamptz;
     old_src text;
     fresh_src text;
     bad text;
     stats jsonb;
 BEGIN
-    EXECUTE format('SELECT config FROM %s.report_state', s) INTO cfg;
+    EXECUTE format('SELECT config, (last_refresh ->> ''forecast_as_of'')::timestamptz FROM %s.report_state', s)
+       INTO cfg, forecast_as_of;
     lead_type := cfg ->> 'lead_type';
     tz := cfg ->> 'time_zone';
     funnel_args := cfg ->> 'funnel_args';
@@ -291,14 +293,19 @@ BEGIN
         END IF;
     END IF;
 
-    -- 7. the forecast stores, whose grid moves with now(): rebuilt whole
-    IF (cfg ->> 'stage_events')::boolean THEN
+    -- 7. the forecast stores, whose grid moves with now(): rebuilt whole,
+    --    which reads every lead and event, so only by a full refresh or
+    --    once they are leadkpi.forecast_refresh_interval old (default 1h)
+    IF (cfg ->> 'stage_events')::boolean AND
+       (rebuild OR forecast_as_of IS NULL OR
+        now() - forecast_as_of >= coalesce(nullif(current_setting('leadkpi.forecast_refresh_interval', true), ''), '1h')::interval) THEN
         n_forecast := @extschema@._lk_refresh_forecast(target_schema);
+        forecast_as_of := now();
     END IF;
 
     stats := jsonb_build_object('full', rebuild, 'changes', n_changes, 'leads_looked_up', n_leads, 'leads_changed', n_moved,
                                 'kpi_keys', n_kpi_keys, 'funnel_keys', n_funnel_keys, 'spend_keys', n_spend_keys,
-                                'rows_written', written, 'forecast_rows', n_forecast,
+                                'rows_written', written, 'forecast_rows', n_forecast, 'forecast_as_of', forecast_as_of,
                                 'duration_ms', round(extract(epoch FROM clock_timestamp() - t0) * 1000, 1));
     EXECUTE format('UPDATE %s.report_state SET refreshed_at = now(), last_refresh = $1%s', s,
                    CASE WHEN rebuild THEN ', rebuilt_at = now()' ELSE '' END) USING stats;

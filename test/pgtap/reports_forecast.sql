@@ -6,7 +6,7 @@
 -- grid; security_invoker; without stage events they exist, empty, with the
 -- same columns.
 BEGIN;
-SELECT plan(30);
+SELECT plan(33);
 SET LOCAL TimeZone = 'UTC';
 SET LOCAL client_min_messages = warning;
 
@@ -82,6 +82,12 @@ VALUES (990001, 'lead', now() - interval '40 days'), (990001, 'sql', now() - int
 SELECT is((SELECT count(*) FROM fv_m.forecast_month_summaries WHERE campaign = 'fv_new_campaign'), 0::bigint,
           'before the refresh, the store has not the new campaign');
 SELECT count(*) FROM refresh_reports('fv_m') \g /dev/null
+SELECT is((SELECT count(*) FROM fv_m.forecast_month_summaries WHERE campaign = 'fv_new_campaign'), 0::bigint,
+          'a refresh within leadkpi.forecast_refresh_interval (1 hour by default) keeps the forecast stores');
+SELECT is((SELECT last_refresh ->> 'forecast_rows' FROM fv_m.report_state)::bigint, 0::bigint,
+          'and writes no forecast rows');
+SET LOCAL leadkpi.forecast_refresh_interval = 0;
+SELECT count(*) FROM refresh_reports('fv_m') \g /dev/null
 SELECT is((SELECT sum(leads(summary)) FROM fv_m.forecast_month_summaries),
           (SELECT sum(leads(summary)) FROM fv_before) + 2, 'after the refresh, the store counts the two new leads');
 SELECT results_eq($$SELECT campaign, channel, summary::text FROM fv_m.forecast_month_summaries ORDER BY 1, 2$$,
@@ -95,6 +101,11 @@ SELECT is((SELECT max(open_leads) FROM fv_m.forecast_by_campaign WHERE campaign 
 SELECT is((SELECT last_refresh ->> 'forecast_rows' FROM fv_m.report_state)::bigint,
           (SELECT count(*) FROM fv_m.forecast_month_summaries) + (SELECT count(*) FROM fv_m.forecast_week_summaries),
           'report_state.last_refresh counts the forecast rows rewritten');
+SET LOCAL leadkpi.forecast_refresh_interval = '1h';
+SELECT count(*) FROM refresh_reports('fv_m', full => true) \g /dev/null
+SELECT cmp_ok((SELECT last_refresh ->> 'forecast_rows' FROM fv_m.report_state)::bigint, '>', 0::bigint,
+              'a full refresh rebuilds the forecast stores whatever their age');
+SET LOCAL leadkpi.forecast_refresh_interval = 0;
 
 -- ---------------------------------------------------------------------------
 -- security_invoker, comments
