@@ -132,7 +132,7 @@ CREATE SCHEMA fr_amt;
 SELECT count(*) FROM create_reports('fr_amt', leads => 'fc_full.leads', stage_events => 'fc_full.stage_events',
     stages => ARRAY['lead', 'mql', 'sql', 'opportunity', 'customer'], time_zone => 'Europe/Berlin') \g /dev/null
 CREATE OR REPLACE VIEW fr_amt.report_leads WITH (security_invoker = true) AS
-SELECT l.lead_id, l.first_contact_at, l.campaign, l.channel, l.converted_at, l.lost_at, l.revenue, c.expected_revenue
+SELECT l.lead_id, l.first_contact_at, l.campaign, l.channel, l.converted_at, l.lost_at, l.revenue, l.team, l.owner, c.expected_revenue
 FROM fr_full.report_leads l JOIN fc_full.leads c USING (lead_id);
 CREATE TEMP TABLE f_amt AS SELECT * FROM forecast_closings('fr_amt', as_of => '2025-12-15 12:00+01', horizon => 4);
 SELECT is((SELECT DISTINCT leads_with_amount FROM f_amt),
