@@ -119,7 +119,7 @@ SET search_path = pg_catalog, pg_temp
 BEGIN ATOMIC
     SELECT @extschema@._lk_drop(target_schema,
         @extschema@._lk_report_names()
-        || ARRAY['canonical_orders', 'canonical_spend', 'canonical_stage_events', 'canonical_leads']);
+        || ARRAY['canonical_campaigns', 'canonical_orders', 'canonical_spend', 'canonical_stage_events', 'canonical_leads']);
 END;
 COMMENT ON FUNCTION @extschema@.drop_reports(name) IS
 'Drops the report views (and a preset''s canonical views) that leadkpi created in target_schema; never touches other objects';

@@ -37,8 +37,8 @@ INSERT INTO hubspot.contact_property_history (contact_id, name, value, "timestam
 
 SELECT is((SELECT array_agg(r::text ORDER BY r::text) FROM create_reports_hubspot('lk_hs') AS r),
           ARRAY['lk_hs.canonical_leads', 'lk_hs.canonical_stage_events', 'lk_hs.funnel_by_campaign', 'lk_hs.funnel_report',
-                'lk_hs.kpi_by_campaign', 'lk_hs.kpi_by_channel', 'lk_hs.kpi_by_month', 'lk_hs.kpi_overview',
-                'lk_hs.report_leads', 'lk_hs.report_spend', 'lk_hs.report_stage_events'],
+                'lk_hs.kpi_by_campaign', 'lk_hs.kpi_by_channel', 'lk_hs.kpi_by_month', 'lk_hs.kpi_by_owner', 'lk_hs.kpi_by_team', 'lk_hs.kpi_overview',
+                'lk_hs.report_campaigns', 'lk_hs.report_leads', 'lk_hs.report_spend', 'lk_hs.report_stage_events'],
           'canonical views and reports');
 -- converted at the first won deal's close date (deal 2 counts once, for
 -- contact 101; the lost and the deleted deal not at all), else the customer

@@ -68,7 +68,8 @@ INSERT INTO odoo15.sale_order SELECT * FROM odoo17.sale_order;
 SELECT is((SELECT array_agg(r::text ORDER BY r::text) FROM create_reports_odoo('lk_odoo', odoo_schema => 'odoo17') AS r),
           ARRAY['lk_odoo.canonical_leads', 'lk_odoo.canonical_orders', 'lk_odoo.canonical_stage_events',
                 'lk_odoo.funnel_by_campaign', 'lk_odoo.funnel_report', 'lk_odoo.kpi_by_campaign', 'lk_odoo.kpi_by_channel',
-                'lk_odoo.kpi_by_month', 'lk_odoo.kpi_overview', 'lk_odoo.report_leads', 'lk_odoo.report_spend', 'lk_odoo.report_stage_events'],
+                'lk_odoo.kpi_by_month', 'lk_odoo.kpi_by_owner', 'lk_odoo.kpi_by_team', 'lk_odoo.kpi_overview',
+                'lk_odoo.report_campaigns', 'lk_odoo.report_leads', 'lk_odoo.report_spend', 'lk_odoo.report_stage_events'],
           'Odoo 17: canonical views and reports');
 
 -- lead 1 won (date_closed), lead 2 lost (inactive, probability 0), lead 3

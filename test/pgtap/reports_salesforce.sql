@@ -40,9 +40,10 @@ INSERT INTO salesforce.campaign VALUES ('701C', 'Odd', false, '2024-03-01', '202
                                        ('701D', 'Backwards', false, '2024-03-01', '2024-03-05', '2024-03-01', 7.5, NULL, 'Done', 'Ads');
 
 SELECT is((SELECT array_agg(r::text ORDER BY r::text) FROM create_reports_salesforce('lk_sf') AS r),
-          ARRAY['lk_sf.canonical_leads', 'lk_sf.canonical_spend', 'lk_sf.canonical_stage_events',
+          ARRAY['lk_sf.canonical_campaigns', 'lk_sf.canonical_leads', 'lk_sf.canonical_spend', 'lk_sf.canonical_stage_events',
                 'lk_sf.funnel_by_campaign', 'lk_sf.funnel_report', 'lk_sf.kpi_by_campaign', 'lk_sf.kpi_by_channel',
-                'lk_sf.kpi_by_month', 'lk_sf.kpi_overview', 'lk_sf.report_leads', 'lk_sf.report_spend', 'lk_sf.report_stage_events'],
+                'lk_sf.kpi_by_month', 'lk_sf.kpi_by_owner', 'lk_sf.kpi_by_team', 'lk_sf.kpi_overview',
+                'lk_sf.report_campaigns', 'lk_sf.report_leads', 'lk_sf.report_spend', 'lk_sf.report_stage_events'],
           'canonical views and reports');
 -- converted = the converted opportunity is won, at its close_date (midnight
 -- UTC, never before the lead's creation); deleted leads are left out
