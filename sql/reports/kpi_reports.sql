@@ -166,7 +166,7 @@ BEGIN
                                        format('%s AS sp LEFT JOIN (%s) AS cc ON cc.map_campaign = sp.campaign', v.spend_src, map), v.s_cell)
                                ELSE @extschema@._lk_keyed_select(r.key_name, v.s_key, v.s_agg, v.spend_src, v.s_cell) END;
             extra_cols := CASE r.name
-                WHEN 'kpi_by_campaign' THEN 'cc.map_channel AS channel, @extschema@.roi(g.m) AS roi'
+                WHEN 'kpi_by_campaign' THEN 'cc.map_channel AS channel, round(@extschema@.roi(g.m), 4) AS roi'
                 WHEN 'kpi_by_channel' THEN format('CASE WHEN @extschema@.cost(g.r) IS NOT NULL THEN %L END AS cost_channel_rule', rule) END;
             extra_from := CASE WHEN r.name = 'kpi_by_campaign' THEN format(' LEFT JOIN (%s) AS cc ON cc.map_campaign = g.campaign', map) END;
             q := @extschema@._lk_kpi_sql(r.key_name, leads_part, spend_part, money_decimals, extra_cols, extra_from);
