@@ -232,22 +232,19 @@ try {
 	same('four trend charts', charts, 4);
 
 	// --- campaign league table -----------------------------------------------------
-	// channel: that of the campaign's leads (report_leads) until the view has one
+	// channel and roi: the view's own columns (no single channel: 'unknown')
 	const campaigns = sql(`
-		SELECT k.campaign, coalesce(c.channel, 'unknown') AS channel, k.leads,
+		SELECT k.campaign, coalesce(k.channel, 'unknown') AS channel, k.leads,
 		       to_char(round(100 * k.conversion_rate::numeric, 1), 'FM999999990.0') || '%' AS conversion,
 		       round(k.cost_per_lead, 2) AS cpl, round(k.cost_per_order, 2) AS cpo,
-		       k.revenue, k.revenue AS raw_revenue, k.cost AS raw_cost
+		       k.revenue, k.roi
 		FROM kpi_by_campaign_live AS k
-		LEFT JOIN (SELECT campaign, CASE WHEN count(DISTINCT channel) > 1 THEN 'mixed' ELSE min(channel) END AS channel
-		           FROM report_leads GROUP BY campaign) AS c ON c.campaign IS NOT DISTINCT FROM k.campaign
 		ORDER BY k.revenue DESC NULLS LAST, k.campaign`);
 	const leagueRow = (c) => [
 		c.campaign ?? '-', c.channel, fixed(c.leads, 0), c.conversion,
 		c.cpl === null ? '-' : fixed(c.cpl, 2), c.cpo === null ? '-' : fixed(c.cpo, 2),
 		c.revenue === null ? '-' : fixed(c.revenue, 2),
-		c.raw_cost === null || Number(c.raw_cost) === 0 ? '-' :
-			fixed(100 * ((Number(c.raw_revenue ?? 0) - Number(c.raw_cost)) / Number(c.raw_cost)), 0) + '%'
+		c.roi === null ? '-' : fixed(100 * Number(c.roi), 0) + '%'
 	];
 	const readLeague = () => tableRows('league');
 	let league = await readLeague();

@@ -198,7 +198,7 @@ BEGIN
             HINT = 'Pass the schema that will hold the canonical and report views.';
     END IF;
     PERFORM @extschema@._lk_clear_schema(target_schema, @extschema@._lk_report_names()
-        || ARRAY['canonical_orders', 'canonical_spend', 'canonical_stage_events', 'canonical_leads']);
+        || ARRAY['canonical_campaigns', 'canonical_orders', 'canonical_spend', 'canonical_stage_events', 'canonical_leads']);
 END;
 $$;
 COMMENT ON FUNCTION @extschema@._lk_preset_prepare(name) IS

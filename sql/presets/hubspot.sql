@@ -32,6 +32,7 @@ DECLARE
     parts text[] := '{}';
     leads_sql text; events_sql text; raw_sql text; open_sql text;
     v_leads regclass; v_events regclass;
+    own regclass; owner_expr text;
 BEGIN
     contact := @extschema@._lk_rel(p, hubspot_schema, 'contact', true);
     deal    := @extschema@._lk_rel(p, hubspot_schema, 'deal', false);
@@ -80,10 +81,19 @@ BEGIN
             @extschema@._lk_live(p, deal, 'd'), @extschema@._lk_live(p, dps, 's'), @extschema@._lk_live(p, dc, 'dc'), not_deleted);
     END IF;
     customer_col := @extschema@._lk_utc(p, contact, 'ct', 'property_hs_lifecyclestage_customer_date', false);
+    -- the owner: contact.property_hubspot_owner_id -> owner (first and last
+    -- name, else the e-mail), compared as text (the id is a number or text)
+    own := @extschema@._lk_rel(p, hubspot_schema, 'owner', false);
+    IF own IS NOT NULL AND @extschema@._lk_type(p, contact, 'property_hubspot_owner_id', false) IS NOT NULL THEN
+        PERFORM @extschema@._lk_type(p, own, c) FROM unnest(ARRAY['owner_id', 'first_name', 'last_name', 'email']) AS c;
+        owner_expr := format('(SELECT coalesce(nullif(btrim(concat_ws('' '', o.first_name::text, o.last_name::text)), ''''), o.email::text) '
+                             'FROM %s AS o WHERE o.owner_id::text = ct.property_hubspot_owner_id::text AND %s LIMIT 1)',
+                             own, @extschema@._lk_live(p, own, 'o'));
+    END IF;
 
     leads_sql := format(
         'SELECT ct.id::bigint AS lead_id, %s AS first_contact_at, %s AS campaign, %s AS channel, '
-        '%s AS converted_at, NULL::timestamptz AS lost_at, %s AS revenue, %s AS expected_revenue FROM %s AS ct%s%s WHERE %s',
+        '%s AS converted_at, NULL::timestamptz AS lost_at, %s AS revenue, %s AS expected_revenue%s FROM %s AS ct%s%s WHERE %s',
         @extschema@._lk_utc(p, contact, 'ct', 'property_createdate'),
         CASE WHEN @extschema@._lk_type(p, contact, 'property_hs_analytics_first_touch_converting_campaign', false) IS NULL THEN 'NULL::text'
              ELSE 'ct.property_hs_analytics_first_touch_converting_campaign::text' END,
@@ -93,6 +103,7 @@ BEGIN
              ELSE format('coalesce(w.won_at, %s)', coalesce(customer_col, 'NULL')) END,
         CASE WHEN won_sql IS NULL THEN 'NULL::numeric' ELSE 'w.amount' END,
         CASE WHEN open_sql IS NULL THEN 'NULL::numeric' ELSE 'od.amount' END,
+        CASE WHEN owner_expr IS NULL THEN '' ELSE format(', %s AS owner', owner_expr) END,
         contact,
         CASE WHEN won_sql IS NULL THEN '' ELSE format(' LEFT JOIN (%s) AS w ON w.contact_id = ct.id', won_sql) END,
         CASE WHEN open_sql IS NULL THEN '' ELSE format(' LEFT JOIN (%s) AS od ON od.contact_id = ct.id', open_sql) END,
@@ -159,7 +170,12 @@ BEGIN
         time_zone => time_zone, money_decimals => money_decimals,
         watch => CASE WHEN materialized THEN @extschema@._lk_hubspot_watch(contact, CASE WHEN won_sql IS NOT NULL THEN deal END, dc, dps,
                      CASE WHEN events_sql IS NOT NULL AND (cardinality(parts) = 0 OR stage_source = 'history') THEN cph END,
-                     change_detection) END);
+                     change_detection)
+                     -- a renamed owner moves their contacts
+                     || (SELECT coalesce(jsonb_agg(w) FILTER (WHERE w IS NOT NULL), '[]') FROM (VALUES
+                            (@extschema@._lk_watch_entry(CASE WHEN owner_expr IS NOT NULL THEN own END, 'lead_ids',
+                                 format('SELECT ct.id FROM %s AS ct WHERE ct.property_hubspot_owner_id::text IN (SELECT owner_id::text FROM changed)', contact),
+                                 change_detection, '{_fivetran_synced}'))) AS v(w)) END);
     PERFORM set_config('leadkpi.stages_reported', '', true);
 END;
 $$;

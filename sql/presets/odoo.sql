@@ -1,7 +1,8 @@
 
 -----------------------------------------------------------------------------
 -- Odoo preset: canonical views over Odoo's CRM tables (crm_lead, crm_stage,
--- utm_*, mail_tracking_value, sale_order), then create_reports().  See
+-- utm_*, crm_team, res_users, res_partner, mail_tracking_value,
+-- sale_order), then create_reports().  See
 -- doc/crm.md.
 -----------------------------------------------------------------------------
 
@@ -69,6 +70,7 @@ DECLARE
     lead_amount text; order_amount text;
     cur regclass; rate regclass; comp regclass;
     lead_cur text; order_cur text; target_id bigint; found text[];
+    team regclass; users regclass; partner regclass; team_label text; owner_label text;
 BEGIN
     lead   := @extschema@._lk_rel(p, odoo_schema, 'crm_lead', true);
     stage  := @extschema@._lk_rel(p, odoo_schema, 'crm_stage', true);
@@ -88,6 +90,20 @@ BEGIN
     IF @extschema@._lk_type(p, lead, 'campaign_id', false) IS NULL THEN camp_label := NULL; END IF;
     IF @extschema@._lk_type(p, lead, 'medium_id', false) IS NULL THEN medium_label := NULL; END IF;
     IF @extschema@._lk_type(p, lead, 'source_id', false) IS NULL THEN source_label := NULL; END IF;
+    -- the sales team (crm_team.name) and the salesperson (res_users ->
+    -- res_partner.name), when the tables and crm_lead's columns are there
+    team    := @extschema@._lk_rel(p, odoo_schema, 'crm_team', false);
+    users   := @extschema@._lk_rel(p, odoo_schema, 'res_users', false);
+    partner := @extschema@._lk_rel(p, odoo_schema, 'res_partner', false);
+    IF team IS NOT NULL AND @extschema@._lk_type(p, lead, 'team_id', false) IS NOT NULL THEN
+        PERFORM @extschema@._lk_type(p, team, 'id');
+        team_label := @extschema@._lk_label(p, team, 'tm', 'name', lang);
+    END IF;
+    IF users IS NOT NULL AND partner IS NOT NULL AND @extschema@._lk_type(p, lead, 'user_id', false) IS NOT NULL THEN
+        PERFORM @extschema@._lk_type(p, users, c) FROM unnest(ARRAY['id', 'partner_id']) AS c;
+        PERFORM @extschema@._lk_type(p, partner, 'id');
+        owner_label := @extschema@._lk_label(p, partner, 'up', 'name', lang);
+    END IF;
     rev_col := CASE WHEN @extschema@._lk_type(p, lead, 'expected_revenue', false) IS NOT NULL THEN 'expected_revenue'
                     WHEN @extschema@._lk_type(p, lead, 'planned_revenue', false) IS NOT NULL THEN 'planned_revenue' END;
 
@@ -173,8 +189,8 @@ BEGIN
         'SELECT l.id::bigint AS lead_id, %s AS first_contact_at, %s AS campaign, %s AS channel, '
         'CASE WHEN %s THEN coalesce(%s, %s) END AS converted_at, '
         'CASE WHEN NOT l.active AND l.probability = 0 THEN %s END AS lost_at, '
-        '%s AS revenue, %s AS expected_revenue '
-        'FROM %s AS l LEFT JOIN %s AS st ON st.id = l.stage_id%s%s%s',
+        '%s AS revenue, %s AS expected_revenue%s%s '
+        'FROM %s AS l LEFT JOIN %s AS st ON st.id = l.stage_id%s%s%s%s%s',
         @extschema@._lk_utc(p, lead, 'l', 'create_date'),
         coalesce(camp_label, 'NULL::text'),
         CASE WHEN medium_label IS NULL AND source_label IS NULL THEN 'NULL::text'
@@ -185,13 +201,19 @@ BEGIN
         CASE WHEN lead_amount IS NULL THEN 'NULL::numeric' ELSE format('CASE WHEN %s THEN %s END', won, lead_amount) END,
         -- the deal amount of every lead, read by the forecast for the open ones
         coalesce(lead_amount, 'NULL::numeric'),
+        CASE WHEN team_label IS NULL THEN '' ELSE format(', %s AS team', team_label) END,
+        CASE WHEN owner_label IS NULL THEN '' ELSE format(', %s AS owner', owner_label) END,
         lead, stage,
         CASE WHEN camp_label IS NULL THEN ''
              ELSE format(' LEFT JOIN %s AS ca ON ca.id = l.campaign_id', camp) END,
         CASE WHEN medium_label IS NULL THEN ''
              ELSE format(' LEFT JOIN %s AS me ON me.id = l.medium_id', medium) END,
         CASE WHEN source_label IS NULL THEN ''
-             ELSE format(' LEFT JOIN %s AS so ON so.id = l.source_id', source) END);
+             ELSE format(' LEFT JOIN %s AS so ON so.id = l.source_id', source) END,
+        CASE WHEN team_label IS NULL THEN ''
+             ELSE format(' LEFT JOIN %s AS tm ON tm.id = l.team_id', team) END,
+        CASE WHEN owner_label IS NULL THEN ''
+             ELSE format(' LEFT JOIN %s AS us ON us.id = l.user_id LEFT JOIN %s AS up ON up.id = us.partner_id', users, partner) END);
 
     -- stage history: mail_tracking_value rows of crm.lead's stage_id field
     IF mtv IS NOT NULL THEN
@@ -270,12 +292,21 @@ BEGIN
                      CASE WHEN camp_label IS NOT NULL THEN camp END, CASE WHEN medium_label IS NOT NULL THEN medium END,
                      CASE WHEN source_label IS NOT NULL THEN source END,
                      CASE WHEN events_sql IS NOT NULL THEN mtv END, mm, imf, CASE WHEN orders_sql IS NOT NULL THEN so END,
-                     CASE WHEN target_id IS NOT NULL THEN ARRAY[cur, rate, comp] END, change_detection) END);
+                     CASE WHEN target_id IS NOT NULL THEN ARRAY[cur, rate, comp] END, change_detection)
+                     -- a renamed team or salesperson moves that team's or user's leads
+                     || (SELECT coalesce(jsonb_agg(w) FILTER (WHERE w IS NOT NULL), '[]') FROM (VALUES
+                         (@extschema@._lk_watch_entry(CASE WHEN team_label IS NOT NULL THEN team END, 'lead_ids',
+                              format('SELECT l.id FROM %s AS l WHERE l.team_id IN (SELECT id FROM changed)', lead), change_detection, '{write_date}')),
+                         (@extschema@._lk_watch_entry(CASE WHEN owner_label IS NOT NULL THEN users END, 'lead_ids',
+                              format('SELECT l.id FROM %s AS l WHERE l.user_id IN (SELECT id FROM changed)', lead), change_detection, '{write_date}')),
+                         (@extschema@._lk_watch_entry(CASE WHEN owner_label IS NOT NULL THEN partner END, 'lead_ids',
+                              format('SELECT l.id FROM %s AS l JOIN %s AS us ON us.id = l.user_id WHERE us.partner_id IN (SELECT id FROM changed)', lead, users),
+                              change_detection, '{write_date}'))) AS v(w)) END);
     PERFORM set_config('leadkpi.stages_reported', '', true);
 END;
 $$;
 COMMENT ON FUNCTION @extschema@.create_reports_odoo(name, name, text[], regclass, text, interval, text, boolean, text, integer, text, text) IS
-'Odoo preset: canonical views over crm_lead, crm_stage, utm_*, mail_tracking_value and sale_order in odoo_schema, then create_reports() in target_schema; amounts in several currencies are converted to currency with res_currency_rate, or refused; materialized reports watch those tables (change_detection: triggers, columns (write_date) or none). See doc/crm.md.';
+'Odoo preset: canonical views over crm_lead, crm_stage, utm_*, crm_team, res_users, res_partner, mail_tracking_value and sale_order in odoo_schema, then create_reports() in target_schema; amounts in several currencies are converted to currency with res_currency_rate, or refused; materialized reports watch those tables (change_detection: triggers, columns (write_date) or none). See doc/crm.md.';
 
 -- What materialized Odoo reports watch, and how a changed row maps to the
 -- crm_lead ids it touches (NULL tables are not read).  Stage names and

@@ -33,6 +33,7 @@ DECLARE
     won_at text;
     member_live text;
     start_fallback text;
+    usr regclass; owner_expr text; campaigns_sql text; v_campaigns regclass;
 BEGIN
     ld     := @extschema@._lk_rel(p, salesforce_schema, 'lead', true);
     opp    := @extschema@._lk_rel(p, salesforce_schema, 'opportunity', true);
@@ -78,6 +79,18 @@ BEGIN
             not_deleted_c);
     END IF;
 
+    -- the campaigns' channel: campaign.type (for the cost per channel)
+    IF camp IS NOT NULL AND @extschema@._lk_type(p, camp, 'type', false) IS NOT NULL THEN
+        campaigns_sql := format('SELECT c.name::text AS campaign, c.type::text AS channel, c.name::text AS name FROM %s AS c WHERE %s',
+                                camp, not_deleted_c);
+    END IF;
+    -- the owner: the user named by lead.owner_id (a queue owns none: NULL)
+    usr := @extschema@._lk_rel(p, salesforce_schema, 'user', false);
+    IF usr IS NOT NULL AND @extschema@._lk_type(p, ld, 'owner_id', false) IS NOT NULL THEN
+        PERFORM @extschema@._lk_type(p, usr, c) FROM unnest(ARRAY['id', 'name']) AS c;
+        owner_expr := format('(SELECT u.name::text FROM %s AS u WHERE u.id = ld.owner_id AND %s)', usr, @extschema@._lk_live(p, usr, 'u'));
+    END IF;
+
     -- won: the converted opportunity is won, at its close_date (a date: read
     -- as midnight UTC, and never before the lead's creation)
     won_at := format('greatest(%s, %s)', @extschema@._lk_utc(p, opp, 'o', 'close_date'), @extschema@._lk_utc(p, ld, 'ld', 'created_date'));
@@ -87,9 +100,10 @@ BEGIN
         'CASE WHEN o.is_closed AND NOT o.is_won THEN %s END AS lost_at, '
         'CASE WHEN o.is_won THEN o.amount::numeric END AS revenue, '
         -- the converted opportunity's amount: what the forecast expects of it while open
-        'o.amount::numeric AS expected_revenue '
+        'o.amount::numeric AS expected_revenue%s '
         'FROM %s AS ld LEFT JOIN %s AS o ON o.id = ld.converted_opportunity_id AND %s WHERE %s',
-        @extschema@._lk_utc(p, ld, 'ld', 'created_date'), camp_expr, won_at, won_at, ld, opp, not_deleted_o, not_deleted_ld);
+        @extschema@._lk_utc(p, ld, 'ld', 'created_date'), camp_expr, won_at, won_at,
+        CASE WHEN owner_expr IS NULL THEN '' ELSE format(', %s AS owner', owner_expr) END, ld, opp, not_deleted_o, not_deleted_ld);
 
     -- stage history of the converted opportunities, first entry per stage
     IF hist IS NOT NULL AND @extschema@._lk_type(p, hist, 'opportunity_id', false) IS NOT NULL THEN
@@ -192,8 +206,13 @@ BEGIN
             format('spend from Salesforce %s: actual_cost spread evenly over start_date..end_date, remainder on the last day', camp));
         RETURN NEXT v_spend;
     END IF;
+    IF campaigns_sql IS NOT NULL THEN
+        v_campaigns := @extschema@._lk_canonical(target_schema, 'canonical_campaigns', campaigns_sql,
+            format('campaigns from Salesforce %s: the channel is the campaign''s type', camp));
+        RETURN NEXT v_campaigns;
+    END IF;
     RETURN QUERY SELECT * FROM @extschema@.create_reports(target_schema, v_leads,
-        stage_events => v_events, spend => coalesce(spend, v_spend),
+        stage_events => v_events, spend => coalesce(spend, v_spend), campaigns => v_campaigns,
         stages => CASE WHEN v_events IS NULL THEN NULL ELSE stages END,
         conversion_window => conversion_window, funnel_modes => funnel_modes, materialized => materialized,
         time_zone => time_zone, money_decimals => money_decimals,
@@ -201,7 +220,12 @@ BEGIN
                      CASE WHEN events_sql IS NOT NULL THEN coalesce(hist, fhist) END,
                      CASE WHEN hist IS NOT NULL AND hist <> opp AND @extschema@._lk_type(p, hist, 'opportunity_id', false) IS NULL THEN 'id'
                           ELSE 'opportunity_id' END,
-                     spend IS NULL AND spend_sql IS NOT NULL, change_detection) END);
+                     spend IS NULL AND spend_sql IS NOT NULL, change_detection)
+                     -- a renamed owner moves their leads
+                     || (SELECT coalesce(jsonb_agg(w) FILTER (WHERE w IS NOT NULL), '[]') FROM (VALUES
+                            (@extschema@._lk_watch_entry(CASE WHEN owner_expr IS NOT NULL THEN usr END, 'lead_ids',
+                                 format('SELECT ld.id FROM %s AS ld WHERE ld.owner_id IN (SELECT id FROM changed)', ld), change_detection,
+                                 '{_fivetran_synced,system_modstamp}'))) AS v(w)) END);
     PERFORM set_config('leadkpi.stages_reported', '', true);
 END;
 $$;

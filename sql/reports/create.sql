@@ -24,7 +24,8 @@ CREATE OR REPLACE FUNCTION @extschema@.create_reports(
     time_zone text DEFAULT NULL,
     money_decimals integer DEFAULT 2,
     watch jsonb DEFAULT NULL,
-    look_back interval DEFAULT '1 hour')
+    look_back interval DEFAULT '1 hour',
+    campaigns regclass DEFAULT NULL)
 RETURNS SETOF regclass
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -38,7 +39,7 @@ DECLARE
 BEGIN
     -- nothing is dropped or created before every input is checked
     PERFORM @extschema@._lk_check_inputs(target_schema, leads, stage_events, spend, orders, stages,
-                                          conversion_window, funnel_modes, materialized, tz, money_decimals);
+                                          conversion_window, funnel_modes, materialized, tz, money_decimals, campaigns);
     IF materialized THEN
         IF look_back IS NULL OR look_back < interval '0' THEN
             RAISE EXCEPTION 'leadkpi: look_back must be an interval of at least 0, not %', coalesce(look_back::text, 'NULL')
@@ -53,14 +54,14 @@ BEGIN
     -- report views that users' views depend on are kept and replaced in place
     kept := @extschema@._lk_clear_schema(target_schema, @extschema@._lk_report_names());
     BEGIN
-        PERFORM @extschema@._lk_create_canonical_views(target_schema, leads, stage_events, spend, orders, stages, tz);
+        PERFORM @extschema@._lk_create_canonical_views(target_schema, leads, stage_events, spend, orders, stages, tz, campaigns);
         IF materialized THEN
             PERFORM @extschema@._lk_create_stores(target_schema, leads, stage_events, spend, orders, stages,
                                                    conversion_window, funnel_modes, tz, watch, look_back);
             PERFORM @extschema@._lk_create_watches(target_schema, watch, (@extschema@._lk_column('leads', leads, 'lead_id', 'id', true)).typ);
             PERFORM @extschema@._lk_create_live_rows(target_schema, spend, stage_events, stages, conversion_window, funnel_modes, tz);
         END IF;
-        PERFORM @extschema@._lk_create_kpi_reports(target_schema, spend, materialized, tz, money_decimals);
+        PERFORM @extschema@._lk_create_kpi_reports(target_schema, spend, materialized, tz, money_decimals, leads, campaigns);
         IF stage_events IS NOT NULL THEN
             PERFORM @extschema@._lk_create_funnel_reports(target_schema, stages, conversion_window, funnel_modes, materialized);
         ELSE
@@ -110,8 +111,8 @@ BEGIN
     RETURN QUERY SELECT unnest(created);
 END;
 $$;
-COMMENT ON FUNCTION @extschema@.create_reports(name, regclass, regclass, regclass, regclass, text[], interval, text, boolean, text, integer, jsonb, interval) IS
-'Creates (or replaces) the leadkpi report views in target_schema over the canonical inputs leads (required), stage_events, spend and orders; validates every input first; days and months are cut in time_zone (default: the TimeZone at creation); money is shown to money_decimals decimals (NULL: exact); materialized => true keeps stores refreshed incrementally from the changes recorded on the watched tables (watch, look_back: see doc/realtime.md); returns the relations created. See doc/crm.md.';
+COMMENT ON FUNCTION @extschema@.create_reports(name, regclass, regclass, regclass, regclass, text[], interval, text, boolean, text, integer, jsonb, interval, regclass) IS
+'Creates (or replaces) the leadkpi report views in target_schema over the canonical inputs leads (required), stage_events, spend, orders and campaigns (each campaign''s channel, for the cost per channel); validates every input first; days and months are cut in time_zone (default: the TimeZone at creation); money is shown to money_decimals decimals (NULL: exact); materialized => true keeps stores refreshed incrementally from the changes recorded on the watched tables (watch, look_back: see doc/realtime.md); returns the relations created. See doc/crm.md.';
 
 CREATE OR REPLACE FUNCTION @extschema@.drop_reports(target_schema name)
 RETURNS void
@@ -120,7 +121,7 @@ SET search_path = pg_catalog, pg_temp
 BEGIN ATOMIC
     SELECT @extschema@._lk_drop(target_schema,
         @extschema@._lk_report_names()
-        || ARRAY['canonical_orders', 'canonical_spend', 'canonical_stage_events', 'canonical_leads']);
+        || ARRAY['canonical_campaigns', 'canonical_orders', 'canonical_spend', 'canonical_stage_events', 'canonical_leads']);
 END;
 COMMENT ON FUNCTION @extschema@.drop_reports(name) IS
 'Drops the report views (and a preset''s canonical views) that leadkpi created in target_schema; never touches other objects';

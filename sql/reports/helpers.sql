@@ -28,13 +28,15 @@ RETURN ARRAY[
     'forecast_by_week', 'forecast_by_campaign', 'forecast_by_month',
     'funnel_report_live', 'funnel_by_campaign_live',
     'kpi_overview_live', 'kpi_by_campaign_live', 'kpi_by_channel_live', 'kpi_by_month_live',
+    'kpi_by_team_live', 'kpi_by_owner_live',
     'funnel_by_campaign', 'funnel_report',
+    'kpi_by_owner', 'kpi_by_team',
     'kpi_by_month', 'kpi_by_channel', 'kpi_by_campaign', 'kpi_overview',
     'report_status', 'funnel_rows_live', 'spend_rows_live', 'kpi_rows_live', 'changes_by_column',
     'funnel_monthly', 'spend_monthly', 'kpi_monthly', 'funnel_daily', 'spend_daily', 'kpi_daily',
     'funnel_store', 'kpi_watermark', 'forecast_week_summaries', 'forecast_month_summaries',
     'lead_facts', 'pending_changes', 'report_state', '_lk_stores',
-    'report_stage_events', 'report_spend', 'report_leads']::text[];
+    'report_stage_events', 'report_campaigns', 'report_spend', 'report_leads']::text[];
 COMMENT ON FUNCTION @extschema@._lk_report_names() IS
 'leadkpi internal: names of the relations create_reports() may create, dependents first';
 

@@ -56,8 +56,12 @@ COMMENT ON FUNCTION @extschema@._lk_money(numeric, integer) IS
 -- across periods and campaigns").  key is NULL for the one-row overview.
 -- Columns: the nine KPI columns of 0.1.0 in their order, then the ones added
 -- since, at the end, so that users' views and materialized reports keep
--- working: the cycles in days, and the matched spend, leads and conversions.
-CREATE OR REPLACE FUNCTION @extschema@._lk_kpi_sql(key_name text, leads_part text, spend_part text, money_decimals integer)
+-- working: the cycles in days, and the matched spend, leads and conversions;
+-- then extra_cols, columns of one report over g (its key, r and m) and the
+-- relations joined to g by extra_from (kpi_by_campaign's channel and roi,
+-- kpi_by_channel's cost_channel_rule).
+CREATE OR REPLACE FUNCTION @extschema@._lk_kpi_sql(key_name text, leads_part text, spend_part text, money_decimals integer,
+                                                  extra_cols text DEFAULT NULL, extra_from text DEFAULT NULL)
 RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
@@ -73,11 +77,11 @@ RETURN format(
     '@extschema@._lk_days(@extschema@.sales_cycle_avg(g.r)) AS sales_cycle_avg_days, '
     '@extschema@._lk_days(@extschema@.sales_cycle_median(g.r)) AS sales_cycle_median_days, '
     '@extschema@._lk_money(@extschema@.cost(g.m), %2$s) AS cost_matched, '
-    '@extschema@.leads(g.m) AS leads_matched, @extschema@.conversions(g.m) AS conversions_matched '
+    '@extschema@.leads(g.m) AS leads_matched, @extschema@.conversions(g.m) AS conversions_matched%9$s '
     'FROM (SELECT %3$scoalesce(@extschema@.rollup(c.s), %4$s) AS r, '
     'coalesce(@extschema@.rollup(c.s) FILTER (WHERE @extschema@.leads(c.s) > 0 AND @extschema@.cost(c.s) IS NOT NULL), %4$s) AS m '
     'FROM (SELECT %5$su.cell_month, u.cell_campaign, @extschema@.rollup(u.s) AS s FROM (%6$s%7$s) AS u '
-    'GROUP BY %5$su.cell_month, u.cell_campaign) AS c%8$s) AS g',
+    'GROUP BY %5$su.cell_month, u.cell_campaign) AS c%8$s) AS g%10$s',
     CASE WHEN key_name IS NULL THEN '' ELSE format('g.%I, ', key_name) END,
     coalesce(money_decimals::text, 'NULL'),
     CASE WHEN key_name IS NULL THEN '' ELSE format('c.%I, ', key_name) END,
@@ -86,8 +90,10 @@ RETURN format(
     CASE WHEN key_name IS NULL THEN '' ELSE format('u.%I, ', key_name) END,
     leads_part,
     CASE WHEN spend_part IS NULL THEN '' ELSE ' UNION ALL ' || spend_part END,
-    CASE WHEN key_name IS NULL THEN '' ELSE format(' GROUP BY c.%I', key_name) END);
-COMMENT ON FUNCTION @extschema@._lk_kpi_sql(text, text, text, integer) IS
+    CASE WHEN key_name IS NULL THEN '' ELSE format(' GROUP BY c.%I', key_name) END,
+    CASE WHEN extra_cols IS NULL THEN '' ELSE ', ' || extra_cols END,
+    coalesce(extra_from, ''));
+COMMENT ON FUNCTION @extschema@._lk_kpi_sql(text, text, text, integer, text, text) IS
 'leadkpi internal: the SQL of a KPI report: rollup() of lead and spend summaries per key and cell, then the accessors (cost ratios over the cells with both leads and spend)';
 
 -- The funnel report query over a SELECT yielding (key, fs funnel_summary,

@@ -6,12 +6,12 @@
 --
 --   lead_facts      one row per lead seen in the leads or the stage events:
 --                   its cohort key (day of first contact in the reports' time
---                   zone, campaign, channel), what the KPIs read, and its
+--                   zone and the segments), what the KPIs read, and its
 --                   funnel events.  The membership index that lets a key be
 --                   recomputed without the user's indexes.
---   fine stores     one summary per (day, campaign, channel): kpi_daily,
+--   fine stores     one summary per (day, segments): kpi_daily,
 --                   spend_daily, funnel_daily
---   coarse stores   one summary per (month, campaign, channel): kpi_monthly,
+--   coarse stores   one summary per (month, segments): kpi_monthly,
 --                   spend_monthly, funnel_monthly; the stored reports are
 --                   rollups of these (a few thousand rows)
 --   report_state    one row: the mapping, the last refresh, the watermark of
@@ -21,10 +21,11 @@
 -- whole (see sql/report_store.sql).
 --
 -- Keys: a store's key is its time column (day or month) and the segment
--- columns of _lk_segments().  NULL is a value of a key (a lead without a
+-- columns of _lk_segments() (campaign, channel, team, owner; spend has no
+-- team or owner, NULL).  NULL is a value of a key (a lead without a
 -- campaign), so keys are matched with coalesce() on indexed expressions plus
--- IS NOT DISTINCT FROM (_lk_key_match).  A new segment (e.g. team) is one
--- more entry in _lk_segments() and a column of lead_facts.
+-- IS NOT DISTINCT FROM (_lk_key_match).  A new segment is one more entry
+-- in _lk_segments() and a column of report_leads and report_spend.
 --
 -- Adding a store (e.g. the forecast's): one row in _lk_stores_def() with
 -- the SQL that computes its fine rows from lead_facts, and its name in
@@ -36,7 +37,7 @@ CREATE OR REPLACE FUNCTION @extschema@._lk_segments()
 RETURNS text[]
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
-RETURN ARRAY['campaign', 'channel'];
+RETURN ARRAY['campaign', 'channel', 'team', 'owner'];
 COMMENT ON FUNCTION @extschema@._lk_segments() IS
 'leadkpi internal: the segment columns of the store keys (after the day or month)';
 
@@ -151,12 +152,12 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 BEGIN ATOMIC
     SELECT * FROM (VALUES
-        ('kpi_daily', NULL, 'summary', 'kpi_summary', 'kpi', 'kpi_summary of the leads per day of first contact, campaign and channel'),
-        ('spend_daily', NULL, 'summary', 'kpi_summary', 'spend', 'spend summary per day, campaign and channel'),
-        ('funnel_daily', NULL, 'fs', 'funnel_summary', 'funnel', 'funnel_summary of the leads per day of first contact, campaign and channel (NULL day: leads with events but no first contact)'),
-        ('kpi_monthly', 'kpi_daily', 'summary', 'kpi_summary', 'kpi', 'rollup of kpi_daily per month, campaign and channel'),
-        ('spend_monthly', 'spend_daily', 'summary', 'kpi_summary', 'spend', 'rollup of spend_daily per month, campaign and channel'),
-        ('funnel_monthly', 'funnel_daily', 'fs', 'funnel_summary', 'funnel', 'rollup of funnel_daily per month, campaign and channel')
+        ('kpi_daily', NULL, 'summary', 'kpi_summary', 'kpi', 'kpi_summary of the leads per day of first contact, campaign, channel, team and owner'),
+        ('spend_daily', NULL, 'summary', 'kpi_summary', 'spend', 'spend summary per day, campaign, channel, team and owner'),
+        ('funnel_daily', NULL, 'fs', 'funnel_summary', 'funnel', 'funnel_summary of the leads per day of first contact, campaign, channel, team and owner (NULL day: leads with events but no first contact)'),
+        ('kpi_monthly', 'kpi_daily', 'summary', 'kpi_summary', 'kpi', 'rollup of kpi_daily per month, campaign, channel, team and owner'),
+        ('spend_monthly', 'spend_daily', 'summary', 'kpi_summary', 'spend', 'rollup of spend_daily per month, campaign, channel, team and owner'),
+        ('funnel_monthly', 'funnel_daily', 'fs', 'funnel_summary', 'funnel', 'rollup of funnel_daily per month, campaign, channel, team and owner')
     ) AS v(name, fine, value_col, value_type, family, what);
 END;
 COMMENT ON FUNCTION @extschema@._lk_stores_def() IS
@@ -336,7 +337,7 @@ BEGIN
     -- the lookups of changed leads: the canonical rows of the leads in an
     -- array, read through the inputs' own lead_id columns
     EXECUTE format('CREATE FUNCTION %s._lk_leads_of(ids %s[]) RETURNS TABLE (lead_id %s, first_contact_at timestamptz, campaign text, '
-                   'channel text, converted_at timestamptz, lost_at timestamptz, revenue numeric) '
+                   'channel text, converted_at timestamptz, lost_at timestamptz, revenue numeric, team text, owner text) '
                    'LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp BEGIN ATOMIC %s; END',
                    s, lead_type, lead_type, @extschema@._lk_leads_select(leads, orders, tz, 'ids'));
     EXECUTE format('COMMENT ON FUNCTION %s._lk_leads_of(%s[]) IS %L', s, lead_type,

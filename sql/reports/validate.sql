@@ -1,7 +1,7 @@
 
 -----------------------------------------------------------------------------
 -- Reports: the canonical inputs and their checks.  create_reports() reads up
--- to four inputs, tables or views with the canonical column names of
+-- to five inputs, tables or views with the canonical column names of
 -- doc/crm.md, and checks all of them before anything is dropped or created.
 -----------------------------------------------------------------------------
 
@@ -111,6 +111,8 @@ BEGIN ATOMIC
         ('leads', 6, 'lost_at', 'ts', false),
         ('leads', 7, 'revenue', 'numeric', false),
         ('leads', 8, 'expected_revenue', 'numeric', false),
+        ('leads', 9, 'team', 'text', false),
+        ('leads', 10, 'owner', 'text', false),
         ('spend', 1, 'campaign', 'text', true),
         ('spend', 2, 'day', 'date', true),
         ('spend', 3, 'amount', 'numeric', true),
@@ -120,13 +122,16 @@ BEGIN ATOMIC
         ('orders', 3, 'amount', 'numeric', true),
         ('stage_events', 1, 'lead_id', 'id', true),
         ('stage_events', 2, 'stage', 'text', true),
-        ('stage_events', 3, 'occurred_at', 'ts', true)
+        ('stage_events', 3, 'occurred_at', 'ts', true),
+        ('campaigns', 1, 'campaign', 'text', true),
+        ('campaigns', 2, 'channel', 'text', true),
+        ('campaigns', 3, 'name', 'text', false)
     ) AS m(i, n, c, k, r)
     WHERE m.i = $1
     ORDER BY m.n;
 END;
 COMMENT ON FUNCTION @extschema@._lk_input_columns(text) IS
-'leadkpi internal: the canonical model: the columns of one input (leads, spend, orders, stage_events), their kind and whether they are required';
+'leadkpi internal: the canonical model: the columns of one input (leads, spend, orders, stage_events, campaigns), their kind and whether they are required';
 
 -- Checks every column of one input against the canonical model and returns
 -- a jsonb object: per column, the SQL that reads it as the canonical type
@@ -255,7 +260,7 @@ COMMENT ON FUNCTION @extschema@._lk_check_funnel(regclass, text[], interval, tex
 CREATE OR REPLACE FUNCTION @extschema@._lk_check_inputs(
     target_schema name, leads regclass, stage_events regclass, spend regclass, orders regclass,
     stages text[], conversion_window interval, funnel_modes text, materialized boolean, tz text,
-    money_decimals integer DEFAULT 2)
+    money_decimals integer DEFAULT 2, campaigns regclass DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -290,6 +295,9 @@ BEGIN
     IF spend IS NOT NULL THEN
         PERFORM @extschema@._lk_read_input('spend', spend, tz);
     END IF;
+    IF campaigns IS NOT NULL THEN
+        PERFORM @extschema@._lk_read_input('campaigns', campaigns, tz);
+    END IF;
     IF orders IS NOT NULL THEN
         PERFORM @extschema@._lk_read_input('orders', orders, tz);
         PERFORM @extschema@._lk_check_lead_id('orders', orders, leads);
@@ -305,7 +313,7 @@ BEGIN
 
     -- an input must not be one of the views about to be replaced
     SELECT r::text INTO bad
-      FROM unnest(ARRAY[leads, stage_events, spend, orders]) AS r
+      FROM unnest(ARRAY[leads, stage_events, spend, orders, campaigns]) AS r
       JOIN pg_class c ON c.oid = r JOIN pg_namespace n ON n.oid = c.relnamespace
      WHERE n.nspname = target_schema AND c.relname = ANY (@extschema@._lk_report_names())
      LIMIT 1;
@@ -316,5 +324,5 @@ BEGIN
     END IF;
 END;
 $$;
-COMMENT ON FUNCTION @extschema@._lk_check_inputs(name, regclass, regclass, regclass, regclass, text[], interval, text, boolean, text, integer) IS
+COMMENT ON FUNCTION @extschema@._lk_check_inputs(name, regclass, regclass, regclass, regclass, text[], interval, text, boolean, text, integer, regclass) IS
 'leadkpi internal: every check of create_reports() on its arguments and inputs, run before anything is dropped or created';

@@ -37,7 +37,7 @@ SELECT lives_ok($$SELECT create_reports('lk_rl_m', 'lk_rl.leads', spend => 'lk_r
 SELECT is(pg_temp.triggers('lk_rl_m'), 8::bigint, 'a re-run replaces the triggers, it does not add to them');
 SELECT lives_ok($$SELECT create_reports('lk_rl_m', 'lk_rl.leads', spend => 'lk_rl.spend')$$, 're-run as plain reports');
 SELECT is(pg_temp.triggers('lk_rl_m'), 0::bigint, 'plain reports leave no trigger');
-SELECT is(pg_temp.made('lk_rl_m'), '{v:forecast_by_campaign,v:forecast_by_month,v:forecast_by_week,v:funnel_by_campaign,v:funnel_report,v:kpi_by_campaign,v:kpi_by_channel,v:kpi_by_month,v:kpi_overview,v:report_leads,v:report_spend,v:report_stage_events}',
+SELECT is(pg_temp.made('lk_rl_m'), '{v:forecast_by_campaign,v:forecast_by_month,v:forecast_by_week,v:funnel_by_campaign,v:funnel_report,v:kpi_by_campaign,v:kpi_by_channel,v:kpi_by_month,v:kpi_by_owner,v:kpi_by_team,v:kpi_overview,v:report_campaigns,v:report_leads,v:report_spend,v:report_stage_events}',
           'and no store, no function');
 SELECT lives_ok($$SELECT create_reports('lk_rl_m', 'lk_rl.leads', spend => 'lk_rl.spend', materialized => true);
                   SELECT create_reports('lk_rl_m2', 'lk_rl.leads', materialized => true)$$, 'two materialized schemas on the same table');
@@ -114,7 +114,7 @@ SELECT is((SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'leadkpi %'), 0::bi
 SELECT is((SELECT array_agg(DISTINCT relkind::text || ':' || relname ORDER BY relkind::text || ':' || relname) FROM pg_class
             WHERE relnamespace::regnamespace::text LIKE 'lk_rl_%' AND relkind IN ('r', 'v', 'm')
               OR relnamespace::regnamespace::text LIKE 'lk_rl_%' AND relkind = 'r'),
-          '{v:funnel_by_campaign,v:funnel_by_campaign_live,v:funnel_report,v:funnel_report_live,v:report_leads,v:report_spend,v:report_stage_events}',
+          '{v:funnel_by_campaign,v:funnel_by_campaign_live,v:funnel_report,v:funnel_report_live,v:report_campaigns,v:report_leads,v:report_spend,v:report_stage_events}',
           'no store or report view: only the canonical views and the empty funnel views (no stage events), which use nothing of leadkpi''s');
 SELECT is((SELECT count(*) FROM pg_proc WHERE pronamespace::regnamespace::text LIKE 'lk_rl_%'), 0::bigint, 'and no function');
 UPDATE lk_rl.leads SET campaign = 'c1', updated_at = '2024-01-01' WHERE lead_id = 7;

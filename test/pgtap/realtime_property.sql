@@ -1,5 +1,5 @@
 -- Materialized reports under random change: batches of inserts, updates
--- (campaign, channel and cohort moves, conversions, revenue) and deletes on
+-- (campaign, channel, team, owner and cohort moves, conversions, revenue) and deletes on
 -- all four inputs, with NULL and '' campaigns, orphan stage events and
 -- orders, multi-row statements.  After each batch every live view equals the
 -- plain view over the same tables, row for row; after a refresh the stored
@@ -11,7 +11,7 @@ SELECT setseed(0.4242);
 
 CREATE SCHEMA lk_rtp;
 CREATE TABLE lk_rtp.leads (lead_id bigint PRIMARY KEY, first_contact_at timestamptz, campaign text, channel text,
-                           converted_at timestamptz, revenue numeric);
+                           converted_at timestamptz, revenue numeric, team text, owner text);
 CREATE TABLE lk_rtp.events (lead_id bigint, stage text, occurred_at timestamptz);
 CREATE TABLE lk_rtp.orders (lead_id bigint, ordered_at timestamptz, amount numeric);
 CREATE TABLE lk_rtp.spend (campaign text, channel text, day date, amount numeric);
@@ -31,7 +31,7 @@ BEGIN
     -- new leads, with events and orders for some
     INSERT INTO lk_rtp.leads
     SELECT next_id + g, lk_rtp.at(), lk_rtp.pick('a', 'b', 'c', NULL, ''), lk_rtp.pick('x', 'y', NULL),
-           NULL, NULL
+           NULL, NULL, lk_rtp.pick('t1', 't2', NULL), lk_rtp.pick('ann', 'bob', 'cy', NULL)
     FROM generate_series(0, n * 3) AS g;
     UPDATE lk_rtp.leads SET converted_at = first_contact_at + random() * interval '40 days',
                             revenue = round((random() * 1000)::numeric, 2)
@@ -47,6 +47,8 @@ BEGIN
     FOR i IN 1..n LOOP
         UPDATE lk_rtp.leads SET campaign = lk_rtp.pick('a', 'b', 'c', NULL, '') WHERE lead_id = (SELECT lead_id FROM lk_rtp.leads ORDER BY random() LIMIT 1);
         UPDATE lk_rtp.leads SET channel = lk_rtp.pick('x', 'y', NULL) WHERE lead_id = (SELECT lead_id FROM lk_rtp.leads ORDER BY random() LIMIT 1);
+        UPDATE lk_rtp.leads SET team = lk_rtp.pick('t1', 't2', NULL) WHERE lead_id = (SELECT lead_id FROM lk_rtp.leads ORDER BY random() LIMIT 1);
+        UPDATE lk_rtp.leads SET owner = lk_rtp.pick('ann', 'bob', 'cy', NULL) WHERE lead_id = (SELECT lead_id FROM lk_rtp.leads ORDER BY random() LIMIT 1);
         UPDATE lk_rtp.leads SET first_contact_at = first_contact_at + (random() * 60 - 30) * interval '1 day'
          WHERE lead_id = (SELECT lead_id FROM lk_rtp.leads ORDER BY random() LIMIT 1);
         UPDATE lk_rtp.leads SET converted_at = CASE WHEN converted_at IS NULL THEN first_contact_at + random() * interval '20 days' END,

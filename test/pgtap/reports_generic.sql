@@ -65,8 +65,9 @@ FROM exp_lead_figs f FULL JOIN exp_cost c USING (k, key);
 
 SELECT is(
     (SELECT array_agg(r::text ORDER BY r::text) FROM create_reports('lk_rep', 'lk_gen.leads', spend => 'lk_gen.spend', orders => 'lk_gen.orders') AS r),
-    ARRAY['lk_rep.forecast_by_campaign', 'lk_rep.forecast_by_month', 'lk_rep.forecast_by_week', 'lk_rep.funnel_by_campaign', 'lk_rep.funnel_report', 'lk_rep.kpi_by_campaign', 'lk_rep.kpi_by_channel', 'lk_rep.kpi_by_month', 'lk_rep.kpi_overview',
-          'lk_rep.report_leads', 'lk_rep.report_spend', 'lk_rep.report_stage_events'],
+    ARRAY['lk_rep.forecast_by_campaign', 'lk_rep.forecast_by_month', 'lk_rep.forecast_by_week', 'lk_rep.funnel_by_campaign', 'lk_rep.funnel_report',
+          'lk_rep.kpi_by_campaign', 'lk_rep.kpi_by_channel', 'lk_rep.kpi_by_month', 'lk_rep.kpi_by_owner', 'lk_rep.kpi_by_team',
+          'lk_rep.kpi_overview', 'lk_rep.report_campaigns', 'lk_rep.report_leads', 'lk_rep.report_spend', 'lk_rep.report_stage_events'],
     'create_reports returns the relations it created (the funnel views empty without stage_events)');
 
 -- the same figures, read from a report view and rounded like exp_figs
@@ -107,7 +108,8 @@ SELECT is(
       WHERE attrelid = 'lk_rep.kpi_by_campaign'::regclass AND attnum > 0),
     'campaign text, leads bigint, conversions bigint, conversion_rate double precision, sales_cycle_avg interval, '
     'sales_cycle_median interval, cost numeric, cost_per_lead numeric, cost_per_order numeric, revenue numeric, '
-    'sales_cycle_avg_days numeric, sales_cycle_median_days numeric, cost_matched numeric, leads_matched bigint, conversions_matched bigint',
+    'sales_cycle_avg_days numeric, sales_cycle_median_days numeric, cost_matched numeric, leads_matched bigint, conversions_matched bigint, '
+    'channel text, roi numeric',
     'kpi_by_campaign columns and types');
 SELECT is((SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = 'lk_rep.kpi_by_month'::regclass AND attname = 'month'),
           'date', 'kpi_by_month.month is a date');
@@ -143,8 +145,9 @@ SELECT lives_ok($$SELECT create_reports('lk_rep', 'lk_gen.leads', spend => 'lk_g
 SELECT lives_ok($$SELECT create_reports('lk_rep', 'lk_gen.leads')$$, 're-run without spend and orders');
 SELECT is((SELECT array_agg(relname::text ORDER BY relname) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
             WHERE n.nspname = 'lk_rep' AND c.relkind IN ('v', 'm')),
-          ARRAY['forecast_by_campaign', 'forecast_by_month', 'forecast_by_week', 'funnel_by_campaign', 'funnel_report', 'kpi_by_campaign', 'kpi_by_channel', 'kpi_by_month', 'kpi_overview',
-                'report_leads', 'report_spend', 'report_stage_events'],
+          ARRAY['forecast_by_campaign', 'forecast_by_month', 'forecast_by_week', 'funnel_by_campaign', 'funnel_report',
+                'kpi_by_campaign', 'kpi_by_channel', 'kpi_by_month', 'kpi_by_owner', 'kpi_by_team',
+                'kpi_overview', 'report_campaigns', 'report_leads', 'report_spend', 'report_stage_events'],
           'the re-run left only its own views (no stale stores or live views; every schema has the same views)');
 SELECT is((SELECT cost FROM lk_rep.kpi_overview), NULL, 'without spend, cost is NULL');
 

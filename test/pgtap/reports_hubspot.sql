@@ -2,7 +2,7 @@
 -- replication: contact with property_hs_lifecyclestage_<stage>_date
 -- columns, contact_property_history, deal, deal_contact, deal_pipeline_stage.
 BEGIN;
-SELECT plan(17);
+SELECT plan(18);
 SET LOCAL TimeZone = 'UTC';
 
 CREATE SCHEMA hubspot;
@@ -37,9 +37,10 @@ INSERT INTO hubspot.contact_property_history (contact_id, name, value, "timestam
   (102, 'lifecyclestage', 'lead', '2024-05-03 08:00'), (102, 'lifecyclestage', 'other', '2024-05-04 08:00'), (102, 'firstname', 'x', '2024-05-04 08:00');
 
 SELECT is((SELECT array_agg(r::text ORDER BY r::text) FROM create_reports_hubspot('lk_hs') AS r),
-          ARRAY['lk_hs.canonical_leads', 'lk_hs.canonical_stage_events', 'lk_hs.forecast_by_campaign', 'lk_hs.forecast_by_month', 'lk_hs.forecast_by_week', 'lk_hs.funnel_by_campaign', 'lk_hs.funnel_report',
-                'lk_hs.kpi_by_campaign', 'lk_hs.kpi_by_channel', 'lk_hs.kpi_by_month', 'lk_hs.kpi_overview',
-                'lk_hs.report_leads', 'lk_hs.report_spend', 'lk_hs.report_stage_events'],
+          ARRAY['lk_hs.canonical_leads', 'lk_hs.canonical_stage_events', 'lk_hs.forecast_by_campaign', 'lk_hs.forecast_by_month', 'lk_hs.forecast_by_week',
+                'lk_hs.funnel_by_campaign', 'lk_hs.funnel_report', 'lk_hs.kpi_by_campaign', 'lk_hs.kpi_by_channel', 'lk_hs.kpi_by_month',
+                'lk_hs.kpi_by_owner', 'lk_hs.kpi_by_team', 'lk_hs.kpi_overview', 'lk_hs.report_campaigns', 'lk_hs.report_leads',
+                'lk_hs.report_spend', 'lk_hs.report_stage_events'],
           'canonical views and reports');
 -- converted at the first won deal's close date (deal 2 counts once, for
 -- contact 101; the lost and the deleted deal not at all), else the customer
@@ -108,6 +109,18 @@ SELECT lives_ok($$SELECT create_reports_hubspot('lk_hs4')$$, 'with a deal of a d
 SELECT results_eq($$SELECT lead_id, converted_at, revenue FROM lk_hs4.canonical_leads WHERE lead_id = 107$$,
                   $$VALUES (107::bigint, timestamptz '2024-06-02 08:00+00', 777::numeric)$$,
                   'a won deal is credited to its lowest live contact');
+
+-- the contact owner: property_hubspot_owner_id -> owner (name, else e-mail)
+CREATE TABLE hubspot.owner (owner_id bigint, first_name text, last_name text, email text, _fivetran_deleted boolean);
+INSERT INTO hubspot.owner VALUES (7, 'Ann', 'Lee', 'ann@x', false), (8, NULL, NULL, 'bob@x', false);
+ALTER TABLE hubspot.contact ADD COLUMN property_hubspot_owner_id text;
+UPDATE hubspot.contact SET property_hubspot_owner_id = CASE id WHEN 101 THEN '7' WHEN 102 THEN '8' WHEN 103 THEN '7' END;
+SELECT create_reports_hubspot('lk_hs5') \g /dev/null
+SELECT set_eq('SELECT owner, leads, conversions FROM lk_hs5.kpi_by_owner',
+              $$SELECT coalesce(o.first_name || ' ' || o.last_name, o.email) AS owner, count(*) AS n, count(l.converted_at) AS won
+                  FROM lk_hs4.canonical_leads l JOIN hubspot.contact c ON c.id = l.lead_id
+                  LEFT JOIN hubspot.owner o ON o.owner_id::text = c.property_hubspot_owner_id GROUP BY 1$$,
+              'kpi_by_owner: contacts per owner (name, else e-mail), as plain SQL');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -23,8 +23,8 @@ SELECT create_reports('lk_nm_funnel', 'lk_nm.leads', stage_events => 'lk_nm.even
 SELECT results_eq($$SELECT names FROM rels WHERE schema = 'lk_nm_leads'$$, $$SELECT names FROM rels WHERE schema = 'lk_nm_funnel'$$,
                   'leads only, or with (empty) stage events: the same views');
 SELECT results_eq($$SELECT names FROM rels WHERE schema = 'lk_nm_leads'$$,
-    $$VALUES (ARRAY['forecast_by_campaign', 'forecast_by_month', 'forecast_by_week', 'funnel_by_campaign', 'funnel_report', 'kpi_by_campaign', 'kpi_by_channel', 'kpi_by_month', 'kpi_overview',
-                    'report_leads', 'report_spend', 'report_stage_events'])$$, 'funnel views and empty canonical views without their inputs');
+    $$VALUES (ARRAY['forecast_by_campaign', 'forecast_by_month', 'forecast_by_week', 'funnel_by_campaign', 'funnel_report', 'kpi_by_campaign',
+                    'kpi_by_channel', 'kpi_by_month', 'kpi_by_owner', 'kpi_by_team', 'kpi_overview', 'report_campaigns', 'report_leads', 'report_spend', 'report_stage_events'])$$, 'funnel views and empty canonical views without their inputs');
 SELECT is_empty('SELECT * FROM lk_nm_leads.funnel_report', 'the funnel without stage events has no rows');
 -- typed like the real ones, so that a dashboard query works on either
 SELECT results_eq($$SELECT array_agg(format_type(atttypid, atttypmod) ORDER BY attnum) FROM pg_attribute WHERE attrelid = 'lk_nm_leads.funnel_by_campaign'::regclass AND attnum > 0$$,

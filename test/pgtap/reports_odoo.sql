@@ -2,7 +2,7 @@
 -- Odoo 17 (jsonb names, mail_tracking_value.field_id) and Odoo 15 (varchar
 -- names, mail_tracking_value.field).  Odoo stores UTC in timestamp columns.
 BEGIN;
-SELECT plan(18);
+SELECT plan(23);
 SET LOCAL TimeZone = 'UTC';
 
 
@@ -67,8 +67,10 @@ INSERT INTO odoo15.sale_order SELECT * FROM odoo17.sale_order;
 
 SELECT is((SELECT array_agg(r::text ORDER BY r::text) FROM create_reports_odoo('lk_odoo', odoo_schema => 'odoo17') AS r),
           ARRAY['lk_odoo.canonical_leads', 'lk_odoo.canonical_orders', 'lk_odoo.canonical_stage_events',
-                'lk_odoo.forecast_by_campaign', 'lk_odoo.forecast_by_month', 'lk_odoo.forecast_by_week', 'lk_odoo.funnel_by_campaign', 'lk_odoo.funnel_report', 'lk_odoo.kpi_by_campaign', 'lk_odoo.kpi_by_channel',
-                'lk_odoo.kpi_by_month', 'lk_odoo.kpi_overview', 'lk_odoo.report_leads', 'lk_odoo.report_spend', 'lk_odoo.report_stage_events'],
+                'lk_odoo.forecast_by_campaign', 'lk_odoo.forecast_by_month', 'lk_odoo.forecast_by_week', 'lk_odoo.funnel_by_campaign',
+                'lk_odoo.funnel_report', 'lk_odoo.kpi_by_campaign', 'lk_odoo.kpi_by_channel', 'lk_odoo.kpi_by_month',
+                'lk_odoo.kpi_by_owner', 'lk_odoo.kpi_by_team', 'lk_odoo.kpi_overview', 'lk_odoo.report_campaigns',
+                'lk_odoo.report_leads', 'lk_odoo.report_spend', 'lk_odoo.report_stage_events'],
           'Odoo 17: canonical views and reports');
 
 -- lead 1 won (date_closed), lead 2 lost (inactive, probability 0), lead 3
@@ -119,6 +121,40 @@ SELECT results_eq('SELECT stage FROM lk_odoo.funnel_report ORDER BY step', $$VAL
 -- a chosen subset of stages; events of other stages are left out
 SELECT lives_ok($$SELECT create_reports_odoo('lk_odoo', odoo_schema => 'odoo17', stages => '{New,Won}')$$, 'stages subset');
 SELECT is((SELECT count(*) FROM lk_odoo.canonical_stage_events WHERE stage NOT IN ('New', 'Won')), 0::bigint, 'only the chosen stages');
+
+-- the sales team (crm_team.name, jsonb from Odoo 16 on) and the
+-- salesperson (res_users -> res_partner.name): lead 4 has neither
+CREATE TABLE odoo17.crm_team (id serial PRIMARY KEY, name jsonb NOT NULL);
+CREATE TABLE odoo17.res_partner (id serial PRIMARY KEY, name varchar);
+CREATE TABLE odoo17.res_users (id serial PRIMARY KEY, partner_id integer, login varchar);
+ALTER TABLE odoo17.crm_lead ADD COLUMN team_id integer, ADD COLUMN user_id integer;
+INSERT INTO odoo17.crm_team VALUES (1, '{"en_US": "Europe"}'), (2, '{"en_US": "America", "fr_FR": "Amérique"}');
+INSERT INTO odoo17.res_partner VALUES (10, 'Ann Admin'), (11, 'Bob Seller');
+INSERT INTO odoo17.res_users VALUES (1, 10, 'ann'), (2, 11, 'bob');
+UPDATE odoo17.crm_lead SET team_id = CASE WHEN id <= 2 THEN 1 WHEN id = 3 THEN 2 END, user_id = CASE WHEN id IN (1, 3) THEN 1 WHEN id = 2 THEN 2 END;
+SELECT create_reports_odoo('lk_odoo_t', odoo_schema => 'odoo17') \g /dev/null
+SELECT create_reports_odoo('lk_odoo_tm', odoo_schema => 'odoo17', materialized => true) \g /dev/null
+-- leads and conversions (won: active, probability 100, stage is_won) per team and salesperson, in plain SQL
+CREATE TEMP VIEW exp_odoo_team AS
+SELECT 'team' AS k, t.name ->> 'en_US' AS key, count(*) AS leads, count(*) FILTER (WHERE l.active AND l.probability = 100 AND st.is_won) AS conversions
+  FROM odoo17.crm_lead l JOIN odoo17.crm_stage st ON st.id = l.stage_id LEFT JOIN odoo17.crm_team t ON t.id = l.team_id GROUP BY 2
+UNION ALL
+SELECT 'owner', p.name, count(*), count(*) FILTER (WHERE l.active AND l.probability = 100 AND st.is_won)
+  FROM odoo17.crm_lead l JOIN odoo17.crm_stage st ON st.id = l.stage_id LEFT JOIN odoo17.res_users u ON u.id = l.user_id
+  LEFT JOIN odoo17.res_partner p ON p.id = u.partner_id GROUP BY 2;
+SELECT set_eq($$SELECT 'team', team, leads, conversions FROM lk_odoo_t.kpi_by_team UNION ALL SELECT 'owner', owner, leads, conversions FROM lk_odoo_t.kpi_by_owner$$,
+              'SELECT * FROM exp_odoo_team', 'Odoo: kpi_by_team and kpi_by_owner from crm_team and res_users -> res_partner, as plain SQL');
+SELECT results_eq('SELECT team, revenue, cost FROM lk_odoo_t.kpi_by_team ORDER BY team NULLS LAST',
+                  $$VALUES ('America', NULL::numeric, NULL::numeric), ('Europe', 950, NULL), (NULL, 200, NULL)$$,
+                  'Odoo: revenue per team (orders replacing expected_revenue), no cost');
+-- a renamed salesperson and a lead moved to another team reach the live views
+\ir include/reports_differ.sql
+UPDATE odoo17.res_partner SET name = 'Robert Seller' WHERE id = 11;
+UPDATE odoo17.crm_lead SET team_id = 1 WHERE id = 3;
+SELECT is(pg_temp.reports_differ('lk_odoo_tm', 'lk_odoo_t', '_live'), '{}', 'Odoo materialized: the live views follow team and salesperson changes');
+SELECT isnt(pg_temp.reports_differ('lk_odoo_tm', 'lk_odoo_t', ''), '{}', 'the stored views lag behind until a refresh');
+SELECT refresh_reports('lk_odoo_tm') \g /dev/null
+SELECT is(pg_temp.reports_differ('lk_odoo_tm', 'lk_odoo_t', ''), '{}', 'and so do the stored ones after a refresh');
 
 -- errors name the table and column
 SELECT drop_reports('lk_odoo15');

@@ -20,12 +20,12 @@ INSERT INTO lk_ph.events SELECT i, 'won', timestamptz '2024-03-01' + i * interva
 
 -- the canonical model and how an input is read
 SELECT is((SELECT array_agg(col || ':' || kind || CASE WHEN required THEN '' ELSE '?' END) FROM _lk_input_columns('leads')),
-          '{lead_id:id,first_contact_at:ts,campaign:text,channel:text,converted_at:ts,lost_at:ts?,revenue:numeric?,expected_revenue:numeric?}',
+          '{lead_id:id,first_contact_at:ts,campaign:text,channel:text,converted_at:ts,lost_at:ts?,revenue:numeric?,expected_revenue:numeric?,team:text?,owner:text?}',
           'the canonical leads, in the order they are checked');
 SELECT is(_lk_read_input('leads', 'lk_ph.leads', 'Europe/Berlin'),
           jsonb_build_object('lead_id', 'lead_id::bigint', 'first_contact_at', '(first_contact_at AT TIME ZONE ''Europe/Berlin'')',
                              'campaign', 'campaign::text', 'channel', 'channel::text', 'converted_at', 'converted_at::timestamp with time zone',
-                             'lost_at', NULL, 'revenue', NULL, 'expected_revenue', NULL),
+                             'lost_at', NULL, 'revenue', NULL, 'expected_revenue', NULL, 'team', NULL, 'owner', NULL),
           'an input read as the canonical types, a local timestamp in the time zone, absent optional columns null');
 
 -- the checks raise before anything exists
@@ -47,20 +47,20 @@ SELECT is(_lk_keyed_select('Month', 'date_trunc(''month'', day)', 'count(*)', 'l
 SELECT is(_lk_keyed_select(NULL, NULL, 'count(*)', 'lk_ph.spend', 'date_trunc(''month'', day)::date'),
           'SELECT date_trunc(''month'', day)::date AS cell_month, campaign AS cell_campaign, count(*) AS s FROM lk_ph.spend GROUP BY 1, 2',
           'a part per (month, campaign) cell');
-SELECT is((SELECT array_agg(name) FROM _lk_kpi_reports('UTC')), '{kpi_overview,kpi_by_campaign,kpi_by_channel,kpi_by_month}',
-          'the four KPI reports');
+SELECT is((SELECT array_agg(name) FROM _lk_kpi_reports('UTC')), '{kpi_overview,kpi_by_campaign,kpi_by_channel,kpi_by_month,kpi_by_team,kpi_by_owner}',
+          'the six KPI reports');
 
 -- one phase at a time, against create_reports() in one call
 SELECT lives_ok($$SELECT _lk_clear_schema('lk_ph_steps', _lk_report_names());
                   SELECT _lk_create_canonical_views('lk_ph_steps', 'lk_ph.leads', 'lk_ph.events', 'lk_ph.spend', NULL, '{lead,won}', 'UTC')$$,
                 'the canonical views alone');
 SELECT is((SELECT array_agg(relname::text ORDER BY relname) FROM pg_class WHERE relnamespace = 'lk_ph_steps'::regnamespace),
-          '{report_leads,report_spend,report_stage_events}', 'are the three canonical views');
+          '{report_campaigns,report_leads,report_spend,report_stage_events}', 'are the four canonical views');
 SELECT lives_ok($$SELECT _lk_create_stores('lk_ph_steps', 'lk_ph.leads', 'lk_ph.events', 'lk_ph.spend', NULL, '{lead,won}', '30 days', NULL, 'UTC',
                                             _lk_default_watch('lk_ph.leads', 'lk_ph.events', 'lk_ph.spend', NULL, 'UTC'), '1 hour');
                   SELECT _lk_create_watches('lk_ph_steps', _lk_default_watch('lk_ph.leads', 'lk_ph.events', 'lk_ph.spend', NULL, 'UTC'), 'bigint');
                   SELECT _lk_create_live_rows('lk_ph_steps', 'lk_ph.spend', 'lk_ph.events', '{lead,won}', '30 days', NULL, 'UTC');
-                  SELECT _lk_create_kpi_reports('lk_ph_steps', 'lk_ph.spend', true, 'UTC');
+                  SELECT _lk_create_kpi_reports('lk_ph_steps', 'lk_ph.spend', true, 'UTC', 2, 'lk_ph.leads');
                   SELECT _lk_create_funnel_reports('lk_ph_steps', '{lead,won}', '30 days', NULL, true);
                   SELECT _lk_refresh('lk_ph_steps', true)$$,
                 'then the stores, the triggers, the live rows, the KPI and funnel reports, and the first fill');
@@ -73,8 +73,8 @@ SELECT is_empty($$
     SELECT c.relname, c.relkind, replace(pg_get_viewdef(c.oid), 'lk_ph_once.', 'lk_ph_steps.'), replace(obj_description(c.oid, 'pg_class'), 'lk_ph_once', 'S')
       FROM pg_class c WHERE c.relnamespace = 'lk_ph_once'::regnamespace AND c.relkind IN ('v', 'm', 'r')
 $$, 'the phases one by one make the views and stores create_reports() makes, with the same definitions and comments');
-SELECT set_eq('SELECT * FROM lk_ph_steps.kpi_by_campaign_live UNION ALL SELECT NULL, * FROM lk_ph_steps.kpi_overview_live',
-              'SELECT * FROM lk_ph_once.kpi_by_campaign_live UNION ALL SELECT NULL, * FROM lk_ph_once.kpi_overview_live',
+SELECT set_eq('SELECT * FROM lk_ph_steps.kpi_by_campaign_live UNION ALL SELECT NULL, *, NULL, NULL FROM lk_ph_steps.kpi_overview_live',
+              'SELECT * FROM lk_ph_once.kpi_by_campaign_live UNION ALL SELECT NULL, *, NULL, NULL FROM lk_ph_once.kpi_overview_live',
               'and the same figures');
 
 SELECT * FROM finish();

@@ -1,7 +1,7 @@
 -- Salesforce preset on hand-made tables shaped like Fivetran's Salesforce
 -- replication (snake_case columns, text ids, timestamp = UTC, date fields).
 BEGIN;
-SELECT plan(24);
+SELECT plan(29);
 SET LOCAL TimeZone = 'UTC';
 
 CREATE SCHEMA salesforce;
@@ -40,9 +40,10 @@ INSERT INTO salesforce.campaign VALUES ('701C', 'Odd', false, '2024-03-01', '202
                                        ('701D', 'Backwards', false, '2024-03-01', '2024-03-05', '2024-03-01', 7.5, NULL, 'Done', 'Ads');
 
 SELECT is((SELECT array_agg(r::text ORDER BY r::text) FROM create_reports_salesforce('lk_sf') AS r),
-          ARRAY['lk_sf.canonical_leads', 'lk_sf.canonical_spend', 'lk_sf.canonical_stage_events',
-                'lk_sf.forecast_by_campaign', 'lk_sf.forecast_by_month', 'lk_sf.forecast_by_week', 'lk_sf.funnel_by_campaign', 'lk_sf.funnel_report', 'lk_sf.kpi_by_campaign', 'lk_sf.kpi_by_channel',
-                'lk_sf.kpi_by_month', 'lk_sf.kpi_overview', 'lk_sf.report_leads', 'lk_sf.report_spend', 'lk_sf.report_stage_events'],
+          ARRAY['lk_sf.canonical_campaigns', 'lk_sf.canonical_leads', 'lk_sf.canonical_spend', 'lk_sf.canonical_stage_events', 'lk_sf.forecast_by_campaign',
+                'lk_sf.forecast_by_month', 'lk_sf.forecast_by_week', 'lk_sf.funnel_by_campaign', 'lk_sf.funnel_report', 'lk_sf.kpi_by_campaign',
+                'lk_sf.kpi_by_channel', 'lk_sf.kpi_by_month', 'lk_sf.kpi_by_owner', 'lk_sf.kpi_by_team', 'lk_sf.kpi_overview',
+                'lk_sf.report_campaigns', 'lk_sf.report_leads', 'lk_sf.report_spend', 'lk_sf.report_stage_events'],
           'canonical views and reports');
 -- converted = the converted opportunity is won, at its close_date (midnight
 -- UTC, never before the lead's creation); deleted leads are left out
@@ -86,6 +87,25 @@ SELECT results_eq('SELECT campaign, leads, conversions, cost, revenue FROM lk_sf
     ('Backwards', 0::bigint, 0::bigint, 7.5::numeric, NULL::numeric), ('Fair', 1, 1, 10.01, 300), ('Launch', 2, 1, 100.00, 5000),
     ('Odd', 0, 0, 1000.00, NULL), (NULL, 1, 0, NULL, NULL)$$, 'KPIs per campaign, cost from the spread');
 SELECT is((SELECT cost FROM lk_sf.kpi_overview), 1117.51, 'total cost is the sum of actual_cost');
+-- the campaigns input: campaign.type is the channel of a campaign's cost
+SELECT set_eq('SELECT campaign, channel FROM lk_sf.report_campaigns',
+              'SELECT name, type FROM salesforce.campaign WHERE NOT coalesce(is_deleted, false)', 'campaigns: campaign.type as the channel');
+SELECT set_eq('SELECT channel, cost, cost_channel_rule FROM lk_sf.kpi_by_channel WHERE cost IS NOT NULL',
+              $$SELECT c.type, sum(s.amount), 'campaigns input' FROM lk_sf.canonical_spend s JOIN salesforce.campaign c ON c.name = s.campaign GROUP BY 1$$,
+              'cost per channel: the spread spend by campaign type');
+SELECT is((SELECT cost_per_lead FROM lk_sf.kpi_by_channel WHERE channel = 'Event'), 10.01, 'Event: the Fair''s cost over its lead from the Event source');
+-- the owner: lead.owner_id -> user.name (a deleted user, or a queue, names none)
+CREATE TABLE salesforce."user" (id text PRIMARY KEY, name text, is_deleted boolean);
+INSERT INTO salesforce."user" VALUES ('u', 'Una User', false);
+UPDATE salesforce.lead SET owner_id = 'q' WHERE id = '00QE';
+SELECT create_reports_salesforce('lk_sf_o') \g /dev/null
+SELECT set_eq('SELECT owner, leads, conversions FROM lk_sf_o.kpi_by_owner',
+              $$SELECT u.name, count(*) AS n, count(*) FILTER (WHERE o.is_won) AS won FROM salesforce.lead l LEFT JOIN salesforce."user" u ON u.id = l.owner_id
+                  LEFT JOIN salesforce.opportunity o ON o.id = l.converted_opportunity_id WHERE NOT l.is_deleted GROUP BY 1$$,
+              'kpi_by_owner: leads and conversions per owner, as plain SQL');
+SELECT is((SELECT count(*) FROM lk_sf_o.kpi_by_team), 0::bigint, 'no team in Salesforce: kpi_by_team is empty');
+SELECT drop_reports('lk_sf_o') \g /dev/null
+UPDATE salesforce.lead SET owner_id = 'u' WHERE id = '00QE';
 
 -- opportunity_field_history instead of opportunity_history; explicit stages
 SELECT drop_reports('lk_sf');

@@ -95,3 +95,15 @@ CREATE TABLE msg_odoo.res_currency_rate (name date, rate numeric, currency_id in
 INSERT INTO msg_odoo.res_currency VALUES (1, 'EUR'), (2, 'USD');
 INSERT INTO msg_odoo.res_company VALUES (1, 1), (2, 2);
 SELECT count(*) FROM create_reports_odoo('msg_odoo_r', odoo_schema => 'msg_odoo', time_zone => 'UTC');
+
+-- spend that has no channel: a campaign whose leads have two channels (the
+-- rule "inferred from leads"), then one missing from the campaigns input
+INSERT INTO msg_crm.leads VALUES (5, '2024-02-03 10:00', 'webinar', 'ads', NULL, NULL);
+INSERT INTO msg_crm.spend VALUES ('fair', '2024-02-01', 10);
+SELECT count(*) FROM create_reports('msg_rep', leads => 'msg_crm.leads', spend => 'msg_crm.spend');
+SELECT channel, leads, cost, cost_per_lead, cost_channel_rule FROM msg_rep.kpi_by_channel ORDER BY channel NULLS LAST;
+CREATE TABLE msg_crm.campaigns (campaign text, channel text);
+INSERT INTO msg_crm.campaigns VALUES ('spring', 'ads'), ('webinar', 'email');
+SELECT count(*) FROM create_reports('msg_rep', leads => 'msg_crm.leads', spend => 'msg_crm.spend', campaigns => 'msg_crm.campaigns');
+SELECT channel, leads, cost, cost_per_lead, cost_channel_rule FROM msg_rep.kpi_by_channel ORDER BY channel NULLS LAST;
+SELECT campaign, channel, cost, revenue, roi FROM msg_rep.kpi_by_campaign ORDER BY campaign;

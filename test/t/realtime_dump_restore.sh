@@ -21,7 +21,7 @@ INSERT INTO crm.events SELECT lead_id, 'a', first_contact_at FROM crm.leads;
 SELECT count(*) FROM create_reports('r', 'crm.leads', stage_events => 'crm.events', stages => '{a,b}', materialized => true);
 INSERT INTO crm.leads VALUES (1000, now(), 'c9', 'web', NULL);   -- pending at the dump
 SQL
-report="SELECT * FROM r.kpi_by_campaign_live UNION ALL SELECT NULL, * FROM r.kpi_overview ORDER BY 1"
+report="SELECT * FROM r.kpi_by_campaign_live UNION ALL SELECT NULL, *, NULL, NULL FROM r.kpi_overview ORDER BY 1"
 before=$(psql -d $src -Atc "$report")
 if "$bindir/pg_dump" -d $src -Fc -f "$PGHOST/rt_dump.bin" && "$bindir/pg_restore" -d $dst "$PGHOST/rt_dump.bin"; then
     echo "ok 1 - pg_dump and pg_restore succeed"

@@ -8,7 +8,8 @@ DECLARE
     n bigint;
     bad text[] := '{}';
 BEGIN
-    FOREACH v IN ARRAY ARRAY['kpi_overview', 'kpi_by_campaign', 'kpi_by_channel', 'kpi_by_month', 'funnel_report', 'funnel_by_campaign'] LOOP
+    FOREACH v IN ARRAY ARRAY['kpi_overview', 'kpi_by_campaign', 'kpi_by_channel', 'kpi_by_month', 'kpi_by_team', 'kpi_by_owner',
+                             'funnel_report', 'funnel_by_campaign'] LOOP
         CONTINUE WHEN to_regclass(format('%I.%I', b, v)) IS NULL;
         EXECUTE format('SELECT count(*) FROM ((SELECT * FROM %1$I.%2$I EXCEPT ALL SELECT * FROM %3$I.%4$I) '
                        'UNION ALL (SELECT * FROM %3$I.%4$I EXCEPT ALL SELECT * FROM %1$I.%2$I)) AS d',
