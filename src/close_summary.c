@@ -1206,77 +1206,31 @@ MoneyAndSquare(FunctionCallInfo fcinfo, int argno, LkMoney *m, LkMoney *sq, cons
 }
 
 /*
- * A lead's stages in the order reached, rt[] their times and rs[] their
- * numbers (1-based), stages never reached left out; returns how many.  An
- * insertion sort: a lead reaches a handful of stages, mostly in order.
+ * The helpers below are inlined into cs_add_lead's loop over snapshots,
+ * which runs for every lead: they take the lead's times by value, as
+ * PostgreSQL builds with -fno-strict-aliasing and a time read through l
+ * would be reloaded after every count they add.
  */
-static inline int
-CsSortReached(const CsLead *l, int64 *rt, int *rs)
-{
-	int nr = 0;
-
-	for (int i = 1; i <= l->nreach; i++)
-	{
-		int j = nr++;
-
-		if (l->reach[i - 1] == DT_NOEND)
-		{
-			nr--;
-			continue;
-		}
-		while (j > 0 && rt[j - 1] > l->reach[i - 1])
-		{
-			rt[j] = rt[j - 1];
-			rs[j] = rs[j - 1];
-			j--;
-		}
-		rt[j] = l->reach[i - 1];
-		rs[j] = i;
-	}
-	return nr;
-}
 
 /*
- * Where a lead stands at successive snapshots: its furthest stage reached
- * before t only grows with t, so one pass over its sorted stage times
- * (rt, rs; next the first not yet passed) serves every snapshot.
- */
-typedef struct CsStanding
-{
-	int64 rt[CS_MAX_STAGES];
-	int	  rs[CS_MAX_STAGES];
-	int	  nr,
-		next,
-		st,	 /* the furthest stage reached */
-		age; /* the age bucket of t - since */
-	int64 since;
-} CsStanding;
-
-/*
- * The lead of l, open at snapshot k (instant t), into its cell: its stage
- * and age then, its expected amount, and its win or loss in an observed
- * window.  Returns s, or a copy with room for a higher stage.
+ * A lead open at block *b (number k) in stage st and age bucket age, into
+ * its cell: its expected amount (l->amt), and its win or loss in an
+ * observed window.  Returns s, or a copy with room for stage st (then *b
+ * is the copy's block).
  */
 static inline CloseSummary *
-CsAddOpen(CloseSummary *s, int32 k, int64 t, const CsLead *l, bool has_won, bool has_lost, CsStanding *d)
+CsAddOpen(CloseSummary *s, int32 k, CsBlock **b, int st, int age, const CsLead *l, int64 won, int64 lost,
+		  bool has_won, bool has_lost)
 {
-	CsBlock *b;
-	CsCell	*c;
-	int		 h;
+	CsCell *c;
+	int		h;
 
-	for (; d->next < d->nr && d->rt[d->next] < t; d->next++)
-		if (d->rs[d->next] > d->st)
-		{
-			d->st = d->rs[d->next];
-			d->since = d->rt[d->next];
-			d->age = 0;
-		}
-	while (d->age < s->nages - 1 && t - d->since >= s->age_bounds[d->age])
-		d->age++;
-	if (d->st >= s->nstages)
-		s = CsToDense(s, d->st + 1);
-	b = cs_block(s, k);
-	c = cs_dense_cell(s, k, d->st, d->age);
+	if (st >= s->nstages)
+	{
+		s = CsToDense(s, st + 1);
+		*b = cs_block(s, k);
+	}
+	c = cs_dense_cell(s, k, st, age);
 	c->n++;
 	if (l->amt)
 	{
@@ -1284,32 +1238,32 @@ CsAddOpen(CloseSummary *s, int32 k, int64 t, const CsLead *l, bool has_won, bool
 		lk_money_add(&c->amount, l->amt, "expected amount");
 		lk_money_add(&c->amount_sq, l->amt_sq, "expected amount");
 	}
-	if (has_won && (h = CsWindow(b, l->won)) > 0)
+	if (has_won && (h = CsWindow(*b, won)) > 0)
 		CS_WON(s, c, h) += 1;
-	else if (has_lost && (h = CsWindow(b, l->lost)) > 0)
+	else if (has_lost && (h = CsWindow(*b, lost)) > 0)
 		CS_LOST(s, c, h) += 1;
 	return s;
 }
 
-/* A lead that arrives after b's instant: its arrival window, and its win there as a new lead's. */
+/* A lead that arrives (fc) after b's instant: its arrival window, and its win there as a new lead's. */
 static inline void
-CsAddArrival(CloseSummary *s, CsBlock *b, const CsLead *l, bool has_won)
+CsAddArrival(CloseSummary *s, CsBlock *b, int64 fc, int64 won, bool has_won)
 {
-	int ha = CsWindow(b, l->fc);
+	int ha = CsWindow(b, fc);
 	int hw;
 
 	if (ha == 0)
 		return;
 	CS_ARRIVALS(s, b, ha) += 1;
-	if (has_won && l->won >= l->fc && (hw = CsWindow(b, l->won)) > 0)
+	if (has_won && won >= fc && (hw = CsWindow(b, won)) > 0)
 		CS_NEW_WON(s, b, ha, hw) += 1;
 }
 
-/* A win at or after b's instant: the closings of its window, and their revenue. */
+/* A win at or after b's instant: the closings of its window, and their revenue (l->rev). */
 static inline void
-CsAddClosing(CloseSummary *s, CsBlock *b, const CsLead *l)
+CsAddClosing(CloseSummary *s, CsBlock *b, int64 won, const CsLead *l)
 {
-	int h = CsWindow(b, l->won);
+	int h = CsWindow(b, won);
 
 	if (h == 0)
 		return;
@@ -1334,15 +1288,38 @@ cs_add_lead(CloseSummary *s, const CsLead *l)
 		  lost = l->lost;
 	bool has_won = won != DT_NOEND,
 		 has_lost = !has_won && lost != DT_NOEND; /* a win outranks a loss */
-	int64	   close = has_won ? won : has_lost ? lost :
-												  DT_NOEND;
-	int64	   last = Max(fc, close);
-	int		   H = s->horizons;
-	CsStanding d;
+	int64 close = has_won ? won : has_lost ? lost :
+											 DT_NOEND;
+	int64 last = Max(fc, close);
+	int	  H = s->horizons;
+	/* its stages in the order reached: the furthest one before t only grows with t */
+	int64 rt[CS_MAX_STAGES];
+	int	  rs[CS_MAX_STAGES];
+	int	  nr = 0,
+		next = 0,
+		st = 0,
+		age = 0;
+	int64 since = fc;
 
-	d.nr = CsSortReached(l, d.rt, d.rs);
-	d.next = d.st = d.age = 0;
-	d.since = fc;
+	/* insertion sort of a handful of stages (a helper cost 14 instructions a lead) */
+	for (int i = 1; i <= l->nreach; i++)
+	{
+		int j = nr++;
+
+		if (l->reach[i - 1] == DT_NOEND)
+		{
+			nr--;
+			continue;
+		}
+		while (j > 0 && rt[j - 1] > l->reach[i - 1])
+		{
+			rt[j] = rt[j - 1];
+			rs[j] = rs[j - 1];
+			j--;
+		}
+		rt[j] = l->reach[i - 1];
+		rs[j] = i;
+	}
 
 	Assert(s->flags & CS_DENSE);
 	s->leads = lk_add_count(s->leads, 1);
@@ -1360,21 +1337,27 @@ cs_add_lead(CloseSummary *s, const CsLead *l)
 		/* its first contact after every window: nothing to count */
 		if (fc >= CS_END(b, H))
 			continue;
+		/* nothing observed: only the open pipeline at t is counted */
 		if (b->obs == 0 && (fc >= t || close < t))
-		{
-			/* nothing observed: only the open pipeline at t is counted */
 			continue;
-		}
 		if (fc < t && close >= t)
 		{
 			/* open at t: its furthest stage reached before t, and since when */
-			s = CsAddOpen(s, k, t, l, has_won, has_lost, &d);
-			b = cs_block(s, k);
+			for (; next < nr && rt[next] < t; next++)
+				if (rs[next] > st)
+				{
+					st = rs[next];
+					since = rt[next];
+					age = 0;
+				}
+			while (age < s->nages - 1 && t - since >= s->age_bounds[age])
+				age++;
+			s = CsAddOpen(s, k, &b, st, age, l, won, lost, has_won, has_lost);
 		}
 		else if (fc >= t)
-			CsAddArrival(s, b, l, has_won); /* arrives after t */
+			CsAddArrival(s, b, fc, won, has_won); /* arrives after t */
 		if (has_won && won >= t && won >= fc)
-			CsAddClosing(s, b, l);
+			CsAddClosing(s, b, won, l);
 	}
 	return s;
 }

@@ -42,7 +42,7 @@ cg_stop
 # name|rows read|query
 queries=(
     "close_agg|cl|SELECT leads(close_agg(first_contact_at, converted_at, lost_at, revenue, reached, amount, (SELECT g FROM grid))) FROM cl"
-    "close_agg_by_campaign|cl|SELECT count(*) FROM (SELECT campaign, close_agg(first_contact_at, converted_at, lost_at, revenue, reached, amount, (SELECT g FROM grid)) FROM cl GROUP BY 1) x"
+    "close_agg_by_campaign|cl|SELECT sum(leads(s)) FROM (SELECT campaign, close_agg(first_contact_at, converted_at, lost_at, revenue, reached, amount, (SELECT g FROM grid)) AS s FROM cl GROUP BY 1) x"
     "close_agg_segments|cu|SELECT cardinality(close_agg_segments(lead_id, step, occurred_at, first_contact_at, converted_at, lost_at, revenue, amount, campaign, channel, NULL::date, (SELECT g FROM grid))) FROM cu"
 )
 cg_queries "${queries[@]}"

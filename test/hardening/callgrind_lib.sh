@@ -24,7 +24,8 @@ cg_stop() {
 # cg_queries "name|table|query" ...: runs each query in a single-user backend
 # under callgrind, counting only the executor (standard_ExecutorRun and what
 # it calls: no parsing, planning or start-up), and prints its instructions
-# and instructions per row of table.  CG_ONLY (a regex) picks queries by name.
+# and instructions per row of table.  CG_ONLY (a regex) picks queries by name;
+# CG_OUT=dir keeps the callgrind files there (for callgrind_annotate).
 cg_queries() {
     local q name table sql rows out ir
     mkdir -p "$LK_TMP/cgout"
@@ -41,6 +42,7 @@ cg_queries() {
             -c work_mem=256MB postgres <<< "$sql" >"$LK_TMP/cgout/$name.log" 2>&1
         grep -q 'ERROR' "$LK_TMP/cgout/$name.log" && { sed -n '1,20p' "$LK_TMP/cgout/$name.log" >&2; exit 1; }
         ir=$(sed -n 's/^summary: \([0-9]*\).*/\1/p' "$out")
+        if [ -n "${CG_OUT:-}" ]; then mkdir -p "$CG_OUT"; cp "$out" "$CG_OUT/"; fi
         printf '%-28s %15s instructions  %8.1f per row (%s rows of %s)\n' "$name" \
             "$(printf "%'d" "$ir")" "$(echo "$ir / $rows" | bc -l)" "$rows" "$table"
     done
