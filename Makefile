@@ -30,7 +30,8 @@ REPORT_PARTS  = sql/reports/helpers.sql \
                 sql/presets/hubspot.sql
 # Core objects that are wholly new in the version in development: in both
 # the install and the upgrade script.
-NEW_PARTS     = sql/charts.sql sql/forecast.sql sql/report_store.sql
+NEW_PARTS     = sql/charts.sql sql/forecast/close_summary.sql sql/forecast/forecast.sql \
+                sql/forecast/backtest.sql sql/report_store.sql
 SQL_PARTS     = sql/kpi.sql sql/funnel.sql $(NEW_PARTS) $(REPORT_PARTS)
 # and its upgrade from the last release: the hand-written delta of the core
 # objects, then the parts that are wholly new and the report layer, both

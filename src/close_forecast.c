@@ -27,7 +27,7 @@
  * It also gives what was actually won (when the window is observed) and the
  * three baselines the backtest compares against.  Everything it returns adds
  * up over members, so a segment's forecast is a sum; the SQL layer combines
- * the variances and calibrates the interval width (sql/forecast.sql).
+ * the variances and calibrates the interval width (sql/forecast/forecast.sql).
  */
 #include "close_forecast.h"
 
@@ -444,50 +444,20 @@ Baselines(const CloseSummary *m, const Fit *pf, const RootFit *rf, const CsBlock
 }
 
 /*
- * The forecast of m at block j, rows[1..horizon], unadjusted: f is m's
- * smoothed fit (the root's when m is the root), pf its parent's (the
- * baselines' history), rf the root's.  bj is work space that holds m's
- * block j after.
- *
- * The baselines are the weighted pipelines of the issue, each open lead at
- * a chance by its stage, in their most charitable forms: fixed_stage, a
- * CRM's, at fixed chances (FixedStageChance) in the window of the lead's
- * expected close date, when it reached its stage plus the stage's median
- * time to win (a date already past counts in no coming window, as a CRM's
- * forecast leaves overdue deals in the period they were due); stage_rate
- * at the stage's own chance of a win in each window, from the parent's
- * history (all ages together).
+ * The open pipeline of block j (in bj) into rows[1..horizon]: each open,
+ * not stale lead's chance of a win in each window from f, with the
+ * variance of the count, of its amount (sigma2 that of the amounts, for
+ * leads without one) and of the rate; the baselines' fixed_stage and
+ * stage_rate (rate and close from Baselines); basis, when asked for, counts
+ * what the forecast rests on.
  */
-void
-fc_forecast(const CloseSummary *m, const Fit *f, const Fit *pf, const RootFit *rf, int32 j,
-			const FcOptions *o, Row *rows, Basis *basis, CsBlockView *bj)
+static void
+AddOpenPipeline(const Fit *f, CsBlockView *bj, const FcOptions *o, const double *rate, const int *close,
+				double sigma2, Row *rows, Basis *basis)
 {
-	int	   S = f->S;
-	int64  c;
-	double arr_n,
-		arr_rate,
-		clo_n,
-		clo_rate,
-		sigma2 = Max(f->m2 - f->mu * f->mu, 0.0);
-	double	   lambda[CS_MAX_HORIZONS + 1];
+	int		   S = f->S;
 	CsCellView cell;
-	double	  *rate = palloc(sizeof(double) * S * f->H);
-	int		  *close = palloc(sizeof(int) * S * f->A);
 
-	memset(rows, 0, sizeof(Row) * (o->horizon + 1));
-	if (basis)
-	{
-		memset(basis, 0, sizeof(Basis));
-		basis->min_cell = -1;
-	}
-
-	/* leads that do not exist yet: the rates before the cutoff */
-	c = cs_block_t(m, j);
-	RatesPerUsec(m, j - o->run_periods, o->run_periods, c, bj, &arr_rate, &arr_n, &clo_rate, &clo_n);
-
-	/* the open pipeline at the cutoff */
-	cs_block_view(m, j, bj);
-	Baselines(m, pf, rf, bj, o, rate, close);
 	while (cs_next_cell(bj, &cell))
 	{
 		double n = cell.n,
@@ -537,6 +507,19 @@ fc_forecast(const CloseSummary *m, const Fit *f, const Fit *pf, const RootFit *r
 				rows[h].stage_rate += n * rate[cell.stage * f->H + h - 1];
 		}
 	}
+}
+
+/*
+ * Leads that do not exist yet, into rows[1..horizon]: arrivals at arr_rate
+ * (per microsecond, from arr_n leads) times the root's seasonal factor, each
+ * closing in window h at f's chance for a new lead; and the run rate
+ * baseline at clo_rate.  The windows' lengths come from bj.
+ */
+static void
+AddNewLeads(const Fit *f, const RootFit *rf, const CsBlockView *bj, const FcOptions *o, double arr_rate,
+			double arr_n, double clo_rate, double sigma2, Row *rows)
+{
+	double lambda[CS_MAX_HORIZONS + 1];
 
 	for (int ha = 1; ha <= o->horizon; ha++)
 	{
@@ -558,6 +541,52 @@ fc_forecast(const CloseSummary *m, const Fit *f, const Fit *pf, const RootFit *r
 		row->revenue = row->revenue_pipeline + e * f->mu;
 		row->revenue_var += e * (sigma2 + f->mu * f->mu) + e * e * f->mu * f->mu / Max(arr_n, 1.0);
 	}
+}
+
+/*
+ * The forecast of m at block j, rows[1..horizon], unadjusted: f is m's
+ * smoothed fit (the root's when m is the root), pf its parent's (the
+ * baselines' history), rf the root's.  bj is work space that holds m's
+ * block j after.
+ *
+ * The baselines are the weighted pipelines of the issue, each open lead at
+ * a chance by its stage, in their most charitable forms: fixed_stage, a
+ * CRM's, at fixed chances (FixedStageChance) in the window of the lead's
+ * expected close date, when it reached its stage plus the stage's median
+ * time to win (a date already past counts in no coming window, as a CRM's
+ * forecast leaves overdue deals in the period they were due); stage_rate
+ * at the stage's own chance of a win in each window, from the parent's
+ * history (all ages together).
+ */
+void
+fc_forecast(const CloseSummary *m, const Fit *f, const Fit *pf, const RootFit *rf, int32 j,
+			const FcOptions *o, Row *rows, Basis *basis, CsBlockView *bj)
+{
+	int64  c;
+	double arr_n,
+		arr_rate,
+		clo_n,
+		clo_rate,
+		sigma2 = Max(f->m2 - f->mu * f->mu, 0.0);
+	double *rate = palloc(sizeof(double) * f->S * f->H);
+	int	   *close = palloc(sizeof(int) * f->S * f->A);
+
+	memset(rows, 0, sizeof(Row) * (o->horizon + 1));
+	if (basis)
+	{
+		memset(basis, 0, sizeof(Basis));
+		basis->min_cell = -1;
+	}
+
+	/* leads that do not exist yet: the rates before the cutoff */
+	c = cs_block_t(m, j);
+	RatesPerUsec(m, j - o->run_periods, o->run_periods, c, bj, &arr_rate, &arr_n, &clo_rate, &clo_n);
+
+	/* the open pipeline at the cutoff */
+	cs_block_view(m, j, bj);
+	Baselines(m, pf, rf, bj, o, rate, close);
+	AddOpenPipeline(f, bj, o, rate, close, sigma2, rows, basis);
+	AddNewLeads(f, rf, bj, o, arr_rate, arr_n, clo_rate, sigma2, rows);
 	pfree(rate);
 	pfree(close);
 }
@@ -693,12 +722,108 @@ fc_options(FunctionCallInfo fcinfo, int first, const CloseSummary *m, FcOptions 
  * far as it stands out of the other snapshots' distances (their median
  * absolute distance is the noise).  Both are bounded to [1/2, 2].
  */
+/* y_k of the comment above, with tau wins of shrinkage towards 1 */
+#define ADJUST_TAU 20
+
+/*
+ * For each snapshot k in [k0, j) whose first window ended by time c (so is
+ * known at the cutoff): the root's wins in it, ak[k], and what the rates fr
+ * give for its open leads, pk[k].
+ */
+static void
+AdjustObserve(const CloseSummary *r, const Fit *fr, int32 k0, int32 j, int64 c, CsBlockView *v, double *ak,
+			  double *pk)
+{
+	memset(ak, 0, sizeof(double) * r->nblocks);
+	memset(pk, 0, sizeof(double) * r->nblocks);
+	for (int32 k = k0; k < j; k++)
+	{
+		CsCellView cell;
+
+		cs_block_view(r, k, v);
+		if (v->obs < 1 || v->end[1] > c)
+			continue;
+		while (cs_next_cell(v, &cell))
+		{
+			ak[k] += cell.won[1];
+			pk[k] += cell.n * fr->p[IDX(fr, cell.stage, cell.age, 1)];
+		}
+	}
+}
+
+/*
+ * The factors of cutoff j's windows, out[0..horizon-1], from ak and pk: the
+ * weighted line's level at j times the season of each window, both bounded
+ * to [1/2, 2]; 1 when no snapshot had expected wins.
+ */
+static void
+AdjustCutoff(const double *ak, const double *pk, int32 k0, int32 j, const FcOptions *o, double *out)
+{
+	const double tau = ADJUST_TAU;
+	double		 sw = 0,
+		   sx = 0,
+		   sy = 0,
+		   sxx = 0,
+		   sxy = 0,
+		   alpha = 0,
+		   beta = 0,
+		   level;
+
+	for (int32 k = k0; k < j; k++)
+	{
+		double y,
+			w = pk[k];
+
+		if (!(w > 0))
+			continue;
+		y = log((ak[k] + tau) / (pk[k] + tau));
+		sw += w, sx += w * k, sy += w * y, sxx += w * k * k, sxy += w * k * y;
+	}
+	if (sw > 0)
+	{
+		double xm = sx / sw,
+			   var = sxx / sw - xm * xm,
+			   noise2;
+		double res[CS_MAX_BLOCKS];
+		int	   nres = 0;
+
+		alpha = sy / sw;
+		beta = var > 0 ? (sxy / sw - xm * alpha) / var : 0;
+		level = alpha + beta * (j - xm);
+		/* the noise of a snapshot's distance from the line: its median, robustly */
+		for (int32 k = k0; k < j; k++)
+			if (pk[k] > 0)
+				res[nres++] = fabs(log((ak[k] + tau) / (pk[k] + tau)) - (alpha + beta * (k - xm)));
+		qsort(res, nres, sizeof(double), CompareDouble);
+		noise2 = nres > 0 ? pow(1.4826 * res[nres / 2], 2) : 0;
+		for (int h = 1; h <= o->horizon; h++)
+		{
+			int32  ky = j - o->season + h - 1;
+			double season = 0;
+
+			/*
+			 * A year-ago distance counts as season only as far as it
+			 * stands out of the noise (positive-part James-Stein).
+			 */
+			if (o->season > 0 && ky >= k0 && ky < j && pk[ky] > 0)
+			{
+				double d = log((ak[ky] + tau) / (pk[ky] + tau)) - (alpha + beta * (ky - xm));
+
+				season = d * Max(0.0, 1 - noise2 / Max(d * d, 1e-12));
+			}
+			out[h - 1] = exp(Min(Max(level, -M_LN2), M_LN2)) * exp(Min(Max(season, -M_LN2), M_LN2));
+		}
+	}
+	else
+		for (int h = 1; h <= o->horizon; h++)
+			out[h - 1] = 1.0;
+}
+
 void
 fc_adjust(const CloseSummary *r, const int32 *idx, int ncut, const FcOptions *o, double *out)
 {
-	Fit			 fr;
-	const double tau = 20;
-	double		*ak,
+	Fit		fr;
+	double *ak,
 		*pk;
 	CsBlockView *v;
 
@@ -708,84 +833,13 @@ fc_adjust(const CloseSummary *r, const int32 *idx, int ncut, const FcOptions *o,
 	v = palloc(sizeof(CsBlockView));
 	for (int ci = 0; ci < ncut; ci++)
 	{
-		int32  j = idx[ci];
-		int32  k0 = Max(0, j - o->lookback);
-		int64  c = cs_block_t(r, j);
-		double sw = 0,
-			   sx = 0,
-			   sy = 0,
-			   sxx = 0,
-			   sxy = 0,
-			   alpha = 0,
-			   beta = 0,
-			   level;
+		int32 j = idx[ci];
+		int32 k0 = Max(0, j - o->lookback);
 
 		fc_fit_count(&fr, r, j, o->lookback);
 		fc_fit_smooth(&fr, NULL, o);
-		memset(ak, 0, sizeof(double) * r->nblocks);
-		memset(pk, 0, sizeof(double) * r->nblocks);
-		for (int32 k = k0; k < j; k++)
-		{
-			CsCellView cell;
-
-			cs_block_view(r, k, v);
-			if (v->obs < 1 || v->end[1] > c)
-				continue;
-			while (cs_next_cell(v, &cell))
-			{
-				ak[k] += cell.won[1];
-				pk[k] += cell.n * fr.p[IDX(&fr, cell.stage, cell.age, 1)];
-			}
-		}
-		for (int32 k = k0; k < j; k++)
-		{
-			double y,
-				w = pk[k];
-
-			if (!(w > 0))
-				continue;
-			y = log((ak[k] + tau) / (pk[k] + tau));
-			sw += w, sx += w * k, sy += w * y, sxx += w * k * k, sxy += w * k * y;
-		}
-		if (sw > 0)
-		{
-			double xm = sx / sw,
-				   var = sxx / sw - xm * xm,
-				   noise2;
-			double res[CS_MAX_BLOCKS];
-			int	   nres = 0;
-
-			alpha = sy / sw;
-			beta = var > 0 ? (sxy / sw - xm * alpha) / var : 0;
-			level = alpha + beta * (j - xm);
-			/* the noise of a snapshot's distance from the line: its median, robustly */
-			for (int32 k = k0; k < j; k++)
-				if (pk[k] > 0)
-					res[nres++] = fabs(log((ak[k] + tau) / (pk[k] + tau)) - (alpha + beta * (k - xm)));
-			qsort(res, nres, sizeof(double), CompareDouble);
-			noise2 = nres > 0 ? pow(1.4826 * res[nres / 2], 2) : 0;
-			for (int h = 1; h <= o->horizon; h++)
-			{
-				int32  ky = j - o->season + h - 1;
-				double season = 0;
-
-				/*
-				 * A year-ago distance counts as season only as far as it
-				 * stands out of the noise (positive-part James-Stein).
-				 */
-				if (o->season > 0 && ky >= k0 && ky < j && pk[ky] > 0)
-				{
-					double d = log((ak[ky] + tau) / (pk[ky] + tau)) - (alpha + beta * (ky - xm));
-
-					season = d * Max(0.0, 1 - noise2 / Max(d * d, 1e-12));
-				}
-				out[ci * o->horizon + h - 1] = exp(Min(Max(level, -M_LN2), M_LN2)) *
-											   exp(Min(Max(season, -M_LN2), M_LN2));
-			}
-		}
-		else
-			for (int h = 1; h <= o->horizon; h++)
-				out[ci * o->horizon + h - 1] = 1.0;
+		AdjustObserve(r, &fr, k0, j, cs_block_t(r, j), v, ak, pk);
+		AdjustCutoff(ak, pk, k0, j, o, &out[ci * o->horizon]);
 	}
 	pfree(ak);
 	pfree(pk);
@@ -946,6 +1000,63 @@ CachedParent(FcCache *fc, const CloseSummary *p, const CloseSummary *r, int ci)
 }
 
 /*
+ * close_forecast's argument adjust, when given: root's factors per cutoff
+ * and window (close_forecast_adjust's output), checked to fit.
+ */
+static double *
+ArgAdjust(FunctionCallInfo fcinfo, int argno, int ncut, const FcOptions *o)
+{
+	ArrayType *adj;
+
+	if (PG_ARGISNULL(argno))
+		return NULL;
+	adj = PG_GETARG_ARRAYTYPE_P(argno);
+	if (ARR_NDIM(adj) != 2 || ARR_DIMS(adj)[0] != ncut || ARR_DIMS(adj)[1] != o->horizon ||
+		array_contains_nulls(adj))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("close_forecast: adjust must be a cutoffs x horizon array without NULLs"),
+				 errhint("Pass close_forecast_adjust() of the root with the same cutoffs and options.")));
+	return (double *) lk_array_data(adj);
+}
+
+/* One row of close_forecast: window h of the cutoff in bj. */
+static void
+PutForecastRow(ReturnSetInfo *rsi, const CsBlockView *bj, int h, const Row *row, const Basis *basis)
+{
+	Datum v[21];
+	bool  nl[21] = { 0 };
+	bool  observed = h <= bj->obs;
+
+	v[0] = TimestampTzGetDatum(bj->t);
+	v[1] = Int32GetDatum(h);
+	v[2] = TimestampTzGetDatum(bj->end[h - 1]);
+	v[3] = TimestampTzGetDatum(bj->end[h]);
+	v[4] = Int64GetDatum(bj->closings[h]);
+	nl[4] = !observed;
+	v[5] = Float8GetDatum(fc_money_double(&bj->revenue[h]));
+	nl[5] = !observed;
+	v[6] = Float8GetDatum(row->pipeline);
+	v[7] = Float8GetDatum(row->pipeline_var);
+	v[8] = Float8GetDatum(row->new_leads);
+	v[9] = Float8GetDatum(row->new_var);
+	v[10] = Float8GetDatum(row->revenue);
+	v[11] = Float8GetDatum(row->revenue_var);
+	v[12] = Float8GetDatum(row->revenue_pipeline);
+	v[13] = Int64GetDatum(basis->open);
+	v[14] = Int64GetDatum(basis->stale);
+	v[15] = Int64GetDatum(basis->with_amount);
+	v[16] = Int64GetDatum((int64) basis->min_cell);
+	nl[16] = basis->min_cell < 0;
+	v[17] = Float8GetDatum(row->run_rate);
+	v[18] = Float8GetDatum(row->fixed_stage);
+	v[19] = Float8GetDatum(row->stage_rate);
+	v[20] = Int64GetDatum((int64) row->actual_pipeline);
+	nl[20] = !observed;
+	tuplestore_putvalues(rsi->setResult, rsi->setDesc, v, nl);
+}
+
+/*
  * close_forecast(member, parent, root, cutoffs timestamptz[], horizon int,
  *                lookback int, stale_after interval, season int,
  *                kappa float8, kappa_amount float8, run_periods int,
@@ -966,8 +1077,7 @@ close_forecast(PG_FUNCTION_ARGS)
 	ReturnSetInfo *rsi;
 	Row			  *rows;
 	Basis		   basis;
-	ArrayType	  *adj = NULL;
-	double		  *adjust = NULL;
+	double		  *adjust;
 	FcCache		  *fc;
 	CsBlockView	  *bj;
 
@@ -980,17 +1090,7 @@ close_forecast(PG_FUNCTION_ARGS)
 	fc_check_same_grid(m, r);
 	idx = fc_cutoff_blocks(m, PG_GETARG_ARRAYTYPE_P(3), &ncut);
 	fc_options(fcinfo, 4, m, &o);
-	if (!PG_ARGISNULL(11))
-	{
-		adj = PG_GETARG_ARRAYTYPE_P(11);
-		if (ARR_NDIM(adj) != 2 || ARR_DIMS(adj)[0] != ncut || ARR_DIMS(adj)[1] != o.horizon ||
-			array_contains_nulls(adj))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("close_forecast: adjust must be a cutoffs x horizon array without NULLs"),
-					 errhint("Pass close_forecast_adjust() of the root with the same cutoffs and options.")));
-		adjust = (double *) lk_array_data(adj);
-	}
+	adjust = ArgAdjust(fcinfo, 11, ncut, &o);
 
 	/* the root has every stage any member or parent has */
 	S = Max(Max(m->nstages, p->nstages), r->nstages);
@@ -1016,39 +1116,9 @@ close_forecast(PG_FUNCTION_ARGS)
 		fc_forecast(m, f, m != r ? CachedParent(fc, p, r, ci) : f, rf, j, &o, rows, &basis, bj);
 		for (int h = 1; h <= o.horizon; h++)
 		{
-			Row	 *row = &rows[h];
-			Datum v[21];
-			bool  nl[21] = { 0 };
-			bool  observed = h <= bj->obs;
-
 			if (adjust)
-				fc_scale_row(row, adjust[ci * o.horizon + h - 1]);
-			v[0] = TimestampTzGetDatum(bj->t);
-			v[1] = Int32GetDatum(h);
-			v[2] = TimestampTzGetDatum(bj->end[h - 1]);
-			v[3] = TimestampTzGetDatum(bj->end[h]);
-			v[4] = Int64GetDatum(bj->closings[h]);
-			nl[4] = !observed;
-			v[5] = Float8GetDatum(fc_money_double(&bj->revenue[h]));
-			nl[5] = !observed;
-			v[6] = Float8GetDatum(row->pipeline);
-			v[7] = Float8GetDatum(row->pipeline_var);
-			v[8] = Float8GetDatum(row->new_leads);
-			v[9] = Float8GetDatum(row->new_var);
-			v[10] = Float8GetDatum(row->revenue);
-			v[11] = Float8GetDatum(row->revenue_var);
-			v[12] = Float8GetDatum(row->revenue_pipeline);
-			v[13] = Int64GetDatum(basis.open);
-			v[14] = Int64GetDatum(basis.stale);
-			v[15] = Int64GetDatum(basis.with_amount);
-			v[16] = Int64GetDatum((int64) basis.min_cell);
-			nl[16] = basis.min_cell < 0;
-			v[17] = Float8GetDatum(row->run_rate);
-			v[18] = Float8GetDatum(row->fixed_stage);
-			v[19] = Float8GetDatum(row->stage_rate);
-			v[20] = Int64GetDatum((int64) row->actual_pipeline);
-			nl[20] = !observed;
-			tuplestore_putvalues(rsi->setResult, rsi->setDesc, v, nl);
+				fc_scale_row(&rows[h], adjust[ci * o.horizon + h - 1]);
+			PutForecastRow(rsi, bj, h, &rows[h], &basis);
 		}
 	}
 	return (Datum) 0;

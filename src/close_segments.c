@@ -552,6 +552,118 @@ FiniteOrNone(int64 t)
 	return t == DT_NOEND || !TIMESTAMP_NOT_FINITE(t);
 }
 
+/* A count that precedes a list; negative: BadState(what). */
+static int32
+RecvCount(StringInfo buf, const char *what)
+{
+	int32 n;
+
+	NEED(buf, 4);
+	n = (int32) pq_getmsgint(buf, 4);
+	if (n < 0)
+		BadState(what);
+	return n;
+}
+
+/* The segments of a serialized state into st, in their order (their numbers); returns how many. */
+static int32
+RecvSegments(StringInfo buf, SgState *st, MemoryContext aggcxt)
+{
+	int32 nsegs = RecvCount(buf, "negative segment count");
+
+	for (int32 g = 0; g < nsegs; g++)
+	{
+		text   *campaign = RecvText(buf, aggcxt);
+		text   *channel = RecvText(buf, aggcxt);
+		bool	has_cohort;
+		DateADT cohort = 0;
+
+		NEED(buf, 1);
+		has_cohort = pq_getmsgbyte(buf) != 0;
+		if (has_cohort)
+		{
+			NEED(buf, 4);
+			cohort = (DateADT) pq_getmsgint(buf, 4);
+		}
+		if (FindSegment(st, campaign, channel, !has_cohort, cohort) != g)
+			BadState("a segment is listed twice");
+	}
+	return nsegs;
+}
+
+/* The amounts of a serialized state into st; returns how many. */
+static int32
+RecvAmounts(StringInfo buf, SgState *st)
+{
+	int32 namounts = RecvCount(buf, "negative amount count");
+
+	for (int32 i = 0; i < namounts; i++)
+	{
+		int32 x = NewAmount(st); /* may move st->amounts */
+
+		if (!lk_money_recv(buf, &st->amounts[x]))
+			BadState("malformed amount");
+	}
+	return namounts;
+}
+
+/* A new row of kind k in st, with the lead key read from buf (none for keyless rows). */
+static inline LkEntityRef *
+RecvRowKey(StringInfo buf, SgState *st, int k, int kind)
+{
+	int32 len;
+
+	if (k == SG_KEYLESS)
+		return lk_rows_append_keyless(st->rows, k);
+	if (kind == LK_ENTITY_INT8)
+	{
+		NEED(buf, 8);
+		return lk_rows_append_int8(st->rows, k, pq_getmsgint64(buf));
+	}
+	NEED(buf, 4);
+	len = (int32) pq_getmsgint(buf, 4);
+	if (len < 0 || (kind == LK_ENTITY_UUID && len != 16))
+		BadState("key length out of range");
+	NEED(buf, len);
+	return lk_rows_append_bytes(st->rows, k, pq_getmsgbytes(buf, len), (uint32) len);
+}
+
+/*
+ * A row's tag and fields, checked: an event's step and time, a lead's
+ * segment, finite times, at most one close, and amounts that exist (a
+ * revenue only with a win).
+ */
+static inline void
+RecvRowFields(StringInfo buf, LkEntityRef *ref, int k, int32 maxstep, int32 nsegs, int32 namounts)
+{
+	NEED(buf, 4);
+	ref->tag = (int32) pq_getmsgint(buf, 4);
+	if (k == SG_EVENTS)
+	{
+		SgEvent *e = (SgEvent *) ref;
+
+		NEED(buf, 8);
+		e->at = pq_getmsgint64(buf);
+		if (ref->tag < 1 || ref->tag > maxstep || TIMESTAMP_NOT_FINITE(e->at))
+			BadState("stage event out of range");
+	}
+	else
+	{
+		SgLead *l = (SgLead *) ref;
+
+		NEED(buf, 32);
+		l->fc = pq_getmsgint64(buf);
+		l->won = pq_getmsgint64(buf);
+		l->lost = pq_getmsgint64(buf);
+		l->rev = (int32) pq_getmsgint(buf, 4);
+		l->amt = (int32) pq_getmsgint(buf, 4);
+		if (ref->tag < 0 || ref->tag >= nsegs || TIMESTAMP_NOT_FINITE(l->fc) || !FiniteOrNone(l->won) ||
+			!FiniteOrNone(l->lost) || (l->won != DT_NOEND && l->lost != DT_NOEND) || l->rev < -1 ||
+			l->rev >= namounts || (l->rev >= 0 && l->won == DT_NOEND) || l->amt < -1 || l->amt >= namounts)
+			BadState("lead out of range");
+	}
+}
+
 PG_FUNCTION_INFO_V1(close_agg_segments_deserialize);
 Datum
 close_agg_segments_deserialize(PG_FUNCTION_ARGS)
@@ -591,38 +703,8 @@ close_agg_segments_deserialize(PG_FUNCTION_ARGS)
 	grid = DatumGetCloseSummary(DirectFunctionCall1(close_summary_recv, PointerGetDatum(&gbuf)));
 	st = InitState(aggcxt, grid, grid_constant, (LkEntityKind) kind);
 	st->maxstep = maxstep;
-	NEED(&buf, 4);
-	nsegs = (int32) pq_getmsgint(&buf, 4);
-	if (nsegs < 0)
-		BadState("negative segment count");
-	for (int32 g = 0; g < nsegs; g++)
-	{
-		text   *campaign = RecvText(&buf, aggcxt);
-		text   *channel = RecvText(&buf, aggcxt);
-		bool	has_cohort;
-		DateADT cohort = 0;
-
-		NEED(&buf, 1);
-		has_cohort = pq_getmsgbyte(&buf) != 0;
-		if (has_cohort)
-		{
-			NEED(&buf, 4);
-			cohort = (DateADT) pq_getmsgint(&buf, 4);
-		}
-		if (FindSegment(st, campaign, channel, !has_cohort, cohort) != g)
-			BadState("a segment is listed twice");
-	}
-	NEED(&buf, 4);
-	namounts = (int32) pq_getmsgint(&buf, 4);
-	if (namounts < 0)
-		BadState("negative amount count");
-	for (int32 i = 0; i < namounts; i++)
-	{
-		int32 x = NewAmount(st); /* may move st->amounts */
-
-		if (!lk_money_recv(&buf, &st->amounts[x]))
-			BadState("malformed amount");
-	}
+	nsegs = RecvSegments(&buf, st, aggcxt);
+	namounts = RecvAmounts(&buf, st);
 	for (int ki = 0; ki < 3; ki++)
 	{
 		int	  k = kinds[ki];
@@ -634,56 +716,9 @@ close_agg_segments_deserialize(PG_FUNCTION_ARGS)
 			BadState("negative row count");
 		for (int64 i = 0; i < n; i++)
 		{
-			LkEntityRef *ref;
-
 			if ((i & 0xFFFF) == 0xFFFF)
 				CHECK_FOR_INTERRUPTS();
-			if (k == SG_KEYLESS)
-				ref = lk_rows_append_keyless(st->rows, k);
-			else if (kind == LK_ENTITY_INT8)
-			{
-				NEED(&buf, 8);
-				ref = lk_rows_append_int8(st->rows, k, pq_getmsgint64(&buf));
-			}
-			else
-			{
-				int32 len;
-
-				NEED(&buf, 4);
-				len = (int32) pq_getmsgint(&buf, 4);
-				if (len < 0 || (kind == LK_ENTITY_UUID && len != 16))
-					BadState("key length out of range");
-				NEED(&buf, len);
-				ref = lk_rows_append_bytes(st->rows, k, pq_getmsgbytes(&buf, len), (uint32) len);
-			}
-			NEED(&buf, 4);
-			ref->tag = (int32) pq_getmsgint(&buf, 4);
-			if (k == SG_EVENTS)
-			{
-				SgEvent *e = (SgEvent *) ref;
-
-				NEED(&buf, 8);
-				e->at = pq_getmsgint64(&buf);
-				if (ref->tag < 1 || ref->tag > maxstep || TIMESTAMP_NOT_FINITE(e->at))
-					BadState("stage event out of range");
-			}
-			else
-			{
-				SgLead *l = (SgLead *) ref;
-
-				NEED(&buf, 32);
-				l->fc = pq_getmsgint64(&buf);
-				l->won = pq_getmsgint64(&buf);
-				l->lost = pq_getmsgint64(&buf);
-				l->rev = (int32) pq_getmsgint(&buf, 4);
-				l->amt = (int32) pq_getmsgint(&buf, 4);
-				if (ref->tag < 0 || ref->tag >= nsegs || TIMESTAMP_NOT_FINITE(l->fc) ||
-					!FiniteOrNone(l->won) || !FiniteOrNone(l->lost) ||
-					(l->won != DT_NOEND && l->lost != DT_NOEND) ||
-					l->rev < -1 || l->rev >= namounts || (l->rev >= 0 && l->won == DT_NOEND) ||
-					l->amt < -1 || l->amt >= namounts)
-					BadState("lead out of range");
-			}
+			RecvRowFields(&buf, RecvRowKey(&buf, st, k, kind), k, maxstep, nsegs, namounts);
 		}
 	}
 	if (buf.cursor != buf.len)

@@ -199,6 +199,80 @@ CsSameBlockShape(const CloseSummary *a, const CsBlock *x, const CsBlockView *y)
 }
 
 /*
+ * a + b's shapes when their block instants differ: a new dense summary over
+ * the union of the instants (stages up to the higher of both), holding a's
+ * counts and lead counts; b's counts are CsMerge's to add.
+ */
+static CloseSummary *
+CsUnion(const CloseSummary *a, const CloseSummary *b, const char *fn, CsBlockView *v)
+{
+	int32 nb = 0,
+		  i = 0,
+		  j = 0,
+		  k;
+	int64		 *ts = palloc(sizeof(int64) * (a->nblocks + b->nblocks));
+	CloseSummary *u;
+	int			  S = Max(a->nstages, b->nstages);
+	CsCellView	  c;
+
+	/* union of the block instants, both sorted */
+	while (i < a->nblocks || j < b->nblocks)
+	{
+		int64 ta = i < a->nblocks ? cs_block(a, i)->t : PG_INT64_MAX;
+		int64 tb = j < b->nblocks ? cs_block_t(b, j) : PG_INT64_MAX;
+
+		if (ta == tb)
+			ts[nb++] = ta, i++, j++;
+		else if (ta < tb)
+			ts[nb++] = ta, i++;
+		else
+			ts[nb++] = tb, j++;
+	}
+	if (nb > CS_MAX_BLOCKS)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("%s: more than %d snapshot instants", fn, CS_MAX_BLOCKS)));
+	u = CsAlloc(a->horizons, a->nages, S, nb, nb * S * a->nages, CS_DENSE);
+	u->leads = a->leads;
+	u->excluded = a->excluded;
+	memcpy(u->age_bounds, a->age_bounds, sizeof(int64) * (a->nages - 1));
+	/* the shapes: a's blocks, then b's that a lacks */
+	for (k = 0, i = 0; k < nb; k++)
+	{
+		if (i < a->nblocks && cs_block(a, i)->t == ts[k])
+		{
+			cs_block_view(a, i++, v);
+			CsSetBlockShape(u, k, v);
+		}
+		else
+			cs_block(u, k)->t = PG_INT64_MIN; /* to set from b below */
+		CsInitDenseCells(u, k);
+	}
+	for (j = 0, k = 0; j < b->nblocks; j++)
+	{
+		while (ts[k] != cs_block_t(b, j))
+			k++;
+		if (cs_block(u, k)->t == PG_INT64_MIN)
+		{
+			cs_block_view(b, j, v);
+			CsSetBlockShape(u, k, v);
+		}
+	}
+	/* a's counts into u: blocks by instant, then its cells */
+	for (i = 0, k = 0; i < a->nblocks; i++)
+	{
+		while (cs_block(u, k)->t != cs_block(a, i)->t)
+			k++;
+		cs_block_view(a, i, v);
+		CsAddBlock(u, cs_block(u, k), v);
+		while (cs_next_cell(v, &c))
+			CsAddCell(u, cs_dense_cell(u, k, c.stage, c.age), &c);
+	}
+	pfree(ts);
+	return u;
+}
+
+/*
  * a + b, where a is a dense summary we own and b any form: updated in place
  * when b has the same block instants and no higher stage, else a new dense
  * summary over the union of the blocks.  A block instant present in both
@@ -208,80 +282,16 @@ static CloseSummary *
 CsMerge(CloseSummary *a, const CloseSummary *b, const char *fn)
 {
 	bool		 same = (a->nblocks == b->nblocks);
-	int32		 k;
 	CsBlockView *v = palloc(sizeof(CsBlockView));
 	CsCellView	 c;
 
 	Assert(a->flags & CS_DENSE);
 	CsCheckShape(a, b, fn);
-	for (k = 0; same && k < a->nblocks; k++)
+	for (int32 k = 0; same && k < a->nblocks; k++)
 		same = cs_block(a, k)->t == cs_block_t(b, k);
 
 	if (!same)
-	{
-		/* union of the block instants, both sorted */
-		int32 nb = 0,
-			  i = 0,
-			  j = 0;
-		int64		 *ts = palloc(sizeof(int64) * (a->nblocks + b->nblocks));
-		CloseSummary *u;
-		int			  S = Max(a->nstages, b->nstages);
-
-		while (i < a->nblocks || j < b->nblocks)
-		{
-			int64 ta = i < a->nblocks ? cs_block(a, i)->t : PG_INT64_MAX;
-			int64 tb = j < b->nblocks ? cs_block_t(b, j) : PG_INT64_MAX;
-
-			if (ta == tb)
-				ts[nb++] = ta, i++, j++;
-			else if (ta < tb)
-				ts[nb++] = ta, i++;
-			else
-				ts[nb++] = tb, j++;
-		}
-		if (nb > CS_MAX_BLOCKS)
-			ereport(ERROR,
-					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-					 errmsg("%s: more than %d snapshot instants", fn, CS_MAX_BLOCKS)));
-		u = CsAlloc(a->horizons, a->nages, S, nb, nb * S * a->nages, CS_DENSE);
-		u->leads = a->leads;
-		u->excluded = a->excluded;
-		memcpy(u->age_bounds, a->age_bounds, sizeof(int64) * (a->nages - 1));
-		/* the shapes: a's blocks, then b's that a lacks */
-		for (k = 0, i = 0; k < nb; k++)
-		{
-			if (i < a->nblocks && cs_block(a, i)->t == ts[k])
-			{
-				cs_block_view(a, i++, v);
-				CsSetBlockShape(u, k, v);
-			}
-			else
-				cs_block(u, k)->t = PG_INT64_MIN; /* to set from b below */
-			CsInitDenseCells(u, k);
-		}
-		for (j = 0, k = 0; j < b->nblocks; j++)
-		{
-			while (ts[k] != cs_block_t(b, j))
-				k++;
-			if (cs_block(u, k)->t == PG_INT64_MIN)
-			{
-				cs_block_view(b, j, v);
-				CsSetBlockShape(u, k, v);
-			}
-		}
-		/* a's counts into u: blocks by instant, then its cells */
-		for (i = 0, k = 0; i < a->nblocks; i++)
-		{
-			while (cs_block(u, k)->t != cs_block(a, i)->t)
-				k++;
-			cs_block_view(a, i, v);
-			CsAddBlock(u, cs_block(u, k), v);
-			while (cs_next_cell(v, &c))
-				CsAddCell(u, cs_dense_cell(u, k, c.stage, c.age), &c);
-		}
-		pfree(ts);
-		a = u;
-	}
+		a = CsUnion(a, b, fn, v);
 	else if (b->nstages > a->nstages)
 		a = CsToDense(a, b->nstages);
 
@@ -325,20 +335,11 @@ MoneyNonNegative(const LkMoney *m)
 	return !lk_money_present(m) || m->sum >= 0;
 }
 
-/*
- * NULL when s (packed or list) is a valid summary, else what is wrong.  The
- * packed form's encodings are read with bounds checks (errors of their own).
- */
+/* The header's fields, and a list's cells and blocks (the views find a block's cells by their order). */
 static const char *
-CsValidate(const CloseSummary *s)
+CsValidateHeader(const CloseSummary *s)
 {
-	int			 H = s->horizons;
-	int			 top = 0;
-	int64		 prev_t = 0;
-	int64		*won_sum;
-	int64		 ncells = 0;
-	CsBlockView *v;
-	CsCellView	*c;
+	int H = s->horizons;
 
 	if (H < 1 || H > CS_MAX_HORIZONS)
 		return "horizons out of range";
@@ -353,102 +354,146 @@ CsValidate(const CloseSummary *s)
 		return "number of snapshots out of range";
 	if (s->leads < 0 || s->excluded < 0 || s->excluded > s->leads)
 		return "lead counts are negative or inconsistent";
-	if (s->flags & CS_LIST)
+	if (!(s->flags & CS_LIST))
+		return NULL;
+	for (int32 i = 0; i < s->ncells; i++)
 	{
-		/* the views find a block's cells by their order */
-		for (int32 i = 0; i < s->ncells; i++)
+		const CsCell *x = cs_cell(s, i);
+
+		if (x->block < 0 || x->block >= s->nblocks || x->stage < 0 || x->stage >= s->nstages || x->age < 0 ||
+			x->age >= s->nages)
+			return "a cell is out of range";
+		if (i > 0)
 		{
-			const CsCell *x = cs_cell(s, i);
+			const CsCell *p = cs_cell(s, i - 1);
 
-			if (x->block < 0 || x->block >= s->nblocks || x->stage < 0 || x->stage >= s->nstages ||
-				x->age < 0 || x->age >= s->nages)
-				return "a cell is out of range";
-			if (i > 0)
-			{
-				const CsCell *p = cs_cell(s, i - 1);
-
-				if (x->block < p->block || (x->block == p->block &&
-											(x->stage < p->stage || (x->stage == p->stage && x->age <= p->age))))
-					return "cells must be sorted by snapshot, stage and age, each once";
-			}
-			if (x->n <= 0)
-				return "cell counts are out of range";
+			if (x->block < p->block ||
+				(x->block == p->block && (x->stage < p->stage || (x->stage == p->stage && x->age <= p->age))))
+				return "cells must be sorted by snapshot, stage and age, each once";
 		}
-		for (int32 k = 0; k < s->nblocks; k++)
-			if (cs_block(s, k)->obs < 0 || cs_block(s, k)->obs > H || cs_block(s, k)->pad != 0)
-				return "observed windows out of range";
+		if (x->n <= 0)
+			return "cell counts are out of range";
 	}
+	for (int32 k = 0; k < s->nblocks; k++)
+		if (cs_block(s, k)->obs < 0 || cs_block(s, k)->obs > H || cs_block(s, k)->pad != 0)
+			return "observed windows out of range";
+	return NULL;
+}
 
+/* The windows of block v (number k): ends, counts, revenue; new-lead wins summed into won_sum. */
+static const char *
+CsValidateWindows(const CloseSummary *s, const CsBlockView *v, int32 k, int64 *won_sum)
+{
+	int H = s->horizons;
+
+	for (int h = 1; h <= H; h++)
+	{
+		int64 arr = v->arrivals[h],
+			  clo = v->closings[h],
+			  rn = v->revenue_n[h];
+		const LkMoney *rev = &v->revenue[h],
+					  *rsq = &v->revenue_sq[h];
+		int64 new_total = 0;
+
+		if (TIMESTAMP_NOT_FINITE(v->end[h]) || v->end[h] <= v->end[h - 1])
+			return "window ends must be finite and strictly increasing after the snapshot";
+		if (arr < 0 || clo < 0 || rn < 0 || rn > clo || arr > s->leads || clo > s->leads)
+			return "window counts are negative or inconsistent";
+		if (lk_money_present(rev) != (rn > 0) || lk_money_present(rsq) != (rn > 0) || !MoneyNonNegative(rsq) ||
+			(rn > 0 && rsq->dscale != 4))
+			return "window revenue disagrees with its count";
+		if (h > v->obs && (arr != 0 || clo != 0))
+			return "an unobserved window has counts";
+		for (int hw = h; hw <= H; hw++)
+		{
+			int64 x = v->new_won[(hw - 1) * hw / 2 + h - 1];
+
+			if (x < 0 || (hw > v->obs && x != 0) || __builtin_add_overflow(new_total, x, &new_total))
+				return "new-lead wins are negative or in an unobserved window";
+			won_sum[(Size) k * H + hw - 1] += x;
+		}
+		if (new_total > arr)
+			return "new-lead wins exceed the arrivals";
+	}
+	return NULL;
+}
+
+/*
+ * The cells of block v (number k, its cursor at the start): order, counts,
+ * amounts, outcomes; wins summed into won_sum, cells counted into *ncells,
+ * the highest stage into *top.
+ */
+static const char *
+CsValidateCells(const CloseSummary *s, CsBlockView *v, CsCellView *c, int32 k, int64 *won_sum, int64 *ncells,
+				int *top)
+{
+	int H = s->horizons;
+	int prev_stage = -1,
+		prev_age = -1;
+
+	while (cs_next_cell(v, c))
+	{
+		int64 closed = 0;
+
+		(*ncells)++;
+		if (c->stage < prev_stage || (c->stage == prev_stage && c->age <= prev_age))
+			return "cells must be sorted by snapshot, stage and age, each once";
+		prev_stage = c->stage;
+		prev_age = c->age;
+		*top = Max(*top, c->stage);
+		if (c->n <= 0 || c->n > s->leads || c->amount_n < 0 || c->amount_n > c->n)
+			return "cell counts are out of range";
+		if (lk_money_present(&c->amount) != (c->amount_n > 0) ||
+			lk_money_present(&c->amount_sq) != (c->amount_n > 0) || !MoneyNonNegative(&c->amount_sq) ||
+			(c->amount_n > 0 && c->amount_sq.dscale != 4))
+			return "cell amounts disagree with their count";
+		for (int h = 1; h <= H; h++)
+		{
+			int64 w = c->won[h],
+				  l = c->lost[h];
+
+			if (w < 0 || l < 0 || (h > v->obs && (w != 0 || l != 0)) ||
+				__builtin_add_overflow(closed, w, &closed) || __builtin_add_overflow(closed, l, &closed))
+				return "cell outcomes are negative or in an unobserved window";
+			won_sum[(Size) k * H + h - 1] += w;
+		}
+		if (closed > c->n)
+			return "a cell has more outcomes than leads";
+	}
+	return NULL;
+}
+
+/*
+ * NULL when s (packed or list) is a valid summary, else what is wrong.  The
+ * packed form's encodings are read with bounds checks (errors of their own).
+ * Every window's closings must be the wins of its open and new leads.
+ */
+static const char *
+CsValidate(const CloseSummary *s)
+{
+	int			 H = s->horizons;
+	int			 top = 0;
+	int64		 prev_t = 0;
+	int64		*won_sum;
+	int64		 ncells = 0;
+	CsBlockView *v;
+	CsCellView	*c;
+	const char	*bad;
+
+	if ((bad = CsValidateHeader(s)) != NULL)
+		return bad;
 	won_sum = palloc0(sizeof(int64) * (Size) Max(s->nblocks, 1) * H);
 	v = palloc(sizeof(CsBlockView));
 	c = palloc(sizeof(CsCellView));
 	for (int32 k = 0; k < s->nblocks; k++)
 	{
-		int prev_stage = -1,
-			prev_age = -1;
-
 		cs_block_view(s, k, v);
 		if (TIMESTAMP_NOT_FINITE(v->t) || (k > 0 && v->t <= prev_t))
 			return "snapshot instants must be finite and strictly increasing";
 		prev_t = v->t;
-		for (int h = 1; h <= H; h++)
-		{
-			int64 arr = v->arrivals[h],
-				  clo = v->closings[h],
-				  rn = v->revenue_n[h];
-			const LkMoney *rev = &v->revenue[h],
-						  *rsq = &v->revenue_sq[h];
-			int64 new_total = 0;
-
-			if (TIMESTAMP_NOT_FINITE(v->end[h]) || v->end[h] <= v->end[h - 1])
-				return "window ends must be finite and strictly increasing after the snapshot";
-			if (arr < 0 || clo < 0 || rn < 0 || rn > clo || arr > s->leads || clo > s->leads)
-				return "window counts are negative or inconsistent";
-			if (lk_money_present(rev) != (rn > 0) || lk_money_present(rsq) != (rn > 0) ||
-				!MoneyNonNegative(rsq) || (rn > 0 && rsq->dscale != 4))
-				return "window revenue disagrees with its count";
-			if (h > v->obs && (arr != 0 || clo != 0))
-				return "an unobserved window has counts";
-			for (int hw = h; hw <= H; hw++)
-			{
-				int64 x = v->new_won[(hw - 1) * hw / 2 + h - 1];
-
-				if (x < 0 || (hw > v->obs && x != 0) || __builtin_add_overflow(new_total, x, &new_total))
-					return "new-lead wins are negative or in an unobserved window";
-				won_sum[(Size) k * H + hw - 1] += x;
-			}
-			if (new_total > arr)
-				return "new-lead wins exceed the arrivals";
-		}
-		while (cs_next_cell(v, c))
-		{
-			int64 closed = 0;
-
-			ncells++;
-			if (c->stage < prev_stage || (c->stage == prev_stage && c->age <= prev_age))
-				return "cells must be sorted by snapshot, stage and age, each once";
-			prev_stage = c->stage;
-			prev_age = c->age;
-			top = Max(top, c->stage);
-			if (c->n <= 0 || c->n > s->leads || c->amount_n < 0 || c->amount_n > c->n)
-				return "cell counts are out of range";
-			if (lk_money_present(&c->amount) != (c->amount_n > 0) ||
-				lk_money_present(&c->amount_sq) != (c->amount_n > 0) || !MoneyNonNegative(&c->amount_sq) ||
-				(c->amount_n > 0 && c->amount_sq.dscale != 4))
-				return "cell amounts disagree with their count";
-			for (int h = 1; h <= H; h++)
-			{
-				int64 w = c->won[h],
-					  l = c->lost[h];
-
-				if (w < 0 || l < 0 || (h > v->obs && (w != 0 || l != 0)) ||
-					__builtin_add_overflow(closed, w, &closed) || __builtin_add_overflow(closed, l, &closed))
-					return "cell outcomes are negative or in an unobserved window";
-				won_sum[(Size) k * H + h - 1] += w;
-			}
-			if (closed > c->n)
-				return "a cell has more outcomes than leads";
-		}
+		if ((bad = CsValidateWindows(s, v, k, won_sum)) != NULL ||
+			(bad = CsValidateCells(s, v, c, k, won_sum, &ncells, &top)) != NULL)
+			return bad;
 		if (!(s->flags & CS_UNPACKED) && v->p != v->pend)
 			return "a snapshot has bytes after its last cell";
 	}
@@ -588,6 +633,50 @@ ParseMoneyList(const char **p, const char *key, const CloseSummary *s, CsBlock *
 	return true;
 }
 
+/* " ; block t=... new=...": one snapshot of the text form into b. */
+static bool
+ParseBlock(const char **p, const CloseSummary *s, CsBlock *b)
+{
+	int	  H = s->horizons;
+	int64 obs;
+
+	if (!lk_parse_lit(p, " ; block t=") || !lk_parse_int64(p, &b->t, PG_INT64_MIN, PG_INT64_MAX) ||
+		!lk_parse_lit(p, " obs=") || !lk_parse_int64(p, &obs, 0, H) ||
+		!ParseList(p, " ends=", &CS_END(b, 1), H, PG_INT64_MIN, PG_INT64_MAX) ||
+		!ParseList(p, " arrivals=", &CS_ARRIVALS(s, b, 1), H, 0, PG_INT64_MAX) ||
+		!ParseList(p, " closings=", &CS_CLOSINGS(s, b, 1), H, 0, PG_INT64_MAX) ||
+		!ParseList(p, " revenue_n=", &CS_REVENUE_N(s, b, 1), H, 0, PG_INT64_MAX) ||
+		!ParseMoneyList(p, " revenue=", s, b, false) || !ParseMoneyList(p, " revenue_sq=", s, b, true) ||
+		!ParseList(p, " new=", &CS_NEW_WON(s, b, 1, 1), CS_NEW_PAIRS(H), 0, PG_INT64_MAX))
+		return false;
+	b->obs = (int32) obs;
+	return true;
+}
+
+/* " ; cell block=... lost=...": one cell of the text form into c (B blocks, s->nages ages). */
+static bool
+ParseCell(const char **p, const CloseSummary *s, CsCell *c, int32 B)
+{
+	int	  H = s->horizons;
+	int64 k,
+		st,
+		ag;
+
+	if (!lk_parse_lit(p, " ; cell block=") || !lk_parse_int64(p, &k, 0, B - 1) || !lk_parse_lit(p, " stage=") ||
+		!lk_parse_int64(p, &st, 0, CS_MAX_STAGES - 1) || !lk_parse_lit(p, " age=") ||
+		!lk_parse_int64(p, &ag, 0, s->nages - 1) || !lk_parse_lit(p, " n=") ||
+		!lk_parse_int64(p, &c->n, 0, PG_INT64_MAX) || !lk_parse_lit(p, " amount_n=") ||
+		!lk_parse_int64(p, &c->amount_n, 0, PG_INT64_MAX) || !lk_parse_lit(p, " amount=") ||
+		!lk_money_in(p, &c->amount) || !lk_parse_lit(p, " amount_sq=") || !lk_money_in(p, &c->amount_sq) ||
+		!ParseList(p, " won=", &CS_WON(s, c, 1), H, 0, PG_INT64_MAX) ||
+		!ParseList(p, " lost=", &CS_LOST(s, c, 1), H, 0, PG_INT64_MAX))
+		return false;
+	c->block = (int32) k;
+	c->stage = (int16) st;
+	c->age = (int16) ag;
+	return true;
+}
+
 PG_FUNCTION_INFO_V1(close_summary_in);
 Datum
 close_summary_in(PG_FUNCTION_ARGS)
@@ -632,42 +721,14 @@ close_summary_in(PG_FUNCTION_ARGS)
 	s->excluded = excluded;
 	memcpy(s->age_bounds, bounds, sizeof(int64) * nb);
 	for (int32 k = 0; k < B; k++)
-	{
-		CsBlock *b = cs_block(s, k);
-		int64	 obs;
-
-		if (!lk_parse_lit(&p, " ; block t=") || !lk_parse_int64(&p, &b->t, PG_INT64_MIN, PG_INT64_MAX) ||
-			!lk_parse_lit(&p, " obs=") || !lk_parse_int64(&p, &obs, 0, H) ||
-			!ParseList(&p, " ends=", &CS_END(b, 1), H, PG_INT64_MIN, PG_INT64_MAX) ||
-			!ParseList(&p, " arrivals=", &CS_ARRIVALS(s, b, 1), H, 0, PG_INT64_MAX) ||
-			!ParseList(&p, " closings=", &CS_CLOSINGS(s, b, 1), H, 0, PG_INT64_MAX) ||
-			!ParseList(&p, " revenue_n=", &CS_REVENUE_N(s, b, 1), H, 0, PG_INT64_MAX) ||
-			!ParseMoneyList(&p, " revenue=", s, b, false) ||
-			!ParseMoneyList(&p, " revenue_sq=", s, b, true) ||
-			!ParseList(&p, " new=", &CS_NEW_WON(s, b, 1, 1), CS_NEW_PAIRS(H), 0, PG_INT64_MAX))
+		if (!ParseBlock(&p, s, cs_block(s, k)))
 			BadInput(input, "A snapshot is missing, malformed or out of range");
-		b->obs = (int32) obs;
-	}
 	for (int32 i = 0; i < C; i++)
 	{
 		CsCell *c = cs_cell(s, i);
-		int64	k,
-			st,
-			ag;
 
-		if (!lk_parse_lit(&p, " ; cell block=") || !lk_parse_int64(&p, &k, 0, B - 1) ||
-			!lk_parse_lit(&p, " stage=") || !lk_parse_int64(&p, &st, 0, CS_MAX_STAGES - 1) ||
-			!lk_parse_lit(&p, " age=") || !lk_parse_int64(&p, &ag, 0, nb) ||
-			!lk_parse_lit(&p, " n=") || !lk_parse_int64(&p, &c->n, 0, PG_INT64_MAX) ||
-			!lk_parse_lit(&p, " amount_n=") || !lk_parse_int64(&p, &c->amount_n, 0, PG_INT64_MAX) ||
-			!lk_parse_lit(&p, " amount=") || !lk_money_in(&p, &c->amount) ||
-			!lk_parse_lit(&p, " amount_sq=") || !lk_money_in(&p, &c->amount_sq) ||
-			!ParseList(&p, " won=", &CS_WON(s, c, 1), H, 0, PG_INT64_MAX) ||
-			!ParseList(&p, " lost=", &CS_LOST(s, c, 1), H, 0, PG_INT64_MAX))
+		if (!ParseCell(&p, s, c, (int32) B))
 			BadInput(input, "A cell is missing, malformed or out of range");
-		c->block = (int32) k;
-		c->stage = (int16) st;
-		c->age = (int16) ag;
 		top = Max(top, c->stage);
 	}
 	if (*p != '\0')
@@ -1145,6 +1206,77 @@ MoneyAndSquare(FunctionCallInfo fcinfo, int argno, LkMoney *m, LkMoney *sq, cons
 }
 
 /*
+ * The helpers below are inlined into cs_add_lead's loop over snapshots,
+ * which runs for every lead: they take the lead's times by value, as
+ * PostgreSQL builds with -fno-strict-aliasing and a time read through l
+ * would be reloaded after every count they add.
+ */
+
+/*
+ * A lead open at block *b (number k) in stage st and age bucket age, into
+ * its cell: its expected amount (l->amt), and its win or loss in an
+ * observed window.  Returns s, or a copy with room for stage st (then *b
+ * is the copy's block).
+ */
+static inline CloseSummary *
+CsAddOpen(CloseSummary *s, int32 k, CsBlock **b, int st, int age, const CsLead *l, int64 won, int64 lost,
+		  bool has_won, bool has_lost)
+{
+	CsCell *c;
+	int		h;
+
+	if (st >= s->nstages)
+	{
+		s = CsToDense(s, st + 1);
+		*b = cs_block(s, k);
+	}
+	c = cs_dense_cell(s, k, st, age);
+	c->n++;
+	if (l->amt)
+	{
+		c->amount_n++;
+		lk_money_add(&c->amount, l->amt, "expected amount");
+		lk_money_add(&c->amount_sq, l->amt_sq, "expected amount");
+	}
+	if (has_won && (h = CsWindow(*b, won)) > 0)
+		CS_WON(s, c, h) += 1;
+	else if (has_lost && (h = CsWindow(*b, lost)) > 0)
+		CS_LOST(s, c, h) += 1;
+	return s;
+}
+
+/* A lead that arrives (fc) after b's instant: its arrival window, and its win there as a new lead's. */
+static inline void
+CsAddArrival(CloseSummary *s, CsBlock *b, int64 fc, int64 won, bool has_won)
+{
+	int ha = CsWindow(b, fc);
+	int hw;
+
+	if (ha == 0)
+		return;
+	CS_ARRIVALS(s, b, ha) += 1;
+	if (has_won && won >= fc && (hw = CsWindow(b, won)) > 0)
+		CS_NEW_WON(s, b, ha, hw) += 1;
+}
+
+/* A win at or after b's instant: the closings of its window, and their revenue (l->rev). */
+static inline void
+CsAddClosing(CloseSummary *s, CsBlock *b, int64 won, const CsLead *l)
+{
+	int h = CsWindow(b, won);
+
+	if (h == 0)
+		return;
+	CS_CLOSINGS(s, b, h) += 1;
+	if (l->rev)
+	{
+		CS_REVENUE_N(s, b, h) += 1;
+		lk_money_add(cs_revenue(s, b, h), l->rev, "revenue");
+		lk_money_add(cs_revenue_sq(s, b, h), l->rev_sq, "revenue");
+	}
+}
+
+/*
  * Adds one lead to the dense summary s (see CsLead); returns s, or a copy
  * with room for more stages when the lead reached a higher one.
  */
@@ -1169,6 +1301,7 @@ cs_add_lead(CloseSummary *s, const CsLead *l)
 		age = 0;
 	int64 since = fc;
 
+	/* insertion sort of a handful of stages (a helper cost 14 instructions a lead) */
 	for (int i = 1; i <= l->nreach; i++)
 	{
 		int j = nr++;
@@ -1204,17 +1337,12 @@ cs_add_lead(CloseSummary *s, const CsLead *l)
 		/* its first contact after every window: nothing to count */
 		if (fc >= CS_END(b, H))
 			continue;
+		/* nothing observed: only the open pipeline at t is counted */
 		if (b->obs == 0 && (fc >= t || close < t))
-		{
-			/* nothing observed: only the open pipeline at t is counted */
 			continue;
-		}
 		if (fc < t && close >= t)
 		{
 			/* open at t: its furthest stage reached before t, and since when */
-			CsCell *c;
-			int		h;
-
 			for (; next < nr && rt[next] < t; next++)
 				if (rs[next] > st)
 				{
@@ -1224,53 +1352,12 @@ cs_add_lead(CloseSummary *s, const CsLead *l)
 				}
 			while (age < s->nages - 1 && t - since >= s->age_bounds[age])
 				age++;
-			if (st >= s->nstages)
-			{
-				s = CsToDense(s, st + 1);
-				b = cs_block(s, k);
-			}
-			c = cs_dense_cell(s, k, st, age);
-			c->n++;
-			if (l->amt)
-			{
-				c->amount_n++;
-				lk_money_add(&c->amount, l->amt, "expected amount");
-				lk_money_add(&c->amount_sq, l->amt_sq, "expected amount");
-			}
-			if (has_won && (h = CsWindow(b, won)) > 0)
-				CS_WON(s, c, h) += 1;
-			else if (has_lost && (h = CsWindow(b, lost)) > 0)
-				CS_LOST(s, c, h) += 1;
+			s = CsAddOpen(s, k, &b, st, age, l, won, lost, has_won, has_lost);
 		}
 		else if (fc >= t)
-		{
-			/* arrives after t */
-			int ha = CsWindow(b, fc);
-
-			if (ha > 0)
-			{
-				int hw;
-
-				CS_ARRIVALS(s, b, ha) += 1;
-				if (has_won && won >= fc && (hw = CsWindow(b, won)) > 0)
-					CS_NEW_WON(s, b, ha, hw) += 1;
-			}
-		}
+			CsAddArrival(s, b, fc, won, has_won); /* arrives after t */
 		if (has_won && won >= t && won >= fc)
-		{
-			int h = CsWindow(b, won);
-
-			if (h > 0)
-			{
-				CS_CLOSINGS(s, b, h) += 1;
-				if (l->rev)
-				{
-					CS_REVENUE_N(s, b, h) += 1;
-					lk_money_add(cs_revenue(s, b, h), l->rev, "revenue");
-					lk_money_add(cs_revenue_sq(s, b, h), l->rev_sq, "revenue");
-				}
-			}
-		}
+			CsAddClosing(s, b, won, l);
 	}
 	return s;
 }
@@ -1296,6 +1383,33 @@ cs_dense_grid(const CloseSummary *grid, int nstages)
 		CsInitBlockMoney(s, b);
 	}
 	return s;
+}
+
+/* close_agg's argument reached into reach[] (NULL elements: DT_NOEND); returns its length. */
+static inline int
+ArgReached(ArrayType *ra, int64 *reach)
+{
+	bits8 *nulls = ARR_NULLBITMAP(ra);
+	int64 *v = (int64 *) lk_array_data(ra);
+	int	   n;
+
+	if (ARR_NDIM(ra) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("close_agg: reached must be a one-dimensional array")));
+	n = ARR_NDIM(ra) == 0 ? 0 : ARR_DIMS(ra)[0];
+	if (n > CS_MAX_STAGES - 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("close_agg: more than %d stages", CS_MAX_STAGES - 1),
+				 errhint("Pass at most %d stage times in `reached`.", CS_MAX_STAGES - 1)));
+	for (int i = 0; i < n; i++)
+	{
+		reach[i] = DT_NOEND;
+		if (!nulls || (nulls[i / 8] & (1 << (i % 8))))
+			CheckFinite(reach[i] = *v++);
+	}
+	return n;
 }
 
 PG_FUNCTION_INFO_V1(close_agg_accum);
@@ -1346,26 +1460,7 @@ close_agg_accum(PG_FUNCTION_ARGS)
 
 	if (!PG_ARGISNULL(5))
 	{
-		ArrayType *ra = PG_GETARG_ARRAYTYPE_P(5);
-		bits8	  *nulls = ARR_NULLBITMAP(ra);
-		int64	  *v = (int64 *) lk_array_data(ra);
-
-		if (ARR_NDIM(ra) > 1)
-			ereport(ERROR,
-					(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
-					 errmsg("close_agg: reached must be a one-dimensional array")));
-		l.nreach = ARR_NDIM(ra) == 0 ? 0 : ARR_DIMS(ra)[0];
-		if (l.nreach > CS_MAX_STAGES - 1)
-			ereport(ERROR,
-					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-					 errmsg("close_agg: more than %d stages", CS_MAX_STAGES - 1),
-					 errhint("Pass at most %d stage times in `reached`.", CS_MAX_STAGES - 1)));
-		for (int i = 0; i < l.nreach; i++)
-		{
-			reach[i] = DT_NOEND;
-			if (!nulls || (nulls[i / 8] & (1 << (i % 8))))
-				CheckFinite(reach[i] = *v++);
-		}
+		l.nreach = ArgReached(PG_GETARG_ARRAYTYPE_P(5), reach);
 		l.reach = reach;
 	}
 	if (l.won != DT_NOEND && !PG_ARGISNULL(4))

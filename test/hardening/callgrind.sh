@@ -15,15 +15,8 @@
 # gives the figures to compare with.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
-cd "$top"
-. "$top/test/lib/cluster.sh"
-lk_packages 15
-command -v valgrind >/dev/null || { apt-get update -qq; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq valgrind >/dev/null; }
-lk_build
-lk_private_tree
-lk_start cg 5432
-export PGHOST=$LK_TMP PGPORT=5432 PGUSER=postgres
-psql=("$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -d postgres)
+. "$top/test/hardening/callgrind_lib.sh"
+cg_start
 
 # ~130k stored daily kpi_summaries (200 campaigns, 650 days, a few leads and
 # cycles of hours to weeks each), 1M funnel events of 250k entities and
@@ -53,7 +46,7 @@ VACUUM ANALYZE;
 SQL
 "${psql[@]}" -Atc "SELECT 'kpi_daily ' || count(*) || ' rows, ' || round(avg(pg_column_size(s))) || ' bytes each' FROM kpi_daily
                    UNION ALL SELECT 'funnel_daily ' || count(*) || ' rows, ' || round(avg(pg_column_size(f))) || ' bytes each' FROM funnel_daily" >&2
-lk_as_pg "$PGBIN/pg_ctl" -D "$LK_TMP/cg" -m fast -w stop >/dev/null
+cg_stop
 
 # name|rows read|query
 queries=(
@@ -70,20 +63,4 @@ queries=(
     "funnel_accessors|funnel_daily|SELECT sum(reached(f, 2)), count(time_to_convert_median(f, 2)) FROM funnel_daily"
     "funnel_agg|events|SELECT funnel_agg(entity, ts, step, interval '7 days') FROM events"
 )
-mkdir -p "$LK_TMP/cgout"
-chown postgres "$LK_TMP/cgout"
-for q in "${queries[@]}"; do
-    IFS='|' read -r name table sql <<< "$q"
-    if [ -n "${CG_ONLY:-}" ] && ! [[ $name =~ $CG_ONLY ]]; then continue; fi
-    rows=$(lk_as_pg "$PGBIN/postgres" --single -D "$LK_TMP/cg" -c max_parallel_workers_per_gather=0 postgres \
-           <<< "SELECT count(*) FROM $table" 2>/dev/null | sed -n 's/.*count = "\([0-9]*\)".*/\1/p')
-    out="$LK_TMP/cgout/$name.out"
-    # jit off and no parallel workers: one process does all the work
-    lk_as_pg valgrind --tool=callgrind --toggle-collect=standard_ExecutorRun --callgrind-out-file="$out" \
-        "$PGBIN/postgres" --single -D "$LK_TMP/cg" -c max_parallel_workers_per_gather=0 -c jit=off \
-        -c work_mem=256MB postgres <<< "$sql" >"$LK_TMP/cgout/$name.log" 2>&1
-    grep -q 'ERROR' "$LK_TMP/cgout/$name.log" && { sed -n '1,20p' "$LK_TMP/cgout/$name.log" >&2; exit 1; }
-    ir=$(sed -n 's/^summary: \([0-9]*\).*/\1/p' "$out")
-    printf '%-28s %15s instructions  %8.1f per row (%s rows of %s)\n' "$name" \
-        "$(printf "%'d" "$ir")" "$(echo "$ir / $rows" | bc -l)" "$rows" "$table"
-done
+cg_queries "${queries[@]}"
