@@ -84,9 +84,7 @@ load() {   # load LEADS: the sample CRM, distributed, with its one-node copy and
         | psql_q -v scale="$1" >/dev/null
     psql_q -f test/citus/setup.sql >/dev/null
     for s in crm local; do
-        # sequential: see test/citus/t/worker_fault.sh (create_reports' check
-        # query over all shards, then CREATE SCHEMA, on a loaded machine)
-        PGOPTIONS="-c client_min_messages=error -c citus.multi_shard_modify_mode=sequential" psql_q -c "SELECT count(*) FROM create_reports('rep_$s', leads => '$s.leads',
+        PGOPTIONS="-c client_min_messages=error" psql_q -c "SELECT count(*) FROM create_reports('rep_$s', leads => '$s.leads',
             stage_events => '$s.stage_events', spend => '$s.spend', orders => '$s.orders',
             stages => ARRAY['lead','mql','sql','opportunity','customer'], conversion_window => '90 days', time_zone => 'UTC')" >/dev/null
     done
