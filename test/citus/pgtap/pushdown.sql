@@ -196,8 +196,8 @@ SELECT set_eq($$SELECT DISTINCT p.proname::text FROM pg_aggregate a JOIN pg_proc
                 JOIN pg_depend d ON d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e'
                 JOIN pg_extension x ON x.oid = d.refobjid AND x.extname = 'leadkpi'
                 WHERE a.aggtranstype = 'internal'::regtype$$,
-              ARRAY['window_funnel', 'funnel_agg', 'funnel_path'],
-              'the aggregates with an internal state, which Citus cannot push down, are window_funnel, funnel_agg (with events) and funnel_path (run per lead)');
+              ARRAY['window_funnel', 'funnel_agg', 'funnel_path', 'close_agg_segments'],
+              'the aggregates with an internal state, which Citus cannot push down, are window_funnel, funnel_agg (with events), funnel_path (run per lead) and the forecast''s close_agg_segments');
 SELECT is((SELECT result FROM run_command_on_workers($$SELECT extversion FROM pg_extension WHERE extname = 'leadkpi'$$) LIMIT 1),
           (SELECT extversion::text FROM pg_extension WHERE extname = 'leadkpi'),
           'CREATE EXTENSION leadkpi on the coordinator created it on the workers, same version');
