@@ -74,7 +74,7 @@ sql[kpi_report]="SELECT * FROM rep_@kpi_by_campaign"
 what[funnel_report]="funnel report by campaign (create_reports' funnel_by_campaign)"
 sql[funnel_report]="SELECT * FROM rep_@funnel_by_campaign"
 # how the bytes are counted: Citus's EXPLAIN ANALYZE, or the tasks re-run
-declare -A bytes_by=([funnel_agg]=explain [funnel_report]=explain [two_level_paths]=tasks
+declare -A bytes_by=([funnel_agg]=explain [funnel_report]=tasks [two_level_paths]=tasks
                      [two_level_levels]=tasks [two_level_summaries]=tasks [kpi_report]=tasks)
 q_of() { local q=${sql[$1]}; q=${q//rep_@/rep_$2.}; echo "${q//@/$2.}"; }
 

@@ -228,7 +228,7 @@ COMMENT ON FUNCTION @extschema@._lk_regrant() IS
 -- catalog is read only then.
 CREATE OR REPLACE FUNCTION @extschema@._lk_citus_distributed(rel regclass, reference boolean DEFAULT false)
 RETURNS boolean
-LANGUAGE plpgsql STABLE
+LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
