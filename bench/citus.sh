@@ -222,5 +222,5 @@ done
     echo
     printf '%s\n' "${lines[@]}" | sort -k2,2n
 } | tee -a "$report"
-echo "   (two_level_* and kpi_report bytes: partial states re-run on the workers; funnel_agg, funnel_report: Citus's EXPLAIN ANALYZE)" | tee -a "$report"
+echo "   (two_level_*, kpi_report and funnel_report bytes: partial states re-run on the workers; funnel_agg: Citus's EXPLAIN ANALYZE)" | tee -a "$report"
 lk_log "written to $report"
