@@ -182,6 +182,16 @@ BEGIN
                     USING ERRCODE = '22023',
                           HINT = 'Watch the tables behind it, or give it a "change_column" (a column set to the time of each change).';
             END IF;
+            -- Citus runs a distributed or reference table's triggers on the
+            -- workers, for each shard (and only with citus.enable_unsafe_triggers):
+            -- there is no pending_changes there, and no transition table of
+            -- the whole statement (doc/citus.md, "Materialized reports")
+            IF @extschema@._lk_citus_distributed(w.tbl, true) THEN
+                RAISE EXCEPTION 'leadkpi: % is a Citus distributed or reference table: its changes cannot be watched by triggers', w.tbl
+                    USING ERRCODE = '0A000',
+                          HINT = format('Watch it by a change column (watch => ''[{"table": "%s", "lead_ids": "SELECT lead_id FROM changed", "change_column": "updated_at"}, ...]''), '
+                                        'or pass watch => ''[]'' and refresh with refresh_reports(..., full => true); see doc/citus.md.', w.tbl);
+            END IF;
             IF NOT has_table_privilege(w.tbl, 'TRIGGER') THEN
                 RAISE EXCEPTION 'leadkpi: permission denied to create triggers on %', w.tbl
                     USING ERRCODE = '42501',
@@ -278,11 +288,11 @@ BEGIN
     RETURN NULL;
 END;
 $f$, t, s, cols, ins, s, cols, upd, s, cols, del, s);
-        EXECUTE format('CREATE FUNCTION %s() RETURNS trigger LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS %L',
-                       fn, body);
-        EXECUTE format('COMMENT ON FUNCTION %s() IS %L', fn,
-                       format('leadkpi watch: records in %s.pending_changes the keys of the rows changed in %s', target_schema, t));
-        EXECUTE format('ALTER FUNCTION %s() DEPENDS ON EXTENSION leadkpi', fn);
+        PERFORM @extschema@._lk_execute_local(format('CREATE FUNCTION %s() RETURNS trigger LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS %L',
+                       fn, body));
+        PERFORM @extschema@._lk_execute_local(format('COMMENT ON FUNCTION %s() IS %L', fn,
+                       format('leadkpi watch: records in %s.pending_changes the keys of the rows changed in %s', target_schema, t)));
+        PERFORM @extschema@._lk_execute_local(format('ALTER FUNCTION %s() DEPENDS ON EXTENSION leadkpi', fn));
         EXECUTE format('CREATE TRIGGER %I AFTER INSERT ON %s REFERENCING NEW TABLE AS lk_new FOR EACH STATEMENT EXECUTE FUNCTION %s()',
                        @extschema@._lk_watch_name(target_schema, t) || ' insert', t, fn);
         EXECUTE format('CREATE TRIGGER %I AFTER UPDATE ON %s REFERENCING OLD TABLE AS lk_old NEW TABLE AS lk_new FOR EACH STATEMENT EXECUTE FUNCTION %s()',

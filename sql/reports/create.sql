@@ -37,6 +37,8 @@ DECLARE
     kept text[];
     msg text;
 BEGIN
+    -- with Citus, before any read of the inputs (see helpers.sql)
+    PERFORM @extschema@._lk_citus_sequential();
     -- nothing is dropped or created before every input is checked
     PERFORM @extschema@._lk_check_inputs(target_schema, leads, stage_events, spend, orders, stages,
                                           conversion_window, funnel_modes, materialized, tz, money_decimals, campaigns);

@@ -1,7 +1,8 @@
 
 -----------------------------------------------------------------------------
 -- Reports, phase 4: the funnel reports funnel_report and funnel_by_campaign,
--- _lk_funnel_sql() over funnel summaries: computed from every stage event,
+-- _lk_funnel_sql() over funnel summaries: computed from every stage event
+-- (in two levels, paths per lead, when the events are distributed by Citus),
 -- or (materialized) rolled up from funnel_monthly, with _live views that
 -- roll up the live rows (the stores with the changed keys recomputed).
 -----------------------------------------------------------------------------
@@ -24,13 +25,32 @@ DECLARE
 BEGIN
     -- plain: computed from every stage event; seen: the steps that occur in
     -- the events, over all campaigns
-    plain_funnel := @extschema@._lk_funnel_sql(NULL,
-        format('SELECT %s AS fs, %s AS seen FROM %s.report_stage_events AS e', fagg, seen, s), stages);
-    plain_by_campaign := @extschema@._lk_funnel_sql('campaign',
-        format('SELECT campaign, fs, bit_or(seen) OVER () AS seen FROM ('
-               'SELECT l.campaign, %s AS fs, %s AS seen '
-               'FROM %s.report_stage_events AS e LEFT JOIN %s.report_leads AS l ON l.lead_id = e.lead_id GROUP BY l.campaign) AS c',
-               fagg, seen, s, s), stages);
+    IF NOT @extschema@._lk_citus_distributed(format('%s.report_stage_events', s)::regclass) THEN
+        -- one pass over the events (the cheapest on one node)
+        plain_funnel := @extschema@._lk_funnel_sql(NULL,
+            format('SELECT %s AS fs, %s AS seen FROM %s.report_stage_events AS e', fagg, seen, s), stages);
+        plain_by_campaign := @extschema@._lk_funnel_sql('campaign',
+            format('SELECT campaign, fs, bit_or(seen) OVER () AS seen FROM ('
+                   'SELECT l.campaign, %s AS fs, %s AS seen '
+                   'FROM %s.report_stage_events AS e LEFT JOIN %s.report_leads AS l ON l.lead_id = e.lead_id GROUP BY l.campaign) AS c',
+                   fagg, seen, s, s), stages);
+    ELSE
+        -- events in a Citus distributed table: two levels, a path per lead
+        -- (grouped by the distribution column, on the workers), then
+        -- funnel_agg over the paths, whose state Citus aggregates partially
+        -- on the workers: the coordinator gets a row per shard and campaign,
+        -- not every event (doc/citus.md, "Reports")
+        plain_funnel := @extschema@._lk_funnel_sql(NULL,
+            format('SELECT %s AS fs, coalesce(bit_or(p.seen), 0) AS seen FROM (%s) AS p',
+                   @extschema@._lk_funnel_path_agg_sql(@extschema@._lk_funnel_args(stages, conversion_window, funnel_modes)),
+                   @extschema@._lk_funnel_paths_sql(target_schema, @extschema@._lk_funnel_args(stages, conversion_window, funnel_modes))), stages);
+        plain_by_campaign := @extschema@._lk_funnel_sql('campaign',
+            format('SELECT campaign, fs, bit_or(seen) OVER () AS seen FROM ('
+                   'SELECT l.campaign, %s AS fs, coalesce(bit_or(p.seen), 0) AS seen '
+                   'FROM (%s) AS p LEFT JOIN %s.report_leads AS l ON l.lead_id = p.lead_id GROUP BY l.campaign) AS c',
+                   @extschema@._lk_funnel_path_agg_sql(@extschema@._lk_funnel_args(stages, conversion_window, funnel_modes)),
+                   @extschema@._lk_funnel_paths_sql(target_schema, @extschema@._lk_funnel_args(stages, conversion_window, funnel_modes)), s), stages);
+    END IF;
     IF NOT materialized THEN
         EXECUTE format('CREATE OR REPLACE VIEW %s.funnel_report WITH (security_invoker = true) AS %s', s, plain_funnel);
         EXECUTE format('CREATE OR REPLACE VIEW %s.funnel_by_campaign WITH (security_invoker = true) AS %s', s, plain_by_campaign);

@@ -66,6 +66,8 @@ DECLARE
     r record;
     d record;
 BEGIN
+    -- with Citus: the DROPs follow reads of the catalogs and inputs
+    PERFORM @extschema@._lk_citus_sequential();
     -- one report DDL or refresh per schema at a time (see _lk_schema_lock)
     PERFORM @extschema@._lk_schema_lock(target_schema);
     -- check everything first, then drop
@@ -222,3 +224,82 @@ END;
 $$;
 COMMENT ON FUNCTION @extschema@._lk_regrant() IS
 'leadkpi internal: gives back, after a re-run, the grants other roles held on the report relations it replaced';
+
+-- Citus.  Whether rel, or a table behind it (through views), is a Citus
+-- distributed table (hash-distributed, pg_dist_partition.partmethod 'h'),
+-- or with reference, a distributed or a reference table (a table whose rows
+-- live in shards on the workers).  False without the citus extension, whose
+-- catalog is read only then.
+CREATE OR REPLACE FUNCTION @extschema@._lk_citus_distributed(rel regclass, reference boolean DEFAULT false)
+RETURNS boolean
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    found boolean;
+BEGIN
+    IF rel IS NULL OR NOT EXISTS (SELECT FROM pg_extension WHERE extname = 'citus') THEN
+        RETURN false;
+    END IF;
+    EXECUTE 'SELECT EXISTS (SELECT FROM pg_dist_partition d '
+            'WHERE (d.partmethod = ''h'' OR ($2 AND d.partmethod = ''n'' AND d.repmodel = ''t'')) '
+            'AND d.logicalrelid IN (SELECT @extschema@._lk_base_tables($1)))'
+        INTO found USING rel, reference;
+    RETURN found;
+END;
+$$;
+COMMENT ON FUNCTION @extschema@._lk_citus_distributed(regclass, boolean) IS
+'leadkpi internal: whether a relation is, or reads through views, a Citus distributed table (or, with reference, a reference table); false without Citus';
+
+-- Runs one DDL statement for an object that only the coordinator uses (the
+-- lookups and trigger functions of materialized reports): with Citus,
+-- without its DDL propagation, so that the object stays local to the
+-- coordinator, as the stores it goes with, and may depend on the extension
+-- (Citus refuses ALTER FUNCTION ... DEPENDS ON EXTENSION for a function it
+-- has propagated).  Without Citus: just EXECUTE.
+CREATE OR REPLACE FUNCTION @extschema@._lk_execute_local(ddl text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    was text := current_setting('citus.enable_ddl_propagation', true);
+BEGIN
+    IF was IS NULL THEN
+        EXECUTE ddl;
+        RETURN;
+    END IF;
+    PERFORM set_config('citus.enable_ddl_propagation', 'off', true);
+    EXECUTE ddl;
+    PERFORM set_config('citus.enable_ddl_propagation', was, true);
+END;
+$$;
+COMMENT ON FUNCTION @extschema@._lk_execute_local(text) IS
+'leadkpi internal: executes a DDL statement for an object only the coordinator uses, without Citus''s DDL propagation when Citus is loaded';
+
+-- Citus refuses a schema command (CREATE or DROP of a view, a schema, a
+-- function it propagates to the workers) in a transaction after a query that
+-- ran over several connections per worker: "cannot run schema command
+-- because there was a parallel operation on a distributed table".  The
+-- report DDL reads the inputs first, and Citus may open several connections
+-- for that read, even in autocommit on a loaded machine.  So, with Citus,
+-- the transaction's multi-shard commands run over one connection per
+-- worker from here on, to its end (SET LOCAL citus.multi_shard_modify_mode
+-- = 'sequential'): the setting is not given back, so that a later report
+-- command in the same transaction works too.  Too late if the caller ran a
+-- parallel query earlier in the transaction: then Citus's own error
+-- stands, with its hint.
+CREATE OR REPLACE FUNCTION @extschema@._lk_citus_sequential()
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF current_setting('citus.multi_shard_modify_mode', true) IS DISTINCT FROM 'sequential'
+       AND EXISTS (SELECT FROM pg_extension WHERE extname = 'citus') THEN
+        PERFORM set_config('citus.multi_shard_modify_mode', 'sequential', true);
+    END IF;
+END;
+$$;
+COMMENT ON FUNCTION @extschema@._lk_citus_sequential() IS
+'leadkpi internal: with Citus, runs the rest of the transaction''s multi-shard commands over one connection per worker (SET LOCAL citus.multi_shard_modify_mode = sequential), so that the report DDL may follow reads of distributed tables';

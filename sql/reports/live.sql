@@ -31,7 +31,7 @@ COMMENT ON FUNCTION @extschema@._lk_pending_sql(name) IS
 -- The SQL of the live rows of the kpi or funnel family (see above).
 CREATE OR REPLACE FUNCTION @extschema@._lk_live_rows_sql(target_schema name, family text, tz text, funnel_args text)
 RETURNS text
-LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
@@ -54,19 +54,37 @@ DECLARE
     seen_agg text := CASE WHEN kpi THEN '' ELSE ', bit_or(1::bigint << (e.step - 1))' END;
     fresh text;
     plain text;
+    citus boolean;
+    cond text;
 BEGIN
     -- the changed leads as they are now
     fresh := @extschema@._lk_facts_sql(format('SELECT * FROM %s._lk_leads_of(ARRAY(SELECT lead_id FROM pend))', s),
                  CASE WHEN NOT kpi THEN format('SELECT * FROM %s._lk_events_of(ARRAY(SELECT lead_id FROM pend))', s) END, tz);
-    -- while a full rebuild is pending: as the plain report computes it
+    -- while a full rebuild is pending: as the plain report computes it.
+    -- Over Citus tables: the funnel in two levels (as funnel_reports.sql),
+    -- and the test of the rebuild outside the aggregate, as Citus 13 on
+    -- PostgreSQL 15 and 16 refuses an outer join under a constant qual
+    -- (report_leads joins the orders); Citus then runs the aggregate on
+    -- every read, partially on the workers (doc/citus.md)
+    citus := @extschema@._lk_citus_distributed(format('%s.report_leads', s)::regclass)
+             OR (NOT kpi AND @extschema@._lk_citus_distributed(format('%s.report_stage_events', s)::regclass));
+    cond := CASE WHEN citus THEN 'true' ELSE '(SELECT yes FROM rebuild)' END;
     plain := CASE WHEN kpi
         THEN format('SELECT date_trunc(''month'', l.first_contact_at AT TIME ZONE %L)::date, %s, '
                     '@extschema@.kpi_agg(l.first_contact_at, l.converted_at, l.revenue) FROM %s.report_leads AS l '
-                    'WHERE (SELECT yes FROM rebuild) AND l.first_contact_at IS NOT NULL GROUP BY 1, %s', tz, segs_l, s, segs_l)
-        ELSE format('SELECT date_trunc(''month'', l.first_contact_at AT TIME ZONE %L)::date, %s, '
+                    'WHERE %s AND l.first_contact_at IS NOT NULL GROUP BY 1, %s', tz, segs_l, s, cond, segs_l)
+        WHEN NOT citus
+        THEN format('SELECT date_trunc(''month'', l.first_contact_at AT TIME ZONE %L)::date, %s, '
                     '@extschema@.funnel_agg(e.lead_id, e.occurred_at, e.step, %s), %s '
                     'FROM %s.report_stage_events AS e LEFT JOIN %s.report_leads AS l ON l.lead_id = e.lead_id '
-                    'WHERE (SELECT yes FROM rebuild) GROUP BY 1, %s', tz, segs_l, funnel_args, @extschema@._lk_funnel_seen_sql(), s, s, segs_l) END;
+                    'WHERE %s GROUP BY 1, %s', tz, segs_l, funnel_args, @extschema@._lk_funnel_seen_sql(), s, s, cond, segs_l)
+        ELSE format('SELECT date_trunc(''month'', l.first_contact_at AT TIME ZONE %L)::date, %s, %s, coalesce(bit_or(p.seen), 0) '
+                    'FROM (%s) AS p LEFT JOIN %s.report_leads AS l ON l.lead_id = p.lead_id '
+                    'GROUP BY 1, %s', tz, segs_l, @extschema@._lk_funnel_path_agg_sql(funnel_args),
+                    @extschema@._lk_funnel_paths_sql(target_schema, funnel_args), s, segs_l) END;
+    IF citus THEN
+        plain := format('SELECT * FROM (%s OFFSET 0) AS r WHERE (SELECT yes FROM rebuild)', plain);
+    END IF;
     RETURN
         -- the changes, and the keys they touch (a lead's old key from
         -- lead_facts, its new one now)
@@ -185,17 +203,18 @@ DECLARE
     fn text := format('%s.%I', s, '_lk_' || family || '_rows_live');
     value_col text := CASE family WHEN 'funnel' THEN 'fs' ELSE 'summary' END;
 BEGIN
-    EXECUTE format('CREATE OR REPLACE FUNCTION %s() RETURNS TABLE (month date, %s, %I @extschema@.%s%s) '
+    PERFORM @extschema@._lk_execute_local(format('CREATE OR REPLACE FUNCTION %s() RETURNS TABLE (month date, %s, %I @extschema@.%s%s) '
                    'LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp SET jit = off '
                    'AS %L', fn,
                    (SELECT string_agg(quote_ident(c) || ' text', ', ') FROM unnest(@extschema@._lk_segments()) AS c),
                    value_col, summary_type, CASE family WHEN 'funnel' THEN ', seen bigint' ELSE '' END,
                    -- the result columns are named like the query's columns
-                   format(E'#variable_conflict use_column\nBEGIN\n    RETURN QUERY %s;\nEND', query));
-    EXECUTE format('COMMENT ON FUNCTION %s() IS %L', fn, 'leadkpi lookup: the live rows of ' || family || ' (see the view ' || family || '_rows_live)');
-    EXECUTE format('ALTER FUNCTION %s() DEPENDS ON EXTENSION leadkpi', fn);
-    EXECUTE format('CREATE OR REPLACE VIEW %s.%I WITH (security_invoker = true) AS SELECT * FROM %s()', s, family || '_rows_live', fn);
-    EXECUTE format('COMMENT ON VIEW %s.%I IS %L', s, family || '_rows_live', 'leadkpi live rows: ' || what);
+                   format(E'#variable_conflict use_column\nBEGIN\n    RETURN QUERY %s;\nEND', query)));
+    PERFORM @extschema@._lk_execute_local(format('COMMENT ON FUNCTION %s() IS %L', fn, 'leadkpi lookup: the live rows of ' || family || ' (see the view ' || family || '_rows_live)'));
+    PERFORM @extschema@._lk_execute_local(format('ALTER FUNCTION %s() DEPENDS ON EXTENSION leadkpi', fn));
+    -- (local to the coordinator too, with the function: see _lk_execute_local)
+    PERFORM @extschema@._lk_execute_local(format('CREATE OR REPLACE VIEW %s.%I WITH (security_invoker = true) AS SELECT * FROM %s()', s, family || '_rows_live', fn));
+    PERFORM @extschema@._lk_execute_local(format('COMMENT ON VIEW %s.%I IS %L', s, family || '_rows_live', 'leadkpi live rows: ' || what));
 END;
 $$;
 COMMENT ON FUNCTION @extschema@._lk_create_rows_live(name, text, text, text, text) IS

@@ -142,16 +142,57 @@ RETURN 'coalesce(bit_or(1::bigint << (e.step - 1)) FILTER (WHERE e.lead_id IS NO
 COMMENT ON FUNCTION @extschema@._lk_funnel_seen_sql() IS
 'leadkpi internal: the SQL of the bit mask of the funnel steps that occur in report_stage_events';
 
+-- The arguments of funnel_agg over events after the step: window, modes,
+-- step count (as _lk_create_stores writes them into report_state).
+CREATE OR REPLACE FUNCTION @extschema@._lk_funnel_args(stages text[], conversion_window interval, funnel_modes text)
+RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN format('%L::interval, %L, %s', conversion_window, coalesce(funnel_modes, ''), cardinality(stages));
+COMMENT ON FUNCTION @extschema@._lk_funnel_args(text[], interval, text) IS
+'leadkpi internal: the SQL of the window, modes and step count arguments of funnel_agg over report events';
+
 -- The funnel_agg call over report_stage_events (alias e).  The step count is
 -- fixed by the stages, so the summaries of any subset roll up together.
 CREATE OR REPLACE FUNCTION @extschema@._lk_funnel_agg_sql(stages text[], conversion_window interval, funnel_modes text)
 RETURNS text
 LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
-RETURN format('@extschema@.funnel_agg(e.lead_id, e.occurred_at, e.step, %L::interval, %L, %s)',
-              conversion_window, coalesce(funnel_modes, ''), cardinality(stages));
+RETURN format('@extschema@.funnel_agg(e.lead_id, e.occurred_at, e.step, %s)',
+              @extschema@._lk_funnel_args(stages, conversion_window, funnel_modes));
 COMMENT ON FUNCTION @extschema@._lk_funnel_agg_sql(text[], interval, text) IS
 'leadkpi internal: the SQL of the funnel_agg call over report_stage_events, with a step count fixed by the stages';
+
+-- The two-level funnel over report_stage_events, for events in a Citus
+-- distributed table: per lead (GROUP BY lead_id, the distribution column,
+-- so Citus runs it whole on the workers) the lead's funnel_path and the
+-- mask of its steps (as _lk_funnel_seen_sql); rows (lead_id, path, seen).
+-- Events without a lead give a NULL path, which counts as no entity, as
+-- funnel_agg over events skips them.  funnel_agg over the paths (below)
+-- gives exactly the summary of funnel_agg over the same events.
+-- funnel_args: window, modes, step count (_lk_funnel_args).
+CREATE OR REPLACE FUNCTION @extschema@._lk_funnel_paths_sql(target_schema name, funnel_args text)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN format('SELECT e.lead_id, @extschema@.funnel_path(e.occurred_at, e.step, %s) '
+              'FILTER (WHERE e.lead_id IS NOT NULL) AS path, %s AS seen '
+              'FROM %s.report_stage_events AS e GROUP BY e.lead_id',
+              funnel_args, @extschema@._lk_funnel_seen_sql(), quote_ident(target_schema));
+COMMENT ON FUNCTION @extschema@._lk_funnel_paths_sql(name, text) IS
+'leadkpi internal: the SQL of the first level of the two-level funnel: funnel_path and the mask of the steps per lead of report_stage_events';
+
+-- The funnel_agg call over the paths of _lk_funnel_paths_sql (alias p):
+-- funnel_agg(path, nsteps, window, modes), from funnel_args (window, modes,
+-- step count, as _lk_funnel_args writes them).
+CREATE OR REPLACE FUNCTION @extschema@._lk_funnel_path_agg_sql(funnel_args text)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN format('@extschema@.funnel_agg(p.path, %s, %s)',
+              substring(funnel_args FROM ', ([0-9]+)$'), regexp_replace(funnel_args, ', [0-9]+$', ''));
+COMMENT ON FUNCTION @extschema@._lk_funnel_path_agg_sql(text) IS
+'leadkpi internal: the SQL of the second level of the two-level funnel: funnel_agg over the paths per lead, with a step count fixed by the stages';
 
 -- The first instant the stores of a materialized report leave out: midnight,
 -- in tz, of kpi_watermark.stored_before.  Live views read the rows from there.

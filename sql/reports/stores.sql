@@ -282,6 +282,14 @@ DECLARE
     segs text := (SELECT string_agg(quote_ident(c) || ' text', ', ') FROM unnest(@extschema@._lk_segments()) AS c);
     d record;
     funnel_args text;
+    -- the lookups' body: SQL; PL/pgSQL over Citus tables, as Citus cannot
+    -- plan a query over distributed tables with the parameters of an SQL
+    -- function ("could not create distributed plan")
+    citus boolean := @extschema@._lk_citus_distributed(leads, true) OR @extschema@._lk_citus_distributed(orders, true)
+                     OR @extschema@._lk_citus_distributed(stage_events, true);
+    body CONSTANT text := CASE WHEN citus THEN 'LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS %L'
+                               ELSE 'LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp BEGIN ATOMIC %s; END' END;
+    plpgsql CONSTANT text := E'#variable_conflict use_column\nBEGIN\n    RETURN QUERY %s;\nEND';
 BEGIN
     EXECUTE format('CREATE TABLE %s._lk_stores OF @extschema@.report_store', s);
     EXECUTE format('COMMENT ON TABLE %s._lk_stores IS %L', s,
@@ -293,7 +301,7 @@ BEGIN
     EXECUTE format('COMMENT ON TABLE %s.report_state IS %L', s,
         'leadkpi store: the mapping of this report schema, its last refresh and the watermark of the change columns');
     funnel_args := CASE WHEN stage_events IS NOT NULL
-                        THEN format('%L::interval, %L, %s', conversion_window, coalesce(funnel_modes, ''), cardinality(stages)) END;
+                        THEN @extschema@._lk_funnel_args(stages, conversion_window, funnel_modes) END;
     EXECUTE format('INSERT INTO %s.report_state (config, look_back) VALUES ($1, $2)', s)
       USING jsonb_build_object('time_zone', tz, 'lead_type', lead_type, 'stages', stages,
                                'conversion_window', conversion_window, 'funnel_modes', coalesce(funnel_modes, ''),
@@ -336,20 +344,20 @@ BEGIN
 
     -- the lookups of changed leads: the canonical rows of the leads in an
     -- array, read through the inputs' own lead_id columns
-    EXECUTE format('CREATE FUNCTION %s._lk_leads_of(ids %s[]) RETURNS TABLE (lead_id %s, first_contact_at timestamptz, campaign text, '
-                   'channel text, converted_at timestamptz, lost_at timestamptz, revenue numeric, team text, owner text) '
-                   'LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp BEGIN ATOMIC %s; END',
-                   s, lead_type, lead_type, @extschema@._lk_leads_select(leads, orders, tz, 'ids'));
-    EXECUTE format('COMMENT ON FUNCTION %s._lk_leads_of(%s[]) IS %L', s, lead_type,
-                   'leadkpi lookup: the canonical rows (as report_leads) of the leads in an array');
-    EXECUTE format('ALTER FUNCTION %s._lk_leads_of(%s[]) DEPENDS ON EXTENSION leadkpi', s, lead_type);
+    PERFORM @extschema@._lk_execute_local(format('CREATE FUNCTION %s._lk_leads_of(ids %s[]) RETURNS TABLE (lead_id %s, first_contact_at timestamptz, campaign text, '
+                   'channel text, converted_at timestamptz, lost_at timestamptz, revenue numeric, team text, owner text) ' || body,
+                   s, lead_type, lead_type,
+                   format(CASE WHEN citus THEN plpgsql ELSE '%s' END, @extschema@._lk_leads_select(leads, orders, tz, 'ids'))));
+    PERFORM @extschema@._lk_execute_local(format('COMMENT ON FUNCTION %s._lk_leads_of(%s[]) IS %L', s, lead_type,
+                   'leadkpi lookup: the canonical rows (as report_leads) of the leads in an array'));
+    PERFORM @extschema@._lk_execute_local(format('ALTER FUNCTION %s._lk_leads_of(%s[]) DEPENDS ON EXTENSION leadkpi', s, lead_type));
     IF stage_events IS NOT NULL THEN
-        EXECUTE format('CREATE FUNCTION %s._lk_events_of(ids %s[]) RETURNS TABLE (lead_id %s, stage text, occurred_at timestamptz, step integer) '
-                       'LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp BEGIN ATOMIC %s; END',
-                       s, lead_type, lead_type, @extschema@._lk_events_select(stage_events, stages, tz, 'ids'));
-        EXECUTE format('COMMENT ON FUNCTION %s._lk_events_of(%s[]) IS %L', s, lead_type,
-                       'leadkpi lookup: the canonical stage events (as report_stage_events) of the leads in an array');
-        EXECUTE format('ALTER FUNCTION %s._lk_events_of(%s[]) DEPENDS ON EXTENSION leadkpi', s, lead_type);
+        PERFORM @extschema@._lk_execute_local(format('CREATE FUNCTION %s._lk_events_of(ids %s[]) RETURNS TABLE (lead_id %s, stage text, occurred_at timestamptz, step integer) ' || body,
+                       s, lead_type, lead_type,
+                       format(CASE WHEN citus THEN plpgsql ELSE '%s' END, @extschema@._lk_events_select(stage_events, stages, tz, 'ids'))));
+        PERFORM @extschema@._lk_execute_local(format('COMMENT ON FUNCTION %s._lk_events_of(%s[]) IS %L', s, lead_type,
+                       'leadkpi lookup: the canonical stage events (as report_stage_events) of the leads in an array'));
+        PERFORM @extschema@._lk_execute_local(format('ALTER FUNCTION %s._lk_events_of(%s[]) DEPENDS ON EXTENSION leadkpi', s, lead_type));
     END IF;
 
 END;

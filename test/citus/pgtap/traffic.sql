@@ -5,7 +5,7 @@
 -- Not in a transaction block: there a worker keeps the last portal of each
 -- connection open until the transaction ends, and pg_stat_statements counts
 -- a query only when its portal closes.
-SELECT plan(11);
+SELECT plan(14);
 SET client_min_messages = error;   -- Citus warns that pg_temp functions stay local
 
 -- rows the workers returned for the shard queries of q
@@ -78,6 +78,29 @@ SELECT is(pg_temp.received($$SELECT funnel_agg(path, 5, '90 days')
                                    FROM crm.stage_events GROUP BY lead_id) p$$),
           32::bigint,
           'two levels over all leads: one row per shard');
+-- create_reports' funnel views over the distributed events: two levels
+SELECT count(*) FROM create_reports('rep_traffic', leads => 'crm.leads', stage_events => 'crm.stage_events',
+                                    orders => 'crm.orders', stages => ARRAY['lead','mql','sql','opportunity','customer'],
+                                    conversion_window => '90 days') \g /dev/null
+-- (the views have subplans: a worker counts a query when the coordinator's
+-- transaction ends, so run each view in its own transaction and read after)
+CREATE FUNCTION pg_temp.reset() RETURNS void LANGUAGE sql AS $$ SELECT run_command_on_workers('SELECT pg_stat_statements_reset()') $$;
+CREATE FUNCTION pg_temp.read() RETURNS bigint LANGUAGE sql AS $$
+    SELECT sum(result::bigint) FROM run_command_on_workers($w$SELECT coalesce(sum(rows), 0) FROM pg_stat_statements
+                                                              WHERE query ~ '(leads|stage_events|orders)_[0-9]+'$w$) $$;
+SELECT pg_temp.reset() \g /dev/null
+SELECT count(*) FROM rep_traffic.funnel_by_campaign \g /dev/null
+SELECT is(pg_temp.read(),
+          pg_temp.groups('campaign', '(SELECT DISTINCT l.lead_id, l.campaign FROM local.leads l JOIN local.stage_events USING (lead_id)) x'),
+          'create_reports'' funnel_by_campaign over distributed events: one row per shard and campaign');
+SELECT pg_temp.reset() \g /dev/null
+SELECT count(*) FROM rep_traffic.funnel_report \g /dev/null
+SELECT is(pg_temp.read(), 32::bigint, 'create_reports'' funnel_report over distributed events: one row per shard');
+SELECT pg_temp.reset() \g /dev/null
+SELECT count(*) FROM rep_traffic.kpi_by_campaign \g /dev/null
+SELECT is(pg_temp.read(), pg_temp.groups('campaign'), 'create_reports'' kpi_by_campaign: one row per shard and campaign');
+SELECT drop_reports('rep_traffic') \g /dev/null
+DROP SCHEMA rep_traffic;
 SELECT cmp_ok(pg_temp.groups('campaign'), '<', (SELECT count(*) FROM local.stage_events) / 4,
               'shards x campaigns is well below the event count here, so the counts above tell the plans apart');
 
