@@ -99,7 +99,7 @@ $PSQL -d leadkpi_fuzz -Atc "
     SELECT DISTINCT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
     WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'
       AND (c.relkind IN ('v', 'm') OR EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = c.oid
-           AND a.atttypid IN ('kpi_summary'::regtype, 'funnel_summary'::regtype)))" > "$FUZZ_OUT/leadkpi-relations.txt"
+           AND a.atttypid IN ('kpi_summary'::regtype, 'funnel_summary'::regtype, 'close_summary'::regtype)))" > "$FUZZ_OUT/leadkpi-relations.txt"
 nq=$(sed -n 's/^queries: \([0-9]*\).*/\1/p' "$smith_log" | tail -1)
 read -r nlk nrel < <($py - "$FUZZ_OUT/leadkpi-functions.txt" "$FUZZ_OUT/leadkpi-relations.txt" "$queries" <<'PY'
 import re, sys
