@@ -18,10 +18,12 @@ Targets (every input path that takes bytes or text from outside):
                                   aggregates, under a minimal AggState
                                   (lk_fuzz_agg_state), then serialize, combine
                                   and final on the result
-  kpi_raw, funnel_raw             stored values damaged as on disk: the bytes
+  kpi_raw, funnel_raw, close_raw  stored values damaged as on disk: the bytes
                                   of the stored layout (lk_fuzz_raw), read by
                                   every reader of a stored value (output, send,
-                                  =, hash, accessors, +, rollup on either side)
+                                  =, hash, accessors, +, rollup on either side);
+                                  close_raw only when named in --targets
+                                  (it still crashes the server)
 
 Inputs start from valid values (read from the fixture database, or built to
 the documented wire format for aggregate states) and are mutated: bit flips,
@@ -169,6 +171,10 @@ CREATE OR REPLACE FUNCTION public.lk_fuzz_raw_kpi(bytea) RETURNS kpi_summary
     AS '$libdir/lk_fuzz', 'lk_fuzz_raw' LANGUAGE C STRICT;
 CREATE OR REPLACE FUNCTION public.lk_fuzz_raw_funnel(bytea) RETURNS funnel_summary
     AS '$libdir/lk_fuzz', 'lk_fuzz_raw' LANGUAGE C STRICT;
+CREATE OR REPLACE FUNCTION public.lk_fuzz_raw_close(bytea) RETURNS close_summary
+    AS '$libdir/lk_fuzz', 'lk_fuzz_raw' LANGUAGE C STRICT;
+CREATE OR REPLACE FUNCTION public.lk_fuzz_raw_bytes(close_summary) RETURNS bytea
+    AS '$libdir/lk_fuzz', 'lk_fuzz_raw' LANGUAGE C STRICT;
 CREATE OR REPLACE FUNCTION public.lk_fuzz_raw_bytes(kpi_summary) RETURNS bytea
     AS '$libdir/lk_fuzz', 'lk_fuzz_raw' LANGUAGE C STRICT;
 CREATE OR REPLACE FUNCTION public.lk_fuzz_raw_bytes(funnel_summary) RETURNS bytea
@@ -181,7 +187,8 @@ CREATE OR REPLACE FUNCTION public.lk_fuzz_raw_bytes(funnel_summary) RETURNS byte
 -- when it prints, 'F<what>' a failure.
 CREATE OR REPLACE FUNCTION public.lk_fuzz_try_raw(target text, b bytea) RETURNS text LANGUAGE plpgsql AS $$
 DECLARE
-  v text := CASE target WHEN 'kpi_raw' THEN 'public.lk_fuzz_raw_kpi($1)' ELSE 'public.lk_fuzz_raw_funnel($1)' END;
+  v text := CASE target WHEN 'kpi_raw' THEN 'public.lk_fuzz_raw_kpi($1)' WHEN 'close_raw' THEN 'public.lk_fuzz_raw_close($1)'
+                       ELSE 'public.lk_fuzz_raw_funnel($1)' END;
   kx text[] := ARRAY['kpi_summary_send(%1$s)', 'leads(%1$s)', 'conversions(%1$s)', 'cycles_excluded(%1$s)',
     'cost(%1$s)', 'revenue(%1$s)', 'conversion_rate(%1$s)', 'cost_per_lead(%1$s)', 'cost_per_order(%1$s)',
     'revenue_per_lead(%1$s)', 'roi(%1$s)', 'sales_cycle_avg(%1$s)', 'sales_cycle_min(%1$s)', 'sales_cycle_max(%1$s)',
@@ -197,6 +204,13 @@ DECLARE
     '(SELECT rollup(x) FROM (VALUES (%1$s)) v(x))', '(SELECT rollup(x) FROM (VALUES (%1$s), (%1$s)) v(x))',
     '(SELECT rollup(x) FROM (VALUES ((SELECT f FROM fz.funnel WHERE grp = 0)), (%1$s)) v(x))',
     '(SELECT rollup(x) FROM (VALUES (%1$s), ((SELECT f FROM fz.funnel WHERE grp = 0))) v(x))'];
+  cx text[] := ARRAY['close_summary_send(%1$s)', 'leads(%1$s)', 'excluded_leads(%1$s)', 'horizons(%1$s)',
+    'age_bounds(%1$s)', '%1$s = %1$s', 'close_summary_hash(%1$s)', '%1$s + %1$s', '%1$s + (SELECT c FROM fz.close WHERE grp = 1)',
+    '(SELECT array_agg(t::text) FROM close_history(%1$s) t)', '(SELECT array_agg(t::text) FROM close_pipeline(%1$s) t)',
+    '(SELECT array_agg(t::text) FROM close_windows(%1$s) t)', '(SELECT array_agg(t::text) FROM close_new_leads(%1$s) t)',
+    '(SELECT rollup(x) FROM (VALUES (%1$s)) v(x))', '(SELECT rollup(x) FROM (VALUES (%1$s), (%1$s)) v(x))',
+    '(SELECT rollup(x) FROM (VALUES ((SELECT c FROM fz.close WHERE grp = 1)), (%1$s)) v(x))',
+    '(SELECT count(*) FROM close_forecast(%1$s, %1$s, %1$s, ARRAY[timestamptz ''2024-06-01''], 3, 3))'];
   e text; o text; o2 text; res text;
 BEGIN
   BEGIN
@@ -210,14 +224,15 @@ BEGIN
   END;
   IF o IS NOT NULL THEN
     BEGIN
-      EXECUTE format('SELECT $1::%s::text', CASE target WHEN 'kpi_raw' THEN 'kpi_summary' ELSE 'funnel_summary' END)
+      EXECUTE format('SELECT $1::%s::text', CASE target WHEN 'kpi_raw' THEN 'kpi_summary' WHEN 'close_raw' THEN 'close_summary'
+                                                 ELSE 'funnel_summary' END)
         INTO o2 USING o;
       IF o2 <> o THEN RETURN 'Fout -> in -> out of a damaged value differs: ' || left(o, 100); END IF;
     EXCEPTION WHEN OTHERS THEN
       RETURN 'Fthe printed form of a damaged value does not re-read: ' || SQLSTATE || ': ' || left(SQLERRM, 200);
     END;
   END IF;
-  FOREACH e IN ARRAY CASE target WHEN 'kpi_raw' THEN kx ELSE fx END LOOP
+  FOREACH e IN ARRAY CASE target WHEN 'kpi_raw' THEN kx WHEN 'close_raw' THEN cx ELSE fx END LOOP
     BEGIN
       EXECUTE format('SELECT (' || e || ')::text', v) INTO o2 USING b;
     EXCEPTION WHEN OTHERS THEN
@@ -333,7 +348,7 @@ def fields(target, b):
             o += 8
         for _ in range(nsteps):
             o = _sketch_fields(b, o, out)
-    elif target.startswith('close_'):
+    elif target.startswith('close_') and target != 'close_raw':
         # close_summary_send: version, 0, horizons, nages, nstages, leads,
         # excluded, age bounds, nblocks, ncells, the snapshot instants, the
         # packed blocks' length (the blocks themselves get the random edits)
@@ -376,6 +391,12 @@ def fields(target, b):
         out += [(76, 16), (92, 4), (100, 16), (116, 4), (124, 8), (132, 4), (136, 4)]
         for o in range(140, len(b) - 15, 16):
             out += [(o, 4), (o + 4, 4), (o + 8, 8)]
+    elif target == 'close_raw':
+        # close_summary.h without the varlena header: version, flags,
+        # horizons, nages, nstages, pad, nblocks, ncells, leads, excluded,
+        # the nages - 1 age bounds; the blocks (packed) get the random edits
+        out = [(0, 1), (1, 1), (2, 1), (3, 1), (4, 1), (8, 4), (12, 4), (16, 8), (24, 8)]
+        out += [(32 + 8 * a, 8) for a in range(max((b[3] if len(b) > 3 else 0) - 1, 0))]
     elif target == 'funnel_raw':
         # funnel_summary.h without the varlena header: version, nsteps,
         # modes, pad, window, entities, reached[nsteps], then per step a
@@ -637,6 +658,8 @@ def main():
         fun_raw = [bytes(b) for b, in cur.fetchall()]
         cur.execute("SELECT c::text, close_summary_send(c) FROM fz.close WHERE c IS NOT NULL ORDER BY grp")
         clo = [(t, bytes(b)) for t, b in cur.fetchall()]
+        cur.execute("SELECT lk_fuzz_raw_bytes(c) FROM fz.close WHERE c IS NOT NULL ORDER BY grp")
+        clo_raw = [bytes(b) for b, in cur.fetchall()]
     # hand-written edge values next to the fixture's
     kpi.append(('v1 leads=0 conversions=0 cycles=0 excluded=0 cycle_sum_us=0 cycle_min_us=0 cycle_max_us=0 '
                 'cost=null revenue=null sketch=z0', None))
@@ -659,8 +682,15 @@ def main():
     targets['funnel_agg_state'] = ('bytes', fa)
     targets['kpi_raw'] = ('bytes', kpi_raw)
     targets['funnel_raw'] = ('bytes', fun_raw)
+    targets['close_raw'] = ('bytes', clo_raw)
     if args.targets:
         targets = collections.OrderedDict((k, v) for k, v in targets.items() if k in args.targets.split(','))
+    else:
+        # damaged stored close summaries still crash the server (text output,
+        # close_history/pipeline/windows/new_leads, +): opt-in until the
+        # stored-value checks exist, --targets close_raw
+        del targets['close_raw']
+        print('# close_raw (damaged stored close_summary) is opt-in: FUZZ_TARGETS=close_raw')
     if not has_ffb:
         print('# funnel_summary_from_bytes is not in this build: target skipped')
 
