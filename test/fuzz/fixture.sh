@@ -57,6 +57,27 @@ SELECT entity_id % 10 AS grp, funnel_agg(entity_id, ts, step, win) AS f FROM fz.
 UNION ALL SELECT -1, funnel_agg(entity_text, ts, stage, stages, win, modes) FROM fz.events
 UNION ALL SELECT -2, funnel_agg(entity_uuid, ts, step, win, 'crm_backfill', 5) FROM fz.events
 UNION ALL SELECT -3, funnel_agg(step % 4, 3) FROM fz.events;
+-- close summaries (the forecast's history) over small generated leads:
+-- by campaign on a monthly grid, all leads on a weekly grid with its own
+-- age buckets, and an empty grid; seeds of the close_* fuzz targets
+CREATE TABLE fz.close_leads AS
+SELECT g AS id, 'c' || (g % 3) AS campaign,
+       timestamptz '2024-01-01' + g * interval '9 hours' AS fc,
+       CASE WHEN g % 4 = 0 THEN timestamptz '2024-01-01' + g * interval '9 hours' + (g % 40) * interval '1 day 3 hours' END AS won,
+       CASE WHEN g % 4 = 1 THEN timestamptz '2024-01-01' + g * interval '9 hours' + (g % 30) * interval '1 day' END AS lost,
+       CASE WHEN g % 4 = 0 THEN round((g * 37 % 1000) / 7.0, 2) END AS revenue,
+       CASE WHEN g % 5 < 3 THEN ARRAY[timestamptz '2024-01-01' + g * interval '9 hours' + interval '1 hour',
+                                      CASE WHEN g % 5 < 2 THEN timestamptz '2024-01-01' + g * interval '9 hours' + (g % 9) * interval '1 day' END] END AS reached,
+       CASE WHEN g % 3 = 0 THEN round((g * 13 % 500)::numeric, 1) END AS amount
+FROM generate_series(1, 400) g;
+UPDATE fz.close_leads SET won = fc - interval '1 day', revenue = 5 WHERE id = 8;
+CREATE TABLE fz.close AS
+SELECT row_number() OVER (ORDER BY campaign)::int AS grp, close_agg(fc, won, lost, revenue, reached, amount,
+       close_grid('2024-06-01', 'month', 3, 5, 'UTC')) AS c
+FROM fz.close_leads GROUP BY campaign
+UNION ALL SELECT -1, close_agg(fc, won, lost, revenue, reached, amount,
+       close_grid('2024-05-15', 'week', 2, 6, 'Europe/Berlin', '{1 day,10 days}')) FROM fz.close_leads
+UNION ALL SELECT -2, close_grid('2024-03-01', 'month', 2, 2, 'UTC');
 CREATE MATERIALIZED VIEW fz.kpi_daily AS
 SELECT day, kpi_agg(ts, converted_at, amount) AS s, funnel_agg(entity_id, ts, step, win) AS f
 FROM fz.events GROUP BY day;

@@ -8,15 +8,22 @@ Targets (every input path that takes bytes or text from outside):
                                   as for a binary Bind parameter) and, for a
                                   sample, through a real COPY ... (FORMAT binary)
   kpi_from_bytes, funnel_from_bytes   the SQL-callable binary readers
+  close_in, close_recv, close_from_bytes
+                                  the same three paths of the forecast's
+                                  close_summary (accessors: leads, horizons,
+                                  age_bounds, close_history/pipeline/windows/
+                                  new_leads, =, hash, +, rollup)
   window_funnel_state, funnel_agg_state
                                   the deserialize functions of the internal-state
                                   aggregates, under a minimal AggState
                                   (lk_fuzz_agg_state), then serialize, combine
                                   and final on the result
-  kpi_raw, funnel_raw             stored values damaged as on disk: the bytes
+  kpi_raw, funnel_raw, close_raw  stored values damaged as on disk: the bytes
                                   of the stored layout (lk_fuzz_raw), read by
                                   every reader of a stored value (output, send,
-                                  =, hash, accessors, +, rollup on either side)
+                                  =, hash, accessors, +, rollup on either side);
+                                  close_raw only when named in --targets
+                                  (it still crashes the server)
 
 Inputs start from valid values (read from the fixture database, or built to
 the documented wire format for aggregate states) and are mutated: bit flips,
@@ -73,6 +80,17 @@ BEGIN
   PERFORM * FROM funnel_steps(f);
   PERFORM rollup(x) FROM (VALUES (f), (f)) v(x);
 END $$;
+CREATE OR REPLACE FUNCTION public.lk_fuzz_close_read(c close_summary) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM leads(c), excluded_leads(c), horizons(c), age_bounds(c), c = c, c <> c, close_summary_hash(c),
+          c + c, (c + c) = c;
+  PERFORM count(*), sum(observed), sum(won), sum(lost) FROM close_history(c);
+  PERFORM count(*), sum(open_leads), sum(amount) FROM close_pipeline(c);
+  PERFORM count(*), sum(arrivals), sum(closings), sum(revenue) FROM close_windows(c);
+  PERFORM count(*), sum(won) FROM close_new_leads(c);
+  PERFORM rollup(x)::text FROM (VALUES (c), (c)) v(x);
+  PERFORM count(*) FROM close_forecast(c, c, c, ARRAY[(SELECT max(snapshot) FROM close_windows(c))], horizons(c), 3);
+END $$;
 
 -- One input: 'R<sqlstate>:<msg>' rejected; 'A<note>' accepted and re-read;
 -- 'F<what>' a failure.
@@ -80,6 +98,7 @@ CREATE OR REPLACE FUNCTION public.lk_fuzz_try(target text, b bytea) RETURNS text
 DECLARE
   o text; o2 text; x bytea; r text; note text := '';
   isfunnel boolean := target LIKE 'funnel\_%' AND target <> 'funnel_agg_state';
+  isclose boolean := target LIKE 'close\_%';
   typ regtype;
 BEGIN
   -- 1. the input path itself
@@ -90,6 +109,9 @@ BEGIN
     WHEN 'kpi_recv' THEN o := lk_fuzz_recv('kpi_summary', b);
     WHEN 'funnel_recv' THEN o := lk_fuzz_recv('funnel_summary', b);
     WHEN 'kpi_from_bytes' THEN o := kpi_summary_from_bytes(b)::text;
+    WHEN 'close_in' THEN o := convert_from(b, 'UTF8')::close_summary::text;
+    WHEN 'close_recv' THEN o := lk_fuzz_recv('close_summary', b);
+    WHEN 'close_from_bytes' THEN o := close_summary_from_bytes(b)::text;
     WHEN 'funnel_from_bytes' THEN EXECUTE 'SELECT funnel_summary_from_bytes($1)::text' INTO o USING b;
     WHEN 'window_funnel_state' THEN
       r := lk_fuzz_agg_state(b, 'window_funnel_deserialize(bytea,internal)', 'window_funnel_serialize(internal)',
@@ -111,8 +133,12 @@ BEGIN
       isfunnel := true;       -- funnel_agg's final value is a funnel_summary
       note := 'final';
     END IF;
-    typ := CASE WHEN isfunnel THEN 'funnel_summary' ELSE 'kpi_summary' END;
-    IF isfunnel THEN
+    typ := CASE WHEN isclose THEN 'close_summary' WHEN isfunnel THEN 'funnel_summary' ELSE 'kpi_summary' END;
+    IF isclose THEN
+      o2 := o::close_summary::text;
+      x := close_summary_send(o::close_summary);
+      IF close_summary_send(close_summary_from_bytes(x)) <> x THEN RETURN 'Fsend -> from_bytes -> send differs'; END IF;
+    ELSIF isfunnel THEN
       o2 := o::funnel_summary::text;
       x := funnel_summary_send(o::funnel_summary);
     ELSE
@@ -128,7 +154,8 @@ BEGIN
   END;
   -- 3. every accessor on it
   BEGIN
-    IF isfunnel THEN PERFORM lk_fuzz_funnel_read(o::funnel_summary);
+    IF isclose THEN PERFORM lk_fuzz_close_read(o::close_summary);
+    ELSIF isfunnel THEN PERFORM lk_fuzz_funnel_read(o::funnel_summary);
     ELSE PERFORM lk_fuzz_kpi_read(o::kpi_summary); END IF;
   EXCEPTION WHEN OTHERS THEN
     IF SQLSTATE LIKE '22%' OR SQLSTATE LIKE '54%' THEN RETURN 'A' || note || ' accessor:' || SQLSTATE; END IF;
@@ -144,6 +171,10 @@ CREATE OR REPLACE FUNCTION public.lk_fuzz_raw_kpi(bytea) RETURNS kpi_summary
     AS '$libdir/lk_fuzz', 'lk_fuzz_raw' LANGUAGE C STRICT;
 CREATE OR REPLACE FUNCTION public.lk_fuzz_raw_funnel(bytea) RETURNS funnel_summary
     AS '$libdir/lk_fuzz', 'lk_fuzz_raw' LANGUAGE C STRICT;
+CREATE OR REPLACE FUNCTION public.lk_fuzz_raw_close(bytea) RETURNS close_summary
+    AS '$libdir/lk_fuzz', 'lk_fuzz_raw' LANGUAGE C STRICT;
+CREATE OR REPLACE FUNCTION public.lk_fuzz_raw_bytes(close_summary) RETURNS bytea
+    AS '$libdir/lk_fuzz', 'lk_fuzz_raw' LANGUAGE C STRICT;
 CREATE OR REPLACE FUNCTION public.lk_fuzz_raw_bytes(kpi_summary) RETURNS bytea
     AS '$libdir/lk_fuzz', 'lk_fuzz_raw' LANGUAGE C STRICT;
 CREATE OR REPLACE FUNCTION public.lk_fuzz_raw_bytes(funnel_summary) RETURNS bytea
@@ -156,7 +187,8 @@ CREATE OR REPLACE FUNCTION public.lk_fuzz_raw_bytes(funnel_summary) RETURNS byte
 -- when it prints, 'F<what>' a failure.
 CREATE OR REPLACE FUNCTION public.lk_fuzz_try_raw(target text, b bytea) RETURNS text LANGUAGE plpgsql AS $$
 DECLARE
-  v text := CASE target WHEN 'kpi_raw' THEN 'public.lk_fuzz_raw_kpi($1)' ELSE 'public.lk_fuzz_raw_funnel($1)' END;
+  v text := CASE target WHEN 'kpi_raw' THEN 'public.lk_fuzz_raw_kpi($1)' WHEN 'close_raw' THEN 'public.lk_fuzz_raw_close($1)'
+                       ELSE 'public.lk_fuzz_raw_funnel($1)' END;
   kx text[] := ARRAY['kpi_summary_send(%1$s)', 'leads(%1$s)', 'conversions(%1$s)', 'cycles_excluded(%1$s)',
     'cost(%1$s)', 'revenue(%1$s)', 'conversion_rate(%1$s)', 'cost_per_lead(%1$s)', 'cost_per_order(%1$s)',
     'revenue_per_lead(%1$s)', 'roi(%1$s)', 'sales_cycle_avg(%1$s)', 'sales_cycle_min(%1$s)', 'sales_cycle_max(%1$s)',
@@ -172,6 +204,13 @@ DECLARE
     '(SELECT rollup(x) FROM (VALUES (%1$s)) v(x))', '(SELECT rollup(x) FROM (VALUES (%1$s), (%1$s)) v(x))',
     '(SELECT rollup(x) FROM (VALUES ((SELECT f FROM fz.funnel WHERE grp = 0)), (%1$s)) v(x))',
     '(SELECT rollup(x) FROM (VALUES (%1$s), ((SELECT f FROM fz.funnel WHERE grp = 0))) v(x))'];
+  cx text[] := ARRAY['close_summary_send(%1$s)', 'leads(%1$s)', 'excluded_leads(%1$s)', 'horizons(%1$s)',
+    'age_bounds(%1$s)', '%1$s = %1$s', 'close_summary_hash(%1$s)', '%1$s + %1$s', '%1$s + (SELECT c FROM fz.close WHERE grp = 1)',
+    '(SELECT array_agg(t::text) FROM close_history(%1$s) t)', '(SELECT array_agg(t::text) FROM close_pipeline(%1$s) t)',
+    '(SELECT array_agg(t::text) FROM close_windows(%1$s) t)', '(SELECT array_agg(t::text) FROM close_new_leads(%1$s) t)',
+    '(SELECT rollup(x) FROM (VALUES (%1$s)) v(x))', '(SELECT rollup(x) FROM (VALUES (%1$s), (%1$s)) v(x))',
+    '(SELECT rollup(x) FROM (VALUES ((SELECT c FROM fz.close WHERE grp = 1)), (%1$s)) v(x))',
+    '(SELECT count(*) FROM close_forecast(%1$s, %1$s, %1$s, ARRAY[timestamptz ''2024-06-01''], 3, 3))'];
   e text; o text; o2 text; res text;
 BEGIN
   BEGIN
@@ -185,14 +224,15 @@ BEGIN
   END;
   IF o IS NOT NULL THEN
     BEGIN
-      EXECUTE format('SELECT $1::%s::text', CASE target WHEN 'kpi_raw' THEN 'kpi_summary' ELSE 'funnel_summary' END)
+      EXECUTE format('SELECT $1::%s::text', CASE target WHEN 'kpi_raw' THEN 'kpi_summary' WHEN 'close_raw' THEN 'close_summary'
+                                                 ELSE 'funnel_summary' END)
         INTO o2 USING o;
       IF o2 <> o THEN RETURN 'Fout -> in -> out of a damaged value differs: ' || left(o, 100); END IF;
     EXCEPTION WHEN OTHERS THEN
       RETURN 'Fthe printed form of a damaged value does not re-read: ' || SQLSTATE || ': ' || left(SQLERRM, 200);
     END;
   END IF;
-  FOREACH e IN ARRAY CASE target WHEN 'kpi_raw' THEN kx ELSE fx END LOOP
+  FOREACH e IN ARRAY CASE target WHEN 'kpi_raw' THEN kx WHEN 'close_raw' THEN cx ELSE fx END LOOP
     BEGIN
       EXECUTE format('SELECT (' || e || ')::text', v) INTO o2 USING b;
     EXCEPTION WHEN OTHERS THEN
@@ -210,9 +250,10 @@ LANGUAGE sql AS $$
                    ORDER BY i)
   FROM unnest(inputs) WITH ORDINALITY u(b, i) $$;
 
-DROP TABLE IF EXISTS public.lk_fuzz_copy_kpi, public.lk_fuzz_copy_funnel;
+DROP TABLE IF EXISTS public.lk_fuzz_copy_kpi, public.lk_fuzz_copy_funnel, public.lk_fuzz_copy_close;
 CREATE TABLE public.lk_fuzz_copy_kpi (s kpi_summary);
 CREATE TABLE public.lk_fuzz_copy_funnel (f funnel_summary);
+CREATE TABLE public.lk_fuzz_copy_close (c close_summary);
 """
 
 # ------------------------------------------------------------ valid inputs
@@ -307,6 +348,21 @@ def fields(target, b):
             o += 8
         for _ in range(nsteps):
             o = _sketch_fields(b, o, out)
+    elif target.startswith('close_') and target != 'close_raw':
+        # close_summary_send: version, 0, horizons, nages, nstages, leads,
+        # excluded, age bounds, nblocks, ncells, the snapshot instants, the
+        # packed blocks' length (the blocks themselves get the random edits)
+        out = [(0, 1), (1, 1), (2, 1), (3, 1), (4, 1), (5, 8), (13, 8)]
+        nages = b[3] if len(b) > 3 else 0
+        o = 21
+        out += [(o + 8 * a, 8) for a in range(nages)]
+        o += 8 * nages
+        out += [(o, 4), (o + 4, 4)]
+        nblocks = int.from_bytes(b[o:o + 4], 'big') if len(b) >= o + 4 else 0
+        o += 8
+        out += [(o + 8 * k, 8) for k in range(min(nblocks, 4096))]
+        o += 8 * nblocks
+        out.append((o, 4))
     elif target == 'window_funnel_state':
         out = [(0, 1), (1, 1), (2, 4), (6, 8), (14, 4), (18, 8)]
         for o in range(26, len(b) - 12, 13):
@@ -335,6 +391,12 @@ def fields(target, b):
         out += [(76, 16), (92, 4), (100, 16), (116, 4), (124, 8), (132, 4), (136, 4)]
         for o in range(140, len(b) - 15, 16):
             out += [(o, 4), (o + 4, 4), (o + 8, 8)]
+    elif target == 'close_raw':
+        # close_summary.h without the varlena header: version, flags,
+        # horizons, nages, nstages, pad, nblocks, ncells, leads, excluded,
+        # the nages - 1 age bounds; the blocks (packed) get the random edits
+        out = [(0, 1), (1, 1), (2, 1), (3, 1), (4, 1), (8, 4), (12, 4), (16, 8), (24, 8)]
+        out += [(32 + 8 * a, 8) for a in range(max((b[3] if len(b) > 3 else 0) - 1, 0))]
     elif target == 'funnel_raw':
         # funnel_summary.h without the varlena header: version, nsteps,
         # modes, pad, window, entities, reached[nsteps], then per step a
@@ -594,6 +656,10 @@ def main():
         kpi_raw = [bytes(b) for b, in cur.fetchall()]
         cur.execute("SELECT lk_fuzz_raw_bytes(f) FROM fz.funnel WHERE f IS NOT NULL ORDER BY grp")
         fun_raw = [bytes(b) for b, in cur.fetchall()]
+        cur.execute("SELECT c::text, close_summary_send(c) FROM fz.close WHERE c IS NOT NULL ORDER BY grp")
+        clo = [(t, bytes(b)) for t, b in cur.fetchall()]
+        cur.execute("SELECT lk_fuzz_raw_bytes(c) FROM fz.close WHERE c IS NOT NULL ORDER BY grp")
+        clo_raw = [bytes(b) for b, in cur.fetchall()]
     # hand-written edge values next to the fixture's
     kpi.append(('v1 leads=0 conversions=0 cycles=0 excluded=0 cycle_sum_us=0 cycle_min_us=0 cycle_max_us=0 '
                 'cost=null revenue=null sketch=z0', None))
@@ -609,12 +675,22 @@ def main():
     targets['kpi_from_bytes'] = ('bytes', [b for _, b in kpi if b])
     if has_ffb:
         targets['funnel_from_bytes'] = ('bytes', [b for _, b in fun])
+    targets['close_in'] = ('text', [t for t, _ in clo])
+    targets['close_recv'] = ('bytes', [b for _, b in clo])
+    targets['close_from_bytes'] = ('bytes', [b for _, b in clo])
     targets['window_funnel_state'] = ('bytes', wf)
     targets['funnel_agg_state'] = ('bytes', fa)
     targets['kpi_raw'] = ('bytes', kpi_raw)
     targets['funnel_raw'] = ('bytes', fun_raw)
+    targets['close_raw'] = ('bytes', clo_raw)
     if args.targets:
         targets = collections.OrderedDict((k, v) for k, v in targets.items() if k in args.targets.split(','))
+    else:
+        # damaged stored close summaries still crash the server (text output,
+        # close_history/pipeline/windows/new_leads, +): opt-in until the
+        # stored-value checks exist, --targets close_raw
+        del targets['close_raw']
+        print('# close_raw (damaged stored close_summary) is opt-in: FUZZ_TARGETS=close_raw')
     if not has_ffb:
         print('# funnel_summary_from_bytes is not in this build: target skipped')
 
@@ -688,7 +764,8 @@ def main():
                     stats['crashed'] += 1
                 # the real wire path for a sample of the receive inputs
                 if target.endswith('_recv') and idx % args.copy_every == 0:
-                    table = 'lk_fuzz_copy_kpi' if target == 'kpi_recv' else 'lk_fuzz_copy_funnel'
+                    table = {'kpi_recv': 'lk_fuzz_copy_kpi', 'funnel_recv': 'lk_fuzz_copy_funnel',
+                             'close_recv': 'lk_fuzz_copy_close'}[target]
                     c = srv.copy_binary(table, b)
                     stats['COPY binary sample'] += 1
                     if c is None:

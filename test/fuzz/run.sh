@@ -11,6 +11,8 @@
 #   SMITH_N     sqlsmith queries (default 500; FUZZ_LONG=1: 30000)
 #   FUZZ_LONG=1 the long sizes; CI_FULL=1 sets it and CASSERT=1
 #   FUZZ_SEED   seed of both (default 1)
+#   FUZZ_TARGETS  comma-separated fuzz targets to run (default all), e.g.
+#               close_in,close_recv,close_from_bytes
 #   CASSERT=1   run against the assertion-enabled server of make check-memory
 #               (built and cached by test/hardening/pg15_valgrind.sh; CI_FULL=1
 #               sets it)
@@ -67,7 +69,7 @@ t_fix=$(date +%s)
 fail=0
 lk_log "fuzzing every input path: $FUZZ_N inputs per target, seed $FUZZ_SEED"
 $py "$top/test/fuzz/fuzz.py" --dsn "host=$PGHOST port=$PGPORT user=postgres dbname=leadkpi_fuzz" \
-    --n "$FUZZ_N" --seed "$FUZZ_SEED" --out "$FUZZ_OUT" || fail=1
+    --n "$FUZZ_N" --seed "$FUZZ_SEED" --out "$FUZZ_OUT" --targets "${FUZZ_TARGETS:-}" || fail=1
 t_fuzz=$(date +%s)
 
 # sqlsmith as a role that can read everything and change nothing; a short
@@ -99,7 +101,7 @@ $PSQL -d leadkpi_fuzz -Atc "
     SELECT DISTINCT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
     WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'
       AND (c.relkind IN ('v', 'm') OR EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = c.oid
-           AND a.atttypid IN ('kpi_summary'::regtype, 'funnel_summary'::regtype)))" > "$FUZZ_OUT/leadkpi-relations.txt"
+           AND a.atttypid IN ('kpi_summary'::regtype, 'funnel_summary'::regtype, 'close_summary'::regtype)))" > "$FUZZ_OUT/leadkpi-relations.txt"
 nq=$(sed -n 's/^queries: \([0-9]*\).*/\1/p' "$smith_log" | tail -1)
 read -r nlk nrel < <($py - "$FUZZ_OUT/leadkpi-functions.txt" "$FUZZ_OUT/leadkpi-relations.txt" "$queries" <<'PY'
 import re, sys
