@@ -12,7 +12,8 @@
 --   2. the fine store's rows of those months' unchanged days (one index
 --      range per month: OFFSET 0 keeps the planner from a full scan),
 --   3. the changed days recomputed: their unchanged leads from lead_facts,
---      the changed leads as they are now (looked up by lead_id),
+--      the changed leads as they are now (looked up by lead_id); a funnel
+--      key from its leads' paths (funnel_agg over paths, see stores.sql),
 --   4. while a full rebuild is pending (TRUNCATE, a table watched for
 --      rebuilds), instead of 1-3: everything from the canonical views.
 -----------------------------------------------------------------------------
@@ -44,20 +45,21 @@ DECLARE
     segs_m text := (SELECT string_agg('m.' || quote_ident(x), ', ') FROM unnest(@extschema@._lk_segments()) AS x);
     segs_l text := (SELECT string_agg('l.' || quote_ident(x), ', ') FROM unnest(@extschema@._lk_segments()) AS x);
     pending text := @extschema@._lk_pending_sql(target_schema);
-    -- the aggregate over leads' facts (alias f; e: their funnel events)
+    -- the aggregate over leads' facts (alias f): KPIs, or funnel paths
     agg text := CASE WHEN kpi THEN '@extschema@.kpi_agg(f.first_contact_at, f.converted_at, f.revenue)'
-                     ELSE format('@extschema@.funnel_agg(f.lead_id, e.at, e.step, %s)', funnel_args) END;
-    events text := CASE WHEN kpi THEN '' ELSE ' CROSS JOIN LATERAL ' || @extschema@._lk_chain_events_sql('f') || ' AS e(at, step)' END;
-    only_days text := CASE WHEN kpi THEN ' AND f.day IS NOT NULL' ELSE '' END;
+                     ELSE @extschema@._lk_path_agg_sql('f', funnel_args) END;
+    -- the leads a key's summary counts: KPIs, those with a day; funnels,
+    -- those with events (a path)
+    only_days text := CASE WHEN kpi THEN ' AND f.day IS NOT NULL' ELSE ' AND f.path IS NOT NULL' END;
     kinds text := CASE WHEN kpi THEN quote_literal('lead') ELSE quote_literal('lead') || ', ' || quote_literal('event') END;
     -- funnel rows also carry seen, the mask of their events' steps (see _lk_store_seen)
-    seen_agg text := CASE WHEN kpi THEN '' ELSE ', bit_or(1::bigint << (e.step - 1))' END;
+    seen_agg text := CASE WHEN kpi THEN '' ELSE ', bit_or(f.seen)' END;
     fresh text;
     plain text;
 BEGIN
     -- the changed leads as they are now
     fresh := @extschema@._lk_facts_sql(format('SELECT * FROM %s._lk_leads_of(ARRAY(SELECT lead_id FROM pend))', s),
-                 CASE WHEN NOT kpi THEN format('SELECT * FROM %s._lk_events_of(ARRAY(SELECT lead_id FROM pend))', s) END, tz);
+                 CASE WHEN NOT kpi THEN format('SELECT * FROM %s._lk_events_of(ARRAY(SELECT lead_id FROM pend))', s) END, tz, funnel_args);
     -- while a full rebuild is pending: as the plain report computes it
     plain := CASE WHEN kpi
         THEN format('SELECT date_trunc(''month'', l.first_contact_at AT TIME ZONE %L)::date, %s, '
@@ -90,11 +92,12 @@ BEGIN
         --    range and an aggregate per day), and the changed leads now; the
         --    two summaries of a day cover disjoint leads, so they roll up
      || format('UNION ALL SELECT date_trunc(''month'', d.day::timestamp)::date, %s, x.v%s FROM dirty AS d '
-               'CROSS JOIN LATERAL (SELECT %s AS v%s FROM %s.lead_facts AS f%s WHERE %s AND f.lead_id NOT IN (SELECT lead_id FROM pend)) AS x '
+               'CROSS JOIN LATERAL (SELECT %s AS v%s FROM %s.lead_facts AS f WHERE %s%s AND f.lead_id NOT IN (SELECT lead_id FROM pend)) AS x '
                'WHERE NOT (SELECT yes FROM rebuild) AND x.v IS NOT NULL ',
-               segs_d, CASE WHEN kpi THEN '' ELSE ', x.seen' END, agg, CASE WHEN kpi THEN '' ELSE seen_agg || ' AS seen' END, s, events, @extschema@._lk_key_match('f', 'day', 'd', 'day'))
-     || format('UNION ALL SELECT date_trunc(''month'', f.day::timestamp)::date, %1$s, %2$s%5$s FROM fresh AS f%3$s '
-               'WHERE NOT (SELECT yes FROM rebuild)%4$s GROUP BY f.day, %1$s ', segs_f, agg, events, only_days, seen_agg)
+               segs_d, CASE WHEN kpi THEN '' ELSE ', x.seen' END, agg, CASE WHEN kpi THEN '' ELSE seen_agg || ' AS seen' END, s,
+               @extschema@._lk_key_match('f', 'day', 'd', 'day'), CASE WHEN kpi THEN '' ELSE only_days END)
+     || format('UNION ALL SELECT date_trunc(''month'', f.day::timestamp)::date, %1$s, %2$s%4$s FROM fresh AS f '
+               'WHERE NOT (SELECT yes FROM rebuild)%3$s GROUP BY f.day, %1$s ', segs_f, agg, only_days, seen_agg)
         -- 4. instead of 1-3, while a full rebuild is pending
      || 'UNION ALL ' || plain;
 END;
