@@ -122,7 +122,8 @@ COMMENT ON FUNCTION @extschema@._lk_spend_touched(text, text, text) IS
 'leadkpi internal: the SQL of the condition that a spend row (or month) is matched by a recorded spend change';
 
 -- The SQL of w, what the spend changes in sp span: all_keys (a change
--- with neither campaign nor day), and the days from lo to hi, the whole
+-- with neither campaign nor day), all_days (a change without a day), and
+-- the days from lo to hi, the whole
 -- months of the changes' days when grain is month (every day when a change
 -- has no day).
 CREATE OR REPLACE FUNCTION @extschema@._lk_spend_bounds_sql(grain text)
@@ -130,6 +131,7 @@ RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 RETURN format('SELECT coalesce(bool_or(campaign IS NULL AND day IS NULL), false) AS all_keys, '
+              'coalesce(bool_or(day IS NULL), false) AS all_days, '
               'CASE WHEN bool_or(day IS NULL) THEN ''-infinity''::date ELSE %s END AS lo, '
               'CASE WHEN bool_or(day IS NULL) THEN ''infinity''::date ELSE %s END AS hi FROM sp',
               CASE grain WHEN 'month' THEN 'date_trunc(''month'', min(day)::timestamp)::date' ELSE 'min(day)' END,
@@ -140,8 +142,10 @@ COMMENT ON FUNCTION @extschema@._lk_spend_bounds_sql(text) IS
 -- The SQL of the live spend rows: the stored months no recorded (campaign,
 -- day) change matches, the stored days of the matched months that no
 -- change matches, and the matched days read now from report_spend.  The
--- days are bounded by the changes' range (all days when a change has no
--- day), so an index on the day serves.
+-- stored days are bounded by the changes' months; report_spend is read by
+-- the changes' days (= ANY: an index on the day serves whatever the
+-- estimates, and a few corrected past days do not widen it to a range),
+-- or whole when a change has no day or a full rebuild is pending.
 CREATE OR REPLACE FUNCTION @extschema@._lk_live_spend_sql(target_schema name)
 RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
@@ -159,9 +163,17 @@ SELECT date_trunc('month', f.day::timestamp)::date, %4$s, f.summary FROM %2$s.sp
  WHERE NOT (SELECT yes FROM rebuild) AND f.day BETWEEN (SELECT lo FROM w) AND (SELECT hi FROM w)
    AND %6$s AND NOT %7$s
 UNION ALL
+SELECT date_trunc('month', f.day::timestamp)::date, %4$s, @extschema@.spend_agg(f.amount)
+  FROM %2$s.report_spend AS f
+ WHERE NOT (SELECT yes FROM rebuild) AND NOT (SELECT all_days FROM w) AND f.day = ANY (ARRAY(SELECT DISTINCT day FROM sp)) AND %7$s
+ GROUP BY 1, %4$s
+UNION ALL
+SELECT date_trunc('month', f.day::timestamp)::date, %4$s, @extschema@.spend_agg(f.amount) FROM %2$s.report_spend AS f
+ WHERE NOT (SELECT yes FROM rebuild) AND (SELECT all_days FROM w) AND %7$s
+ GROUP BY 1, %4$s
+UNION ALL
 SELECT date_trunc('month', f.day::timestamp)::date, %4$s, @extschema@.spend_agg(f.amount) FROM %2$s.report_spend AS f
  WHERE (SELECT yes FROM rebuild)
-    OR (f.day BETWEEN (SELECT lo FROM w) AND (SELECT hi FROM w) AND %7$s)
  GROUP BY 1, %4$s$q$,
     @extschema@._lk_pending_sql(target_schema), quote_ident(target_schema),
     (SELECT string_agg('m.' || quote_ident(x), ', ') FROM unnest(@extschema@._lk_segments()) AS x),
