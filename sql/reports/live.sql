@@ -12,7 +12,8 @@
 --   2. the fine store's rows of those months' unchanged days (one index
 --      range per month: OFFSET 0 keeps the planner from a full scan),
 --   3. the changed days recomputed: their unchanged leads from lead_facts,
---      the changed leads as they are now (looked up by lead_id),
+--      the changed leads as they are now (looked up by lead_id); a funnel
+--      key from its leads' paths (funnel_agg over paths, see stores.sql),
 --   4. while a full rebuild is pending (TRUNCATE, a table watched for
 --      rebuilds), instead of 1-3: everything from the canonical views.
 -----------------------------------------------------------------------------
@@ -44,14 +45,15 @@ DECLARE
     segs_m text := (SELECT string_agg('m.' || quote_ident(x), ', ') FROM unnest(@extschema@._lk_segments()) AS x);
     segs_l text := (SELECT string_agg('l.' || quote_ident(x), ', ') FROM unnest(@extschema@._lk_segments()) AS x);
     pending text := @extschema@._lk_pending_sql(target_schema);
-    -- the aggregate over leads' facts (alias f; e: their funnel events)
+    -- the aggregate over leads' facts (alias f): KPIs, or funnel paths
     agg text := CASE WHEN kpi THEN '@extschema@.kpi_agg(f.first_contact_at, f.converted_at, f.revenue)'
-                     ELSE format('@extschema@.funnel_agg(f.lead_id, e.at, e.step, %s)', funnel_args) END;
-    events text := CASE WHEN kpi THEN '' ELSE ' CROSS JOIN LATERAL ' || @extschema@._lk_chain_events_sql('f') || ' AS e(at, step)' END;
-    only_days text := CASE WHEN kpi THEN ' AND f.day IS NOT NULL' ELSE '' END;
+                     ELSE @extschema@._lk_path_agg_sql('f', funnel_args) END;
+    -- the leads a key's summary counts: KPIs, those with a day; funnels,
+    -- those with events (a path)
+    only_days text := CASE WHEN kpi THEN ' AND f.day IS NOT NULL' ELSE ' AND f.path IS NOT NULL' END;
     kinds text := CASE WHEN kpi THEN quote_literal('lead') ELSE quote_literal('lead') || ', ' || quote_literal('event') END;
     -- funnel rows also carry seen, the mask of their events' steps (see _lk_store_seen)
-    seen_agg text := CASE WHEN kpi THEN '' ELSE ', bit_or(1::bigint << (e.step - 1))' END;
+    seen_agg text := CASE WHEN kpi THEN '' ELSE ', bit_or(f.seen)' END;
     fresh text;
     plain text;
     citus boolean;
@@ -59,7 +61,7 @@ DECLARE
 BEGIN
     -- the changed leads as they are now
     fresh := @extschema@._lk_facts_sql(format('SELECT * FROM %s._lk_leads_of(ARRAY(SELECT lead_id FROM pend))', s),
-                 CASE WHEN NOT kpi THEN format('SELECT * FROM %s._lk_events_of(ARRAY(SELECT lead_id FROM pend))', s) END, tz);
+                 CASE WHEN NOT kpi THEN format('SELECT * FROM %s._lk_events_of(ARRAY(SELECT lead_id FROM pend))', s) END, tz, funnel_args);
     -- while a full rebuild is pending: as the plain report computes it.
     -- Over Citus tables: the funnel in two levels (as funnel_reports.sql),
     -- and the test of the rebuild outside the aggregate, as Citus 13 on
@@ -108,11 +110,12 @@ BEGIN
         --    range and an aggregate per day), and the changed leads now; the
         --    two summaries of a day cover disjoint leads, so they roll up
      || format('UNION ALL SELECT date_trunc(''month'', d.day::timestamp)::date, %s, x.v%s FROM dirty AS d '
-               'CROSS JOIN LATERAL (SELECT %s AS v%s FROM %s.lead_facts AS f%s WHERE %s AND f.lead_id NOT IN (SELECT lead_id FROM pend)) AS x '
+               'CROSS JOIN LATERAL (SELECT %s AS v%s FROM %s.lead_facts AS f WHERE %s%s AND f.lead_id NOT IN (SELECT lead_id FROM pend)) AS x '
                'WHERE NOT (SELECT yes FROM rebuild) AND x.v IS NOT NULL ',
-               segs_d, CASE WHEN kpi THEN '' ELSE ', x.seen' END, agg, CASE WHEN kpi THEN '' ELSE seen_agg || ' AS seen' END, s, events, @extschema@._lk_key_match('f', 'day', 'd', 'day'))
-     || format('UNION ALL SELECT date_trunc(''month'', f.day::timestamp)::date, %1$s, %2$s%5$s FROM fresh AS f%3$s '
-               'WHERE NOT (SELECT yes FROM rebuild)%4$s GROUP BY f.day, %1$s ', segs_f, agg, events, only_days, seen_agg)
+               segs_d, CASE WHEN kpi THEN '' ELSE ', x.seen' END, agg, CASE WHEN kpi THEN '' ELSE seen_agg || ' AS seen' END, s,
+               @extschema@._lk_key_match('f', 'day', 'd', 'day'), CASE WHEN kpi THEN '' ELSE only_days END)
+     || format('UNION ALL SELECT date_trunc(''month'', f.day::timestamp)::date, %1$s, %2$s%4$s FROM fresh AS f '
+               'WHERE NOT (SELECT yes FROM rebuild)%3$s GROUP BY f.day, %1$s ', segs_f, agg, only_days, seen_agg)
         -- 4. instead of 1-3, while a full rebuild is pending
      || 'UNION ALL ' || plain;
 END;
@@ -137,7 +140,8 @@ COMMENT ON FUNCTION @extschema@._lk_spend_touched(text, text, text) IS
 'leadkpi internal: the SQL of the condition that a spend row (or month) is matched by a recorded spend change';
 
 -- The SQL of w, what the spend changes in sp span: all_keys (a change
--- with neither campaign nor day), and the days from lo to hi, the whole
+-- with neither campaign nor day), all_days (a change without a day), and
+-- the days from lo to hi, the whole
 -- months of the changes' days when grain is month (every day when a change
 -- has no day).
 CREATE OR REPLACE FUNCTION @extschema@._lk_spend_bounds_sql(grain text)
@@ -145,6 +149,7 @@ RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 RETURN format('SELECT coalesce(bool_or(campaign IS NULL AND day IS NULL), false) AS all_keys, '
+              'coalesce(bool_or(day IS NULL), false) AS all_days, '
               'CASE WHEN bool_or(day IS NULL) THEN ''-infinity''::date ELSE %s END AS lo, '
               'CASE WHEN bool_or(day IS NULL) THEN ''infinity''::date ELSE %s END AS hi FROM sp',
               CASE grain WHEN 'month' THEN 'date_trunc(''month'', min(day)::timestamp)::date' ELSE 'min(day)' END,
@@ -155,8 +160,10 @@ COMMENT ON FUNCTION @extschema@._lk_spend_bounds_sql(text) IS
 -- The SQL of the live spend rows: the stored months no recorded (campaign,
 -- day) change matches, the stored days of the matched months that no
 -- change matches, and the matched days read now from report_spend.  The
--- days are bounded by the changes' range (all days when a change has no
--- day), so an index on the day serves.
+-- stored days are bounded by the changes' months; report_spend is read by
+-- the changes' days (= ANY: an index on the day serves whatever the
+-- estimates, and a few corrected past days do not widen it to a range),
+-- or whole when a change has no day or a full rebuild is pending.
 CREATE OR REPLACE FUNCTION @extschema@._lk_live_spend_sql(target_schema name)
 RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
@@ -174,9 +181,17 @@ SELECT date_trunc('month', f.day::timestamp)::date, %4$s, f.summary FROM %2$s.sp
  WHERE NOT (SELECT yes FROM rebuild) AND f.day BETWEEN (SELECT lo FROM w) AND (SELECT hi FROM w)
    AND %6$s AND NOT %7$s
 UNION ALL
+SELECT date_trunc('month', f.day::timestamp)::date, %4$s, @extschema@.spend_agg(f.amount)
+  FROM %2$s.report_spend AS f
+ WHERE NOT (SELECT yes FROM rebuild) AND NOT (SELECT all_days FROM w) AND f.day = ANY (ARRAY(SELECT DISTINCT day FROM sp)) AND %7$s
+ GROUP BY 1, %4$s
+UNION ALL
+SELECT date_trunc('month', f.day::timestamp)::date, %4$s, @extschema@.spend_agg(f.amount) FROM %2$s.report_spend AS f
+ WHERE NOT (SELECT yes FROM rebuild) AND (SELECT all_days FROM w) AND %7$s
+ GROUP BY 1, %4$s
+UNION ALL
 SELECT date_trunc('month', f.day::timestamp)::date, %4$s, @extschema@.spend_agg(f.amount) FROM %2$s.report_spend AS f
  WHERE (SELECT yes FROM rebuild)
-    OR (f.day BETWEEN (SELECT lo FROM w) AND (SELECT hi FROM w) AND %7$s)
  GROUP BY 1, %4$s$q$,
     @extschema@._lk_pending_sql(target_schema), quote_ident(target_schema),
     (SELECT string_agg('m.' || quote_ident(x), ', ') FROM unnest(@extschema@._lk_segments()) AS x),

@@ -192,7 +192,7 @@ BEGIN
     IF rebuild THEN
         old_src := format('%s.lead_facts', s);
         fresh_src := @extschema@._lk_facts_sql(format('SELECT * FROM %s.report_leads', s),
-            CASE WHEN (cfg ->> 'stage_events')::boolean THEN format('SELECT * FROM %s.report_stage_events', s) END, tz);
+            CASE WHEN (cfg ->> 'stage_events')::boolean THEN format('SELECT * FROM %s.report_stage_events', s) END, tz, funnel_args);
     ELSE
         EXECUTE format('CREATE TEMP TABLE lk_ids ON COMMIT DROP AS SELECT DISTINCT lead_id FROM lk_changes '
                        'WHERE kind IN (''lead'', ''event'') AND lead_id IS NOT NULL');
@@ -201,7 +201,7 @@ BEGIN
         fresh_src := @extschema@._lk_facts_sql(
             format('SELECT * FROM %s._lk_leads_of(ARRAY(SELECT lead_id FROM lk_ids))', s),
             CASE WHEN (cfg ->> 'stage_events')::boolean THEN format('SELECT * FROM %s._lk_events_of(ARRAY(SELECT lead_id FROM lk_ids))', s) END,
-            tz);
+            tz, funnel_args);
     END IF;
     EXECUTE format('CREATE TEMP TABLE lk_fresh ON COMMIT DROP AS %s', fresh_src);
     GET DIAGNOSTICS n_leads = ROW_COUNT;
@@ -217,10 +217,10 @@ BEGIN
         'o.day AS o_day, %s, n.day AS n_day, %s, '
         '(o.day, %s, o.first_contact_at, o.converted_at, o.revenue::text) IS DISTINCT FROM '
         '(n.day, %s, n.first_contact_at, n.converted_at, n.revenue::text) AS kpi, '
-        '(o.day, %s, o.ev_at, o.ev_step) IS DISTINCT FROM (n.day, %s, n.ev_at, n.ev_step) AS funnel '
+        '(o.day, %s, o.path, o.seen) IS DISTINCT FROM (n.day, %s, n.path, n.seen) AS funnel '
         'FROM %s AS o FULL JOIN lk_fresh AS n ON n.lead_id = o.lead_id '
-        'WHERE (o.day, %s, o.first_contact_at, o.converted_at, o.revenue::text, o.ev_at, o.ev_step) IS DISTINCT FROM '
-        '(n.day, %s, n.first_contact_at, n.converted_at, n.revenue::text, n.ev_at, n.ev_step)',
+        'WHERE (o.day, %s, o.first_contact_at, o.converted_at, o.revenue::text, o.path, o.seen) IS DISTINCT FROM '
+        '(n.day, %s, n.first_contact_at, n.converted_at, n.revenue::text, n.path, n.seen)',
         (SELECT string_agg(format('o.%1$I AS %2$I', x, 'o_' || x), ', ') FROM unnest(@extschema@._lk_segments()) AS x),
         (SELECT string_agg(format('n.%1$I AS %2$I', x, 'n_' || x), ', ') FROM unnest(@extschema@._lk_segments()) AS x),
         (SELECT string_agg('o.' || quote_ident(x), ', ') FROM unnest(@extschema@._lk_segments()) AS x),

@@ -7,7 +7,7 @@
 --   lead_facts      one row per lead seen in the leads or the stage events:
 --                   its cohort key (day of first contact in the reports' time
 --                   zone and the segments), what the KPIs read, and its
---                   funnel events.  The membership index that lets a key be
+--                   funnel path.  The membership index that lets a key be
 --                   recomputed without the user's indexes.
 --   fine stores     one summary per (day, segments): kpi_daily,
 --                   spend_daily, funnel_daily
@@ -110,35 +110,49 @@ COMMENT ON FUNCTION @extschema@._lk_in_month(text, text) IS
 'leadkpi internal: the SQL condition that a fine store row (day) lies in a coarse key (month), served by the key index';
 
 -----------------------------------------------------------------------------
--- Funnel chains.  A lead's funnel is kept in lead_facts as what a funnel
--- summary of any set of leads can be rebuilt from.  For now that is the
--- lead's canonical stage events (ev_at, ev_step, sorted), and a summary is
--- funnel_agg over them.  When funnel_chain() (the time the lead reached each
--- step along the chain that gave its level) and funnel_agg over chains land
--- in C, only these two functions and the ev_* columns change.
+-- Funnel paths.  A lead's funnel is kept in lead_facts as what a funnel
+-- summary of any set of leads can be rebuilt from: its path (funnel_path:
+-- the times it reached steps 1..level along the chain that gave it its
+-- level; NULL without events) and seen (the mask of the steps its events
+-- have, bit k-1 for step k, for the reports' bottleneck).  A key's summary
+-- is funnel_agg over its leads' paths, exactly funnel_agg over their events
+-- (doc/funnel.md), at one short array per lead instead of its events.
 -----------------------------------------------------------------------------
 
--- The aggregates that build a lead's chain columns (ev_at, ev_step) from its
--- canonical events (alias e, grouped by lead).  Unsorted: funnel_agg sorts
--- an entity's events itself, and sorting per lead costs more than the
--- refresh it would save (a lead whose events come back in another order is
--- only rewritten with the same figures).
-CREATE OR REPLACE FUNCTION @extschema@._lk_chain_sql()
+-- The aggregates that build a lead's funnel columns (path, seen) from its
+-- canonical events (alias e, grouped by lead); funnel_args: the window,
+-- modes and step count, in funnel_path's order.
+CREATE OR REPLACE FUNCTION @extschema@._lk_chain_sql(funnel_args text)
 RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
-RETURN 'array_agg(e.occurred_at) AS ev_at, array_agg(e.step::smallint) AS ev_step';
-COMMENT ON FUNCTION @extschema@._lk_chain_sql() IS
-'leadkpi internal: the aggregates that build a lead''s funnel columns in lead_facts from its events (the one place to swap for funnel_chain)';
+RETURN format('@extschema@.funnel_path(e.occurred_at, e.step, %s) AS path, bit_or(1::bigint << (e.step - 1)) AS seen', funnel_args);
+COMMENT ON FUNCTION @extschema@._lk_chain_sql(text) IS
+'leadkpi internal: the aggregates that build a lead''s funnel columns in lead_facts (path, seen) from its events';
 
--- The events funnel_agg reads back from a lead's chain columns (alias f).
-CREATE OR REPLACE FUNCTION @extschema@._lk_chain_events_sql(f text)
+-- The funnel_agg call over the paths of leads (alias f) with the window,
+-- modes and step count of funnel_args (funnel_path's order: the path form
+-- of funnel_agg takes the step count first).
+CREATE OR REPLACE FUNCTION @extschema@._lk_path_agg_sql(f text, funnel_args text)
 RETURNS text
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
-RETURN format('unnest(%1$I.ev_at, %1$I.ev_step::integer[])', f);
-COMMENT ON FUNCTION @extschema@._lk_chain_events_sql(text) IS
-'leadkpi internal: the (time, step) rows funnel_agg reads from a lead''s funnel columns in lead_facts (the other place to swap for funnel_chain)';
+AS $$
+DECLARE
+    -- funnel_args is format('%L::interval, %L, %s', window, modes, nsteps)
+    -- (_lk_create_stores, _lk_create_live_rows): the step count is last
+    n text := substring(funnel_args FROM ',\s*([0-9]+)\s*$');
+    rest text := substring(funnel_args FROM '^(.*),\s*[0-9]+\s*$');
+BEGIN
+    IF n IS NULL OR rest IS NULL THEN
+        RAISE EXCEPTION 'leadkpi: funnel arguments % end without a step count', funnel_args
+            USING ERRCODE = 'XX000', HINT = 'This is a bug in leadkpi''s report layer; please report it.';
+    END IF;
+    RETURN format('@extschema@.funnel_agg(%I.path, %s, %s)', f, n, rest);
+END;
+$$;
+COMMENT ON FUNCTION @extschema@._lk_path_agg_sql(text, text) IS
+'leadkpi internal: the SQL of funnel_agg over the funnel paths of leads in lead_facts';
 
 -- The stores of a materialized report schema: name, level (fine: per day;
 -- coarse: per month), the column holding the summary and its type, the
@@ -214,9 +228,8 @@ BEGIN
             'SELECT %s, @extschema@.kpi_agg(f.first_contact_at, f.converted_at, f.revenue) AS v '
             'FROM %s WHERE f.day IS NOT NULL GROUP BY %s', g.select_list, from_sql, g.group_by)
         WHEN 'funnel_daily' THEN format(
-            'SELECT %s, @extschema@.funnel_agg(f.lead_id, e.at, e.step, %s) AS v, bit_or(1::bigint << (e.step - 1)) AS seen '
-            'FROM %s CROSS JOIN LATERAL %s AS e(at, step) GROUP BY %s',
-            g.select_list, funnel_args, from_sql, @extschema@._lk_chain_events_sql('f'), g.group_by)
+            'SELECT %s, %s AS v, bit_or(f.seen) AS seen FROM %s WHERE f.path IS NOT NULL GROUP BY %s',
+            g.select_list, @extschema@._lk_path_agg_sql('f', funnel_args), from_sql, g.group_by)
         WHEN 'spend_daily' THEN format(
             'SELECT %s, @extschema@.spend_agg(f.amount) AS v FROM %s GROUP BY %s', g.select_list, from_sql, g.group_by)
         END || ') AS r';
@@ -246,24 +259,25 @@ COMMENT ON FUNCTION @extschema@._lk_coarse_rows_sql(name, text, text, text) IS
 
 -- The SQL of the current facts of leads (all, or those in the array ids):
 -- report_leads (or its lookup) fully joined with the leads' events grouped
--- into their chain columns.  leads_src and events_src are relation SQL.
-CREATE OR REPLACE FUNCTION @extschema@._lk_facts_sql(leads_src text, events_src text, tz text)
+-- into their funnel columns (funnel_args: see _lk_chain_sql).  leads_src
+-- and events_src are relation SQL.
+CREATE OR REPLACE FUNCTION @extschema@._lk_facts_sql(leads_src text, events_src text, tz text, funnel_args text)
 RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 RETURN CASE WHEN events_src IS NULL THEN
            format('SELECT l.lead_id, (l.first_contact_at AT TIME ZONE %L)::date AS day, %s, '
-                  'l.first_contact_at, l.converted_at, l.revenue, NULL::timestamptz[] AS ev_at, NULL::smallint[] AS ev_step '
+                  'l.first_contact_at, l.converted_at, l.revenue, NULL::timestamptz[] AS path, NULL::bigint AS seen '
                   'FROM (%s) AS l', tz, (SELECT string_agg('l.' || quote_ident(c), ', ') FROM unnest(@extschema@._lk_segments()) AS c), leads_src)
        ELSE
            format('SELECT coalesce(l.lead_id, e.lead_id) AS lead_id, (l.first_contact_at AT TIME ZONE %L)::date AS day, '
-                  '%s, l.first_contact_at, l.converted_at, l.revenue, e.ev_at, e.ev_step '
+                  '%s, l.first_contact_at, l.converted_at, l.revenue, e.path, e.seen '
                   'FROM (%s) AS l FULL JOIN (SELECT e.lead_id, %s FROM (%s) AS e '
                   'WHERE e.occurred_at IS NOT NULL AND e.lead_id IS NOT NULL GROUP BY e.lead_id) AS e ON e.lead_id = l.lead_id',
                   tz, (SELECT string_agg('l.' || quote_ident(c), ', ') FROM unnest(@extschema@._lk_segments()) AS c),
-                  leads_src, @extschema@._lk_chain_sql(), events_src) END;
-COMMENT ON FUNCTION @extschema@._lk_facts_sql(text, text, text) IS
-'leadkpi internal: the SQL of the current lead facts: canonical leads fully joined with their events grouped into chain columns';
+                  leads_src, @extschema@._lk_chain_sql(funnel_args), events_src) END;
+COMMENT ON FUNCTION @extschema@._lk_facts_sql(text, text, text, text) IS
+'leadkpi internal: the SQL of the current lead facts: canonical leads fully joined with their events grouped into funnel paths';
 
 -- Creates the stores of a materialized report schema, empty: the anchor,
 -- report_state, lead_facts, the fine and coarse stores and the lookup
@@ -312,12 +326,12 @@ BEGIN
             look_back;
 
     EXECUTE format('CREATE TABLE %s.lead_facts (lead_id %s PRIMARY KEY, day date, %s, first_contact_at timestamptz, '
-                   'converted_at timestamptz, revenue numeric, ev_at timestamptz[], ev_step smallint[]) INHERITS (%s._lk_stores)',
+                   'converted_at timestamptz, revenue numeric, path timestamptz[], seen bigint) INHERITS (%s._lk_stores)',
                    s, lead_type, segs, s);
     EXECUTE format('CREATE INDEX ON %s.lead_facts (%s)', s, array_to_string(@extschema@._lk_key_exprs(NULL, 'day'), ', '));
     EXECUTE format('COMMENT ON TABLE %s.lead_facts IS %L', s,
         format('leadkpi store: one row per lead of the leads or stage events: its cohort key (day of first contact in time zone %s, %s), '
-               'the columns the KPIs read, and its funnel events (ev_at, ev_step)', tz, array_to_string(@extschema@._lk_segments(), ', ')));
+               'the columns the KPIs read, and its funnel path (path: funnel_path of its events) and steps seen (seen)', tz, array_to_string(@extschema@._lk_segments(), ', ')));
 
     FOR d IN SELECT * FROM @extschema@._lk_stores_def() LOOP
         CONTINUE WHEN d.family = 'spend' AND spend IS NULL;

@@ -80,6 +80,8 @@ BEGIN
       FROM generate_series(1, n);
     UPDATE lk_rtp.spend SET campaign = lk_rtp.pick('a', 'b', 'c', NULL, '') WHERE random() < 0.05;
     UPDATE lk_rtp.spend SET day = day + floor(random() * 40 - 20)::int WHERE random() < 0.05;
+    -- a change without a day (the live spend then reads all of it)
+    UPDATE lk_rtp.spend SET day = CASE WHEN day IS NULL THEN date '2024-02-01' END WHERE random() < 0.02;
     UPDATE lk_rtp.spend SET amount = amount * 2 WHERE random() < 0.05;
     DELETE FROM lk_rtp.spend WHERE random() < 0.03;
 END;
