@@ -56,8 +56,12 @@ test)
         exit 1
     fi
     log "TAP scripts"
-    # in parallel: pg_cron.sh mostly waits for the next minute
-    if ! prove -j 4 --timer --exec bash test/t/*.sh; then
+    # in parallel, except pg_cron.sh, which runs alone afterwards: run
+    # beside the others, pg_cron at times started none of its jobs within
+    # two minutes (no run recorded at all), which alone it always does
+    if ! prove -j 4 --timer --exec bash $(ls test/t/*.sh | grep -v '/pg_cron\.sh$') \
+        || ! prove --timer --exec bash test/t/pg_cron.sh; then
+        grep -i 'cron' "$T/data.log" | tail -n 20 >&2 || true
         exit 1
     fi
     tail -n 5 "$T/data.log" | grep -E 'TRAP|terminated by signal' && { log "server crashed"; exit 1; }
