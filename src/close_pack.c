@@ -150,6 +150,77 @@ GetMoney(const uint8 **pp, const uint8 *end, LkMoney *m)
  * Readers of every form
  * ------------------------------------------------------------------------- */
 
+/*
+ * What the readers rely on before they walk a value, in O(blocks): the
+ * header's ranges, a size that fits the form, and for the packed form block
+ * instants in order and encodings that tile the data (each at least its
+ * windows' bytes).  The encodings themselves are read with bounds checks.
+ * Dense and list forms exist only in memory; a size check keeps a damaged
+ * flags byte from reaching their readers.
+ */
+static const char *
+CsCheckLayout(const CloseSummary *s)
+{
+	Size size = VARSIZE(s);
+	int	 H,
+		A;
+	const int64 *ts;
+	const int32 *off;
+	Size		 len;
+
+	if (size < offsetof(CloseSummary, age_bounds))
+		return "shorter than its header";
+	if (s->version != CLOSE_SUMMARY_VERSION)
+		return "unknown version";
+	H = s->horizons;
+	A = s->nages;
+	if (H < 1 || H > CS_MAX_HORIZONS || A < 1 || A > CS_MAX_AGES || s->nstages < 1 ||
+		s->nstages > CS_MAX_STAGES || s->nblocks < 0 || s->nblocks > CS_MAX_BLOCKS || s->ncells < 0)
+		return "a header field is out of range";
+	if (s->leads < 0 || s->excluded < 0 || s->excluded > s->leads)
+		return "lead counts are negative or inconsistent";
+	if (size < CS_HEADER_SIZE(A))
+		return "shorter than its header";
+	for (int a = 0; a < A - 1; a++)
+		if (s->age_bounds[a] <= (a == 0 ? 0 : s->age_bounds[a - 1]))
+			return "age bounds out of order";
+	if (s->flags == CS_DENSE || s->flags == CS_LIST)
+	{
+		if ((s->flags == CS_DENSE && s->ncells != s->nblocks * s->nstages * A) ||
+			size != CS_SIZE(H, A, s->nblocks, s->ncells))
+			return "the size disagrees with the header";
+		return NULL;
+	}
+	if (s->flags != 0)
+		return "unknown flags";
+	if (size < CS_HEADER_SIZE(A) + (sizeof(int64) + sizeof(int32)) * (Size) s->nblocks + sizeof(int32))
+		return "shorter than its snapshot index";
+	ts = cs_packed_t(s);
+	off = cs_packed_off(s);
+	len = size - (Size) ((const char *) cs_packed_data(s) - (const char *) s);
+	if (off[0] != 0 || (Size) off[s->nblocks] != len)
+		return "the snapshot offsets disagree with the size";
+	for (int32 k = 0; k < s->nblocks; k++)
+	{
+		if (TIMESTAMP_NOT_FINITE(ts[k]) || (k > 0 && ts[k] <= ts[k - 1]))
+			return "snapshot instants out of order";
+		if (off[k + 1] < off[k] || off[k + 1] - off[k] < 1 + H)
+			return "a snapshot's offsets are out of range";
+	}
+	return NULL;
+}
+
+CloseSummary *
+cs_detoast(Datum d)
+{
+	CloseSummary *s = (CloseSummary *) PG_DETOAST_DATUM(d);
+	const char	 *msg = CsCheckLayout(s);
+
+	if (unlikely(msg != NULL))
+		lk_corrupt("close_summary", msg);
+	return s;
+}
+
 /* The first cell of block k or later in a list form (cells are sorted by block). */
 static int32
 FirstCell(const CloseSummary *s, int32 k)

@@ -514,6 +514,20 @@ CsValidate(const CloseSummary *s)
 	return NULL;
 }
 
+/*
+ * Errors (XX001) unless a value read from a table is a valid summary, as its
+ * input would have required: its output must re-read.  A dense working state
+ * is ours, from this query, and is checked in its packed form.
+ */
+static void
+CsCheckAll(const CloseSummary *s)
+{
+	const char *msg = CsValidate(cs_compact(s));
+
+	if (msg != NULL)
+		lk_corrupt("close_summary", msg);
+}
+
 pg_noreturn static void
 BadInput(const char *input, const char *detail)
 {
@@ -746,6 +760,7 @@ close_summary_out(PG_FUNCTION_ARGS)
 	CloseSummary  *s = PG_GETARG_CLOSE_SUMMARY(0);
 	StringInfoData buf;
 
+	CsCheckAll(s);
 	initStringInfo(&buf);
 	CsOut(&buf, s);
 	PG_RETURN_CSTRING(buf.data);
@@ -858,9 +873,12 @@ close_summary_from_bytes(PG_FUNCTION_ARGS)
 	PG_RETURN_POINTER(CsRecv(&buf));
 }
 
-PG_FUNCTION_INFO_V1(close_summary_send);
-Datum
-close_summary_send(PG_FUNCTION_ARGS)
+/*
+ * The bytes = and hash compare: the binary form, which needs only what
+ * cs_detoast checks (= and hash run per row in joins and ANALYZE).
+ */
+static Datum
+CsSendBytes(PG_FUNCTION_ARGS)
 {
 	CloseSummary  *s = PG_GETARG_CLOSE_SUMMARY(0);
 	StringInfoData buf;
@@ -868,6 +886,15 @@ close_summary_send(PG_FUNCTION_ARGS)
 	pq_begintypsend(&buf);
 	CsSend(&buf, s);
 	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
+}
+
+/* What leaves the server is checked whole, so that it re-reads (dump and restore). */
+PG_FUNCTION_INFO_V1(close_summary_send);
+Datum
+close_summary_send(PG_FUNCTION_ARGS)
+{
+	CsCheckAll(PG_GETARG_CLOSE_SUMMARY(0));
+	return CsSendBytes(fcinfo);
 }
 
 /* ---------------------------------------------------------------------------
@@ -1417,7 +1444,6 @@ Datum
 close_agg_accum(PG_FUNCTION_ARGS)
 {
 	CloseSummary *s;
-	CloseSummary *grid;
 	CsLead		  l = { 0 };
 	int64		  reach[CS_MAX_STAGES];
 	LkMoney		  rev,
@@ -1434,18 +1460,17 @@ close_agg_accum(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("close_agg: the grid must not be NULL"),
 				 errhint("Pass close_grid(as_of, ...).")));
-	grid = PG_GETARG_CLOSE_SUMMARY(7);
 	if (PG_ARGISNULL(0))
-		s = cs_dense_grid(grid, 1); /* the first row */
+		s = cs_dense_grid(PG_GETARG_CLOSE_SUMMARY(7), 1); /* the first row */
 	else
 	{
 		/*
 		 * The state we returned before: ours, dense, in the aggregate context.
-		 * A grid that is not a constant is checked in every row.
+		 * A grid that is not a constant is read and checked in every row.
 		 */
 		s = (CloseSummary *) PG_GETARG_POINTER(0);
 		if (!cs_grid_is_constant(fcinfo, 7))
-			cs_check_grid(s, grid, "close_agg");
+			cs_check_grid(s, PG_GETARG_CLOSE_SUMMARY(7), "close_agg");
 	}
 
 	if (PG_ARGISNULL(1))
@@ -1525,21 +1550,21 @@ PG_FUNCTION_INFO_V1(close_summary_eq);
 Datum
 close_summary_eq(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_BOOL(lk_send_equal(close_summary_send, PG_GETARG_DATUM(0), PG_GETARG_DATUM(1)));
+	PG_RETURN_BOOL(lk_send_equal(CsSendBytes, PG_GETARG_DATUM(0), PG_GETARG_DATUM(1)));
 }
 
 PG_FUNCTION_INFO_V1(close_summary_ne);
 Datum
 close_summary_ne(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_BOOL(!lk_send_equal(close_summary_send, PG_GETARG_DATUM(0), PG_GETARG_DATUM(1)));
+	PG_RETURN_BOOL(!lk_send_equal(CsSendBytes, PG_GETARG_DATUM(0), PG_GETARG_DATUM(1)));
 }
 
 PG_FUNCTION_INFO_V1(close_summary_hash);
 Datum
 close_summary_hash(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_UINT32(lk_send_hash(close_summary_send, PG_GETARG_DATUM(0)));
+	PG_RETURN_UINT32(lk_send_hash(CsSendBytes, PG_GETARG_DATUM(0)));
 }
 
 /* ---------------------------------------------------------------------------

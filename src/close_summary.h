@@ -107,7 +107,13 @@ typedef struct CloseSummary
 											 /* then the blocks, then the cells (dense, list); or the packed data */
 } CloseSummary;
 
-#define DatumGetCloseSummary(d) ((CloseSummary *) PG_DETOAST_DATUM(d))
+/*
+ * Every reader detoasts through cs_detoast, which checks the layout (a value
+ * damaged on disk gives XX001, not a read out of bounds).
+ */
+extern struct CloseSummary *cs_detoast(Datum d);
+
+#define DatumGetCloseSummary(d) cs_detoast(d)
 #define PG_GETARG_CLOSE_SUMMARY(n) DatumGetCloseSummary(PG_GETARG_DATUM(n))
 
 /* Sizes of the parts, for H windows. */

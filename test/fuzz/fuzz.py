@@ -21,9 +21,7 @@ Targets (every input path that takes bytes or text from outside):
   kpi_raw, funnel_raw, close_raw  stored values damaged as on disk: the bytes
                                   of the stored layout (lk_fuzz_raw), read by
                                   every reader of a stored value (output, send,
-                                  =, hash, accessors, +, rollup on either side);
-                                  close_raw only when named in --targets
-                                  (it still crashes the server)
+                                  =, hash, accessors, +, rollup on either side)
 
 Inputs start from valid values (read from the fixture database, or built to
 the documented wire format for aggregate states) and are mutated: bit flips,
@@ -685,12 +683,6 @@ def main():
     targets['close_raw'] = ('bytes', clo_raw)
     if args.targets:
         targets = collections.OrderedDict((k, v) for k, v in targets.items() if k in args.targets.split(','))
-    else:
-        # damaged stored close summaries still crash the server (text output,
-        # close_history/pipeline/windows/new_leads, +): opt-in until the
-        # stored-value checks exist, --targets close_raw
-        del targets['close_raw']
-        print('# close_raw (damaged stored close_summary) is opt-in: FUZZ_TARGETS=close_raw')
     if not has_ffb:
         print('# funnel_summary_from_bytes is not in this build: target skipped')
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# TAP: stored kpi_summary and funnel_summary values whose bytes are damaged
-# on disk read back as a value or a clean error, never a crash.
+# TAP: stored kpi_summary, funnel_summary and close_summary values whose
+# bytes are damaged on disk read back as a value or a clean error, never a
+# crash.
 #
 # A cluster of its own (the suite's one must not be stopped), from the same
 # private install tree as the suite's server: tables of summaries stored
@@ -35,8 +36,10 @@ CREATE EXTENSION leadkpi;
 CREATE EXTENSION pageinspect;
 CREATE TABLE ks (s kpi_summary);
 CREATE TABLE fs (f funnel_summary);
+CREATE TABLE cs (c close_summary);
 ALTER TABLE ks ALTER COLUMN s SET STORAGE PLAIN;
 ALTER TABLE fs ALTER COLUMN f SET STORAGE PLAIN;
+ALTER TABLE cs ALTER COLUMN c SET STORAGE PLAIN;
 INSERT INTO ks
 SELECT kpi_agg(timestamptz '2024-01-01' + g * interval '1 hour',
                CASE WHEN g % 3 > 0 THEN timestamptz '2024-01-01' + g * interval '1 hour' + (g % k) * interval '5 hours' END,
@@ -47,6 +50,17 @@ INSERT INTO fs
 SELECT funnel_agg(g % 37, timestamptz '2024-01-01' + (g % 37) * interval '1 day' + (g % 5) * interval '3 hours',
                   g % 5 + 1, '2 days'::interval, CASE WHEN k % 3 = 0 THEN 'strict_order' END)
 FROM generate_series(1, 300) k, generate_series(1, 100 + k) g GROUP BY k;
+-- small groups (a few hundred bytes each, so PLAIN storage fits a page):
+-- wins, losses, revenue, stage times and amounts over 6 monthly snapshots
+INSERT INTO cs
+SELECT close_agg(fc, CASE WHEN g % 4 = 0 THEN fc + (g % 90) * interval '1 day' END,
+                 CASE WHEN g % 4 = 1 THEN fc + (g % 50) * interval '1 day' END,
+                 CASE WHEN g % 8 = 0 THEN g * 1.5 END,
+                 CASE WHEN g % 3 > 0 THEN ARRAY[fc + interval '2 days', CASE WHEN g % 3 = 2 THEN fc + interval '9 days' END] END,
+                 CASE WHEN g % 5 = 0 THEN g * 0.25 END,
+                 close_grid('2024-07-01', 'month', 3, 6, 'UTC'))
+FROM (SELECT k, g, timestamptz '2024-01-01' + ((g * 7919 + k) % 170) * interval '1 day' AS fc
+      FROM generate_series(1, 300) k, generate_series(1, 5 + k % 40) g) x GROUP BY k;
 CHECKPOINT;
 SQL
     # the file offset of every stored datum's payload (after its 4-byte
@@ -54,7 +68,7 @@ SQL
     plan=$(q -At -F' ' <<'SQL'
 SELECT current_setting('data_directory') || '/' || pg_relation_filepath(c),
        p * 8192 + lp_off + t_hoff + 4, lp_len - t_hoff - 4, c
-FROM unnest(ARRAY['ks', 'fs']::regclass[]) c,
+FROM unnest(ARRAY['ks', 'fs', 'cs']::regclass[]) c,
      generate_series(0, pg_relation_size(c) / 8192 - 1) p,
      heap_page_items(get_raw_page(c::text, p::int))
 WHERE lp_flags = 1
@@ -65,7 +79,8 @@ SQL
     # or zero counts), at a position fixed by the row number (deterministic);
     # every third row instead gets an edge value in one of the fields that
     # say how to walk the value (version, nsteps, a sketch's bucket count or
-    # capacity, a bucket's index or count), which readers once trusted
+    # capacity, a bucket's index or count; a close summary's header and
+    # snapshot offsets), which readers once trusted
     /usr/bin/python3 - <<PY
 import random, struct
 rng = random.Random(13)
@@ -81,6 +96,17 @@ for row, line in enumerate("""$plan""".strip().splitlines()):
             # version, flags, the sketch's nbuckets and capacity, its first
             # bucket's index and count
             flds = [(0, 1), (1, 1), (132, 4), (136, 4), (140, 4), (148, 8)]
+        elif tbl == 'cs':
+            # version, flags, horizons, age buckets, stages, snapshots,
+            # cells, leads; then (after the age bounds, aligned, and the
+            # snapshot instants) the first two encoding offsets
+            f.seek(off + 3)
+            nages = f.read(1)[0]
+            f.seek(off + 8)
+            nblocks = min(int.from_bytes(f.read(4), 'little'), 64)
+            hdr = 36 + 8 * max(nages - 1, 0)
+            flds = [(0, 1), (1, 1), (2, 1), (3, 1), (4, 1), (8, 4), (12, 4), (20, 8),
+                    (hdr + 8 * nblocks, 4), (hdr + 8 * nblocks + 4, 4)]
         else:
             # version, nsteps, then the sketches after nsteps reached counts:
             # step 1's (always empty) nbuckets and capacity, step 2's
@@ -121,6 +147,11 @@ PY
           (SELECT/**/count(*)/**/FROM/**/funnel_steps(f)) reached(f,1) time_to_convert_median(f,2)
           conversion_rate(f,1,2) drop_off(f,2) funnel_chart(f)
           (SELECT/**/rollup(x)::text/**/FROM/**/(VALUES/**/(f),(f))/**/v(x))"
+    cfns="c::text close_summary_send(c) leads(c) excluded_leads(c) horizons(c) age_bounds(c) c=c close_summary_hash(c)
+          (c+c)::text (SELECT/**/count(*)/**/FROM/**/close_history(c)) (SELECT/**/count(*)/**/FROM/**/close_pipeline(c))
+          (SELECT/**/count(*)/**/FROM/**/close_windows(c)) (SELECT/**/count(*)/**/FROM/**/close_new_leads(c))
+          (SELECT/**/count(*)/**/FROM/**/close_forecast(c,c,c,ARRAY[to_timestamp(1722470400)],3,3))
+          (SELECT/**/rollup(x)::text/**/FROM/**/(VALUES/**/(c),(c))/**/v(x))"
     # rows by generated TIDs, so that a damaged page is an error inside try()
     tids() { echo "SELECT format('(%s,%s)', p, i) AS t FROM generate_series(0, pg_relation_size('$1') / 8192 - 1) p,
                    generate_series(1, 200) i"; }
@@ -135,7 +166,11 @@ SELECT r, count(*) FROM (
   SELECT pg_temp.try(format('SELECT $(echo $ffns | tr ' ' ',') FROM fs WHERE ctid = %L', t))
   FROM ($(tids fs)) x
   UNION ALL
+  SELECT pg_temp.try(format('SELECT $(echo $cfns | tr ' ' ',') FROM cs WHERE ctid = %L', t))
+  FROM ($(tids cs)) x
+  UNION ALL
   SELECT pg_temp.try('SELECT rollup(s) FROM ks') UNION ALL SELECT pg_temp.try('SELECT rollup(f) FROM fs')
+  UNION ALL SELECT pg_temp.try('SELECT rollup(c) FROM cs')
 ) x GROUP BY r ORDER BY r;
 SQL
 )
@@ -148,7 +183,7 @@ SQL
                        [ "$(crashes)" != "$c0" ] && ready && return 0; return 1; }
         ready
         found=0
-        for tf in "ks|$kfns" "fs|$ffns"; do
+        for tf in "ks|$kfns" "fs|$ffns" "cs|$cfns"; do
             tbl=${tf%%|*}; fns=$(echo ${tf#*|}); all=$(echo $fns | tr ' ' ',')
             for pg in $(q -Atc "SELECT generate_series(0, pg_relation_size('$tbl') / 8192 - 1)"); do
                 [ $found -ge 3 ] && break 2
