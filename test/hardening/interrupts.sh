@@ -70,7 +70,7 @@ input_time() {
     printf '%.1f' "$(calc "$(now) - $t0")"
 }
 
-echo "1..15"
+echo "1..21"
 endless="generate_series(1, 4000000000)"
 ev="SELECT g, timestamptz '2024-01-01' + ((g * 7919) % 100000000) * interval '1 second' AS ts, (g % 5)::int + 1 AS step
     FROM (SELECT $endless g) s"
@@ -94,14 +94,14 @@ tin=$(input_time "SELECT count(*), max(ts) FROM ($fin) e")
 echo "# reading $rows events takes ${tin}s"
 # final_case NAME SQL: the query's full time T is measured first; after the
 # input (tin) the rest is transition work then the final function, so the
-# cancels at tin + 60% and + 85% of (T - tin) land late, in the final phase
-# when it is the long part.  One group of 30M events needs more than the
+# cancels at tin + 30%, 50%, 70% and 85% of (T - tin) sweep the transition
+# work and the final phase, wherever its long steps are.  One group of 30M events needs more than the
 # default leadkpi.funnel_memory_limit (2GB: 54000), so it is raised here.
 big="SET leadkpi.funnel_memory_limit = '8GB';"
 final_case() {
     local t d
     t=$(input_time "$2" "$big")
-    for f in 0.6 0.85; do
+    for f in 0.3 0.5 0.7 0.85; do
         d=$(calc "$tin + $f * ($t - $tin)")
         cancel_case "$1 (full run ${t}s)" "$(printf '%.1f' "$d")" "$2" "$big"
     done
