@@ -348,8 +348,10 @@ BEGIN
                                        || ARRAY(SELECT format('(%I IS NULL)', c)
                                                   FROM unnest(@extschema@._lk_segments() || CASE WHEN d.fine IS NULL THEN 'day' ELSE 'month' END) AS c), ', '));
         IF d.family = 'spend' AND d.fine IS NULL THEN
-            -- live spend reads the days a change touched, by range
+            -- live spend reads the days of the months a change touched: per
+            -- (campaign, month) changed, or by range (see _lk_live_spend_sql)
             EXECUTE format('CREATE INDEX ON %s.%I (day)', s, d.name);
+            EXECUTE format('CREATE INDEX ON %s.%I (campaign, day)', s, d.name);
         END IF;
         EXECUTE format('COMMENT ON TABLE %s.%I IS %L', s, d.name, 'leadkpi store: ' || d.what
             || CASE WHEN d.family = 'funnel' THEN format(' (stages %s, window %s, modes %L)', stages, conversion_window, coalesce(funnel_modes, '')) ELSE '' END
