@@ -230,8 +230,11 @@ BEGIN
         WHEN 'funnel_daily' THEN format(
             'SELECT %s, %s AS v, bit_or(f.seen) AS seen FROM %s WHERE f.path IS NOT NULL GROUP BY %s',
             g.select_list, @extschema@._lk_path_agg_sql('f', funnel_args), from_sql, g.group_by)
+        -- (spend keys have a day, the store's day being NOT NULL: report_spend
+        -- is read by the keys' days, = ANY, which its day index serves)
         WHEN 'spend_daily' THEN format(
-            'SELECT %s, @extschema@.spend_agg(f.amount) AS v FROM %s GROUP BY %s', g.select_list, from_sql, g.group_by)
+            'SELECT %s, @extschema@.spend_agg(f.amount) AS v FROM %s%s GROUP BY %s', g.select_list, from_sql,
+            CASE WHEN keys IS NOT NULL THEN format(' WHERE f.day = ANY (ARRAY(SELECT DISTINCT day FROM %s))', keys) ELSE '' END, g.group_by)
         END || ') AS r';
 END;
 $$;
