@@ -130,9 +130,12 @@ DECLARE
     extra_cols text;
     extra_from text;
     q text;
+    shared boolean;
 BEGIN
     FOR r IN SELECT * FROM @extschema@._lk_kpi_reports(tz) LOOP
         with_spend := spend IS NOT NULL AND (r.key_name IS NULL OR r.spend_key IS NOT NULL);
+        -- the reports whose channel map reads the leads or spend rows again
+        shared := r.name IN ('kpi_by_campaign', 'kpi_by_channel');
         -- the variants: plain over the canonical views; materialized, the
         -- coarse stores as of the last refresh (their rows are (month,
         -- segments), so a cell is a row's month), and live: the stores
@@ -148,7 +151,8 @@ BEGIN
                  CASE WHEN r.leads_cell IS NOT NULL THEN 'month' END, CASE WHEN r.leads_cell IS NOT NULL THEN 'month' END,
                  '@extschema@.leads(summary) > 0', '@extschema@.cost(summary) IS NOT NULL',
                  format('leadkpi report (materialized: the stores as of the last refresh_reports()): KPIs %s', r.what)),
-                (3, r.name || '_live', format('%s.kpi_rows_live', s), format('%s.spend_rows_live', s), store_agg, store_agg, r.store_key, r.store_key,
+                (3, r.name || '_live', CASE WHEN shared THEN 'lk_live_kpi' ELSE format('%s.kpi_rows_live', s) END,
+                 CASE WHEN shared THEN 'lk_live_spend' ELSE format('%s.spend_rows_live', s) END, store_agg, store_agg, r.store_key, r.store_key,
                  CASE WHEN r.leads_cell IS NOT NULL THEN 'month' END, CASE WHEN r.leads_cell IS NOT NULL THEN 'month' END,
                  '@extschema@.leads(summary) > 0', '@extschema@.cost(summary) IS NOT NULL',
                  format('leadkpi report (live): KPIs %s; the stores with every change committed since the last refresh', r.what))
@@ -170,6 +174,12 @@ BEGIN
                 WHEN 'kpi_by_channel' THEN format('CASE WHEN @extschema@.cost(g.r) IS NOT NULL THEN %L END AS cost_channel_rule', rule) END;
             extra_from := CASE WHEN r.name = 'kpi_by_campaign' THEN format(' LEFT JOIN (%s) AS cc ON cc.map_campaign = g.campaign', map) END;
             q := @extschema@._lk_kpi_sql(r.key_name, leads_part, spend_part, money_decimals, extra_cols, extra_from);
+            IF v.variant = 3 AND shared THEN
+                -- the live rows as CTEs, read once, where the channel map
+                -- reads them too (a CTE read twice is kept, not run twice)
+                q := format('WITH lk_live_kpi AS (SELECT * FROM %s.kpi_rows_live)%s %s', s,
+                            CASE WHEN spend IS NOT NULL THEN format(', lk_live_spend AS (SELECT * FROM %s.spend_rows_live)', s) ELSE '' END, q);
+            END IF;
             IF r.key_name = ANY (missing) THEN
                 -- every report schema has the same views: empty, typed
                 q := format('SELECT * FROM (%s) AS k WHERE false', q);

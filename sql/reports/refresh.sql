@@ -282,9 +282,18 @@ BEGIN
             CREATE TEMP TABLE lk_spend_keys ON COMMIT DROP AS SELECT DISTINCT campaign, day FROM lk_changes WHERE kind = 'spend';
             GET DIAGNOSTICS n_spend_keys = ROW_COUNT;
             IF n_spend_keys > 0 THEN
+                -- every change with a campaign and a day (a day's spend, a few
+                -- late rows): the rows of those (campaign, day), by the store's
+                -- (campaign, day) index and report_spend's day (= ANY, as the
+                -- live spend); else those in the changes' range of days
                 EXECUTE format('CREATE TEMP TABLE lk_spend_rows ON COMMIT DROP AS WITH sp AS (SELECT * FROM lk_spend_keys), w AS (%4$s) '
-                               'SELECT f.day, %1$s FROM %2$s.spend_daily AS f WHERE f.day BETWEEN (SELECT lo FROM w) AND (SELECT hi FROM w) AND %3$s '
-                               'UNION SELECT f.day, %1$s FROM %2$s.report_spend AS f WHERE f.day BETWEEN (SELECT lo FROM w) AND (SELECT hi FROM w) AND %3$s',
+                               'SELECT f.day, %1$s FROM sp JOIN %2$s.spend_daily AS f ON f.campaign = sp.campaign AND f.day = sp.day WHERE (SELECT exact FROM w) '
+                               'UNION SELECT f.day, %1$s FROM %2$s.report_spend AS f WHERE (SELECT exact FROM w) '
+                               'AND f.day = ANY (ARRAY(SELECT DISTINCT day FROM sp)) AND %3$s '
+                               'UNION SELECT f.day, %1$s FROM %2$s.spend_daily AS f WHERE NOT (SELECT exact FROM w) '
+                               'AND f.day BETWEEN (SELECT lo FROM w) AND (SELECT hi FROM w) AND %3$s '
+                               'UNION SELECT f.day, %1$s FROM %2$s.report_spend AS f WHERE NOT (SELECT exact FROM w) '
+                               'AND f.day BETWEEN (SELECT lo FROM w) AND (SELECT hi FROM w) AND %3$s',
                                (SELECT string_agg('f.' || quote_ident(x), ', ') FROM unnest(@extschema@._lk_segments()) AS x), s,
                                @extschema@._lk_spend_touched('f', 'f.day', 'day'), @extschema@._lk_spend_bounds_sql('day'));
                 ANALYZE lk_spend_rows;

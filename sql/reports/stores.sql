@@ -230,8 +230,11 @@ BEGIN
         WHEN 'funnel_daily' THEN format(
             'SELECT %s, %s AS v, bit_or(f.seen) AS seen FROM %s WHERE f.path IS NOT NULL GROUP BY %s',
             g.select_list, @extschema@._lk_path_agg_sql('f', funnel_args), from_sql, g.group_by)
+        -- (spend keys have a day, the store's day being NOT NULL: report_spend
+        -- is read by the keys' days, = ANY, which its day index serves)
         WHEN 'spend_daily' THEN format(
-            'SELECT %s, @extschema@.spend_agg(f.amount) AS v FROM %s GROUP BY %s', g.select_list, from_sql, g.group_by)
+            'SELECT %s, @extschema@.spend_agg(f.amount) AS v FROM %s%s GROUP BY %s', g.select_list, from_sql,
+            CASE WHEN keys IS NOT NULL THEN format(' WHERE f.day = ANY (ARRAY(SELECT DISTINCT day FROM %s))', keys) ELSE '' END, g.group_by)
         END || ') AS r';
 END;
 $$;
@@ -348,8 +351,10 @@ BEGIN
                                        || ARRAY(SELECT format('(%I IS NULL)', c)
                                                   FROM unnest(@extschema@._lk_segments() || CASE WHEN d.fine IS NULL THEN 'day' ELSE 'month' END) AS c), ', '));
         IF d.family = 'spend' AND d.fine IS NULL THEN
-            -- live spend reads the days a change touched, by range
+            -- live spend reads the days of the months a change touched: per
+            -- (campaign, month) changed, or by range (see _lk_live_spend_sql)
             EXECUTE format('CREATE INDEX ON %s.%I (day)', s, d.name);
+            EXECUTE format('CREATE INDEX ON %s.%I (campaign, day)', s, d.name);
         END IF;
         EXECUTE format('COMMENT ON TABLE %s.%I IS %L', s, d.name, 'leadkpi store: ' || d.what
             || CASE WHEN d.family = 'funnel' THEN format(' (stages %s, window %s, modes %L)', stages, conversion_window, coalesce(funnel_modes, '')) ELSE '' END
