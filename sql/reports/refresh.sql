@@ -303,10 +303,11 @@ BEGIN
     END IF;
 
     -- 7. the forecast stores, whose grid moves with now(): rebuilt whole,
-    --    which reads every lead and event, so only by a full refresh or
-    --    once they are leadkpi.forecast_refresh_interval old (default 1h)
+    --    which reads every lead and event, so only when they are missing or
+    --    leadkpi.forecast_refresh_interval old (default 1h), not by a full
+    --    rebuild of the other stores; refresh_forecast() rebuilds them now
     IF (cfg ->> 'stage_events')::boolean AND
-       (rebuild OR forecast_as_of IS NULL OR
+       (forecast_as_of IS NULL OR
         now() - forecast_as_of >= coalesce(nullif(current_setting('leadkpi.forecast_refresh_interval', true), ''), '1h')::interval) THEN
         n_forecast := @extschema@._lk_refresh_forecast(target_schema);
         forecast_as_of := now();
@@ -383,5 +384,31 @@ BEGIN
          ORDER BY array_position(ARRAY(SELECT 'lead_facts' UNION ALL SELECT name FROM @extschema@._lk_stores_def()), c.relname::text);
 END;
 $$;
+-- The forecast stores alone, as of now: for a schedule of their own (e.g.
+-- hourly with leadkpi.forecast_refresh_interval set longer), so that no
+-- minute-by-minute refresh_reports pays for them.
+CREATE OR REPLACE FUNCTION @extschema@.refresh_forecast(target_schema name)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    state regclass := to_regclass(format('%I.report_state', target_schema));
+    n bigint;
+BEGIN
+    PERFORM @extschema@._lk_schema_lock(target_schema);
+    IF state IS NULL OR coalesce(obj_description(state, 'pg_class'), '') NOT LIKE 'leadkpi %' THEN
+        RAISE EXCEPTION 'leadkpi: schema % has no materialized leadkpi reports', target_schema
+            USING ERRCODE = '42P01', HINT = 'Create them with create_reports(..., materialized => true).';
+    END IF;
+    n := @extschema@._lk_refresh_forecast(target_schema);
+    EXECUTE format('UPDATE %s SET last_refresh = coalesce(last_refresh, ''{}'') || '
+                   'jsonb_build_object(''forecast_rows'', $1, ''forecast_as_of'', now())', state) USING n;
+    RETURN n;
+END;
+$$;
+COMMENT ON FUNCTION @extschema@.refresh_forecast(name) IS
+'Rebuilds the forecast stores of a materialized report schema as of now (refresh_reports does so once they are leadkpi.forecast_refresh_interval old); returns the rows written. See doc/forecast.md.';
+
 COMMENT ON FUNCTION @extschema@.refresh_reports(name, boolean, boolean) IS
 'Brings the stores of a materialized report schema up to date in one transaction: incrementally (only the keys that changed since the last refresh), or every key with full => true; readers are never blocked, so concurrently is accepted and ignored; returns the stores. See doc/realtime.md.';

@@ -6,7 +6,7 @@
 -- grid; security_invoker; without stage events they exist, empty, with the
 -- same columns.
 BEGIN;
-SELECT plan(33);
+SELECT plan(38);
 SET LOCAL TimeZone = 'UTC';
 SET LOCAL client_min_messages = warning;
 
@@ -102,9 +102,25 @@ SELECT is((SELECT last_refresh ->> 'forecast_rows' FROM fv_m.report_state)::bigi
           (SELECT count(*) FROM fv_m.forecast_month_summaries) + (SELECT count(*) FROM fv_m.forecast_week_summaries),
           'report_state.last_refresh counts the forecast rows rewritten');
 SET LOCAL leadkpi.forecast_refresh_interval = '1h';
+CREATE TEMP TABLE fv_kept AS SELECT sum(leads(summary)) AS n FROM fv_m.forecast_month_summaries;
+DELETE FROM fv_crm.stage_events WHERE lead_id = 990001;
+DELETE FROM fv_crm.leads WHERE lead_id = 990001;
 SELECT count(*) FROM refresh_reports('fv_m', full => true) \g /dev/null
-SELECT cmp_ok((SELECT last_refresh ->> 'forecast_rows' FROM fv_m.report_state)::bigint, '>', 0::bigint,
-              'a full refresh rebuilds the forecast stores whatever their age');
+SELECT is((SELECT last_refresh ->> 'forecast_rows' FROM fv_m.report_state)::bigint, 0::bigint,
+          'a full rebuild of the stores within the interval writes no forecast rows');
+SELECT is((SELECT sum(leads(summary)) FROM fv_m.forecast_month_summaries), (SELECT n FROM fv_kept),
+          'and leaves the forecast stores as they were (they still count the deleted lead)');
+SELECT is(refresh_forecast('fv_m'),
+          (SELECT count(*) FROM fv_m.forecast_month_summaries) + (SELECT count(*) FROM fv_m.forecast_week_summaries),
+          'refresh_forecast rebuilds the forecast stores whatever their age, and returns the rows written');
+SELECT results_eq($$SELECT campaign, channel, summary::text FROM fv_m.forecast_month_summaries ORDER BY 1, 2$$,
+    $$SELECT campaign, channel, summary::text FROM close_summaries('fv_m', forecast_grid('fv_m', now(), 'month', 6)) ORDER BY 1, 2$$,
+    'after refresh_forecast, forecast_month_summaries = close_summaries of the current data');
+SELECT is((SELECT (last_refresh ->> 'forecast_rows')::bigint FROM fv_m.report_state),
+          (SELECT count(*) FROM fv_m.forecast_month_summaries) + (SELECT count(*) FROM fv_m.forecast_week_summaries),
+          'and records them in report_state');
+SELECT throws_ok($$SELECT refresh_forecast('fv_p')$$, '42P01', NULL,
+                 'refresh_forecast of a plain report schema: 42P01');
 SET LOCAL leadkpi.forecast_refresh_interval = 0;
 
 -- ---------------------------------------------------------------------------
