@@ -266,14 +266,9 @@ InitState(MemoryContext aggcxt, const CloseSummary *grid, bool grid_constant, Lk
 }
 
 static SgState *
-NewState(FunctionCallInfo fcinfo, MemoryContext aggcxt)
+NewState(FunctionCallInfo fcinfo, MemoryContext aggcxt, const CloseSummary *grid)
 {
-	if (PG_ARGISNULL(12))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("close_agg_segments: the grid must not be NULL"),
-				 errhint("Pass close_grid(as_of, ...).")));
-	return InitState(aggcxt, PG_GETARG_CLOSE_SUMMARY(12), cs_grid_is_constant(fcinfo, 12),
+	return InitState(aggcxt, grid, cs_grid_is_constant(fcinfo, 12),
 					 lk_entity_kind(get_fn_expr_argtype(fcinfo->flinfo, 1)));
 }
 
@@ -288,22 +283,28 @@ PG_FUNCTION_INFO_V1(close_agg_segments_accum);
 Datum
 close_agg_segments_accum(PG_FUNCTION_ARGS)
 {
-	MemoryContext aggcxt;
-	SgState		 *st = PG_ARGISNULL(0) ? NULL : (SgState *) PG_GETARG_POINTER(0);
+	MemoryContext		aggcxt;
+	SgState			   *st = PG_ARGISNULL(0) ? NULL : (SgState *) PG_GETARG_POINTER(0);
+	const CloseSummary *grid;
+	bool				same;
 
 	if (!AggCheckCallContext(fcinfo, &aggcxt))
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("close_agg_segments_accum called in non-aggregate context")));
-	if (st == NULL)
-		st = NewState(fcinfo, aggcxt);
-	else if (!st->grid_constant)
+	/* a constant grid is read once; another is checked unless it is the state's */
+	if (st == NULL || !st->grid_constant)
 	{
 		if (PG_ARGISNULL(12))
 			ereport(ERROR,
 					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("close_agg_segments: the grid must not be NULL")));
-		cs_check_grid(st->grid, PG_GETARG_CLOSE_SUMMARY(12), "close_agg_segments");
+					 errmsg("close_agg_segments: the grid must not be NULL"),
+					 errhint("Pass close_grid(as_of, ...).")));
+		grid = cs_grid_arg(fcinfo, 12, st == NULL, &same);
+		if (st == NULL)
+			st = NewState(fcinfo, aggcxt, grid);
+		else if (!same)
+			cs_check_grid(st->grid, grid, "close_agg_segments");
 	}
 
 	if (!PG_ARGISNULL(2))
