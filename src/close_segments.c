@@ -67,6 +67,8 @@ typedef struct SgSegment
 	bool	  cohort_null;
 	uint32	  hash;
 	LkRowList leads; /* its leads' records, in the final function */
+	char	 *next;	 /* where the next record goes in leads' last chunk */
+	char	 *end;
 } SgSegment;
 
 typedef struct SgState
@@ -740,10 +742,52 @@ typedef struct SgRecord
 
 #define SG_RECORD_SIZE(nstep) MAXALIGN(offsetof(SgRecord, reach) + sizeof(int64) * (nstep))
 
+/*
+ * Filing writes records for every segment in turn, so a segment's place to
+ * write is kept in the segment (an array that stays in cache) rather than
+ * read from its last chunk's header each time; a chunk's count is set when
+ * it is full or filing ends (CloseRecords).
+ */
+static pg_noinline void
+NewRecordChunk(MemoryContext cxt, SgSegment *seg, Size width)
+{
+	LkRowChunk *c;
+
+	if (seg->leads.tail != NULL)
+		seg->leads.tail->n = seg->leads.tail->cap;
+	c = lk_row_list_add_chunk(cxt, &seg->leads, width);
+	seg->next = LK_ROW_CHUNK_DATA(c);
+	seg->end = seg->next + (Size) c->cap * width;
+}
+
+/* The counts of the segments' last chunks, once filing is done. */
+static void
+CloseRecords(SgState *st, Size width)
+{
+	for (int32 g = 0; g < st->nsegs; g++)
+	{
+		SgSegment *seg = &st->segs[g];
+
+		seg->leads.n = 0;
+		for (LkRowChunk *c = seg->leads.head; c; c = c->next)
+		{
+			if (c == seg->leads.tail)
+				c->n = (int32) ((seg->next - LK_ROW_CHUNK_DATA(c)) / width);
+			seg->leads.n += c->n;
+		}
+	}
+}
+
 static void
 FileLead(SgState *st, MemoryContext cxt, const SgLead *l, const int64 *reach, Size width)
 {
-	SgRecord *r = lk_row_list_push(cxt, &st->segs[l->ref.tag].leads, width);
+	SgSegment *seg = &st->segs[l->ref.tag];
+	SgRecord  *r;
+
+	if (unlikely(seg->next == seg->end))
+		NewRecordChunk(cxt, seg, width);
+	r = (SgRecord *) seg->next;
+	seg->next += width;
 
 	r->fc = l->fc;
 	r->won = l->won;
@@ -810,6 +854,7 @@ FileLeads(SgState *st, MemoryContext cxt)
 			FileLead(st, cxt, it.row, NULL, width);
 		lk_rows_free_part(rows, p);
 	}
+	CloseRecords(st, width);
 	pfree(ent);
 	pfree(reach);
 }
