@@ -194,6 +194,12 @@ CREATE AGGREGATE funnel_agg(text, timestamptz, integer, interval, text, integer)
     COMBINEFUNC = funnel_agg_combine, SERIALFUNC = funnel_agg_serialize,
     DESERIALFUNC = funnel_agg_deserialize, PARALLEL = SAFE);
 
+-- The step of a stage name, for report_stage_events: array_position() per
+-- row, with the list read once per query (src/stage_step.c)
+CREATE FUNCTION stage_step(stages text[], stage text) RETURNS integer
+    AS 'MODULE_PATHNAME', 'stage_step' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION stage_step(text[], text) IS 'the position of stage in the one-dimensional array stages (1-based unless its lower bound says otherwise), NULL when it is not there (a NULL stage: the first NULL element): array_position(stages, stage), with the list read once per query rather than once per row; report_stage_events computes each event''s step with it';
+
 -- funnel_agg with stage names: mapped in C, faster than array_position() per row
 CREATE FUNCTION funnel_agg_stage_accum(internal, bigint, timestamptz, text, text[], interval)
     RETURNS internal AS 'MODULE_PATHNAME', 'funnel_agg_stage_accum' LANGUAGE C IMMUTABLE PARALLEL SAFE;

@@ -67,6 +67,8 @@ typedef struct SgSegment
 	bool	  cohort_null;
 	uint32	  hash;
 	LkRowList leads; /* its leads' records, in the final function */
+	char	 *next;	 /* where the next record goes in leads' last chunk */
+	char	 *end;
 } SgSegment;
 
 typedef struct SgState
@@ -266,14 +268,9 @@ InitState(MemoryContext aggcxt, const CloseSummary *grid, bool grid_constant, Lk
 }
 
 static SgState *
-NewState(FunctionCallInfo fcinfo, MemoryContext aggcxt)
+NewState(FunctionCallInfo fcinfo, MemoryContext aggcxt, const CloseSummary *grid)
 {
-	if (PG_ARGISNULL(12))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("close_agg_segments: the grid must not be NULL"),
-				 errhint("Pass close_grid(as_of, ...).")));
-	return InitState(aggcxt, PG_GETARG_CLOSE_SUMMARY(12), cs_grid_is_constant(fcinfo, 12),
+	return InitState(aggcxt, grid, cs_grid_is_constant(fcinfo, 12),
 					 lk_entity_kind(get_fn_expr_argtype(fcinfo->flinfo, 1)));
 }
 
@@ -288,22 +285,28 @@ PG_FUNCTION_INFO_V1(close_agg_segments_accum);
 Datum
 close_agg_segments_accum(PG_FUNCTION_ARGS)
 {
-	MemoryContext aggcxt;
-	SgState		 *st = PG_ARGISNULL(0) ? NULL : (SgState *) PG_GETARG_POINTER(0);
+	MemoryContext		aggcxt;
+	SgState			   *st = PG_ARGISNULL(0) ? NULL : (SgState *) PG_GETARG_POINTER(0);
+	const CloseSummary *grid;
+	bool				same;
 
 	if (!AggCheckCallContext(fcinfo, &aggcxt))
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("close_agg_segments_accum called in non-aggregate context")));
-	if (st == NULL)
-		st = NewState(fcinfo, aggcxt);
-	else if (!st->grid_constant)
+	/* a constant grid is read once; another is checked unless it is the state's */
+	if (st == NULL || !st->grid_constant)
 	{
 		if (PG_ARGISNULL(12))
 			ereport(ERROR,
 					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("close_agg_segments: the grid must not be NULL")));
-		cs_check_grid(st->grid, PG_GETARG_CLOSE_SUMMARY(12), "close_agg_segments");
+					 errmsg("close_agg_segments: the grid must not be NULL"),
+					 errhint("Pass close_grid(as_of, ...).")));
+		grid = cs_grid_arg(fcinfo, 12, st == NULL, &same);
+		if (st == NULL)
+			st = NewState(fcinfo, aggcxt, grid);
+		else if (!same)
+			cs_check_grid(st->grid, grid, "close_agg_segments");
 	}
 
 	if (!PG_ARGISNULL(2))
@@ -739,10 +742,52 @@ typedef struct SgRecord
 
 #define SG_RECORD_SIZE(nstep) MAXALIGN(offsetof(SgRecord, reach) + sizeof(int64) * (nstep))
 
+/*
+ * Filing writes records for every segment in turn, so a segment's place to
+ * write is kept in the segment (an array that stays in cache) rather than
+ * read from its last chunk's header each time; a chunk's count is set when
+ * it is full or filing ends (CloseRecords).
+ */
+static pg_noinline void
+NewRecordChunk(MemoryContext cxt, SgSegment *seg, Size width)
+{
+	LkRowChunk *c;
+
+	if (seg->leads.tail != NULL)
+		seg->leads.tail->n = seg->leads.tail->cap;
+	c = lk_row_list_add_chunk(cxt, &seg->leads, width);
+	seg->next = LK_ROW_CHUNK_DATA(c);
+	seg->end = seg->next + (Size) c->cap * width;
+}
+
+/* The counts of the segments' last chunks, once filing is done. */
+static void
+CloseRecords(SgState *st, Size width)
+{
+	for (int32 g = 0; g < st->nsegs; g++)
+	{
+		SgSegment *seg = &st->segs[g];
+
+		seg->leads.n = 0;
+		for (LkRowChunk *c = seg->leads.head; c; c = c->next)
+		{
+			if (c == seg->leads.tail)
+				c->n = (int32) ((seg->next - LK_ROW_CHUNK_DATA(c)) / width);
+			seg->leads.n += c->n;
+		}
+	}
+}
+
 static void
 FileLead(SgState *st, MemoryContext cxt, const SgLead *l, const int64 *reach, Size width)
 {
-	SgRecord *r = lk_row_list_push(cxt, &st->segs[l->ref.tag].leads, width);
+	SgSegment *seg = &st->segs[l->ref.tag];
+	SgRecord  *r;
+
+	if (unlikely(seg->next == seg->end))
+		NewRecordChunk(cxt, seg, width);
+	r = (SgRecord *) seg->next;
+	seg->next += width;
 
 	r->fc = l->fc;
 	r->won = l->won;
@@ -809,9 +854,27 @@ FileLeads(SgState *st, MemoryContext cxt)
 			FileLead(st, cxt, it.row, NULL, width);
 		lk_rows_free_part(rows, p);
 	}
+	CloseRecords(st, width);
 	pfree(ent);
 	pfree(reach);
 }
+
+/*
+ * How many leads ahead phase 2 asks for their amounts: a segment's amounts
+ * are scattered over all of them (filed by lead_id's hash), so each read
+ * would otherwise wait for memory.
+ */
+#define SG_PREFETCH_AHEAD 8
+
+/* (a macro: gcc takes a function of prefetches alone for pure, and drops its calls) */
+#define PrefetchAmounts(st, r) \
+	do \
+	{ \
+		if ((r)->rev >= 0) \
+			__builtin_prefetch(&(st)->amounts[(r)->rev]); \
+		if ((r)->amt >= 0) \
+			__builtin_prefetch(&(st)->amounts[(r)->amt]); \
+	} while (0)
 
 /* Phase 2: one segment's summary from its leads. */
 static CloseSummary *
@@ -823,12 +886,17 @@ SegmentSummary(SgState *st, SgSegment *seg)
 	CloseSummary *out;
 	LkMoney		  sq[2];
 	int64		  n = 0;
+	LkRowIter	  ahead = lk_row_list_iter(&seg->leads, width);
 
+	for (int i = 0; i < SG_PREFETCH_AHEAD && lk_rows_next(&ahead); i++)
+		PrefetchAmounts(st, (SgRecord *) ahead.row);
 	for (LkRowIter it = lk_row_list_iter(&seg->leads, width); lk_rows_next(&it);)
 	{
 		SgRecord *r = it.row;
 		CsLead	  l = { 0 };
 
+		if (lk_rows_next(&ahead))
+			PrefetchAmounts(st, (SgRecord *) ahead.row);
 		if ((++n & 0xFFFF) == 0)
 			CHECK_FOR_INTERRUPTS();
 		l.fc = r->fc;

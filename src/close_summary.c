@@ -1198,6 +1198,69 @@ cs_grid_is_constant(FunctionCallInfo fcinfo, int argno)
 	return IsA(te->expr, Const) || IsA(te->expr, Param);
 }
 
+/*
+ * The grid argument of an aggregate call, kept detoasted in fn_extra with
+ * the bytes it was passed in (`raw`, a copy): a grid read from a table (a
+ * join, or SELECT g FROM grids) comes toasted, and decompressing it in every
+ * row cost more than the row's own work.  all_same stays true while every
+ * row of the call passed those very bytes: the states were then all built
+ * from this grid.
+ */
+typedef struct CsGridCache
+{
+	bool			constant; /* a constant or a parameter (cs_grid_is_constant) */
+	bool			all_same;
+	struct varlena *raw;
+	CloseSummary   *grid;
+} CsGridCache;
+
+const CloseSummary *
+cs_grid_arg(FunctionCallInfo fcinfo, int argno, bool first_row, bool *same)
+{
+	CsGridCache	   *c = (CsGridCache *) fcinfo->flinfo->fn_extra;
+	struct varlena *raw = (struct varlena *) PG_GETARG_POINTER(argno);
+	Size			len = VARSIZE_ANY(raw);
+	MemoryContext	old;
+	CloseSummary   *grid;
+
+	if (c == NULL)
+	{
+		c = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(CsGridCache));
+		c->constant = cs_grid_is_constant(fcinfo, argno);
+		c->all_same = true;
+		fcinfo->flinfo->fn_extra = c;
+	}
+	/*
+	 * A constant's or parameter's value only changes with a new aggregation;
+	 * other values are recognized by their bytes, unless these point at
+	 * memory (indirect or expanded), which may change under the same bytes.
+	 */
+	else if ((c->constant && !first_row) ||
+			 ((!VARATT_IS_EXTERNAL(raw) || VARATT_IS_EXTERNAL_ONDISK(raw)) && VARSIZE_ANY(c->raw) == len &&
+			  memcmp(c->raw, raw, len) == 0))
+	{
+		*same = c->constant || c->all_same;
+		return c->grid;
+	}
+	else
+	{
+		c->all_same = false;
+		pfree(c->raw);
+		pfree(c->grid);
+	}
+	grid = DatumGetCloseSummary(PointerGetDatum(raw));
+	old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+	c->raw = palloc(len);
+	memcpy(c->raw, raw, len);
+	c->grid = palloc(VARSIZE(grid));
+	memcpy(c->grid, grid, VARSIZE(grid));
+	MemoryContextSwitchTo(old);
+	if ((Pointer) grid != (Pointer) raw)
+		pfree(grid);
+	*same = c->constant || c->all_same;
+	return c->grid;
+}
+
 /* Errors unless the grid is the one the state was built from. */
 void
 cs_check_grid(const CloseSummary *state, const CloseSummary *grid, const char *fn)
@@ -1443,10 +1506,12 @@ PG_FUNCTION_INFO_V1(close_agg_accum);
 Datum
 close_agg_accum(PG_FUNCTION_ARGS)
 {
-	CloseSummary *s;
-	CsLead		  l = { 0 };
-	int64		  reach[CS_MAX_STAGES];
-	LkMoney		  rev,
+	CloseSummary	   *s;
+	const CloseSummary *grid;
+	bool				same;
+	CsLead				l = { 0 };
+	int64				reach[CS_MAX_STAGES];
+	LkMoney				rev,
 		rev_sq,
 		amt,
 		amt_sq;
@@ -1460,17 +1525,18 @@ close_agg_accum(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("close_agg: the grid must not be NULL"),
 				 errhint("Pass close_grid(as_of, ...).")));
+	grid = cs_grid_arg(fcinfo, 7, PG_ARGISNULL(0), &same);
 	if (PG_ARGISNULL(0))
-		s = cs_dense_grid(PG_GETARG_CLOSE_SUMMARY(7), 1); /* the first row */
+		s = cs_dense_grid(grid, 1); /* the first row */
 	else
 	{
 		/*
 		 * The state we returned before: ours, dense, in the aggregate context.
-		 * A grid that is not a constant is read and checked in every row.
+		 * A grid that may differ from the one it was built from is checked.
 		 */
 		s = (CloseSummary *) PG_GETARG_POINTER(0);
-		if (!cs_grid_is_constant(fcinfo, 7))
-			cs_check_grid(s, PG_GETARG_CLOSE_SUMMARY(7), "close_agg");
+		if (!same)
+			cs_check_grid(s, grid, "close_agg");
 	}
 
 	if (PG_ARGISNULL(1))

@@ -306,6 +306,15 @@ extern Datum close_summary_recv(PG_FUNCTION_ARGS);
 /* Is aggregate argument argno (1-based) the same in every row: a constant or a parameter? */
 extern bool cs_grid_is_constant(FunctionCallInfo fcinfo, int argno);
 
+/*
+ * The grid, argument argno of an aggregate's transition call (as in fcinfo,
+ * where 0 is the state: the aggregate's 1-based argument number),
+ * detoasted once per value rather than once per row (cached in fn_extra).
+ * first_row: the call starts a group's state.  *same is true when the states
+ * of this call were built from this very grid, so need no cs_check_grid.
+ */
+extern const CloseSummary *cs_grid_arg(FunctionCallInfo fcinfo, int argno, bool first_row, bool *same);
+
 /* Errors (22023, naming fn) unless grid has the blocks and windows of state. */
 extern void cs_check_grid(const CloseSummary *state, const CloseSummary *grid, const char *fn);
 

@@ -87,6 +87,24 @@ StoreKey(LkEntityRows *r, const char *b, uint32 n, uint32 *hash)
 	return (uint64) (uintptr_t) at;
 }
 
+LkRowChunk *
+lk_row_list_add_chunk(MemoryContext cxt, LkRowList *l, Size width)
+{
+	LkRowChunk *c = l->tail;
+	int32		cap = c == NULL ? LK_ROWS_FIRST_CHUNK : Max(c->cap, Min(2 * c->cap, (int32) (LK_ROWS_CHUNK_BYTES / width)));
+
+	c = MemoryContextAlloc(cxt, MAXALIGN(sizeof(LkRowChunk)) + (Size) cap * width);
+	c->next = NULL;
+	c->n = 0;
+	c->cap = cap;
+	if (l->tail)
+		l->tail->next = c;
+	else
+		l->head = c;
+	l->tail = c;
+	return c;
+}
+
 void *
 lk_row_list_push(MemoryContext cxt, LkRowList *l, Size width)
 {
@@ -94,19 +112,7 @@ lk_row_list_push(MemoryContext cxt, LkRowList *l, Size width)
 	void	   *row;
 
 	if (unlikely(c == NULL || c->n == c->cap))
-	{
-		int32 cap = c == NULL ? LK_ROWS_FIRST_CHUNK : Max(c->cap, Min(2 * c->cap, (int32) (LK_ROWS_CHUNK_BYTES / width)));
-
-		c = MemoryContextAlloc(cxt, MAXALIGN(sizeof(LkRowChunk)) + (Size) cap * width);
-		c->next = NULL;
-		c->n = 0;
-		c->cap = cap;
-		if (l->tail)
-			l->tail->next = c;
-		else
-			l->head = c;
-		l->tail = c;
-	}
+		c = lk_row_list_add_chunk(cxt, l, width);
 	row = LK_ROW_CHUNK_DATA(c) + (Size) c->n++ * width;
 	l->n++;
 	return row;

@@ -86,6 +86,12 @@ extern LkEntityRows *lk_rows_create(MemoryContext cxt, LkEntityKind kind, int nk
 extern void *lk_row_list_push(MemoryContext cxt, LkRowList *l, Size width);
 
 /*
+ * A new, empty last chunk of list l (n 0, its cap rows growing chunk by
+ * chunk), for callers that fill chunks themselves and set their n.
+ */
+extern LkRowChunk *lk_row_list_add_chunk(MemoryContext cxt, LkRowList *l, Size width);
+
+/*
  * A new row of kind `rowkind` for the entity in `d` (a non-null bigint, uuid
  * or text datum, by the rows' kind), its head filled (tag 0), the rest for
  * the caller to fill.

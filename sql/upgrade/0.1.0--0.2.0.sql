@@ -91,3 +91,8 @@ COMMENT ON AGGREGATE funnel_agg(timestamptz[], integer, interval) IS
 'funnel_agg(path, nsteps, window): the funnel_summary of entities from their funnel_path results, exactly the one funnel_agg over their events gives (a NULL path is no entity, ''{}'' an entity at level 0); pass funnel_path''s nsteps and window. Paths are checked (22023)';
 COMMENT ON AGGREGATE funnel_agg(timestamptz[], integer, interval, text) IS
 'funnel_agg(path, nsteps, window, modes): funnel_agg over funnel_path results built with these modes';
+
+-- stage_step: report_stage_events' step of a stage name (as in sql/funnel.sql)
+CREATE FUNCTION stage_step(stages text[], stage text) RETURNS integer
+    AS 'MODULE_PATHNAME', 'stage_step' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION stage_step(text[], text) IS 'the position of stage in the one-dimensional array stages (1-based unless its lower bound says otherwise), NULL when it is not there (a NULL stage: the first NULL element): array_position(stages, stage), with the list read once per query rather than once per row; report_stage_events computes each event''s step with it';
