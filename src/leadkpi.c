@@ -35,7 +35,7 @@ _PG_init(void)
 							NULL, NULL, NULL);
 	DefineCustomIntVariable("leadkpi.forecast_refresh_interval",
 							"Sets how old the forecast stores of materialized reports may get before refresh_reports rebuilds them.",
-							"Rebuilding them reads every lead and stage event; a full refresh always does. 0 rebuilds them at every refresh.",
+							"Rebuilding them reads every lead and stage event; refresh_forecast() rebuilds them now. 0 rebuilds them at every refresh.",
 							&lk_forecast_refresh_interval,
 							3600, 0, INT_MAX,
 							PGC_USERSET, GUC_UNIT_S,
