@@ -33,7 +33,7 @@ hs_wrap_postgres() {
 # hs_suite LABEL ONLY SKIP runs the whole test suite (pg_regress, pgTAP, the
 # TAP scripts) against the cluster of PGHOST/PGPORT from the current tree,
 # built with PG_CONFIG.  ONLY: a space-separated list of pg_regress/pgTAP
-# files to run instead of all (and then no TAP script); SKIP: TAP scripts to
+# files and TAP scripts (with .sh) to run instead of all; SKIP: TAP scripts to
 # leave out (basenames).  Appends a line per part to results[], sets fail=1
 # when a part fails, and times the parts in t_reg, t_tap, t_sh.
 hs_suite() {
@@ -42,7 +42,9 @@ hs_suite() {
     lk_log "pg_regress $label"
     rm -rf results regression.diffs regression.out
     for f in $only; do [ -f "test/sql/$f.sql" ] && regress+=("$f"); done
-    if make -s installcheck PG_CONFIG="$PG_CONFIG" ${only:+REGRESS="${regress[*]:-}"}; then
+    if [ -n "$only" ] && [ ${#regress[@]} -eq 0 ]; then
+        results+=("pg_regress: none selected")
+    elif make -s installcheck PG_CONFIG="$PG_CONFIG" ${only:+REGRESS="${regress[*]:-}"}; then
         results+=("pg_regress: passed")
     else
         [ -f regression.diffs ] && head -100 regression.diffs
@@ -68,7 +70,10 @@ hs_suite() {
     lk_log "TAP scripts $label"
     for s in test/t/*.sh; do
         case " $skip " in *" $(basename "$s") "*) lk_log "skipping $s"; continue ;; esac
-        [ -n "$only" ] && continue
+        # with ONLY, the TAP scripts it names (realtime_crash.sh ...), no other
+        if [ -n "$only" ]; then
+            case " $only " in *" $(basename "$s") "*) ;; *) continue ;; esac
+        fi
         scripts+=("$s")
     done
     # the TAP scripts read pg_config for their client tools: Debian's are fine

@@ -14,7 +14,9 @@ psql_h() { "$bin/psql" -X -q -v ON_ERROR_STOP=1 -h "$work" -p 5499 "$@"; }
 
 echo "1..6"
 # the harness cluster's binaries (its private install has leadkpi)
-bin=$(dirname "$(readlink "/proc/$("$(pg_config --bindir)/psql" -X -Atc "SELECT setting FROM pg_settings WHERE name = 'data_directory'" -d postgres | xargs -I{} head -1 {}/postmaster.pid)/exe")")
+# (from postmaster.opts, not the postmaster's /proc exe: under check-memory
+# that is valgrind, and bin/postgres a wrapper that runs it)
+bin=$(dirname "$(head -1 "$("$(pg_config --bindir)/psql" -X -Atc "SHOW data_directory" -d postgres)/postmaster.opts" | awk '{print $1}' | tr -d "'\"")")
 work=$(mktemp -d /tmp/leadkpi-crash.XXXXXX)
 as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 [ "$(id -u)" = 0 ] && chown postgres "$work"
