@@ -335,13 +335,11 @@ MoneyNonNegative(const LkMoney *m)
 	return !lk_money_present(m) || m->sum >= 0;
 }
 
-/* The header's fields, and a list's cells and blocks (the views find a block's cells by their order). */
-static const char *
-CsValidateHeader(const CloseSummary *s)
+/* The header's fields, of any form (its age bounds must be there to read). */
+const char *
+cs_check_header(const CloseSummary *s)
 {
-	int H = s->horizons;
-
-	if (H < 1 || H > CS_MAX_HORIZONS)
+	if (s->horizons < 1 || s->horizons > CS_MAX_HORIZONS)
 		return "horizons out of range";
 	if (s->nages < 1 || s->nages > CS_MAX_AGES)
 		return "number of age buckets out of range";
@@ -350,12 +348,22 @@ CsValidateHeader(const CloseSummary *s)
 			return "age bounds must be positive and strictly increasing";
 	if (s->nstages < 1 || s->nstages > CS_MAX_STAGES)
 		return "number of stages out of range";
-	if (s->nblocks < 0 || s->nblocks > CS_MAX_BLOCKS)
-		return "number of snapshots out of range";
+	if (s->nblocks < 0 || s->nblocks > CS_MAX_BLOCKS || s->ncells < 0)
+		return "number of snapshots or cells out of range";
 	if (s->leads < 0 || s->excluded < 0 || s->excluded > s->leads)
 		return "lead counts are negative or inconsistent";
-	if (!(s->flags & CS_LIST))
-		return NULL;
+	return NULL;
+}
+
+/* The header's fields, and a list's cells and blocks (the views find a block's cells by their order). */
+static const char *
+CsValidateHeader(const CloseSummary *s)
+{
+	int			H = s->horizons;
+	const char *bad = cs_check_header(s);
+
+	if (bad != NULL || !(s->flags & CS_LIST))
+		return bad;
 	for (int32 i = 0; i < s->ncells; i++)
 	{
 		const CsCell *x = cs_cell(s, i);

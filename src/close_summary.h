@@ -116,6 +116,9 @@ extern struct CloseSummary *cs_detoast(Datum d);
 #define DatumGetCloseSummary(d) cs_detoast(d)
 #define PG_GETARG_CLOSE_SUMMARY(n) DatumGetCloseSummary(PG_GETARG_DATUM(n))
 
+/* NULL when the header's fields are in range, else what is wrong (its age bounds must be readable). */
+extern const char *cs_check_header(const CloseSummary *s);
+
 /* Sizes of the parts, for H windows. */
 #define CS_NEW_PAIRS(H) ((H) * ((H) + 1) / 2)
 #define CS_BLOCK_SIZE(H) \

@@ -393,9 +393,14 @@ LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    state regclass := to_regclass(format('%I.report_state', target_schema));
+    state regclass;
     n bigint;
 BEGIN
+    IF target_schema IS NULL THEN
+        RAISE EXCEPTION 'leadkpi: refresh_forecast needs a report schema, not NULL'
+            USING ERRCODE = '22004', HINT = 'Pass the schema that create_reports(..., materialized => true) made.';
+    END IF;
+    state := to_regclass(format('%I.report_state', target_schema));
     PERFORM @extschema@._lk_schema_lock(target_schema);
     IF state IS NULL OR coalesce(obj_description(state, 'pg_class'), '') NOT LIKE 'leadkpi %' THEN
         RAISE EXCEPTION 'leadkpi: schema % has no materialized leadkpi reports', target_schema

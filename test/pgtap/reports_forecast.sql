@@ -6,7 +6,7 @@
 -- grid; security_invoker; without stage events they exist, empty, with the
 -- same columns.
 BEGIN;
-SELECT plan(39);
+SELECT plan(40);
 SET LOCAL TimeZone = 'UTC';
 SET LOCAL client_min_messages = warning;
 
@@ -121,6 +121,7 @@ SELECT is((SELECT (last_refresh ->> 'forecast_rows')::bigint FROM fv_m.report_st
           'and records them in report_state');
 SELECT throws_ok($$SELECT refresh_forecast('fv_p')$$, '42P01', NULL,
                  'refresh_forecast of a plain report schema: 42P01');
+SELECT throws_ok($$SELECT refresh_forecast(NULL)$$, '22004', NULL, 'refresh_forecast(NULL): 22004');
 SET LOCAL leadkpi.forecast_refresh_interval = '1d';
 SELECT count(*) FROM refresh_reports('fv_m') \g /dev/null
 SELECT is((SELECT last_refresh ->> 'forecast_rows' FROM fv_m.report_state)::bigint, 0::bigint,
