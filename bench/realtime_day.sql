@@ -36,7 +36,9 @@ SELECT m.top + g AS lead_id, timestamptz :'day' + random() * interval '86399 sec
        1 + floor(random() * m.top)::bigint AS like_id
 FROM (SELECT max(lead_id) AS top FROM crm.leads) m, generate_series(1, 2700) g;
 INSERT INTO crm.leads (lead_id, first_contact_at, campaign, channel)
-SELECT n.lead_id, n.at, l.campaign, l.channel FROM day_new n JOIN crm.leads l ON l.lead_id = n.like_id;
+SELECT n.lead_id, n.at, l.campaign, l.channel FROM day_new n
+-- (the first lead from like_id on: like_id itself unless an earlier cutoff left it out)
+CROSS JOIN LATERAL (SELECT campaign, channel FROM crm.leads WHERE lead_id >= n.like_id ORDER BY lead_id LIMIT 1) l;
 INSERT INTO crm.stage_events
 SELECT lead_id, 'lead', at FROM day_new
 UNION ALL
@@ -73,7 +75,9 @@ INSERT INTO crm.spend
 SELECT campaign, date :'day', round((random() * 500)::numeric, 2) FROM (SELECT DISTINCT campaign FROM crm.spend) c;
 
 -- updates and deletes
-UPDATE crm.leads SET campaign = (SELECT campaign FROM crm.leads WHERE lead_id = 7)
+-- (lead 7's campaign; with an earlier cutoff lead 7 may not exist yet)
+UPDATE crm.leads SET campaign = coalesce((SELECT campaign FROM crm.leads WHERE lead_id = 7),
+                                         (SELECT campaign FROM crm.leads ORDER BY lead_id LIMIT 1))
 WHERE lead_id IN (SELECT lead_id FROM day_open ORDER BY random() LIMIT 10);
 UPDATE crm.leads SET first_contact_at = first_contact_at - interval '3 days'
 WHERE lead_id IN (SELECT lead_id FROM day_open ORDER BY random() LIMIT 5);
