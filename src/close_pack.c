@@ -19,13 +19,22 @@
  * Varints
  * ------------------------------------------------------------------------- */
 
+/*
+ * Set while cs_packed_build reads binary input: what fails there is bad
+ * input (22P02); anywhere else the readers walk a stored value that passed
+ * that check when it was written, so a failure is damage (XX001).
+ */
+static bool reading_input = false;
+
 pg_noreturn static void
 Corrupt(const char *detail)
 {
+	if (!reading_input)
+		lk_corrupt("close_summary", detail);
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
 			 errmsg("invalid binary input for type close_summary"),
-			 errdetail("%s.", detail)));
+			 errdetail("%c%s.", pg_toupper((unsigned char) detail[0]), detail + 1)));
 }
 
 static inline void
@@ -62,10 +71,10 @@ GetVarint(const uint8 **pp, const uint8 *end)
 		uint8 b;
 
 		if (p >= end || shift > 63)
-			Corrupt("A number is truncated or too long");
+			Corrupt("a number is truncated or too long");
 		b = *p++;
 		if (shift == 63 && b > 1)
-			Corrupt("A number is out of range");
+			Corrupt("a number is out of range");
 		v |= (uint64) (b & 0x7F) << shift;
 		if (!(b & 0x80))
 			break;
@@ -81,7 +90,7 @@ GetCount(const uint8 **pp, const uint8 *end)
 	uint64 v = GetVarint(pp, end);
 
 	if (v > (uint64) PG_INT64_MAX)
-		Corrupt("A count is out of range");
+		Corrupt("a count is out of range");
 	return (int64) v;
 }
 
@@ -126,16 +135,16 @@ GetMoney(const uint8 **pp, const uint8 *end, LkMoney *m)
 	uint128		 z = 0;
 
 	if (dscale > LK_MONEY_MAX_DSCALE)
-		Corrupt("An amount's scale is out of range");
+		Corrupt("an amount's scale is out of range");
 	for (int shift = 0;; shift += 7)
 	{
 		uint8 b;
 
 		if (p >= end || shift > 126)
-			Corrupt("An amount is truncated or too long");
+			Corrupt("an amount is truncated or too long");
 		b = *p++;
 		if (shift == 126 && b > 3)
-			Corrupt("An amount is out of range");
+			Corrupt("an amount is out of range");
 		z |= (uint128) (b & 0x7F) << shift;
 		if (!(b & 0x80))
 			break;
@@ -242,7 +251,7 @@ DecodeBlock(const CloseSummary *s, int64 t, const uint8 *p, const uint8 *end, Cs
 	int64  prev = t;
 
 	if (obs > (uint64) H)
-		Corrupt("The observed windows are out of range");
+		Corrupt("the observed windows are out of range");
 	v->t = t;
 	v->obs = (int) obs;
 	v->end[0] = t;
@@ -251,7 +260,7 @@ DecodeBlock(const CloseSummary *s, int64 t, const uint8 *p, const uint8 *end, Cs
 		uint64 d = GetVarint(&p, end);
 
 		if (d == 0 || d > (uint64) PG_INT64_MAX || __builtin_add_overflow(prev, (int64) d, &prev))
-			Corrupt("A window is empty or out of range");
+			Corrupt("a window is empty or out of range");
 		v->end[h] = prev;
 	}
 	for (int h = 1; h <= H; h++)
@@ -284,7 +293,7 @@ DecodeBlock(const CloseSummary *s, int64 t, const uint8 *p, const uint8 *end, Cs
 		uint64 n = GetVarint(&p, end);
 
 		if (n > (uint64) s->nstages * s->nages)
-			Corrupt("A snapshot has too many cells");
+			Corrupt("a snapshot has too many cells");
 		v->ncells = v->left = (int32) n;
 	}
 	return p;
@@ -357,11 +366,11 @@ cs_next_cell(CsBlockView *v, CsCellView *c)
 			return false;
 		v->left--;
 		if (end - p < 2)
-			Corrupt("A cell is truncated");
+			Corrupt("a cell is truncated");
 		c->stage = *p++;
 		c->age = *p++;
 		if (c->stage >= s->nstages || c->age >= s->nages)
-			Corrupt("A cell is out of range");
+			Corrupt("a cell is out of range");
 		c->n = GetCount(&p, end);
 		c->amount_n = GetCount(&p, end);
 		if (c->amount_n > 0)
@@ -376,7 +385,7 @@ cs_next_cell(CsBlockView *v, CsCellView *c)
 		}
 		nb = (2 * v->obs + 7) / 8;
 		if (end - p < nb)
-			Corrupt("A cell is truncated");
+			Corrupt("a cell is truncated");
 		memcpy(bits, p, nb);
 		p += nb;
 		/* the won values, then the lost ones, of the windows whose bit is set */
@@ -532,8 +541,8 @@ cs_pack(const CloseSummary *s)
  * where each block's encoding ends by reading it; the caller validates the
  * counts and that the value is canonical.
  */
-CloseSummary *
-cs_packed_build(const CloseSummary *h, const int64 *ts, const char *bytes, Size len)
+static CloseSummary *
+PackedBuild(const CloseSummary *h, const int64 *ts, const char *bytes, Size len)
 {
 	Size		  size;
 	CloseSummary *p;
@@ -546,7 +555,7 @@ cs_packed_build(const CloseSummary *h, const int64 *ts, const char *bytes, Size 
 	int64		 ncells = 0;
 
 	if (len > (Size) PG_INT32_MAX)
-		Corrupt("The value is too long");
+		Corrupt("the value is too long");
 	size = CS_HEADER_SIZE(h->nages) + sizeof(int64) * h->nblocks + sizeof(int32) * (h->nblocks + 1) + len;
 	p = palloc0(size);
 	SET_VARSIZE(p, size);
@@ -571,10 +580,28 @@ cs_packed_build(const CloseSummary *h, const int64 *ts, const char *bytes, Size 
 	}
 	off[p->nblocks] = (int32) (at - data);
 	if (at != end)
-		Corrupt("The value has bytes after its last snapshot");
+		Corrupt("the value has bytes after its last snapshot");
 	if (ncells != p->ncells)
-		Corrupt("The number of cells disagrees with the snapshots");
+		Corrupt("the number of cells disagrees with the snapshots");
 	pfree(v);
 	pfree(c);
+	return p;
+}
+
+CloseSummary *
+cs_packed_build(const CloseSummary *h, const int64 *ts, const char *bytes, Size len)
+{
+	CloseSummary *volatile p = NULL;
+
+	reading_input = true;
+	PG_TRY();
+	{
+		p = PackedBuild(h, ts, bytes, len);
+	}
+	PG_FINALLY();
+	{
+		reading_input = false;
+	}
+	PG_END_TRY();
 	return p;
 }

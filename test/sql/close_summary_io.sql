@@ -88,6 +88,18 @@ WITH g AS (SELECT close_summary_send(close_summary_grid(ARRAY['2024-01-01']::tim
 SELECT close_summary_from_bytes(substring(b FROM 1 FOR 37) || int4send(length(b) - 41 + 1)
                                 || substring(b FROM 42 FOR length(b) - 42) || '\x8000'::bytea)
 FROM g;
+-- bytes the snapshots do not account for, and a snapshot cut short: bad
+-- input (22P02); the same damage in a stored value is XX001 (corruption.sh)
+WITH g AS (SELECT close_summary_send(close_summary_grid(ARRAY['2024-01-01']::timestamptz[], ARRAY['2024-02-01']::timestamptz[],
+                                                      '2024-03-01', '{}')) AS b)
+SELECT close_summary_from_bytes(substring(b FROM 1 FOR 37) || int4send(length(b) - 41 + 1)
+                                || substring(b FROM 42) || '\x00'::bytea)
+FROM g;
+WITH g AS (SELECT close_summary_send(close_summary_grid(ARRAY['2024-01-01']::timestamptz[], ARRAY['2024-02-01']::timestamptz[],
+                                                      '2024-03-01', '{}')) AS b)
+SELECT close_summary_from_bytes(substring(b FROM 1 FOR 37) || int4send(length(b) - 41 - 1)
+                                || substring(b FROM 42 FOR length(b) - 42))
+FROM g;
 
 -- the grid constructor checks its arguments (22023)
 SELECT close_summary_grid(ARRAY['2024-02-01', '2024-01-01']::timestamptz[], ARRAY['2024-03-01', '2024-04-01']::timestamptz[], '2024-03-01', '{}');
