@@ -180,7 +180,7 @@ CREATE OR REPLACE FUNCTION public.lk_fuzz_raw_bytes(funnel_summary) RETURNS byte
 
 -- Every reader of a stored value, each in its own subtransaction, on a
 -- damaged one (%1$s): a value or a clean error (XX001, or a 22 or 54 class
--- error), never a crash or an internal error.  Text output that succeeds
+-- error but 22P02, which is bad input), never a crash or an internal error.  Text output that succeeds
 -- must re-read.  'R<sqlstate>:<msg>' when the text output rejects it, 'A'
 -- when it prints, 'F<what>' a failure.
 CREATE OR REPLACE FUNCTION public.lk_fuzz_try_raw(target text, b bytea) RETURNS text LANGUAGE plpgsql AS $$
@@ -215,7 +215,8 @@ BEGIN
     EXECUTE format('SELECT (%s)::text', v) INTO o USING b;
     res := 'A';
   EXCEPTION WHEN OTHERS THEN
-    IF SQLSTATE <> 'XX001' AND SQLSTATE NOT LIKE '22%' AND SQLSTATE NOT LIKE '54%' THEN
+    -- (22P02, bad input, is not what a stored value can be)
+    IF (SQLSTATE <> 'XX001' AND SQLSTATE NOT LIKE '22%' AND SQLSTATE NOT LIKE '54%') OR SQLSTATE = '22P02' THEN
       RETURN 'Ftext output of a damaged value: ' || SQLSTATE || ': ' || left(SQLERRM, 200);
     END IF;
     res := 'R' || SQLSTATE || ':' || left(SQLERRM, 200);
@@ -234,7 +235,7 @@ BEGIN
     BEGIN
       EXECUTE format('SELECT (' || e || ')::text', v) INTO o2 USING b;
     EXCEPTION WHEN OTHERS THEN
-      IF SQLSTATE <> 'XX001' AND SQLSTATE NOT LIKE '22%' AND SQLSTATE NOT LIKE '54%' THEN
+      IF (SQLSTATE <> 'XX001' AND SQLSTATE NOT LIKE '22%' AND SQLSTATE NOT LIKE '54%') OR SQLSTATE = '22P02' THEN
         RETURN 'F' || format(e, 'v') || ' of a damaged value: ' || SQLSTATE || ': ' || left(SQLERRM, 200);
       END IF;
     END;
