@@ -56,13 +56,16 @@ BEGIN
         EXECUTE format('CREATE OR REPLACE VIEW %s.funnel_by_campaign WITH (security_invoker = true) AS %s', s, plain_by_campaign);
     ELSE
         -- the stored rows carry the mask of the steps their events have
-        FOREACH from_stores IN ARRAY ARRAY['funnel_monthly', 'funnel_rows_live'] LOOP
+        -- (with team and owner, the stores without them: see stores.sql)
+        FOREACH from_stores IN ARRAY CASE WHEN to_regclass(format('%s.funnel_monthly_campaign', s)) IS NOT NULL
+                                          THEN ARRAY['funnel_monthly_campaign', 'funnel_campaign_rows_live']
+                                          ELSE ARRAY['funnel_monthly', 'funnel_rows_live'] END LOOP
             EXECUTE format('CREATE OR REPLACE VIEW %s.%I WITH (security_invoker = true) AS %s', s,
-                CASE from_stores WHEN 'funnel_monthly' THEN 'funnel_report' ELSE 'funnel_report_live' END,
+                CASE WHEN from_stores LIKE 'funnel_monthly%' THEN 'funnel_report' ELSE 'funnel_report_live' END,
                 @extschema@._lk_funnel_sql(NULL, format('SELECT @extschema@.rollup(fs) AS fs, coalesce(bit_or(seen), 0) AS seen FROM %s.%I',
                                                         s, from_stores), stages));
             EXECUTE format('CREATE OR REPLACE VIEW %s.%I WITH (security_invoker = true) AS %s', s,
-                CASE from_stores WHEN 'funnel_monthly' THEN 'funnel_by_campaign' ELSE 'funnel_by_campaign_live' END,
+                CASE WHEN from_stores LIKE 'funnel_monthly%' THEN 'funnel_by_campaign' ELSE 'funnel_by_campaign_live' END,
                 @extschema@._lk_funnel_sql('campaign', format('SELECT campaign, @extschema@.rollup(fs) AS fs, bit_or(bit_or(seen)) OVER () AS seen '
                                                               'FROM %s.%I GROUP BY campaign', s, from_stores), stages));
         END LOOP;

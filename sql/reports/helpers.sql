@@ -32,8 +32,8 @@ RETURN ARRAY[
     'funnel_by_campaign', 'funnel_report',
     'kpi_by_owner', 'kpi_by_team',
     'kpi_by_month', 'kpi_by_channel', 'kpi_by_campaign', 'kpi_overview',
-    'report_status', 'funnel_rows_live', 'spend_rows_live', 'kpi_rows_live', 'changes_by_column',
-    'funnel_monthly', 'spend_monthly', 'kpi_monthly', 'funnel_daily', 'spend_daily', 'kpi_daily',
+    'report_status', 'funnel_campaign_rows_live', 'kpi_campaign_rows_live', 'funnel_rows_live', 'spend_rows_live', 'kpi_rows_live', 'changes_by_column',
+    'funnel_monthly_campaign', 'kpi_monthly_campaign', 'funnel_monthly', 'spend_monthly', 'kpi_monthly', 'funnel_daily', 'spend_daily', 'kpi_daily',
     'funnel_store', 'kpi_watermark', 'forecast_week_summaries', 'forecast_month_summaries',
     'lead_facts', 'pending_changes', 'report_state', '_lk_stores',
     'report_stage_events', 'report_campaigns', 'report_spend', 'report_leads']::text[];

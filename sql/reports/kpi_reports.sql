@@ -131,11 +131,19 @@ DECLARE
     extra_from text;
     q text;
     shared boolean;
+    -- with team and owner, the reports not by them read the stores
+    -- without them (stores.sql)
+    by_campaign boolean := materialized AND to_regclass(format('%s.kpi_monthly_campaign', s)) IS NOT NULL;
+    kpi_store text;
+    kpi_live text;
 BEGIN
     FOR r IN SELECT * FROM @extschema@._lk_kpi_reports(tz) LOOP
         with_spend := spend IS NOT NULL AND (r.key_name IS NULL OR r.spend_key IS NOT NULL);
         -- the reports whose channel map reads the leads or spend rows again
         shared := r.name IN ('kpi_by_campaign', 'kpi_by_channel');
+        kpi_store := CASE WHEN by_campaign AND r.key_name IS DISTINCT FROM 'team' AND r.key_name IS DISTINCT FROM 'owner'
+                          THEN 'kpi_monthly_campaign' ELSE 'kpi_monthly' END;
+        kpi_live := CASE kpi_store WHEN 'kpi_monthly' THEN 'kpi_rows_live' ELSE 'kpi_campaign_rows_live' END;
         -- the variants: plain over the canonical views; materialized, the
         -- coarse stores as of the last refresh (their rows are (month,
         -- segments), so a cell is a row's month), and live: the stores
@@ -147,11 +155,11 @@ BEGIN
                         'sales_cycle_avg_days, sales_cycle_median_days, cost_matched, leads_matched, conversions_matched%s (money to %s decimals)',
                         r.what, CASE r.name WHEN 'kpi_by_campaign' THEN ', channel, roi' WHEN 'kpi_by_channel' THEN ', cost_channel_rule' ELSE '' END,
                         coalesce(money_decimals::text, 'all'))),
-                (2, r.name, format('%s.kpi_monthly', s), format('%s.spend_monthly', s), store_agg, store_agg, r.store_key, r.store_key,
+                (2, r.name, format('%s.%I', s, kpi_store), format('%s.spend_monthly', s), store_agg, store_agg, r.store_key, r.store_key,
                  CASE WHEN r.leads_cell IS NOT NULL THEN 'month' END, CASE WHEN r.leads_cell IS NOT NULL THEN 'month' END,
                  '@extschema@.leads(summary) > 0', '@extschema@.cost(summary) IS NOT NULL',
                  format('leadkpi report (materialized: the stores as of the last refresh_reports()): KPIs %s', r.what)),
-                (3, r.name || '_live', CASE WHEN shared THEN 'lk_live_kpi' ELSE format('%s.kpi_rows_live', s) END,
+                (3, r.name || '_live', CASE WHEN shared THEN 'lk_live_kpi' ELSE format('%s.%I', s, kpi_live) END,
                  CASE WHEN shared THEN 'lk_live_spend' ELSE format('%s.spend_rows_live', s) END, store_agg, store_agg, r.store_key, r.store_key,
                  CASE WHEN r.leads_cell IS NOT NULL THEN 'month' END, CASE WHEN r.leads_cell IS NOT NULL THEN 'month' END,
                  '@extschema@.leads(summary) > 0', '@extschema@.cost(summary) IS NOT NULL',
@@ -177,7 +185,7 @@ BEGIN
             IF v.variant = 3 AND shared THEN
                 -- the live rows as CTEs, read once, where the channel map
                 -- reads them too (a CTE read twice is kept, not run twice)
-                q := format('WITH lk_live_kpi AS (SELECT * FROM %s.kpi_rows_live)%s %s', s,
+                q := format('WITH lk_live_kpi AS (SELECT * FROM %s.%I)%s %s', s, kpi_live,
                             CASE WHEN spend IS NOT NULL THEN format(', lk_live_spend AS (SELECT * FROM %s.spend_rows_live)', s) ELSE '' END, q);
             END IF;
             IF r.key_name = ANY (missing) THEN

@@ -30,7 +30,8 @@ COMMENT ON FUNCTION @extschema@._lk_pending_sql(name) IS
 'leadkpi internal: the SQL of the changes pending for a report schema (triggers and change columns)';
 
 -- The SQL of the live rows of the kpi or funnel family (see above).
-CREATE OR REPLACE FUNCTION @extschema@._lk_live_rows_sql(target_schema name, family text, tz text, funnel_args text)
+CREATE OR REPLACE FUNCTION @extschema@._lk_live_rows_sql(target_schema name, family text, tz text, funnel_args text,
+                                                         by_campaign boolean DEFAULT false)
 RETURNS text
 LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
@@ -98,9 +99,22 @@ BEGIN
      || format('dirty AS MATERIALIZED (SELECT f.day, %1$s FROM %2$s.lead_facts AS f WHERE f.lead_id = ANY (ARRAY(SELECT lead_id FROM pend))%3$s '
                'UNION SELECT f.day, %1$s FROM fresh AS f WHERE true%3$s), ', segs_f, s, only_days)
      || format('months AS MATERIALIZED (SELECT DISTINCT date_trunc(''month'', day::timestamp)::date AS month, %s FROM dirty) ', segs)
-        -- 1. the stored months no changed key falls in
-     || format('SELECT m.month, %s, m.%I%s FROM %s.%I AS m WHERE NOT (SELECT yes FROM rebuild) AND (%s) NOT IN (SELECT %s FROM months AS d) ',
+     || CASE WHEN by_campaign THEN ', campaign_months AS MATERIALIZED (SELECT DISTINCT month, campaign, channel, NULL::text AS team, NULL::text AS owner FROM months) ' ELSE '' END
+        -- 1. the stored months no changed key falls in; by_campaign: the
+        --    store without team and owner, then the monthly rows of its
+        --    changed keys (month, campaign, channel) that did not change
+     || CASE WHEN NOT by_campaign THEN
+        format('SELECT m.month, %s, m.%I%s FROM %s.%I AS m WHERE NOT (SELECT yes FROM rebuild) AND (%s) NOT IN (SELECT %s FROM months AS d) ',
                segs_m, v, CASE WHEN kpi THEN '' ELSE ', m.seen' END, s, family || '_monthly', @extschema@._lk_key_tuple('m', 'month'), @extschema@._lk_key_tuple('d', 'month'))
+        ELSE
+        format('SELECT m.month, %1$s, m.%2$I%3$s FROM %4$s.%5$I AS m WHERE NOT (SELECT yes FROM rebuild) AND (%6$s) NOT IN (SELECT %7$s FROM campaign_months AS d) '
+               'UNION ALL SELECT f.month, %8$s, f.%2$I%9$s FROM campaign_months AS d CROSS JOIN LATERAL (SELECT * FROM %4$s.%10$I AS f WHERE %11$s OFFSET 0) AS f '
+               'WHERE NOT (SELECT yes FROM rebuild) AND (%12$s) NOT IN (SELECT %13$s FROM months AS x) ',
+               segs_m, v, CASE WHEN kpi THEN '' ELSE ', m.seen' END, s, family || '_monthly_campaign',
+               @extschema@._lk_key_tuple('m', 'month'), @extschema@._lk_key_tuple('d', 'month'),
+               segs_f, CASE WHEN kpi THEN '' ELSE ', f.seen' END, family || '_monthly', @extschema@._lk_campaign_match('f', 'd'),
+               @extschema@._lk_key_tuple('f', 'month'), @extschema@._lk_key_tuple('x', 'month'))
+        END
         -- 2. the stored days of those months that did not change
      || format('UNION ALL SELECT date_trunc(''month'', f.day::timestamp)::date, %s, f.%I%s '
                'FROM months AS d CROSS JOIN LATERAL (SELECT * FROM %s.%I AS f WHERE %s OFFSET 0) AS f '
@@ -121,7 +135,7 @@ BEGIN
      || 'UNION ALL ' || plain;
 END;
 $$;
-COMMENT ON FUNCTION @extschema@._lk_live_rows_sql(name, text, text, text) IS
+COMMENT ON FUNCTION @extschema@._lk_live_rows_sql(name, text, text, text, boolean) IS
 'leadkpi internal: the SQL of the live rows of the KPI or funnel stores: stored rows of unchanged keys plus the changed keys recomputed';
 
 -- The SQL of the condition that the spend (or spend store) row f, with its
@@ -228,13 +242,14 @@ AS $$
 DECLARE
     s text := quote_ident(target_schema);
     fn text := format('%s.%I', s, '_lk_' || family || '_rows_live');
-    value_col text := CASE family WHEN 'funnel' THEN 'fs' ELSE 'summary' END;
+    funnel boolean := family LIKE 'funnel%';
+    value_col text := CASE WHEN funnel THEN 'fs' ELSE 'summary' END;
 BEGIN
     PERFORM @extschema@._lk_execute_local(format('CREATE OR REPLACE FUNCTION %s() RETURNS TABLE (month date, %s, %I @extschema@.%s%s) '
                    'LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp SET jit = off '
                    'AS %L', fn,
                    (SELECT string_agg(quote_ident(c) || ' text', ', ') FROM unnest(@extschema@._lk_segments()) AS c),
-                   value_col, summary_type, CASE family WHEN 'funnel' THEN ', seen bigint' ELSE '' END,
+                   value_col, summary_type, CASE WHEN funnel THEN ', seen bigint' ELSE '' END,
                    -- the result columns are named like the query's columns
                    format(E'#variable_conflict use_column\nBEGIN\n    RETURN QUERY %s;\nEND', query)));
     PERFORM @extschema@._lk_execute_local(format('COMMENT ON FUNCTION %s() IS %L', fn, 'leadkpi lookup: the live rows of ' || family || ' (see the view ' || family || '_rows_live)'));
@@ -271,6 +286,20 @@ BEGIN
             @extschema@._lk_live_rows_sql(target_schema, 'funnel', tz,
                 format('%L::interval, %L, %s', conversion_window, coalesce(funnel_modes, ''), cardinality(stages))),
             format('funnel_summary per (month, %s): funnel_monthly with the keys changed since the last refresh recomputed', segs));
+    END IF;
+    -- with team and owner: the live rows of the stores without them, which
+    -- the reports not by team or owner read (rows per month and segments
+    -- still, fewer: the unchanged (month, campaign, channel) keys whole)
+    IF to_regclass(format('%s.kpi_monthly_campaign', s)) IS NOT NULL THEN
+        PERFORM @extschema@._lk_create_rows_live(target_schema, 'kpi_campaign', 'kpi_summary',
+            @extschema@._lk_live_rows_sql(target_schema, 'kpi', tz, NULL, true),
+            format('kpi_summary per (month, %s) to roll up over team and owner: kpi_monthly_campaign with the keys changed since the last refresh recomputed', segs));
+    END IF;
+    IF to_regclass(format('%s.funnel_monthly_campaign', s)) IS NOT NULL THEN
+        PERFORM @extschema@._lk_create_rows_live(target_schema, 'funnel_campaign', 'funnel_summary',
+            @extschema@._lk_live_rows_sql(target_schema, 'funnel', tz,
+                format('%L::interval, %L, %s', conversion_window, coalesce(funnel_modes, ''), cardinality(stages)), true),
+            format('funnel_summary per (month, %s) to roll up over team and owner: funnel_monthly_campaign with the keys changed since the last refresh recomputed', segs));
     END IF;
     EXECUTE format($q$CREATE VIEW %1$s.report_status WITH (security_invoker = true) AS
         SELECT st.refreshed_at, st.rebuilt_at,

@@ -131,7 +131,30 @@ BEGIN
     END IF;
     written := written + @extschema@._lk_store_write(target_schema, c.name, 'month', c.value_col,
                                                       CASE WHEN keys IS NOT NULL THEN 'lk_months' END, 'lk_fresh_months');
-    DROP TABLE IF EXISTS lk_fresh_rows, lk_months, lk_fresh_months;
+
+    -- the store without team and owner (when the leads have them): the
+    -- rollup of the coarse rows of each (month, campaign, channel) changed
+    IF to_regclass(format('%s.%I', s, c.name || '_campaign')) IS NOT NULL THEN
+        IF keys IS NULL THEN
+            EXECUTE format('CREATE TEMP TABLE lk_fresh_campaign ON COMMIT DROP AS '
+                           'SELECT month, campaign, channel, NULL::text AS team, NULL::text AS owner, @extschema@.rollup(%1$I) AS %1$I%2$s '
+                           'FROM lk_fresh_months GROUP BY month, campaign, channel', c.value_col,
+                           CASE WHEN @extschema@._lk_store_seen(c.name) THEN ', bit_or(seen) AS seen' ELSE '' END);
+        ELSE
+            CREATE TEMP TABLE lk_campaign_months ON COMMIT DROP AS
+                SELECT DISTINCT month, campaign, channel, NULL::text AS team, NULL::text AS owner FROM lk_months;
+            ANALYZE lk_campaign_months;
+            EXECUTE format('CREATE TEMP TABLE lk_fresh_campaign ON COMMIT DROP AS '
+                           'SELECT k.month, k.campaign, k.channel, NULL::text AS team, NULL::text AS owner, @extschema@.rollup(f.%1$I) AS %1$I%2$s '
+                           'FROM lk_campaign_months AS k CROSS JOIN LATERAL (SELECT * FROM %3$s.%4$I AS f WHERE %5$s OFFSET 0) AS f '
+                           'GROUP BY k.month, k.campaign, k.channel', c.value_col,
+                           CASE WHEN @extschema@._lk_store_seen(c.name) THEN ', bit_or(f.seen) AS seen' ELSE '' END,
+                           s, c.name, @extschema@._lk_campaign_match('f', 'k'));
+        END IF;
+        written := written + @extschema@._lk_store_write(target_schema, c.name || '_campaign', 'month', c.value_col,
+                                                          CASE WHEN keys IS NOT NULL THEN 'lk_campaign_months' END, 'lk_fresh_campaign');
+    END IF;
+    DROP TABLE IF EXISTS lk_fresh_rows, lk_months, lk_fresh_months, lk_campaign_months, lk_fresh_campaign;
     RETURN written;
 END;
 $$;

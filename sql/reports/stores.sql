@@ -14,6 +14,12 @@
 --   coarse stores   one summary per (month, segments): kpi_monthly,
 --                   spend_monthly, funnel_monthly; the stored reports are
 --                   rollups of these (a few thousand rows)
+--   campaign stores when the leads have a team or an owner: one summary
+--                   per (month, campaign, channel), team and owner NULL:
+--                   kpi_monthly_campaign, funnel_monthly_campaign, the
+--                   rollups of the coarse stores over team and owner that
+--                   the reports not by team or owner read (with 40 owners
+--                   the coarse stores hold ~40 times more rows)
 --   report_state    one row: the mapping, the last refresh, the watermark of
 --                   the change columns
 -- Every store inherits from <schema>._lk_stores, a table of the extension's
@@ -109,6 +115,22 @@ RETURN (SELECT string_agg(format('%s = %s', x, y), ' AND ')
 COMMENT ON FUNCTION @extschema@._lk_in_month(text, text) IS
 'leadkpi internal: the SQL condition that a fine store row (day) lies in a coarse key (month), served by the key index';
 
+-- The condition that coarse row f (month and segments) lies in key c of a
+-- store without team and owner (month, campaign, channel): the same month,
+-- campaign and channel whatever its team and owner, as equalities that
+-- the (campaign, channel, month) index of the coarse stores serves.
+CREATE OR REPLACE FUNCTION @extschema@._lk_campaign_match(f text, c text)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN (SELECT string_agg(format('%s = %s', x, y), ' AND ')
+          FROM unnest((@extschema@._lk_key_exprs(f, 'month'))[1:2] || (@extschema@._lk_key_exprs(f, 'month'))[5:5],
+                      (@extschema@._lk_key_exprs(c, 'month'))[1:2] || (@extschema@._lk_key_exprs(c, 'month'))[5:5]) AS u(x, y))
+    || format(' AND %1$I.campaign IS NOT DISTINCT FROM %2$I.campaign AND %1$I.channel IS NOT DISTINCT FROM %2$I.channel'
+              ' AND %1$I.month IS NOT DISTINCT FROM %2$I.month', f, c);
+COMMENT ON FUNCTION @extschema@._lk_campaign_match(text, text) IS
+'leadkpi internal: the SQL condition that a coarse store row lies in a key of the store without team and owner (month, campaign, channel)';
+
 -----------------------------------------------------------------------------
 -- Funnel paths.  A lead's funnel is kept in lead_facts as what a funnel
 -- summary of any set of leads can be rebuilt from: its path (funnel_path:
@@ -171,7 +193,9 @@ BEGIN ATOMIC
         ('funnel_daily', NULL, 'fs', 'funnel_summary', 'funnel', 'funnel_summary of the leads per day of first contact, campaign, channel, team and owner (NULL day: leads with events but no first contact)'),
         ('kpi_monthly', 'kpi_daily', 'summary', 'kpi_summary', 'kpi', 'rollup of kpi_daily per month, campaign, channel, team and owner'),
         ('spend_monthly', 'spend_daily', 'summary', 'kpi_summary', 'spend', 'rollup of spend_daily per month, campaign, channel, team and owner'),
-        ('funnel_monthly', 'funnel_daily', 'fs', 'funnel_summary', 'funnel', 'rollup of funnel_daily per month, campaign, channel, team and owner')
+        ('funnel_monthly', 'funnel_daily', 'fs', 'funnel_summary', 'funnel', 'rollup of funnel_daily per month, campaign, channel, team and owner'),
+        ('kpi_monthly_campaign', 'kpi_monthly', 'summary', 'kpi_summary', 'kpi', 'rollup of kpi_monthly over team and owner, per month, campaign and channel (team and owner NULL): what the reports not by team or owner read'),
+        ('funnel_monthly_campaign', 'funnel_monthly', 'fs', 'funnel_summary', 'funnel', 'rollup of funnel_monthly over team and owner, per month, campaign and channel (team and owner NULL): what the funnel reports read')
     ) AS v(name, fine, value_col, value_type, family, what);
 END;
 COMMENT ON FUNCTION @extschema@._lk_stores_def() IS
@@ -186,7 +210,7 @@ CREATE OR REPLACE FUNCTION @extschema@._lk_store_seen(store text)
 RETURNS boolean
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
-RETURN store IN ('funnel_daily', 'funnel_monthly');
+RETURN store IN ('funnel_daily', 'funnel_monthly', 'funnel_monthly_campaign');
 COMMENT ON FUNCTION @extschema@._lk_store_seen(text) IS
 'leadkpi internal: whether a store has the column seen (the mask of the funnel steps its events have) after its summary';
 
@@ -307,6 +331,9 @@ DECLARE
     body CONSTANT text := CASE WHEN citus THEN 'LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS %L'
                                ELSE 'LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp BEGIN ATOMIC %s; END' END;
     plpgsql CONSTANT text := E'#variable_conflict use_column\nBEGIN\n    RETURN QUERY %s;\nEND';
+    l jsonb := @extschema@._lk_read_input('leads', leads, tz);
+    -- the leads have a team or an owner: stores without them too
+    segmented boolean := l ->> 'team' IS NOT NULL OR l ->> 'owner' IS NOT NULL;
 BEGIN
     EXECUTE format('CREATE TABLE %s._lk_stores OF @extschema@.report_store', s);
     EXECUTE format('COMMENT ON TABLE %s._lk_stores IS %L', s,
@@ -339,6 +366,9 @@ BEGIN
     FOR d IN SELECT * FROM @extschema@._lk_stores_def() LOOP
         CONTINUE WHEN d.family = 'spend' AND spend IS NULL;
         CONTINUE WHEN d.family = 'funnel' AND stage_events IS NULL;
+        -- the stores without team and owner: only when the leads have them
+        -- (else the monthly stores are those stores already)
+        CONTINUE WHEN d.name LIKE '%\_campaign' AND NOT segmented;
         EXECUTE format('CREATE TABLE %s.%I (%s date%s, %s, %I @extschema@.%s NOT NULL%s) INHERITS (%s._lk_stores)',
                        s, d.name, CASE WHEN d.fine IS NULL THEN 'day' ELSE 'month' END,
                        CASE WHEN d.family = 'funnel' THEN '' ELSE ' NOT NULL' END, segs, d.value_col, d.value_type,
@@ -350,6 +380,12 @@ BEGIN
                        array_to_string(@extschema@._lk_key_exprs(NULL, CASE WHEN d.fine IS NULL THEN 'day' ELSE 'month' END)
                                        || ARRAY(SELECT format('(%I IS NULL)', c)
                                                   FROM unnest(@extschema@._lk_segments() || CASE WHEN d.fine IS NULL THEN 'day' ELSE 'month' END) AS c), ', '));
+        IF segmented AND d.name IN ('kpi_monthly', 'funnel_monthly') THEN
+            -- the refresh and the live rows read a (month, campaign,
+            -- channel) key of them, across teams and owners
+            EXECUTE format('CREATE INDEX ON %s.%I (%s)', s, d.name,
+                           array_to_string((@extschema@._lk_key_exprs(NULL, 'month'))[1:2] || (@extschema@._lk_key_exprs(NULL, 'month'))[5:5], ', '));
+        END IF;
         IF d.family = 'spend' AND d.fine IS NULL THEN
             -- live spend reads the days of the months a change touched: per
             -- (campaign, month) changed, or by range (see _lk_live_spend_sql)

@@ -5,7 +5,7 @@
 -- plain view over the same tables, row for row; after a refresh the stored
 -- reports do too (and the live views still do).
 BEGIN;
-SELECT plan(42);
+SELECT plan(44);
 SET LOCAL TimeZone = 'UTC';
 SELECT setseed(0.4242);
 
@@ -95,6 +95,17 @@ SELECT lives_ok($$SELECT create_reports('lk_rtp_m', 'lk_rtp.leads', stage_events
                                         orders => 'lk_rtp.orders', stages => '{lead,mql,sql,won}', conversion_window => '30 days',
                                         funnel_modes => 'crm_backfill', materialized => true, time_zone => 'Europe/Berlin')$$,
                 'materialized reports over the four inputs');
+-- the leads have a team and an owner: stores without them, which the
+-- reports not by team or owner read (every comparison below covers them)
+SELECT ok(to_regclass('lk_rtp_m.kpi_monthly_campaign') IS NOT NULL AND to_regclass('lk_rtp_m.funnel_monthly_campaign') IS NOT NULL,
+          'with team and owner, stores without them too');
+SELECT ok(pg_get_viewdef('lk_rtp_m.kpi_overview') LIKE '%kpi_monthly_campaign%'
+          AND pg_get_viewdef('lk_rtp_m.kpi_by_campaign_live') LIKE '%kpi_campaign_rows_live%'
+          AND pg_get_viewdef('lk_rtp_m.funnel_report') LIKE '%funnel_monthly_campaign%'
+          AND pg_get_viewdef('lk_rtp_m.funnel_by_campaign_live') LIKE '%funnel_campaign_rows_live%'
+          AND pg_get_viewdef('lk_rtp_m.kpi_by_owner') NOT LIKE '%monthly_campaign%'
+          AND pg_get_viewdef('lk_rtp_m.kpi_by_team_live') NOT LIKE '%campaign_rows_live%',
+          'which the reports not by team or owner read');
 SELECT create_reports('lk_rtp_p', 'lk_rtp.leads', stage_events => 'lk_rtp.events', spend => 'lk_rtp.spend', orders => 'lk_rtp.orders',
                       stages => '{lead,mql,sql,won}', conversion_window => '30 days', funnel_modes => 'crm_backfill',
                       time_zone => 'Europe/Berlin') \g /dev/null

@@ -4,7 +4,7 @@
 -- monthly stores, the live ones add every change committed since, also a
 -- conversion of an older lead.
 BEGIN;
-SELECT plan(17);
+SELECT plan(18);
 SET LOCAL TimeZone = 'UTC';
 
 CREATE SCHEMA lk_mat;
@@ -18,6 +18,8 @@ INSERT INTO lk_mat.spend SELECT 'c' || (d % 3), current_date - d, 5 + d FROM gen
 
 SELECT lives_ok($$SELECT create_reports('lk_mrep', 'lk_mat.leads', spend => 'lk_mat.spend', materialized => true)$$, 'materialized reports');
 SELECT lives_ok($$SELECT create_reports('lk_plain', 'lk_mat.leads', spend => 'lk_mat.spend')$$, 'plain reports over the same tables, to compare');
+SELECT ok(to_regclass('lk_mrep.kpi_monthly') IS NOT NULL AND to_regclass('lk_mrep.kpi_monthly_campaign') IS NULL,
+          'leads without team or owner: no stores without them (the monthly stores are those)');
 
 SELECT is((SELECT array_agg(relname::text ORDER BY relname) FROM pg_class WHERE relnamespace = 'lk_mrep'::regnamespace AND relkind = 'r'),
           ARRAY['_lk_stores', 'kpi_daily', 'kpi_monthly', 'lead_facts', 'pending_changes', 'report_state', 'spend_daily', 'spend_monthly'],
