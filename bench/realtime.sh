@@ -21,6 +21,8 @@
 # Environment: RT_SCALES (2000000; e.g. "500000 2000000 8000000"),
 # RT_CUTOFF (2026-01-01: gen_crm.sql's cutoff, the first day of changes;
 # 2025-01-01 keeps one year of history at the same daily volume),
+# RT_OWNERS (0; e.g. 40: the leads get an owner and a team, which the
+# materialized reports then key their stores by),
 # RT_ROUNDS (5), RT_REPS (5), RT_FULL (3 full rebuilds), RT_KEEP=1 keeps
 # the databases, RT_SPEND_INDEX=0 leaves out the index on crm.spend (day).
 set -euo pipefail
@@ -127,6 +129,14 @@ for scale in $scales; do
     # the index on the spend day that doc/realtime.md asks for (live spend
     # reads the changed days by it); RT_SPEND_INDEX=0 leaves it out
     [ "${RT_SPEND_INDEX:-1}" = 1 ] && $PSQL -d $db -c "CREATE INDEX ON crm.spend (day)" >/dev/null
+    # RT_OWNERS=N: the leads get one of N owners (rep0..), in teams of 5,
+    # each owner working every campaign (the Odoo and Salesforce presets map
+    # them; doc/realtime.md, "Segment columns"); a day's new leads have none
+    if [ "${RT_OWNERS:-0}" -gt 0 ]; then
+        $PSQL -d $db -c "ALTER TABLE crm.leads ADD COLUMN team text, ADD COLUMN owner text" \
+              -c "UPDATE crm.leads SET owner = 'rep' || (lead_id * 7919) % ${RT_OWNERS},
+                                       team = 'team' || ((lead_id * 7919) % ${RT_OWNERS}) / 5" >/dev/null
+    fi
     $PSQL -d $db -c "VACUUM ANALYZE" >/dev/null
     $PSQL -d $db -c "SELECT count(*) FROM create_reports('p', leads => 'crm.leads', stage_events => 'crm.stage_events', spend => 'crm.spend',
                         orders => 'crm.orders', stages => $STAGES, funnel_modes => 'crm_backfill', time_zone => 'UTC')" >/dev/null
