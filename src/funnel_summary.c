@@ -571,6 +571,75 @@ fs_compact(const FunnelSummary *fs)
 }
 
 /*
+ * stored - old + new, where old summarizes some of the entities stored
+ * summarizes and new what replaces them (see kpi_summary_replace): a key's
+ * summary after a change, from the summaries of its changed entities alone.
+ * Counts and times to convert subtract exactly, so this is NULL only when
+ * old is not a part of stored, or when nothing remains (the recomputation
+ * drops the key).  A NULL argument is an empty summary; the summaries must
+ * share their steps, window and modes (22023).
+ */
+static FunnelSummary *
+FsReplace(const FunnelSummary *s, const FunnelSummary *o, const FunnelSummary *n)
+{
+	LkSketch	  *sk[LK_FUNNEL_MAX_STEPS];
+	int64		   reached[LK_FUNNEL_MAX_STEPS];
+	FunnelSummary *r;
+
+	if (s == NULL && o != NULL)
+		return NULL;
+	if (s == NULL && n == NULL)
+		return NULL;
+	if (s == NULL)
+		r = fs_compact(n);
+	else
+	{
+		if (o == NULL)
+			r = fs_compact(s);
+		else
+		{
+			FsCheckSame(s, o);
+			if (o->entities > s->entities)
+				return NULL;
+			for (int k = 0; k < s->nsteps; k++)
+			{
+				if (o->reached[k] > s->reached[k] ||
+					(sk[k] = lk_sketch_subtract(FsSketch(s, k + 1), FsSketch(o, k + 1))) == NULL)
+					return NULL;
+				reached[k] = s->reached[k] - o->reached[k];
+			}
+			if (FsValidate(s->nsteps, s->modes, s->window, s->entities - o->entities, reached, sk, false) != NULL)
+				return NULL;
+			r = fs_build(s->nsteps, s->modes, s->window, s->entities - o->entities, reached, sk);
+		}
+		if (n != NULL)
+			r = fs_compact(fs_merge(r, n));
+	}
+	return r->entities > 0 ? r : NULL;
+}
+
+PG_FUNCTION_INFO_V1(funnel_summary_replace);
+Datum
+funnel_summary_replace(PG_FUNCTION_ARGS)
+{
+	FunnelSummary *arg[3];
+	FunnelSummary *r;
+
+	for (int i = 0; i < 3; i++)
+	{
+		arg[i] = PG_ARGISNULL(i) ? NULL : fs_detoast(PG_GETARG_DATUM(i));
+		if (arg[i])
+			fs_check_sketches(arg[i]);
+	}
+	if (arg[0] && arg[2])
+		FsCheckSame(arg[0], arg[2]);
+	r = FsReplace(arg[0], arg[1], arg[2]);
+	if (r == NULL)
+		PG_RETURN_NULL();
+	PG_RETURN_POINTER(r);
+}
+
+/*
  * funnel_summary_combine(state, summary): rollup's transition function and
  * the combine function of rollup and of both funnel_agg forms.
  */

@@ -753,6 +753,113 @@ kpi_summary_add(PG_FUNCTION_ARGS)
 	PG_RETURN_POINTER(r);
 }
 
+/*
+ * stored - old + new, where old summarizes some of the rows stored
+ * summarizes and new what replaces them: a key's summary after a change,
+ * from the summaries of its changed rows alone (the live rows and the
+ * refresh of materialized reports, sql/reports/live.sql).  NULL when that
+ * is not exact, for the caller to recompute the key from its rows:
+ *   - old held the shortest or longest cycle, or the revenue's largest
+ *     scale, and new does not restore it (what remains is unknown);
+ *   - old is not a part of stored (a count would go negative), or there is
+ *     a cost or a summary without percentiles (kpi_agg makes neither);
+ *   - nothing remains (the recomputation drops the key).
+ * A NULL argument is an empty summary.
+ */
+static KpiSummary *
+KsReplace(const KpiSummary *s, const KpiSummary *o, const KpiSummary *n)
+{
+	KpiSummary *r;
+	LkSketch   *sk;
+	bool		min_known = true;
+	bool		max_known = true;
+	bool		scale_known = true;
+
+	if (o == NULL)
+	{
+		const KpiSummary *base = s ? s : n;
+
+		if (base == NULL)
+			return NULL;
+		r = KsCompact(base);
+		if (base == s && n != NULL)
+			r = KsCompact(ks_merge(r, n));
+		return r->leads > 0 ? r : NULL;
+	}
+	if (s == NULL || ((s->flags | o->flags | (n ? n->flags : 0)) & KS_NO_SKETCH) ||
+		lk_money_present(&s->cost) || lk_money_present(&o->cost) || (n && lk_money_present(&n->cost)))
+		return NULL;
+	if (o->leads > s->leads || o->conversions > s->conversions ||
+		o->cycle_n > s->cycle_n || o->cycle_excluded > s->cycle_excluded)
+		return NULL;
+	if ((sk = lk_sketch_subtract(&s->sketch, &o->sketch)) == NULL)
+		return NULL;
+
+	r = ks_new(sk->nbuckets, true);
+	lk_sketch_copy_used(&r->sketch, sk);
+	r->leads = s->leads - o->leads;
+	r->conversions = s->conversions - o->conversions;
+	r->cycle_excluded = s->cycle_excluded - o->cycle_excluded;
+	r->cycle_n = s->cycle_n - o->cycle_n;
+	r->cycle_sum = s->cycle_sum - o->cycle_sum;
+	if (r->cycle_n == 0)
+	{
+		if (r->cycle_sum != 0)
+			return NULL;
+	}
+	else
+	{
+		/* an extreme stays known unless a removed cycle may have been it */
+		min_known = o->cycle_n == 0 || o->cycle_min > s->cycle_min;
+		max_known = o->cycle_n == 0 || o->cycle_max < s->cycle_max;
+		r->cycle_min = s->cycle_min;
+		r->cycle_max = s->cycle_max;
+		/* new restores an unknown extreme when it reaches past stored's */
+		if (!min_known && !(n && n->cycle_n > 0 && n->cycle_min <= s->cycle_min))
+			return NULL;
+		if (!max_known && !(n && n->cycle_n > 0 && n->cycle_max >= s->cycle_max))
+			return NULL;
+	}
+	if (!lk_money_present(&o->revenue))
+		r->revenue = s->revenue;
+	else
+	{
+		if (!lk_money_present(&s->revenue) || o->revenue.dscale > s->revenue.dscale)
+			return NULL;
+		/* a remaining amount has stored's scale unless old's reached it */
+		scale_known = o->revenue.dscale < s->revenue.dscale;
+		if (!scale_known && !(n && lk_money_present(&n->revenue) && n->revenue.dscale >= s->revenue.dscale))
+			return NULL;
+		r->revenue = s->revenue;
+		lk_money_sub(&r->revenue, &o->revenue, "revenue");
+	}
+	if (n)
+		r = ks_merge(r, n);
+	if (r->leads == 0)
+		return NULL;
+	return KsCompact(r);
+}
+
+PG_FUNCTION_INFO_V1(kpi_summary_replace);
+Datum
+kpi_summary_replace(PG_FUNCTION_ARGS)
+{
+	KpiSummary *arg[3];
+	KpiSummary *r;
+
+	for (int i = 0; i < 3; i++)
+	{
+		arg[i] = PG_ARGISNULL(i) ? NULL : KsDatum(PG_GETARG_DATUM(i));
+		if (arg[i])
+			KsCheckAll(arg[i]);
+	}
+	r = KsReplace(arg[0], arg[1], arg[2]);
+	if (r == NULL)
+		PG_RETURN_NULL();
+	KsCheckAll(r);
+	PG_RETURN_POINTER(r);
+}
+
 /* kpi_summary = kpi_summary, <> and the hash opclass: see lk_send_equal */
 PG_FUNCTION_INFO_V1(kpi_summary_eq);
 Datum

@@ -292,6 +292,18 @@ lk_money_add(LkMoney *m, const LkMoney *other, const char *what)
 }
 
 void
+lk_money_sub(LkMoney *m, const LkMoney *other, const char *what)
+{
+	int128 a;
+
+	Assert(lk_money_present(m) && lk_money_present(other) && other->dscale <= m->dscale);
+	InitPow10();
+	if (__builtin_sub_overflow(m->sum, Scale(other->sum, m->dscale - other->dscale, what), &a))
+		OutOfRange(what);
+	PutSum(m, a, what);
+}
+
+void
 lk_money_out(StringInfo buf, const LkMoney *m)
 {
 	StringInfoData digits;

@@ -41,6 +41,12 @@ extern void lk_money_add_numeric(LkMoney *m, Datum num, const char *what);
 extern void lk_money_add(LkMoney *m, const LkMoney *other, const char *what);
 
 /*
+ * m -= other, both present, other at no larger a scale than m's; the result
+ * keeps m's scale (exact; errors on overflow).
+ */
+extern void lk_money_sub(LkMoney *m, const LkMoney *other, const char *what);
+
+/*
  * sq = the square of amount m rounded to cents (scale 4, exact); absent when
  * m is.  For variances: every square has the same scale, so their sums stay
  * exact and merge in any order.

@@ -309,6 +309,41 @@ lk_sketch_copy_used(LkSketch *dst, const LkSketch *src)
 	dst->nbuckets = k;
 }
 
+LkSketch *
+lk_sketch_subtract(const LkSketch *s, const LkSketch *o)
+{
+	LkSketch *r;
+	int32	  j = 0;
+
+	if (o->zero_count > s->zero_count)
+		return NULL;
+	r = lk_sketch_new(s->nbuckets);
+	r->zero_count = s->zero_count - o->zero_count;
+	for (int32 i = 0; i < s->nbuckets; i++)
+	{
+		int64 c = s->buckets[i].count;
+
+		/* o's buckets that s lacks must be empty */
+		for (; j < o->nbuckets && o->buckets[j].index < s->buckets[i].index; j++)
+			if (o->buckets[j].count != 0)
+				return NULL;
+		if (j < o->nbuckets && o->buckets[j].index == s->buckets[i].index)
+			c -= o->buckets[j++].count;
+		if (c < 0)
+			return NULL;
+		if (c > 0)
+		{
+			r->buckets[r->nbuckets].index = s->buckets[i].index;
+			r->buckets[r->nbuckets].count = c;
+			r->nbuckets++;
+		}
+	}
+	for (; j < o->nbuckets; j++)
+		if (o->buckets[j].count != 0)
+			return NULL;
+	return r;
+}
+
 int64
 lk_sketch_total(const LkSketch *s)
 {

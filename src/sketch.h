@@ -66,6 +66,13 @@ extern LkSketch *lk_sketch_from_counts(int64 zero_count, const int64 *counts);
 extern int32 lk_sketch_used_buckets(const LkSketch *s);
 extern void	 lk_sketch_copy_used(LkSketch *dst, const LkSketch *src);
 
+/*
+ * s - o, a new sketch holding only the non-zero buckets, when o is a part of
+ * s (every bucket of o holds at most what s's holds); else NULL.  Both must
+ * have their buckets in order (checked by the caller).
+ */
+extern LkSketch *lk_sketch_subtract(const LkSketch *s, const LkSketch *o);
+
 /* Number of values in the sketch. */
 extern int64 lk_sketch_total(const LkSketch *s);
 
