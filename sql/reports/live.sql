@@ -7,15 +7,23 @@
 -- already in the stores (a refresh commits the stores and the consumed
 -- changes together).  Per family (kpi, spend, funnel), a view
 -- <family>_rows_live yields (month, segments, summary) rows whose rollup per
--- report key is the live report:
---   1. the coarse store's rows of the months no changed key falls in,
---   2. the fine store's rows of those months' unchanged days (one index
---      range per month: OFFSET 0 keeps the planner from a full scan),
---   3. the changed days recomputed: their unchanged leads from lead_facts,
---      the changed leads as they are now (looked up by lead_id); a funnel
---      key from its leads' paths (funnel_agg over paths, see stores.sql),
+-- report key is the live report.  The report reads a top store (the coarse
+-- store, or with team and owner the campaign store); its live rows are
+--   1. the top store's rows of the keys no change touched,
+--   2. the changed keys derived from their stored row and the summaries of
+--      their changed leads as they were (lead_facts) and as they are now
+--      (looked up by lead_id): stored - old + new (_lk_replace), exact,
+--   3. the changed keys that cannot be derived so (a removed lead held the
+--      shortest or longest cycle, or a funnel step no other changed lead
+--      has), recomputed as before: the fine store's rows of their
+--      unchanged days (one index range per month: OFFSET 0 keeps the
+--      planner from a full scan), their changed days from the unchanged
+--      leads in lead_facts and the changed leads now (a funnel key from its
+--      leads' paths, funnel_agg over paths, see stores.sql),
 --   4. while a full rebuild is pending (TRUNCATE, a table watched for
 --      rebuilds), instead of 1-3: everything from the canonical views.
+-- 2 reads only the changed leads, so a read costs the lookup of the changes
+-- plus the stored report, whatever the size of the keys they fall in.
 -----------------------------------------------------------------------------
 
 -- The SQL of the changes pending for a schema: recorded by the triggers,
@@ -59,6 +67,8 @@ DECLARE
     plain text;
     citus boolean;
     cond text;
+    top text;
+    in_top text;
 BEGIN
     -- the changed leads as they are now
     fresh := @extschema@._lk_facts_sql(format('SELECT * FROM %s._lk_leads_of(ARRAY(SELECT lead_id FROM pend))', s),
@@ -88,49 +98,64 @@ BEGIN
     IF citus THEN
         plain := format('SELECT * FROM (%s OFFSET 0) AS r WHERE (SELECT yes FROM rebuild)', plain);
     END IF;
+    top := family || CASE WHEN by_campaign THEN '_monthly_campaign' ELSE '_monthly' END;
+    -- day key x lies in top key b
+    in_top := format('date_trunc(''month'', x.day::timestamp)::date IS NOT DISTINCT FROM b.month AND x.campaign IS NOT DISTINCT FROM b.campaign '
+                     'AND x.channel IS NOT DISTINCT FROM b.channel%s',
+                     CASE WHEN by_campaign THEN '' ELSE ' AND x.team IS NOT DISTINCT FROM b.team AND x.owner IS NOT DISTINCT FROM b.owner' END);
     RETURN
-        -- the changes, and the keys they touch (a lead's old key from
-        -- lead_facts, by = ANY: one probe per lead in index order, cheaper
-        -- than a join with pend; its new one now)
+        -- the changes, the changed leads as they were (lead_facts, by
+        -- = ANY: one probe per lead in index order, cheaper than a join
+        -- with pend) and as they are now
         format('WITH pend AS MATERIALIZED (SELECT DISTINCT lead_id FROM %s AS p WHERE kind IN (%s) AND lead_id IS NOT NULL), ',
                pending, kinds)
      || format('rebuild AS MATERIALIZED (SELECT EXISTS (SELECT FROM %s AS p WHERE kind = %L) AS yes), ', pending, 'rebuild')
      || format('fresh AS MATERIALIZED (%s), ', fresh)
-     || format('dirty AS MATERIALIZED (SELECT f.day, %1$s FROM %2$s.lead_facts AS f WHERE f.lead_id = ANY (ARRAY(SELECT lead_id FROM pend))%3$s '
-               'UNION SELECT f.day, %1$s FROM fresh AS f WHERE true%3$s), ', segs_f, s, only_days)
+     || format('old AS MATERIALIZED (SELECT f.lead_id, f.day, %1$s, f.first_contact_at, f.converted_at, f.revenue, f.path, f.seen '
+               'FROM %2$s.lead_facts AS f WHERE f.lead_id = ANY (ARRAY(SELECT lead_id FROM pend))%3$s), ', segs_f, s, only_days)
+     || format('dirty_all AS MATERIALIZED (SELECT f.day, %1$s FROM old AS f UNION SELECT f.day, %1$s FROM fresh AS f WHERE true%2$s), ', segs_f, only_days)
+        -- per changed top key: derived from its stored row and its changed
+        -- leads as they were and are (NULL where that is not exact)
+     || format('r AS MATERIALIZED (SELECT x.month, x.campaign, x.channel, x.team, x.owner, x.%I AS v%s FROM (%s) AS x WHERE NOT (SELECT yes FROM rebuild)), ',
+               v, CASE WHEN kpi THEN '' ELSE ', x.seen' END,
+               @extschema@._lk_replaced_rows_sql(target_schema, top, 'month', family, funnel_args,
+                   '(SELECT true AS was, f.* FROM old AS f UNION ALL SELECT false, f.* FROM fresh AS f)', by_campaign))
+        -- the top keys not derived exactly, and their changed days and months
+     || 'bad AS MATERIALIZED (SELECT month, campaign, channel, team, owner FROM r WHERE v IS NULL), '
+     || format('dirty AS MATERIALIZED (SELECT x.* FROM dirty_all AS x WHERE EXISTS (SELECT FROM bad AS b WHERE %s)), ', in_top)
      || format('months AS MATERIALIZED (SELECT DISTINCT date_trunc(''month'', day::timestamp)::date AS month, %s FROM dirty) ', segs)
-     || CASE WHEN by_campaign THEN ', campaign_months AS MATERIALIZED (SELECT DISTINCT month, campaign, channel, NULL::text AS team, NULL::text AS owner FROM months) ' ELSE '' END
-        -- 1. the stored months no changed key falls in; by_campaign: the
-        --    store without team and owner, then the monthly rows of its
-        --    changed keys (month, campaign, channel) that did not change
-     || CASE WHEN NOT by_campaign THEN
-        format('SELECT m.month, %s, m.%I%s FROM %s.%I AS m WHERE NOT (SELECT yes FROM rebuild) AND (%s) NOT IN (SELECT %s FROM months AS d) ',
-               segs_m, v, CASE WHEN kpi THEN '' ELSE ', m.seen' END, s, family || '_monthly', @extschema@._lk_key_tuple('m', 'month'), @extschema@._lk_key_tuple('d', 'month'))
-        ELSE
-        format('SELECT m.month, %1$s, m.%2$I%3$s FROM %4$s.%5$I AS m WHERE NOT (SELECT yes FROM rebuild) AND (%6$s) NOT IN (SELECT %7$s FROM campaign_months AS d) '
-               'UNION ALL SELECT f.month, %8$s, f.%2$I%9$s FROM campaign_months AS d CROSS JOIN LATERAL (SELECT * FROM %4$s.%10$I AS f WHERE %11$s OFFSET 0) AS f '
-               'WHERE NOT (SELECT yes FROM rebuild) AND (%12$s) NOT IN (SELECT %13$s FROM months AS x) ',
-               segs_m, v, CASE WHEN kpi THEN '' ELSE ', m.seen' END, s, family || '_monthly_campaign',
-               @extschema@._lk_key_tuple('m', 'month'), @extschema@._lk_key_tuple('d', 'month'),
-               segs_f, CASE WHEN kpi THEN '' ELSE ', f.seen' END, family || '_monthly', @extschema@._lk_campaign_match('f', 'd'),
+        -- 1. the stored top rows of the keys no change touched
+     || format('SELECT m.month, %s, m.%I%s FROM %s.%I AS m WHERE NOT (SELECT yes FROM rebuild) AND (%s) NOT IN (SELECT %s FROM r AS d) ',
+               segs_m, v, CASE WHEN kpi THEN '' ELSE ', m.seen' END, s, top, @extschema@._lk_key_tuple('m', 'month'), @extschema@._lk_key_tuple('d', 'month'))
+        -- 2. the changed keys derived exactly
+     || format('UNION ALL SELECT r.month, r.campaign, r.channel, r.team, r.owner, r.v%s FROM r WHERE r.v IS NOT NULL ',
+               CASE WHEN kpi THEN '' ELSE ', r.seen' END)
+        -- 3. the others recomputed: by_campaign, the monthly rows of the
+        --    key that did not change
+     || CASE WHEN NOT by_campaign THEN '' ELSE
+        format('UNION ALL SELECT f.month, %1$s, f.%2$I%3$s FROM bad AS d CROSS JOIN LATERAL (SELECT * FROM %4$s.%5$I AS f WHERE %6$s OFFSET 0) AS f '
+               'WHERE NOT (SELECT yes FROM rebuild) AND (%7$s) NOT IN (SELECT %8$s FROM months AS x) ',
+               segs_f, v, CASE WHEN kpi THEN '' ELSE ', f.seen' END, s, family || '_monthly', @extschema@._lk_campaign_match('f', 'd'),
                @extschema@._lk_key_tuple('f', 'month'), @extschema@._lk_key_tuple('x', 'month'))
         END
-        -- 2. the stored days of those months that did not change
+        --    the stored days of the months that did not change
      || format('UNION ALL SELECT date_trunc(''month'', f.day::timestamp)::date, %s, f.%I%s '
                'FROM months AS d CROSS JOIN LATERAL (SELECT * FROM %s.%I AS f WHERE %s OFFSET 0) AS f '
                'WHERE NOT (SELECT yes FROM rebuild) AND (%s) NOT IN (SELECT %s FROM dirty AS x) ',
                segs_f, v, CASE WHEN kpi THEN '' ELSE ', f.seen' END, s, family || '_daily', @extschema@._lk_in_month('f', 'd'),
                @extschema@._lk_key_tuple('f', 'day'), @extschema@._lk_key_tuple('x', 'day'))
-        -- 3. the changed days: their unchanged leads from lead_facts (an index
-        --    range and an aggregate per day), and the changed leads now; the
-        --    two summaries of a day cover disjoint leads, so they roll up
+        --    the changed days: their unchanged leads from lead_facts (an
+        --    index range and an aggregate per day), and the changed leads
+        --    now; the two summaries of a day cover disjoint leads, so they
+        --    roll up
      || format('UNION ALL SELECT date_trunc(''month'', d.day::timestamp)::date, %s, x.v%s FROM dirty AS d '
                'CROSS JOIN LATERAL (SELECT %s AS v%s FROM %s.lead_facts AS f WHERE %s%s AND f.lead_id NOT IN (SELECT lead_id FROM pend)) AS x '
                'WHERE NOT (SELECT yes FROM rebuild) AND x.v IS NOT NULL ',
                segs_d, CASE WHEN kpi THEN '' ELSE ', x.seen' END, agg, CASE WHEN kpi THEN '' ELSE seen_agg || ' AS seen' END, s,
                @extschema@._lk_key_match('f', 'day', 'd', 'day'), CASE WHEN kpi THEN '' ELSE only_days END)
      || format('UNION ALL SELECT date_trunc(''month'', f.day::timestamp)::date, %1$s, %2$s%4$s FROM fresh AS f '
-               'WHERE NOT (SELECT yes FROM rebuild)%3$s GROUP BY f.day, %1$s ', segs_f, agg, only_days, seen_agg)
+               'WHERE NOT (SELECT yes FROM rebuild)%3$s AND (%5$s) IN (SELECT %6$s FROM dirty AS x) GROUP BY f.day, %1$s ',
+               segs_f, agg, only_days, seen_agg, @extschema@._lk_key_tuple('f', 'day'), @extschema@._lk_key_tuple('x', 'day'))
         -- 4. instead of 1-3, while a full rebuild is pending
      || 'UNION ALL ' || plain;
 END;

@@ -5,12 +5,14 @@
 --
 -- An incremental refresh takes the changes recorded since the last one
 -- (changes.sql), looks up the changed leads in the canonical views, writes
--- those whose facts differ into lead_facts, recomputes the fine stores' rows
--- of every key such a lead left or entered and the coarse rows of their
--- months, and writes only the rows whose summary changed.  Recomputing from
--- the current data is idempotent: a change seen twice is harmless, so two
--- refreshes cannot double-count (they are serialized anyway, by the schema's
--- advisory lock).  A full rebuild (full => true, or after a TRUNCATE or a
+-- those whose facts differ into lead_facts, and brings the rows of every key
+-- such a lead left or entered up to date, in the fine, coarse and campaign
+-- stores: derived from the stored row and the changed leads as they were
+-- and are (stored - old + new, _lk_replace) where that is exact, else
+-- recomputed from the key's leads; it writes only the rows whose summary
+-- changed.  Both ways give the key's summary of its current leads, so a
+-- change seen twice is harmless and two refreshes cannot double-count (they
+-- are serialized anyway, by the schema's advisory lock).  A full rebuild (full => true, or after a TRUNCATE or a
 -- change of a table watched for rebuilds) compares every lead and
 -- recomputes every key, writing only what differs.  Readers are never
 -- blocked: no TRUNCATE, no DDL, no REFRESH MATERIALIZED VIEW; they see the
@@ -73,11 +75,45 @@ $$;
 COMMENT ON FUNCTION @extschema@._lk_store_write(name, text, text, text, text, text) IS
 'leadkpi internal: replaces a store''s rows of a set of keys by recomputed ones, writing only rows that differ';
 
+-- Creates temporary table result with a store's fresh rows of the keys in
+-- temporary table keys: those _lk_replaced_rows_sql derives exactly from
+-- the changed leads in delta, and for the others (temporary table
+-- lk_underived, the keys' columns) the rows of recompute, SQL over
+-- lk_underived.  A key left without rows has none (the store write then
+-- deletes its row).  Counts both in temporary table lk_derive_stats.
+CREATE OR REPLACE FUNCTION @extschema@._lk_derive_rows(target_schema name, store text, time_col text, family text, funnel_args text,
+                                                       delta text, by_campaign boolean, keys text, result text, recompute text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v text := CASE WHEN family = 'kpi' THEN 'summary' ELSE 'fs' END;
+BEGIN
+    DROP TABLE IF EXISTS lk_derived, lk_underived;
+    EXECUTE format('CREATE TEMP TABLE lk_derived ON COMMIT DROP AS %s',
+                   @extschema@._lk_replaced_rows_sql(target_schema, store, time_col, family, funnel_args,
+                                                     format('(SELECT * FROM %s WHERE %s)', delta, family), by_campaign));
+    EXECUTE format('CREATE TEMP TABLE lk_underived ON COMMIT DROP AS SELECT k.* FROM %s AS k WHERE (%s) NOT IN (SELECT %s FROM lk_derived AS x WHERE x.%I IS NOT NULL)',
+                   keys, @extschema@._lk_key_tuple('k', time_col), @extschema@._lk_key_tuple('x', time_col), v);
+    ANALYZE lk_underived;
+    EXECUTE format('INSERT INTO lk_derive_stats SELECT %L, (SELECT count(*) FROM lk_derived WHERE %I IS NOT NULL), (SELECT count(*) FROM lk_underived)', store, v);
+    EXECUTE format('CREATE TEMP TABLE %I ON COMMIT DROP AS SELECT * FROM lk_derived WHERE %I IS NOT NULL UNION ALL %s', result, v, recompute);
+    DROP TABLE lk_derived, lk_underived;
+END;
+$$;
+COMMENT ON FUNCTION @extschema@._lk_derive_rows(name, text, text, text, text, text, boolean, text, text, text) IS
+'leadkpi internal: a store''s fresh rows of a set of keys: derived from the changed leads where exact, recomputed for the others';
+
 -- Recomputes a fine store's rows of the keys in temporary table keys (day
 -- and segments; every key when keys is NULL, or when they are more than a
 -- quarter of the store) from lead_facts (report_spend for spend), the
--- coarse rows of their months, and writes both.  Returns the rows written.
-CREATE OR REPLACE FUNCTION @extschema@._lk_refresh_family(target_schema name, fine text, keys text, funnel_args text)
+-- coarse rows of their months, and writes both.  With delta (a table of the
+-- changed leads' facts as they were and are, see _lk_replaced_rows_sql),
+-- each level's rows of the keys are derived from their stored rows and the
+-- changed leads alone where that is exact, and only the others recomputed.
+-- Returns the rows written.
+CREATE OR REPLACE FUNCTION @extschema@._lk_refresh_family(target_schema name, fine text, keys text, funnel_args text, delta text DEFAULT NULL)
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -90,13 +126,16 @@ DECLARE
     written bigint := 0;
     hashagg text;
     many boolean;
+    rollup_sql text;
 BEGIN
     SELECT * INTO d FROM @extschema@._lk_stores_def() AS x WHERE x.name = _lk_refresh_family.fine;
     SELECT * INTO c FROM @extschema@._lk_stores_def() AS x WHERE x.fine = _lk_refresh_family.fine;
     -- many keys (a first fill, a large change): every key at once is cheaper
-    -- than one index scan per key
+    -- than one index scan per key; many is more than
+    -- leadkpi.refresh_all_keys_fraction of the store (a quarter by default)
     IF keys IS NOT NULL THEN
-        EXECUTE format('SELECT count(*) > 0.25 * greatest((SELECT reltuples FROM pg_class WHERE oid = %L::regclass), 0) FROM %s',
+        EXECUTE format('SELECT count(*) > %s * greatest((SELECT reltuples FROM pg_class WHERE oid = %L::regclass), 0) FROM %s',
+                       coalesce(nullif(current_setting('leadkpi.refresh_all_keys_fraction', true), '')::float8, 0.25),
                        format('%s.%I', s, fine), keys) INTO many;
         IF many THEN
             keys := NULL;
@@ -109,8 +148,15 @@ BEGIN
     IF d.family = 'funnel' THEN
         PERFORM set_config('enable_hashagg', 'off', true);
     END IF;
-    EXECUTE format('CREATE TEMP TABLE lk_fresh_rows ON COMMIT DROP AS %s',
-                   @extschema@._lk_fine_rows_sql(target_schema, fine, funnel_args, format('%s.lead_facts', s), keys));
+    IF keys IS NULL OR delta IS NULL OR d.family = 'spend' THEN
+        delta := NULL;
+        EXECUTE format('CREATE TEMP TABLE lk_fresh_rows ON COMMIT DROP AS %s',
+                       @extschema@._lk_fine_rows_sql(target_schema, fine, funnel_args, format('%s.lead_facts', s), keys));
+    ELSE
+        -- the keys derived exactly, and the others recomputed
+        PERFORM @extschema@._lk_derive_rows(target_schema, fine, 'day', d.family, funnel_args, delta, false, keys, 'lk_fresh_rows',
+                                            @extschema@._lk_fine_rows_sql(target_schema, fine, funnel_args, format('%s.lead_facts', s), 'lk_underived'));
+    END IF;
     PERFORM set_config('enable_hashagg', hashagg, true);
     EXECUTE format('ANALYZE lk_fresh_rows (day, %s)', segs);
     written := @extschema@._lk_store_write(target_schema, fine, 'day', d.value_col, keys, 'lk_fresh_rows');
@@ -126,8 +172,13 @@ BEGIN
         EXECUTE format('CREATE TEMP TABLE lk_months ON COMMIT DROP AS SELECT DISTINCT date_trunc(''month'', day::timestamp)::date AS month, %s FROM %s',
                        segs, keys);
         EXECUTE format('ANALYZE lk_months (month, %s)', segs);
-        EXECUTE format('CREATE TEMP TABLE lk_fresh_months ON COMMIT DROP AS %s',
-                       @extschema@._lk_coarse_rows_sql(target_schema, fine, d.value_col, 'lk_months'));
+        IF delta IS NULL THEN
+            EXECUTE format('CREATE TEMP TABLE lk_fresh_months ON COMMIT DROP AS %s',
+                           @extschema@._lk_coarse_rows_sql(target_schema, fine, d.value_col, 'lk_months'));
+        ELSE
+            PERFORM @extschema@._lk_derive_rows(target_schema, c.name, 'month', d.family, funnel_args, delta, false, 'lk_months', 'lk_fresh_months',
+                                                @extschema@._lk_coarse_rows_sql(target_schema, fine, d.value_col, 'lk_underived'));
+        END IF;
     END IF;
     written := written + @extschema@._lk_store_write(target_schema, c.name, 'month', c.value_col,
                                                       CASE WHEN keys IS NOT NULL THEN 'lk_months' END, 'lk_fresh_months');
@@ -144,12 +195,17 @@ BEGIN
             CREATE TEMP TABLE lk_campaign_months ON COMMIT DROP AS
                 SELECT DISTINCT month, campaign, channel, NULL::text AS team, NULL::text AS owner FROM lk_months;
             ANALYZE lk_campaign_months;
-            EXECUTE format('CREATE TEMP TABLE lk_fresh_campaign ON COMMIT DROP AS '
-                           'SELECT k.month, k.campaign, k.channel, NULL::text AS team, NULL::text AS owner, @extschema@.rollup(f.%1$I) AS %1$I%2$s '
-                           'FROM lk_campaign_months AS k CROSS JOIN LATERAL (SELECT * FROM %3$s.%4$I AS f WHERE %5$s OFFSET 0) AS f '
-                           'GROUP BY k.month, k.campaign, k.channel', c.value_col,
-                           CASE WHEN @extschema@._lk_store_seen(c.name) THEN ', bit_or(f.seen) AS seen' ELSE '' END,
-                           s, c.name, @extschema@._lk_campaign_match('f', 'k'));
+            rollup_sql := format('SELECT k.month, k.campaign, k.channel, NULL::text AS team, NULL::text AS owner, @extschema@.rollup(f.%1$I) AS %1$I%2$s '
+                                 'FROM %%s AS k CROSS JOIN LATERAL (SELECT * FROM %3$s.%4$I AS f WHERE %5$s OFFSET 0) AS f '
+                                 'GROUP BY k.month, k.campaign, k.channel', c.value_col,
+                                 CASE WHEN @extschema@._lk_store_seen(c.name) THEN ', bit_or(f.seen) AS seen' ELSE '' END,
+                                 s, c.name, @extschema@._lk_campaign_match('f', 'k'));
+            IF delta IS NULL THEN
+                EXECUTE format('CREATE TEMP TABLE lk_fresh_campaign ON COMMIT DROP AS ' || rollup_sql, 'lk_campaign_months');
+            ELSE
+                PERFORM @extschema@._lk_derive_rows(target_schema, c.name || '_campaign', 'month', d.family, funnel_args, delta, true,
+                                                    'lk_campaign_months', 'lk_fresh_campaign', format(rollup_sql, 'lk_underived'));
+            END IF;
         END IF;
         written := written + @extschema@._lk_store_write(target_schema, c.name || '_campaign', 'month', c.value_col,
                                                           CASE WHEN keys IS NOT NULL THEN 'lk_campaign_months' END, 'lk_fresh_campaign');
@@ -158,7 +214,7 @@ BEGIN
     RETURN written;
 END;
 $$;
-COMMENT ON FUNCTION @extschema@._lk_refresh_family(name, text, text, text) IS
+COMMENT ON FUNCTION @extschema@._lk_refresh_family(name, text, text, text, text) IS
 'leadkpi internal: recomputes a fine store''s rows of a set of keys (or all) and the coarse rows of their months, writing only what differs';
 
 -- One refresh of target_schema (the caller holds the schema's lock):
@@ -193,13 +249,22 @@ DECLARE
     fresh_src text;
     bad text;
     stats jsonb;
+    compression text := current_setting('default_toast_compression');
 BEGIN
+    -- summaries of a few kB (a month's funnel) are compressed as they are
+    -- written, to the stores and the temporary tables: lz4, where the server
+    -- has it, does that several times faster than pglz (a day's refresh of
+    -- the 2M-lead benchmark: its monthly funnel rows 40 -> 15 ms)
+    IF EXISTS (SELECT FROM pg_settings WHERE name = 'default_toast_compression' AND 'lz4' = ANY (enumvals)) THEN
+        PERFORM set_config('default_toast_compression', 'lz4', true);
+    END IF;
     EXECUTE format('SELECT config, (last_refresh ->> ''forecast_as_of'')::timestamptz FROM %s.report_state', s)
        INTO cfg, forecast_as_of;
     lead_type := cfg ->> 'lead_type';
     tz := cfg ->> 'time_zone';
     funnel_args := cfg ->> 'funnel_args';
-    DROP TABLE IF EXISTS lk_changes, lk_ids, lk_fresh, lk_moved, lk_kpi_keys, lk_funnel_keys, lk_spend_keys, lk_spend_rows;
+    DROP TABLE IF EXISTS lk_changes, lk_ids, lk_fresh, lk_moved, lk_old, lk_delta, lk_derive_stats, lk_kpi_keys, lk_funnel_keys, lk_spend_keys, lk_spend_rows;
+    CREATE TEMP TABLE lk_derive_stats (store text, derived bigint, recomputed bigint) ON COMMIT DROP;
 
     -- 1. the changes: those recorded so far (rows committed later stay for
     --    the next refresh) and the rows of change-column tables since the
@@ -256,9 +321,21 @@ BEGIN
     GET DIAGNOSTICS n_moved = ROW_COUNT;
     ANALYZE lk_moved (lead_id);
 
-    -- 4. lead_facts: the moved leads' rows replaced
-    IF n_moved > 0 THEN
+    -- 4. lead_facts: the moved leads' rows replaced; incrementally, the old
+    --    rows kept, as the refresh derives most keys from the moved leads
+    --    as they were and are (lk_delta)
+    IF n_moved > 0 AND NOT rebuild THEN
+        EXECUTE format('CREATE TEMP TABLE lk_old ON COMMIT DROP AS SELECT * FROM %s.lead_facts WITH NO DATA', s);
+        EXECUTE format('WITH d AS (DELETE FROM %s.lead_facts AS f USING lk_moved AS m WHERE f.lead_id = m.lead_id AND m.was RETURNING f.*) '
+                       'INSERT INTO lk_old SELECT * FROM d', s);
+        CREATE TEMP TABLE lk_delta ON COMMIT DROP AS
+            SELECT true AS was, m.kpi, m.funnel, o.* FROM lk_old AS o JOIN lk_moved AS m USING (lead_id)
+            UNION ALL
+            SELECT false, m.kpi, m.funnel, n.* FROM lk_fresh AS n JOIN lk_moved AS m USING (lead_id) WHERE m.now_is;
+    ELSIF n_moved > 0 THEN
         EXECUTE format('DELETE FROM %s.lead_facts AS f USING lk_moved AS m WHERE f.lead_id = m.lead_id AND m.was', s);
+    END IF;
+    IF n_moved > 0 THEN
         BEGIN
             EXECUTE format('INSERT INTO %s.lead_facts SELECT n.* FROM lk_fresh AS n JOIN lk_moved AS m USING (lead_id) '
                            'WHERE m.now_is ORDER BY %s, n.day', s,
@@ -284,7 +361,8 @@ BEGIN
                    (SELECT string_agg(quote_ident('n_' || x), ', ') FROM unnest(@extschema@._lk_segments()) AS x));
     GET DIAGNOSTICS n_kpi_keys = ROW_COUNT;
     ANALYZE lk_kpi_keys;
-    written := written + @extschema@._lk_refresh_family(target_schema, 'kpi_daily', 'lk_kpi_keys', NULL);
+    written := written + @extschema@._lk_refresh_family(target_schema, 'kpi_daily', 'lk_kpi_keys', NULL,
+                                                         CASE WHEN to_regclass('pg_temp.lk_delta') IS NOT NULL THEN 'lk_delta' END);
     IF (cfg ->> 'stage_events')::boolean THEN
         EXECUTE format('CREATE TEMP TABLE lk_funnel_keys ON COMMIT DROP AS '
                        'SELECT o_day AS day, %s FROM lk_moved WHERE funnel AND was '
@@ -293,7 +371,8 @@ BEGIN
                        (SELECT string_agg(quote_ident('n_' || x), ', ') FROM unnest(@extschema@._lk_segments()) AS x));
         GET DIAGNOSTICS n_funnel_keys = ROW_COUNT;
         ANALYZE lk_funnel_keys;
-        written := written + @extschema@._lk_refresh_family(target_schema, 'funnel_daily', 'lk_funnel_keys', funnel_args);
+        written := written + @extschema@._lk_refresh_family(target_schema, 'funnel_daily', 'lk_funnel_keys', funnel_args,
+                                                             CASE WHEN to_regclass('pg_temp.lk_delta') IS NOT NULL THEN 'lk_delta' END);
     END IF;
 
     -- 6. spend: the (campaign, day) recorded, a NULL matching all; the fine
@@ -338,11 +417,14 @@ BEGIN
 
     stats := jsonb_build_object('full', rebuild, 'changes', n_changes, 'leads_looked_up', n_leads, 'leads_changed', n_moved,
                                 'kpi_keys', n_kpi_keys, 'funnel_keys', n_funnel_keys, 'spend_keys', n_spend_keys,
+                                'keys_derived', (SELECT coalesce(sum(derived), 0) FROM lk_derive_stats),
+                                'keys_recomputed', (SELECT coalesce(sum(recomputed), 0) FROM lk_derive_stats),
                                 'rows_written', written, 'forecast_rows', n_forecast, 'forecast_as_of', forecast_as_of,
                                 'duration_ms', round(extract(epoch FROM clock_timestamp() - t0) * 1000, 1));
     EXECUTE format('UPDATE %s.report_state SET refreshed_at = now(), last_refresh = $1%s', s,
                    CASE WHEN rebuild THEN ', rebuilt_at = now()' ELSE '' END) USING stats;
-    DROP TABLE IF EXISTS lk_changes, lk_ids, lk_fresh, lk_moved, lk_kpi_keys, lk_funnel_keys, lk_spend_keys, lk_spend_rows;
+    DROP TABLE IF EXISTS lk_changes, lk_ids, lk_fresh, lk_moved, lk_old, lk_delta, lk_derive_stats, lk_kpi_keys, lk_funnel_keys, lk_spend_keys, lk_spend_rows;
+    PERFORM set_config('default_toast_compression', compression, true);
     RETURN stats;
 END;
 $$;

@@ -280,6 +280,53 @@ RETURN format('SELECT c.month, %s, @extschema@.rollup(f.%I) AS %I%s '
 COMMENT ON FUNCTION @extschema@._lk_coarse_rows_sql(name, text, text, text) IS
 'leadkpi internal: the SQL of a coarse store''s rows: rollup() of the fine store per month and segments, for a set of months';
 
+-- The SQL of a store's rows of the keys that changed leads touch, derived
+-- from the summaries of those leads alone: per key, the stored summary minus
+-- the leads as they were plus the leads as they are (_lk_replace), exact;
+-- the summary column NULL where that is not exact (a removed lead held the
+-- shortest or longest cycle or the revenue's largest scale, or nothing is
+-- left: recompute those keys) and, for funnels, where a changed lead lost a
+-- step that no changed lead has now (seen could lose a bit another lead
+-- still has).  delta is relation SQL of lead facts (as lead_facts) with
+-- was: true for a lead as it was, false as it is.  store is a fine store
+-- (time_col day), a coarse one (month) or a campaign store (month,
+-- by_campaign: team and owner NULL); family kpi or funnel.  One index probe
+-- of the store per key.
+CREATE OR REPLACE FUNCTION @extschema@._lk_replaced_rows_sql(target_schema name, store text, time_col text, family text,
+                                                             funnel_args text, delta text, by_campaign boolean)
+RETURNS text
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    kpi boolean := family = 'kpi';
+    v text := CASE WHEN kpi THEN 'summary' ELSE 'fs' END;
+    agg text := CASE WHEN kpi THEN '@extschema@.kpi_agg(f.first_contact_at, f.converted_at, f.revenue)'
+                     ELSE @extschema@._lk_path_agg_sql('f', funnel_args) END;
+BEGIN
+    RETURN format('SELECT d.%1$I, d.campaign, d.channel, d.team, d.owner, %2$s AS %3$I%4$s '
+                  'FROM (SELECT %5$s AS %1$I, %6$s, %7$s FILTER (WHERE f.was) AS o, %7$s FILTER (WHERE NOT f.was) AS n%8$s '
+                  'FROM %9$s AS f WHERE %10$s GROUP BY 1, 2, 3, 4, 5) AS d '
+                  'LEFT JOIN LATERAL (SELECT t.%3$I AS v%11$s FROM %12$s.%13$I AS t WHERE %14$s OFFSET 0) AS m ON true',
+                  time_col,
+                  CASE WHEN kpi THEN '@extschema@._lk_replace(m.v, d.o, d.n)'
+                       ELSE 'CASE WHEN coalesce(d.os, 0) & ~coalesce(d.ns, 0) = 0 THEN @extschema@._lk_replace(m.v, d.o, d.n) END' END,
+                  v,
+                  CASE WHEN kpi THEN '' ELSE ', coalesce(m.seen, 0) | coalesce(d.ns, 0) AS seen' END,
+                  CASE WHEN time_col = 'day' THEN 'f.day' ELSE 'date_trunc(''month'', f.day::timestamp)::date' END,
+                  CASE WHEN by_campaign THEN 'f.campaign, f.channel, NULL::text AS team, NULL::text AS owner'
+                       ELSE (SELECT string_agg('f.' || quote_ident(x), ', ') FROM unnest(@extschema@._lk_segments()) AS x) END,
+                  agg,
+                  CASE WHEN kpi THEN '' ELSE ', bit_or(f.seen) FILTER (WHERE f.was) AS os, bit_or(f.seen) FILTER (WHERE NOT f.was) AS ns' END,
+                  delta,
+                  CASE WHEN kpi THEN 'f.day IS NOT NULL' ELSE 'f.path IS NOT NULL' END,
+                  CASE WHEN kpi THEN '' ELSE ', t.seen' END,
+                  quote_ident(target_schema), store, @extschema@._lk_key_match('t', time_col, 'd', time_col));
+END;
+$$;
+COMMENT ON FUNCTION @extschema@._lk_replaced_rows_sql(name, text, text, text, text, text, boolean) IS
+'leadkpi internal: the SQL of a store''s rows of the keys changed leads touch, derived from their summaries as they were and are (NULL where not exact)';
+
 -----------------------------------------------------------------------------
 -- Creating the stores.
 -----------------------------------------------------------------------------
