@@ -284,8 +284,10 @@ BEGIN
     ELSE
         EXECUTE format('CREATE TEMP TABLE lk_ids ON COMMIT DROP AS SELECT DISTINCT lead_id FROM lk_changes '
                        'WHERE kind IN (''lead'', ''event'') AND lead_id IS NOT NULL');
-        -- (= ANY: one index probe per lead, whatever the estimates)
-        old_src := format('(SELECT * FROM %s.lead_facts WHERE lead_id = ANY (ARRAY(SELECT lead_id FROM lk_ids)))', s);
+        -- their stored facts (= ANY: one index probe per lead, whatever the
+        -- estimates), kept: the keys are derived from them (lk_delta)
+        EXECUTE format('CREATE TEMP TABLE lk_old ON COMMIT DROP AS SELECT * FROM %s.lead_facts WHERE lead_id = ANY (ARRAY(SELECT lead_id FROM lk_ids))', s);
+        old_src := 'lk_old';
         fresh_src := @extschema@._lk_facts_sql(
             format('SELECT * FROM %s._lk_leads_of(ARRAY(SELECT lead_id FROM lk_ids))', s),
             CASE WHEN (cfg ->> 'stage_events')::boolean THEN format('SELECT * FROM %s._lk_events_of(ARRAY(SELECT lead_id FROM lk_ids))', s) END,
@@ -321,13 +323,11 @@ BEGIN
     GET DIAGNOSTICS n_moved = ROW_COUNT;
     ANALYZE lk_moved (lead_id);
 
-    -- 4. lead_facts: the moved leads' rows replaced; incrementally, the old
-    --    rows kept, as the refresh derives most keys from the moved leads
-    --    as they were and are (lk_delta)
+    -- 4. lead_facts: the moved leads' rows replaced; incrementally, the
+    --    moved leads as they were and are, from which the refresh derives
+    --    most keys (lk_delta)
     IF n_moved > 0 AND NOT rebuild THEN
-        EXECUTE format('CREATE TEMP TABLE lk_old ON COMMIT DROP AS SELECT * FROM %s.lead_facts WITH NO DATA', s);
-        EXECUTE format('WITH d AS (DELETE FROM %s.lead_facts AS f USING lk_moved AS m WHERE f.lead_id = m.lead_id AND m.was RETURNING f.*) '
-                       'INSERT INTO lk_old SELECT * FROM d', s);
+        EXECUTE format('DELETE FROM %s.lead_facts WHERE lead_id = ANY (ARRAY(SELECT lead_id FROM lk_moved WHERE was))', s);
         CREATE TEMP TABLE lk_delta ON COMMIT DROP AS
             SELECT true AS was, m.kpi, m.funnel, o.* FROM lk_old AS o JOIN lk_moved AS m USING (lead_id)
             UNION ALL
