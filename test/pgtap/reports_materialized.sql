@@ -4,7 +4,7 @@
 -- monthly stores, the live ones add every change committed since, also a
 -- conversion of an older lead.
 BEGIN;
-SELECT plan(18);
+SELECT plan(20);
 SET LOCAL TimeZone = 'UTC';
 
 CREATE SCHEMA lk_mat;
@@ -61,6 +61,18 @@ SELECT set_eq($$SELECT * FROM lk_mrep.kpi_by_campaign$$, $$SELECT * FROM lk_plai
 SELECT is((SELECT (last_refresh ->> 'leads_changed')::int FROM lk_mrep.report_status), 3,
           'the refresh looked at the three changed leads only');
 SELECT throws_ok($$SELECT refresh_reports('lk_plain')$$, '42P01', NULL, 'refresh_reports on plain reports says so');
+
+-- a lead without lead_id: materialized reports refuse it (their stores key
+-- by lead), in the first fill and in a full rebuild
+CREATE TABLE lk_mat.leads_noid AS SELECT * FROM lk_mat.leads;
+INSERT INTO lk_mat.leads_noid VALUES (NULL, '2024-03-01 10:00+00', 'a', 'x', NULL);
+SELECT throws_ok($$SELECT create_reports('lk_noid', 'lk_mat.leads_noid', materialized => true)$$, '23502', NULL,
+                 'a lead without lead_id is refused by the first fill (23502)');
+DELETE FROM lk_mat.leads_noid WHERE lead_id IS NULL;
+SELECT create_reports('lk_noid', 'lk_mat.leads_noid', materialized => true) \g /dev/null
+INSERT INTO lk_mat.leads_noid VALUES (NULL, '2024-03-02 10:00+00', 'b', 'y', NULL);
+SELECT throws_ok($$SELECT refresh_reports('lk_noid', full => true)$$, '23502', NULL,
+                 'and by a full rebuild');
 
 SELECT * FROM finish();
 ROLLBACK;
