@@ -833,6 +833,10 @@ KsReplace(const KpiSummary *s, const KpiSummary *o, const KpiSummary *n)
 		r->revenue = s->revenue;
 		lk_money_sub(&r->revenue, &o->revenue, "revenue");
 	}
+	/* counts that fit one by one may still not fit together: old was not a part */
+	if (r->conversions > r->leads || r->cycle_n > r->conversions - r->cycle_excluded ||
+		lk_sketch_total(&r->sketch) != r->cycle_n)
+		return NULL;
 	if (n)
 		r = ks_merge(r, n);
 	if (r->leads == 0)

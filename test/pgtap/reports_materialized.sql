@@ -4,7 +4,7 @@
 -- monthly stores, the live ones add every change committed since, also a
 -- conversion of an older lead.
 BEGIN;
-SELECT plan(20);
+SELECT plan(21);
 SET LOCAL TimeZone = 'UTC';
 
 CREATE SCHEMA lk_mat;
@@ -61,6 +61,11 @@ SELECT set_eq($$SELECT * FROM lk_mrep.kpi_by_campaign$$, $$SELECT * FROM lk_plai
 SELECT is((SELECT (last_refresh ->> 'leads_changed')::int FROM lk_mrep.report_status), 3,
           'the refresh looked at the three changed leads only');
 SELECT throws_ok($$SELECT refresh_reports('lk_plain')$$, '42P01', NULL, 'refresh_reports on plain reports says so');
+INSERT INTO lk_mat.leads VALUES (9001, '2024-03-05 10:00+00', 'a', 'x', NULL);
+SET leadkpi.refresh_all_keys_fraction = 'lots';
+SELECT throws_ok($$SELECT refresh_reports('lk_mrep')$$, '22023', NULL,
+                 'a leadkpi.refresh_all_keys_fraction that is not a number is refused (22023)');
+RESET leadkpi.refresh_all_keys_fraction;
 
 -- a lead without lead_id: materialized reports refuse it (their stores key
 -- by lead), in the first fill and in a full rebuild

@@ -7,7 +7,7 @@
 -- revenue's largest scale removed and not restored, old not a part of
 -- stored, nothing left).
 BEGIN;
-SELECT plan(22);
+SELECT plan(23);
 SET LOCAL TimeZone = 'UTC';
 SELECT setseed(0.25);
 
@@ -88,6 +88,8 @@ SELECT is(_lk_replace(sr('{2025-01-01}', '{2025-01-02}', '{1}'), sr('{2025-01-01
           'kpi: nothing left is NULL (the key is dropped)');
 SELECT is(_lk_replace(sr('{2025-01-01}', '{NULL}', '{NULL}'), sr('{2025-01-01,2025-01-01}', '{NULL,NULL}', '{NULL,NULL}'), NULL), NULL,
           'kpi: old that is not a part of stored is NULL');
+SELECT is(_lk_replace(sr('{2025-01-01,2025-01-01}', '{2025-01-02,2025-01-05}', '{NULL,NULL}'), sr('{2025-01-01}', '{NULL}', '{NULL}'), NULL), NULL,
+          'kpi: old whose counts fit one by one but not together (an open lead out of two converted ones) is NULL, not an error');
 SELECT is(_lk_replace(NULL, NULL, sr('{2025-01-01}', '{2025-01-03}', '{7}'))::text, sr('{2025-01-01}', '{2025-01-03}', '{7}')::text,
           'kpi: a new key is new');
 SELECT is(_lk_replace(NULL, sr('{2025-01-01}', '{2025-01-03}', '{7}'), NULL), NULL,
