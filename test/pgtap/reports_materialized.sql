@@ -4,7 +4,7 @@
 -- monthly stores, the live ones add every change committed since, also a
 -- conversion of an older lead.
 BEGIN;
-SELECT plan(21);
+SELECT plan(23);
 SET LOCAL TimeZone = 'UTC';
 
 CREATE SCHEMA lk_mat;
@@ -78,6 +78,19 @@ SELECT create_reports('lk_noid', 'lk_mat.leads_noid', materialized => true) \g /
 INSERT INTO lk_mat.leads_noid VALUES (NULL, '2024-03-02 10:00+00', 'b', 'y', NULL);
 SELECT throws_ok($$SELECT refresh_reports('lk_noid', full => true)$$, '23502', NULL,
                  'and by a full rebuild');
+
+-- a lead_id twice: refused by the first fill and by the refresh after it
+-- arrives (23505), not counted once
+CREATE TABLE lk_mat.leads_dup AS SELECT * FROM lk_mat.leads;
+INSERT INTO lk_mat.leads_dup SELECT * FROM lk_mat.leads ORDER BY lead_id LIMIT 1;
+SELECT throws_ok($$SELECT create_reports('lk_dup', 'lk_mat.leads_dup', materialized => true)$$, '23505', NULL,
+                 'a lead_id twice is refused by the first fill (23505)');
+DELETE FROM lk_mat.leads_dup WHERE ctid = (SELECT max(ctid) FROM lk_mat.leads_dup);
+SELECT create_reports('lk_dup', 'lk_mat.leads_dup', materialized => true) \g /dev/null
+INSERT INTO lk_mat.leads_dup SELECT lead_id, first_contact_at + interval '1 day', campaign, channel, converted_at
+  FROM lk_mat.leads ORDER BY lead_id LIMIT 1;
+SELECT throws_ok($$SELECT refresh_reports('lk_dup')$$, '23505', NULL,
+                 'and by the refresh after a second row of a lead arrives');
 
 SELECT * FROM finish();
 ROLLBACK;
