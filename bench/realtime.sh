@@ -11,7 +11,7 @@
 #   3. RT_ROUNDS days of changes (bench/realtime_day.sql), each: the live
 #      views read with the day pending (interleaved, RT_REPS times), the
 #      floors (the stored views alone; the lookups of the changed leads
-#      alone), the plain views (first round), then the refresh with its
+#      alone; the refresh's reads and writes, bench/realtime_floor.sql), the plain views (first round), then the refresh with its
 #      backend's peak memory; in the first round live = plain and, after the
 #      refresh, stored = plain are checked;
 #   4. at the first scale: the triggers' overhead on a bulk insert of 100k
@@ -166,6 +166,15 @@ for scale in $scales; do
         rec2 $scale floor_full_leads 0 $i "$(ms $db "SELECT count(*) FROM m.report_leads")"
         rec2 $scale floor_full_events_by_lead 0 $i "$(ms $db "SELECT count(*) FROM (SELECT lead_id, array_agg(occurred_at), array_agg(step)
                                                                 FROM m.report_stage_events GROUP BY lead_id) AS e")"
+        # and both joined, every lead's row with its events (the join alone),
+        # then that against the stored facts (what a rebuild that writes only
+        # what changed must read)
+        rec2 $scale floor_full_join 0 $i "$(ms $db "SELECT count(l.converted_at), count(l.revenue), count(e.t) FROM m.report_leads AS l
+            FULL JOIN (SELECT lead_id, array_agg(occurred_at ORDER BY occurred_at) AS t FROM m.report_stage_events GROUP BY lead_id) AS e ON e.lead_id = l.lead_id")"
+        rec2 $scale floor_full_join_stored 0 $i "$(ms $db "SELECT count(*) FROM m.lead_facts AS o FULL JOIN (SELECT coalesce(l.lead_id, e.lead_id) AS lead_id,
+            l.converted_at, l.revenue, e.t FROM m.report_leads AS l FULL JOIN (SELECT lead_id, array_agg(occurred_at ORDER BY occurred_at) AS t
+            FROM m.report_stage_events GROUP BY lead_id) AS e ON e.lead_id = l.lead_id) AS n ON n.lead_id = o.lead_id
+            WHERE o.converted_at IS DISTINCT FROM n.converted_at OR o.revenue IS DISTINCT FROM n.revenue OR cardinality(o.path) IS DISTINCT FROM cardinality(n.t)")"
     done
     # a reader of the stored reports while a full rebuild runs, and without
     for phase in quiet rebuild; do
@@ -193,6 +202,10 @@ for scale in $scales; do
             rec2 $scale floor_lookup_leads $round $rep "$(ms $db "SELECT count(*) FROM m._lk_leads_of(ARRAY(SELECT DISTINCT lead_id FROM m.pending_changes WHERE kind = 'lead'))")"
             rec2 $scale floor_lookup_events $round $rep "$(ms $db "SELECT count(*) FROM m._lk_leads_of(ARRAY(SELECT DISTINCT lead_id FROM m.pending_changes WHERE kind IN ('lead', 'event'))) AS l
                                                                       FULL JOIN m._lk_events_of(ARRAY(SELECT DISTINCT lead_id FROM m.pending_changes WHERE kind IN ('lead', 'event'))) AS e USING (lead_id)")"
+            # the floor of the refresh: its reads and writes in plain SQL,
+            # rolled back (bench/realtime_floor.sql); three times, as each
+            # leaves dead rows behind
+            [ "$rep" -le 3 ] && rec2 $scale floor_refresh $round $rep "$(ms $db "$(grep -v '^--' "$here/realtime_floor.sql")")"
         done
         if [ "$round" = 1 ]; then
             for v in $LIVE; do rec2 $scale "plain_${v}" $round 1 "$(ms $db "SELECT * FROM p.$v")"; done
@@ -245,8 +258,9 @@ done
         for m in gen_s create_ms create_cpu_ms store_rows leads_per_recent_key ref_count_events_ms ref_count_events_cpu_ms \
                  full_ms full_cpu_ms old_refresh_ms old_refresh_cpu_ms full_rss_mb full_hwm_mb \
                  floor_full_leads_ms floor_full_leads_cpu_ms floor_full_events_by_lead_ms floor_full_events_by_lead_cpu_ms \
+                 floor_full_join_ms floor_full_join_cpu_ms floor_full_join_stored_ms floor_full_join_stored_cpu_ms \
                  reader_during_quiet_ms reader_during_rebuild_ms pending_changes pending_leads \
-                 refresh_ms refresh_cpu_ms refresh_rss_mb refresh_hwm_mb refresh_leads_changed refresh_funnel_keys \
+                 refresh_ms refresh_cpu_ms floor_refresh_ms floor_refresh_cpu_ms refresh_rss_mb refresh_hwm_mb refresh_leads_changed refresh_funnel_keys \
                  $(for v in $LIVE; do echo live_${v}_ms live_${v}_cpu_ms live_${v}_warm_ms live_${v}_warm_cpu_ms stored_${v}_ms stored_${v}_cpu_ms plain_${v}_ms plain_${v}_cpu_ms; done) \
                  floor_lookup_leads_ms floor_lookup_leads_cpu_ms floor_lookup_events_ms floor_lookup_events_cpu_ms \
                  live_equals_plain stored_equals_plain \
