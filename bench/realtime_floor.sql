@@ -2,7 +2,8 @@
 -- schema m, in plain SQL, rolled back (bench/realtime.sh times it with a day
 -- of changes pending).  What any refresh must do, without computing a
 -- single summary:
---   1. the changed leads looked up, with their stage events;
+--   1. the recorded changes consumed, and the changed leads looked up,
+--      with their stage events;
 --   2. their stored facts read, and their rows of m.lead_facts written
 --      (the stored rows back, and a row for each new lead);
 --   3. the store rows of every key a changed lead was or is in, and of the
@@ -10,8 +11,10 @@
 -- The refresh writes fewer store rows than this (only the keys whose
 -- summaries differ, per family), so the floor errs high, not low.
 BEGIN;
+CREATE TEMP TABLE f_changes ON COMMIT DROP AS
+    WITH d AS (DELETE FROM m.pending_changes RETURNING kind, lead_id, campaign, day) SELECT * FROM d;
 CREATE TEMP TABLE f_ids ON COMMIT DROP AS
-    SELECT DISTINCT lead_id FROM m.pending_changes WHERE kind IN ('lead', 'event') AND lead_id IS NOT NULL;
+    SELECT DISTINCT lead_id FROM f_changes WHERE kind IN ('lead', 'event') AND lead_id IS NOT NULL;
 CREATE TEMP TABLE f_new ON COMMIT DROP AS
     SELECT coalesce(l.lead_id, e.lead_id) AS lead_id, (l.first_contact_at AT TIME ZONE 'UTC')::date AS day,
            l.campaign, l.channel, l.team, l.owner, e.t
@@ -30,7 +33,7 @@ CREATE TEMP TABLE f_keys ON COMMIT DROP AS
 CREATE TEMP TABLE f_months ON COMMIT DROP AS
     SELECT DISTINCT date_trunc('month', day)::date AS month, campaign, channel, team, owner FROM f_keys;
 CREATE TEMP TABLE f_spend ON COMMIT DROP AS
-    SELECT DISTINCT campaign, day FROM m.pending_changes WHERE kind = 'spend' AND day IS NOT NULL;
+    SELECT DISTINCT campaign, day FROM f_changes WHERE kind = 'spend' AND day IS NOT NULL;
 -- (the stores' unique index is over these coalesce expressions)
 WITH d AS (DELETE FROM m.kpi_daily AS t USING f_keys AS k
             WHERE coalesce(t.campaign, '') = coalesce(k.campaign, '') AND coalesce(t.channel, '') = coalesce(k.channel, '')
