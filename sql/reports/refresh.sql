@@ -295,14 +295,15 @@ BEGIN
     IF rebuild THEN
         -- every lead's facts are computed and compared with the stored ones
         -- in one pass, which keeps only the leads whose facts differ (as
-        -- they were: o, and are: the rest), not a copy of every lead: at
-        -- 2M leads 7.4 -> 5.2 s.  (The hash of lead_facts runs in batches
-        -- at the default work_mem; in memory it measured slower, 6.3-6.6 s.)
-        -- (o's columns one by one: a whole-row o would double the hash.
-        -- The events are grouped by sorting, or in lead_id order from an
-        -- index: a hash table of every lead's funnel_path state spills to
-        -- disk, which at 2M leads took 8.1 s against 6.0 s, and which plan
-        -- the estimates picked changed from one ANALYZE to the next.)
+        -- they were: the o_ columns, and are: the rest), not a copy of
+        -- every lead (the benchmark's full rebuild at 2M leads: 7.2-8.8 ->
+        -- 6.3 s).  o's columns one by one: a whole-row o would double the
+        -- hash of lead_facts, which runs in batches at the default work_mem
+        -- (in memory it measured slower).  The events are grouped by
+        -- sorting, or in lead_id order from an index, never hashed: a hash
+        -- table of every lead's funnel_path state spills to disk (8.1
+        -- against 6.0 s), and ANALYZE's sample tipped the planner to it
+        -- from one run to the next.
         hashagg := current_setting('enable_hashagg');
         PERFORM set_config('enable_hashagg', 'off', true);
         EXECUTE format('CREATE TEMP TABLE lk_pair ON COMMIT DROP AS SELECT %s, n.* FROM %s.lead_facts AS o '
@@ -383,7 +384,8 @@ BEGIN
                        (SELECT string_agg('n.' || quote_ident(x), ', ') FROM unnest(@extschema@._lk_segments()) AS x));
     END IF;
 
-    -- (a full rebuild looked up every lead: those it keeps)
+    -- (a full rebuild looked up every lead: as many as it keeps; counted
+    -- here, as lk_fresh holds only those that differ)
     IF rebuild THEN
         EXECUTE format('SELECT count(*) FROM %s.lead_facts', s) INTO n_leads;
     END IF;
